@@ -1,0 +1,15 @@
+"""The shared core of every backend: schema, geometry, HTTP, ids, media."""
+
+from .errors import (
+    AnnotationBackendError,
+    AuthenticationError,
+    MediaError,
+    OutcomeUnknownError,
+    SchemaError,
+    ServiceError,
+    ServiceUnavailableError,
+)
+from .http import HttpSession, RetryPolicy
+from .pacing import Pacer
+from .schema import AttributeSpec, FieldSpec, normalize_label_schema
+from .secrets import redact, register_secret

@@ -1,0 +1,54 @@
+"""Exceptions raised by every backend of this package.
+
+All messages pass through :func:`fo_annotation_backends.core.secrets.redact`
+before they are raised, so no API key ever appears in exception text.
+"""
+
+from .secrets import redact
+
+
+class AnnotationBackendError(Exception):
+    """Base class of this package's errors. The message is redacted."""
+
+    def __init__(self, message, *args):
+        super().__init__(redact(str(message)), *args)
+
+
+class SchemaError(AnnotationBackendError, ValueError):
+    """The label schema cannot be annotated with this backend."""
+
+
+class MediaError(AnnotationBackendError, ValueError):
+    """One or more media files cannot be sent to the service."""
+
+
+class AuthenticationError(AnnotationBackendError):
+    """The service did not accept the credentials."""
+
+
+class ServiceUnavailableError(AnnotationBackendError):
+    """The service could not be reached, or kept failing after retries."""
+
+
+class ServiceError(AnnotationBackendError):
+    """The service answered a request with an error status.
+
+    Attributes:
+        status_code: the HTTP status code
+        method: the HTTP method
+        path: the request path (without query string)
+    """
+
+    def __init__(self, message, status_code=None, method=None, path=None):
+        super().__init__(message)
+        self.status_code = status_code
+        self.method = method
+        self.path = path
+
+
+class OutcomeUnknownError(AnnotationBackendError):
+    """A non-idempotent request was sent, but no answer came back.
+
+    The server may or may not have applied it; callers must check the
+    server's state before sending it again.
+    """

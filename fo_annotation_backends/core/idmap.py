@@ -1,0 +1,73 @@
+"""FiftyOne label ids, their container shapes, and service-side part ids.
+
+Services hold one object per region, while a FiftyOne label can span several
+regions (a multi-shape polyline, a keypoint set). Part ids keep the FiftyOne
+label id recoverable from any region: part 0 carries the label id itself,
+part ``k`` carries ``"<label id>_<k>"``.
+"""
+
+import re
+
+import fiftyone.core.labels as fol
+
+_OBJECT_ID_RE = re.compile(r"^[0-9a-f]{24}$")
+_PART_ID_RE = re.compile(r"^([0-9a-f]{24})(?:_(\d+))?$")
+
+_CONTAINERS = {
+    fol.Classifications: "classifications",
+    fol.Detections: "detections",
+    fol.Polylines: "polylines",
+    fol.Keypoints: "keypoints",
+}
+
+
+def is_object_id(value):
+    """Whether ``value`` looks like a FiftyOne (BSON ObjectId) label id."""
+    return isinstance(value, str) and bool(_OBJECT_ID_RE.match(value))
+
+
+def part_id(label_id, index=0):
+    """The service-side id of part ``index`` of a FiftyOne label."""
+    return label_id if index == 0 else "%s_%d" % (label_id, index)
+
+
+def split_part_id(region_id):
+    """``(label_id, index)`` for a part id, or ``(None, None)`` for others."""
+    match = _PART_ID_RE.match(region_id or "")
+    if not match:
+        return None, None
+    return match.group(1), int(match.group(2) or 0)
+
+
+def iter_labels(value):
+    """The individual labels of a field value (container or single label)."""
+    if value is None:
+        return []
+    for cls, attr in _CONTAINERS.items():
+        if isinstance(value, cls):
+            return list(getattr(value, attr) or [])
+    if isinstance(value, fol.Label):
+        return [value]
+    return []
+
+
+def label_ids(value, multiple):
+    """The id_map entry of one sample: a list, a single id, or ``None``."""
+    ids = [label.id for label in iter_labels(value)]
+    if multiple:
+        return ids
+    return ids[0] if ids else None
+
+
+def load_current_labels(samples, fields, sample_ids):
+    """The current values of ``fields`` for ``sample_ids``, by sample id.
+
+    Returns:
+        ``{field: {sample_id: value}}``
+    """
+    if not sample_ids:
+        return {field: {} for field in fields}
+    view = samples._dataset.select(list(sample_ids)).select_fields(list(fields))
+    columns = view.values(["id"] + list(fields))
+    ids = columns[0]
+    return {field: dict(zip(ids, column)) for field, column in zip(fields, columns[1:])}

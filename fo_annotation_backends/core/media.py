@@ -1,0 +1,100 @@
+"""Media checks done before anything is uploaded, and upload chunking."""
+
+import mimetypes
+import os
+
+from PIL import Image
+
+from .errors import MediaError
+
+_REMOTE_PREFIXES = ("http://", "https://")
+_MAX_LISTED = 10
+
+
+def is_remote(path):
+    """Whether ``path`` is an http(s) URL that a service can fetch itself."""
+    return isinstance(path, str) and path.startswith(_REMOTE_PREFIXES)
+
+
+def check_image_media(items, allow_remote=True, max_bytes=None):
+    """Checks that every media file can be sent, before anything is sent.
+
+    Args:
+        items: a list of ``(sample_id, path)``
+        allow_remote (True): whether http(s) URLs are accepted as they are
+        max_bytes (None): the largest file size accepted
+
+    Returns:
+        ``{sample_id: size in bytes}`` for the local files
+
+    Raises:
+        MediaError: naming every problem file (up to 10, then a count)
+    """
+    problems = []
+    sizes = {}
+    for sample_id, path in items:
+        problem = None
+        if not path:
+            problem = "sample %s has no media path" % sample_id
+        elif is_remote(path):
+            if not allow_remote:
+                problem = "%s: remote media is not supported here" % path
+        elif "://" in path:
+            problem = "%s: cloud paths cannot be sent; download the media first" % path
+        elif not os.path.isfile(path):
+            problem = "%s: file not found" % path
+        else:
+            mime = mimetypes.guess_type(path)[0] or ""
+            if mime.startswith("video/"):
+                problem = "%s: video is not supported yet (images only)" % path
+            else:
+                size = os.path.getsize(path)
+                if size == 0:
+                    problem = "%s: file is empty" % path
+                elif max_bytes is not None and size > max_bytes:
+                    problem = "%s: %d bytes is over the limit of %d bytes" % (path, size, max_bytes)
+                else:
+                    sizes[sample_id] = size
+        if problem:
+            problems.append(problem)
+    if problems:
+        listed = "\n  ".join(problems[:_MAX_LISTED])
+        more = "\n  ... and %d more" % (len(problems) - _MAX_LISTED) if len(problems) > _MAX_LISTED else ""
+        raise MediaError(
+            "%d media file(s) cannot be annotated; nothing was uploaded:\n  %s%s" % (len(problems), listed, more)
+        )
+    return sizes
+
+
+def image_size(path):
+    """``(width, height)`` of an image, reading only its header."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except Exception as e:
+        raise MediaError("%s: not a readable image (%s)" % (path, e)) from None
+
+
+def chunk_by_count_and_bytes(items, sizes, max_count, max_bytes):
+    """Splits ``items`` into chunks of at most ``max_count`` items and
+    ``max_bytes`` bytes (a single larger item gets a chunk of its own).
+
+    Args:
+        items: a list of keys
+        sizes: ``{key: size}``
+        max_count: the most items per chunk
+        max_bytes: the most bytes per chunk
+
+    Yields:
+        lists of keys
+    """
+    chunk, total = [], 0
+    for item in items:
+        size = sizes.get(item, 0)
+        if chunk and (len(chunk) >= max_count or total + size > max_bytes):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(item)
+        total += size
+    if chunk:
+        yield chunk

@@ -1,0 +1,635 @@
+"""The Label Studio backend: config, backend and results.
+
+A drop-in replacement for FiftyOne's built-in ``labelstudio`` backend (same
+``url``/``api_key``/``project_name`` parameters and env vars), with legacy and
+personal access tokens, attributes, every image label type, bounded streamed
+uploads, local-files mode decided by the server, existing-project reuse,
+rollback of failed runs and O(1) cleanup.
+"""
+
+import collections
+import datetime
+import os
+import webbrowser
+
+import fiftyone.core.fields as fof
+import fiftyone.core.media as fom
+import fiftyone.utils.annotations as foua
+from bson import ObjectId
+
+from ..core.errors import AnnotationBackendError, MediaError, SchemaError
+from ..core.idmap import iter_labels, label_ids, load_current_labels
+from ..core.media import check_image_media, chunk_by_count_and_bytes, image_size, is_remote
+from ..core.progress import progress_bar
+from ..core.schema import normalize_label_schema
+from ..core.secrets import get_logger, register_secret
+from .client import LabelStudioClient
+from .convert import LabelInterface, labels_to_results, results_to_labels
+
+logger = get_logger(__name__)
+
+SAMPLE_KEY = "fo_sample_id"
+_NEEDS_IMAGE_SIZE = ("instances", "segmentation")
+SUPPORTED_TYPES = (
+    "classification",
+    "classifications",
+    "detections",
+    "instances",
+    "polylines",
+    "polygons",
+    "keypoints",
+    "segmentation",
+    "scalar",
+)
+
+
+class LabelStudioBackendConfig(foua.AnnotationBackendConfig):
+    """Configuration of the Label Studio backend.
+
+    Args:
+        name: the backend name (``"labelstudio"``)
+        label_schema: the label schema resolved by FiftyOne
+        media_field ("filepath"): the field holding the media paths
+        url (None): the Label Studio server URL (``FIFTYONE_LABELSTUDIO_URL``)
+        api_key (None): a legacy token or personal access token
+            (``FIFTYONE_LABELSTUDIO_API_KEY``); never stored in the run
+        project_name (None): the project title; an existing title gets a
+            timestamp suffix unless ``reuse_project=True``
+        project_id (None): the id of an existing project to add tasks to
+        reuse_project (False): add tasks to the project named
+            ``project_name`` if it exists
+        local_files ("auto"): ``"auto"`` serves media from the server's
+            local-files root when the server serves one that holds the media,
+            ``True`` requires it, ``False`` always uploads
+        local_files_document_root (None): the server's
+            ``LOCAL_FILES_DOCUMENT_ROOT`` when known (it is otherwise found
+            by asking the server; ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``
+            is read as a hint)
+        upload_max_files (100): the most files per upload request (Label
+            Studio refuses more than 100 by default)
+        upload_max_bytes (100 MiB): the most bytes per upload request
+        import_batch_size (500): the most tasks per JSON import request
+        timeout (300): the read timeout of each request, in seconds
+        max_retries (5): retries of failed requests
+        max_calls (None): an optional calls-per-window budget
+        window_seconds (60): the budget window, in seconds
+    """
+
+    def __init__(
+        self,
+        name,
+        label_schema,
+        media_field="filepath",
+        url=None,
+        api_key=None,
+        project_name=None,
+        project_id=None,
+        reuse_project=False,
+        local_files="auto",
+        local_files_document_root=None,
+        upload_max_files=100,
+        upload_max_bytes=100 * 1024 * 1024,
+        import_batch_size=500,
+        timeout=300,
+        max_retries=5,
+        max_calls=None,
+        window_seconds=60,
+        **kwargs,
+    ):
+        super().__init__(name, label_schema, media_field=media_field, **kwargs)
+        self.url = url
+        self.project_name = project_name
+        self.project_id = project_id
+        self.reuse_project = reuse_project
+        self.local_files = local_files
+        self.local_files_document_root = local_files_document_root
+        self.upload_max_files = upload_max_files
+        self.upload_max_bytes = upload_max_bytes
+        self.import_batch_size = import_batch_size
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.max_calls = max_calls
+        self.window_seconds = window_seconds
+        self._api_key = None
+        self.api_key = api_key
+
+    @property
+    def api_key(self):
+        """The API key (held in memory only, never serialized)."""
+        return self._api_key
+
+    @api_key.setter
+    def api_key(self, value):
+        register_secret(value)
+        self._api_key = value
+
+    def load_credentials(self, url=None, api_key=None):
+        """Fills ``url``/``api_key`` from the annotation config and env vars."""
+        self._load_parameters(url=url, api_key=api_key)
+
+    def __repr__(self):
+        return "%s(url=%r, project_name=%r)" % (type(self).__name__, self.url, self.project_name)
+
+
+class LabelStudioBackend(foua.AnnotationBackend):
+    """Sends samples to Label Studio and merges the annotations back."""
+
+    @property
+    def supported_media_types(self):
+        return [fom.IMAGE]
+
+    @property
+    def supported_label_types(self):
+        return [
+            "classification",
+            "classifications",
+            "detection",
+            "detections",
+            "instance",
+            "instances",
+            "polyline",
+            "polylines",
+            "polygon",
+            "polygons",
+            "keypoint",
+            "keypoints",
+            "segmentation",
+            "scalar",
+        ]
+
+    @property
+    def supported_scalar_types(self):
+        return [fof.IntField, fof.FloatField, fof.StringField, fof.BooleanField]
+
+    @property
+    def supported_attr_types(self):
+        return ["select", "radio", "checkbox", "text"]
+
+    @property
+    def supports_keyframes(self):
+        return False
+
+    @property
+    def supports_video_sample_fields(self):
+        return False
+
+    @property
+    def requires_label_schema(self):
+        return True
+
+    def recommend_attr_tool(self, name, value):
+        if isinstance(value, bool):
+            return {"type": "checkbox"}
+        return {"type": "text"}
+
+    def requires_attr_values(self, attr_type):
+        return attr_type in ("select", "radio")
+
+    def _connect_to_api(self):
+        return LabelStudioClient(
+            self.config.url,
+            self.config.api_key,
+            timeout=self.config.timeout,
+            max_retries=self.config.max_retries,
+            max_calls=self.config.max_calls,
+            window_seconds=self.config.window_seconds,
+        )
+
+    def connect_to_api(self):
+        """The :class:`LabelStudioClient` of this backend (reused)."""
+        if self._api is None:
+            self._api = self._connect_to_api()
+        return self._api
+
+    def upload_annotations(self, samples, anno_key, launch_editor=False):
+        """Validates everything, then creates the project and its tasks.
+
+        On failure the project is deleted (if this call created it) and the
+        run registration is removed, so the same key can be used again.
+        """
+        try:
+            results = _Uploader(self, samples, anno_key).run()
+        except BaseException:
+            try:
+                self.delete_run(samples, anno_key, cleanup=False)
+            except Exception as cleanup_error:  # keep the original error
+                logger.warning("Could not unregister run '%s': %s", anno_key, cleanup_error)
+            raise
+        if launch_editor:
+            results.launch_editor()
+        return results
+
+    def download_annotations(self, results):
+        """Downloads the latest submitted annotation of every task."""
+        return _Downloader(self, results).run()
+
+
+class _Uploader:
+    def __init__(self, backend, samples, anno_key):
+        self.backend = backend
+        self.config = backend.config
+        self.samples = samples
+        self.anno_key = anno_key
+        self.created_project_id = None
+
+    def run(self):
+        config = self.config
+        fields = normalize_label_schema(config.label_schema, self.samples, SUPPORTED_TYPES)
+        if not len(self.samples):
+            raise AnnotationBackendError("The view is empty: there is nothing to annotate")
+        interface = LabelInterface(fields)
+        ids, paths = self.samples.values(["id", config.media_field])
+        sizes = check_image_media(list(zip(ids, paths)))
+        image_sizes = self._image_sizes(fields, ids, paths)
+
+        # everything local is checked: now the server
+        client = self.backend.connect_to_api()
+        client.check_credentials()
+        try:
+            project = self._project(client, interface)
+            media_urls = self._media_urls(client, project["id"], ids, paths, sizes)
+            id_map, task_ids = self._import_tasks(client, project["id"], fields, interface, ids, media_urls, image_sizes)
+        except BaseException:
+            if self.created_project_id is not None:
+                logger.info("Upload failed; deleting project %s", self.created_project_id)
+                try:
+                    client.delete_project(self.created_project_id)
+                except Exception as e:
+                    logger.warning("Could not delete project %s: %s", self.created_project_id, e)
+            raise
+
+        logger.info("Created %d tasks in Label Studio project %s", len(task_ids), project["id"])
+        return LabelStudioAnnotationResults(
+            self.samples,
+            config,
+            self.anno_key,
+            id_map,
+            project_id=project["id"],
+            uploaded_tasks=task_ids,
+            tags=interface.tags,
+            attribute_tags=interface.attribute_tags,
+            project_created=self.created_project_id is not None,
+            backend=self.backend,
+        )
+
+    def _image_sizes(self, fields, ids, paths):
+        if not any(spec.type in _NEEDS_IMAGE_SIZE for spec in fields.values()):
+            return {}
+        widths, heights = self.samples.values(["metadata.width", "metadata.height"])
+        out = {}
+        for sample_id, path, width, height in zip(ids, paths, widths, heights):
+            if not (width and height):
+                if is_remote(path):
+                    raise MediaError(
+                        "%s: remote media needs `metadata.width/height` for mask fields; "
+                        "run `compute_metadata()` first" % path
+                    )
+                width, height = image_size(path)
+            out[sample_id] = (int(width), int(height))
+        return out
+
+    def _project(self, client, interface):
+        config = self.config
+        label_config = interface.to_xml()
+        if config.project_id is not None:
+            project = client.get_project(int(config.project_id))
+            if project is None:
+                raise AnnotationBackendError("Label Studio project %s does not exist" % config.project_id)
+            return self._reuse(client, project, label_config)
+
+        title = config.project_name or "FiftyOne_%s" % self.samples._root_dataset.name.replace(" ", "_")
+        existing = client.find_projects(title)
+        if existing and config.reuse_project:
+            return self._reuse(client, existing[0], label_config)
+        if existing:
+            title = "%s_%s" % (title, datetime.datetime.now().strftime("%Y%m%d_%H%M%S_%f"))
+        project = client.create_project(
+            title, label_config, description="FiftyOne annotation run '%s'" % self.anno_key
+        )
+        self.created_project_id = project["id"]
+        return project
+
+    def _reuse(self, client, project, label_config):
+        if project.get("label_config", "").strip() != label_config.strip():
+            logger.info("Updating the labeling config of project %s", project["id"])
+            project = client.update_label_config(project["id"], label_config)
+        return project
+
+    def _media_urls(self, client, project_id, ids, paths, sizes):
+        local = [(i, p) for i, p in zip(ids, paths) if not is_remote(p)]
+        urls = {i: p for i, p in zip(ids, paths) if is_remote(p)}
+        if not local:
+            return urls
+        mode = self.config.local_files
+        if mode not in (True, False, "auto"):
+            raise AnnotationBackendError("`local_files` must be True, False or 'auto', not %r" % (mode,))
+        if mode is not False:
+            served = _LocalFiles(client, project_id, self.config).resolve(local)
+            if served is not None:
+                urls.update(served)
+                return urls
+            if mode is True:
+                raise MediaError(
+                    "local_files=True, but the Label Studio server does not serve local files that "
+                    "hold this media (start it with LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and "
+                    "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT set to a folder above the media)"
+                )
+        paths_by_id = dict(local)
+        chunks = list(
+            chunk_by_count_and_bytes(
+                [i for i, _ in local], sizes, self.config.upload_max_files, self.config.upload_max_bytes
+            )
+        )
+        logger.info("Uploading %d media files in %d requests...", len(local), len(chunks))
+        with progress_bar(len(local), unit="files") as advance:
+            for chunk in chunks:
+                urls.update(client.upload_files(project_id, [(i, paths_by_id[i]) for i in chunk]))
+                advance(len(chunk))
+        return urls
+
+    def _import_tasks(self, client, project_id, fields, interface, ids, media_urls, image_sizes):
+        config = self.config
+        id_map = {field: {} for field in fields}
+        task_ids = {}
+        batch_size = max(1, int(config.import_batch_size))
+        field_names = list(fields)
+        logger.info("Creating %d tasks...", len(ids))
+        with progress_bar(len(ids)) as advance:
+            for start in range(0, len(ids), batch_size):
+                batch_ids = ids[start : start + batch_size]
+                values = _field_values(self.samples, field_names, batch_ids)
+                tasks = []
+                for sample_id in batch_ids:
+                    width, height = image_sizes.get(sample_id, (None, None))
+                    result = []
+                    for field, spec in fields.items():
+                        value = values[field].get(sample_id)
+                        if spec.type == "scalar":
+                            if value is not None:
+                                id_map[field][sample_id] = True
+                        else:
+                            id_map[field][sample_id] = label_ids(value, spec.multiple)
+                        result.extend(labels_to_results(spec, interface, value, width, height))
+                    task = {"data": {"image": media_urls[sample_id], SAMPLE_KEY: sample_id}}
+                    if result:
+                        task["predictions"] = [{"result": result, "model_version": "fiftyone", "score": 1.0}]
+                    tasks.append(task)
+                created = client.import_tasks(project_id, tasks, SAMPLE_KEY)
+                task_ids.update(zip(created, batch_ids))
+                advance(len(batch_ids))
+        return id_map, task_ids
+
+
+def _field_values(samples, fields, sample_ids):
+    """``{field: {sample_id: value}}`` of the given samples of a view."""
+    view = samples.select(sample_ids, ordered=True)
+    columns = view.values(["id"] + fields)
+    return {field: dict(zip(columns[0], column)) for field, column in zip(fields, columns[1:])}
+
+
+class _LocalFiles:
+    """Decides, by asking the server, whether it serves the media itself."""
+
+    def __init__(self, client, project_id, config):
+        self.client = client
+        self.project_id = project_id
+        self.config = config
+
+    def resolve(self, items):
+        paths = [os.path.abspath(p) for _, p in items]
+        common = os.path.commonpath(paths)
+        if os.path.isfile(common):
+            common = os.path.dirname(common)
+        ok, reason = self.client.validate_local_storage(self.project_id, common)
+        if not ok:
+            logger.info("Label Studio will not serve %s as local files (%s); uploading media", common, reason)
+            return None
+        self.client.create_local_storage(self.project_id, common)
+        root = self._document_root(paths[0])
+        if root is None:
+            logger.info("Could not find the server's local-files document root; uploading media")
+            return None
+        logger.info("Serving media from Label Studio's local-files root %s (no upload)", root)
+        return {sample_id: self.client.local_files_url(os.path.relpath(path, root)) for (sample_id, _), path in zip(items, paths)}
+
+    def _document_root(self, probe_path):
+        candidates = []
+        for hint in (self.config.local_files_document_root, os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")):
+            if hint:
+                candidates.append(os.path.abspath(hint))
+        parent = os.path.dirname(probe_path)
+        ancestors = []
+        while True:
+            ancestors.append(parent)
+            up = os.path.dirname(parent)
+            if up == parent:
+                break
+            parent = up
+        candidates.extend(reversed(ancestors))
+        seen = set()
+        for root in candidates:
+            if root in seen or os.path.commonpath([root, probe_path]) != root:
+                continue
+            seen.add(root)
+            if self.client.serves_local_file(os.path.relpath(probe_path, root)):
+                return root
+        return None
+
+
+class _Downloader:
+    def __init__(self, backend, results):
+        self.backend = backend
+        self.results = results
+        self.config = results.config
+
+    def run(self):
+        results = self.results
+        fields = normalize_label_schema(self.config.label_schema, results.samples, SUPPORTED_TYPES)
+        interface = results.interface(fields)
+        client = self.backend.connect_to_api()
+        logger.info("Downloading annotations from Label Studio project %s...", results.project_id)
+        tasks = {t["id"]: t for t in client.export_tasks(results.project_id) if t["id"] in results.uploaded_tasks}
+        missing = [tid for tid in results.uploaded_tasks if tid not in tasks]
+        if missing:
+            logger.warning("%d tasks of this run no longer exist in Label Studio; their samples keep their labels", len(missing))
+
+        annotated = {}
+        for task_id, sample_id in results.uploaded_tasks.items():
+            annotation = latest_annotation(tasks.get(task_id))
+            if annotation is not None:
+                annotated[sample_id] = annotation.get("result") or []
+
+        sample_ids = list(results.uploaded_tasks.values())
+        current = load_current_labels(results.samples, list(fields), sample_ids)
+        out = {}
+        with progress_bar(len(sample_ids)) as advance:
+            for field, spec in fields.items():
+                field_map = results.id_map.get(field, {})
+                per_sample = {}
+                for sample_id in sample_ids:
+                    uploaded = _uploaded_labels(spec, field_map.get(sample_id), current[field].get(sample_id))
+                    if sample_id not in annotated:
+                        # untouched or skipped: everything stays as it is
+                        if spec.type == "scalar":
+                            per_sample[sample_id] = current[field].get(sample_id)
+                        else:
+                            per_sample[sample_id] = uploaded
+                        continue
+                    per_sample[sample_id] = results_to_labels(spec, interface, annotated[sample_id], uploaded)
+                out[field] = {spec.return_type: per_sample}
+                advance(len(sample_ids) // max(len(fields), 1))
+        return out
+
+
+def latest_annotation(task):
+    """The annotation that counts for a task: the latest one submitted and
+    not skipped. ``None`` when the task is untouched or only skipped."""
+    if not task:
+        return None
+    submitted = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
+    if not submitted:
+        return None
+    return max(submitted, key=lambda a: (a.get("updated_at") or "", a.get("id") or 0))
+
+
+def _uploaded_labels(spec, uploaded_ids, current_value):
+    """``{label_id: Label}`` of the labels uploaded for one sample that still
+    exist in the dataset."""
+    if spec.type == "scalar" or uploaded_ids is None:
+        return {}
+    if not isinstance(uploaded_ids, (list, tuple)):
+        uploaded_ids = [uploaded_ids]
+    wanted = set(uploaded_ids)
+    return {label.id: label for label in iter_labels(current_value) if label.id in wanted}
+
+
+class LabelStudioAnnotationResults(foua.AnnotationResults):
+    """The results of a Label Studio annotation run.
+
+    Attributes:
+        project_id: the Label Studio project id
+        uploaded_tasks: ``{task_id: sample_id}``
+        tags: ``{field: control tag name}`` of the labeling config
+        attribute_tags: ``{field: {attribute: control tag name}}``
+        project_created: whether this run created the project (cleanup
+            deletes it) or reused one (cleanup deletes only its tasks)
+    """
+
+    def __init__(
+        self,
+        samples,
+        config,
+        anno_key,
+        id_map,
+        project_id=None,
+        uploaded_tasks=None,
+        tags=None,
+        attribute_tags=None,
+        project_created=True,
+        backend=None,
+    ):
+        super().__init__(samples, config, anno_key, id_map, backend=backend)
+        self.project_id = project_id
+        self.uploaded_tasks = uploaded_tasks or {}
+        self.tags = tags
+        self.attribute_tags = attribute_tags
+        self.project_created = project_created
+
+    @property
+    def task_ids(self):
+        """The task ids of this run."""
+        return list(self.uploaded_tasks)
+
+    @property
+    def sample_to_task(self):
+        """``{sample_id: task_id}``."""
+        return {s: t for t, s in self.uploaded_tasks.items()}
+
+    @property
+    def project_url(self):
+        """The URL of the project's task list."""
+        return "%s/projects/%s/data" % ((self.config.url or "").rstrip("/"), self.project_id)
+
+    def interface(self, fields):
+        """The :class:`LabelInterface` this run was uploaded with."""
+        return LabelInterface(fields, self.tags, self.attribute_tags)
+
+    def launch_editor(self):
+        """Opens the project in a web browser."""
+        logger.info("Launching editor at '%s'...", self.project_url)
+        webbrowser.open_new_tab(self.project_url)
+
+    def get_status(self):
+        """The run's progress, from the server.
+
+        Returns:
+            a dict with ``total``, ``labeled``, ``skipped``, ``unlabeled``
+            task counts and ``annotators`` (``{email: annotations}``)
+        """
+        client = self._backend.connect_to_api()
+        tasks = [t for t in client.export_tasks(self.project_id) if t["id"] in self.uploaded_tasks]
+        users = client.users()
+        labeled = skipped = 0
+        per_annotator = collections.Counter()
+        for task in tasks:
+            annotations = task.get("annotations") or []
+            if any(not a.get("was_cancelled") for a in annotations):
+                labeled += 1
+            elif annotations:
+                skipped += 1
+            for annotation in annotations:
+                author = annotation.get("completed_by")
+                if isinstance(author, dict):
+                    author = author.get("email") or author.get("id")
+                else:
+                    author = users.get(author, author)
+                per_annotator[str(author)] += 1
+        return {
+            "project_id": self.project_id,
+            "total": len(self.uploaded_tasks),
+            "labeled": labeled,
+            "skipped": skipped,
+            "unlabeled": len(self.uploaded_tasks) - labeled - skipped,
+            "missing": len(self.uploaded_tasks) - len(tasks),
+            "annotators": dict(per_annotator),
+        }
+
+    def print_status(self):
+        """Prints :meth:`get_status` in a readable form."""
+        status = self.get_status()
+        print("Label Studio project %s (%s)" % (status["project_id"], self.project_url))
+        print("    tasks:     %d" % status["total"])
+        print("    labeled:   %d" % status["labeled"])
+        print("    skipped:   %d" % status["skipped"])
+        print("    unlabeled: %d" % status["unlabeled"])
+        if status["missing"]:
+            print("    deleted on the server: %d" % status["missing"])
+        for author, count in sorted(status["annotators"].items()):
+            print("    %s: %d annotation(s)" % (author, count))
+
+    def cleanup(self):
+        """Deletes the run from Label Studio in O(1) requests: the project if
+        this run created it, else only this run's tasks."""
+        if self.project_id is None:
+            return
+        client = self._backend.connect_to_api()
+        if self.project_created:
+            client.delete_project(self.project_id)
+        else:
+            client.delete_tasks(self.project_id, self.task_ids)
+        logger.info("Deleted Label Studio %s of project %s", "project" if self.project_created else "tasks", self.project_id)
+
+    @classmethod
+    def _from_dict(cls, d, samples, config, anno_key):
+        uploaded_tasks = {int(task_id): sample_id for task_id, sample_id in (d.get("uploaded_tasks") or {}).items()}
+        return cls(
+            samples,
+            config,
+            anno_key,
+            d["id_map"],
+            project_id=d.get("project_id"),
+            uploaded_tasks=uploaded_tasks,
+            tags=d.get("tags"),
+            attribute_tags=d.get("attribute_tags"),
+            project_created=d.get("project_created", True),
+        )

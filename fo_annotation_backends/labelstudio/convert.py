@@ -1,0 +1,536 @@
+"""Conversions between FiftyOne labels and Label Studio's formats.
+
+- :class:`LabelInterface`: the label schema as a Label Studio labeling config
+  (XML), with the control tag name of every field and attribute.
+- :func:`labels_to_results`: FiftyOne labels -> Label Studio ``result``
+  items (uploaded as predictions whose region ids are FiftyOne label ids).
+- :func:`results_to_labels`: an annotation's ``result`` items -> FiftyOne
+  labels under their original ids, new labels under new ids.
+
+Coordinates in Label Studio are percentages of the image size.
+"""
+
+import math
+import xml.etree.ElementTree as ET
+
+import numpy as np
+from bson import ObjectId
+from label_studio_sdk.converter import brush
+from PIL import Image
+
+import fiftyone.core.labels as fol
+
+from ..core import geometry
+from ..core.idmap import iter_labels, part_id, split_part_id
+from ..core.schema import safe_identifier
+
+IMAGE_TAG = "image"
+
+#: normalised label type -> (control tag, result type, value key)
+CONTROL_TAGS = {
+    "classification": ("Choices", "choices", "choices"),
+    "classifications": ("Choices", "choices", "choices"),
+    "detections": ("RectangleLabels", "rectanglelabels", "rectanglelabels"),
+    "instances": ("BrushLabels", "brushlabels", "brushlabels"),
+    "polylines": ("PolygonLabels", "polygonlabels", "polygonlabels"),
+    "polygons": ("PolygonLabels", "polygonlabels", "polygonlabels"),
+    "keypoints": ("KeyPointLabels", "keypointlabels", "keypointlabels"),
+    "segmentation": ("BrushLabels", "brushlabels", "brushlabels"),
+}
+
+_REGION_TYPES = ("detections", "instances", "polylines", "polygons", "keypoints")
+_GEOMETRY_KEYS = ("x", "y", "width", "height", "rotation", "points", "format", "rle")
+KEYPOINT_WIDTH = 0.75
+
+
+class LabelInterface:
+    """The Label Studio labeling config of a label schema.
+
+    Args:
+        fields: ``{field: FieldSpec}``
+        tags (None): ``{field: tag}`` and ``{field: {attr: tag}}`` to reuse
+            (from a stored run); computed when omitted
+    """
+
+    def __init__(self, fields, tags=None, attribute_tags=None):
+        self.fields = fields
+        if tags is None:
+            tags, attribute_tags = self._assign_tags(fields)
+        self.tags = dict(tags)
+        self.attribute_tags = {f: dict(a) for f, a in (attribute_tags or {}).items()}
+        self.field_of_tag = {tag: field for field, tag in self.tags.items()}
+
+    @staticmethod
+    def _assign_tags(fields):
+        taken = {IMAGE_TAG}
+        tags, attribute_tags = {}, {}
+        for field, spec in fields.items():
+            tag = safe_identifier(field, taken)
+            taken.add(tag)
+            tags[field] = tag
+            attribute_tags[field] = {}
+            for attr in spec.attributes:
+                attr_tag = safe_identifier("%s__%s" % (tag, attr), taken)
+                taken.add(attr_tag)
+                attribute_tags[field][attr] = attr_tag
+        return tags, attribute_tags
+
+    def to_xml(self):
+        """The labeling config XML (class names escaped, kept exactly)."""
+        root = ET.Element("View")
+        ET.SubElement(root, "Image", name=IMAGE_TAG, value="$image", zoom="true", zoomControl="true")
+        for field, spec in self.fields.items():
+            tag = self.tags[field]
+            ET.SubElement(root, "Header", value=field)
+            if spec.type == "scalar":
+                self._scalar_control(root, spec, tag)
+                continue
+            control, _, _ = CONTROL_TAGS[spec.type]
+            attrs = {"name": tag, "toName": IMAGE_TAG}
+            if spec.type == "classification":
+                attrs["choice"] = "single-radio"
+            elif spec.type == "classifications":
+                attrs["choice"] = "multiple"
+            elif spec.type == "keypoints":
+                attrs["smart"] = "false"
+            element = ET.SubElement(root, control, attrs)
+            child = "Choice" if control == "Choices" else "Label"
+            for name in spec.classes:
+                ET.SubElement(element, child, value=name)
+            for attr_name, attr in spec.attributes.items():
+                self._attribute_control(root, spec, tag, attr, self.attribute_tags[field][attr_name])
+        return ET.tostring(root, encoding="unicode")
+
+    @staticmethod
+    def _scalar_control(root, spec, tag):
+        if spec.classes or spec.scalar_type == "bool":
+            values = spec.classes or ["True", "False"]
+            element = ET.SubElement(root, "Choices", name=tag, toName=IMAGE_TAG, choice="single-radio")
+            for value in values:
+                ET.SubElement(element, "Choice", value=str(value))
+        elif spec.scalar_type in ("int", "float"):
+            attrs = {"name": tag, "toName": IMAGE_TAG}
+            if spec.scalar_type == "float":
+                attrs["step"] = "any"
+            ET.SubElement(root, "Number", attrs)
+        else:
+            ET.SubElement(root, "TextArea", name=tag, toName=IMAGE_TAG, maxSubmissions="1", editable="true")
+
+    @staticmethod
+    def _attribute_control(root, spec, tag, attr, attr_tag):
+        attrs = {"name": attr_tag, "toName": IMAGE_TAG}
+        if spec.type in _REGION_TYPES:
+            attrs["perRegion"] = "true"
+        else:
+            attrs.update(visibleWhen="choice-selected", whenTagName=tag)
+        ET.SubElement(root, "Header", value="%s: %s" % (spec.name, attr.name), size="6")
+        if attr.type == "text":
+            ET.SubElement(root, "TextArea", dict(attrs, maxSubmissions="1", editable="true"))
+            return
+        if attr.type == "checkbox":
+            element = ET.SubElement(root, "Choices", dict(attrs, choice="multiple"))
+            ET.SubElement(element, "Choice", value=attr.name)
+            return
+        element = ET.SubElement(root, "Choices", dict(attrs, choice="single-radio" if attr.type == "radio" else "single"))
+        for value in attr.values or []:
+            ET.SubElement(element, "Choice", value=str(value))
+
+    def required_tags(self):
+        """Every control tag name this interface defines."""
+        names = set(self.tags.values())
+        for attr_tags in self.attribute_tags.values():
+            names.update(attr_tags.values())
+        return names
+
+
+# --------------------------------------------------------------------------
+# FiftyOne -> Label Studio
+# --------------------------------------------------------------------------
+
+
+def labels_to_results(spec, interface, value, width=None, height=None):
+    """The Label Studio ``result`` items of one field of one sample.
+
+    Args:
+        spec: the field's ``FieldSpec``
+        interface: the :class:`LabelInterface`
+        value: the field's value on the sample (a label, a container, a
+            scalar, or ``None``)
+        width (None): the image width in pixels (needed for masks)
+        height (None): the image height in pixels (needed for masks)
+
+    Returns:
+        a list of result dicts
+    """
+    if value is None:
+        return []
+    tag = interface.tags[spec.name]
+    attr_tags = interface.attribute_tags.get(spec.name, {})
+    common = {"from_name": tag, "to_name": IMAGE_TAG}
+    if width and height:
+        common.update(original_width=int(width), original_height=int(height), image_rotation=0)
+
+    if spec.type == "scalar":
+        return [_scalar_result(spec, common, value)]
+
+    labels = iter_labels(value)
+    results = []
+    if spec.type == "classification":
+        for label in labels[:1]:
+            results.append(dict(common, id=label.id, type="choices", value={"choices": [label.label]}))
+            results.extend(_attribute_results(spec, attr_tags, label, {}, None, common))
+        return results
+    if spec.type == "classifications":
+        if labels:
+            results.append(
+                dict(common, id=labels[0].id, type="choices", value={"choices": [l.label for l in labels]})
+            )
+            # attributes of a multi-label field are image-level: the first
+            # classification that sets one provides it
+            merged = _MergedAttributes(labels)
+            results.extend(_attribute_results(spec, attr_tags, merged, {}, None, common))
+        return results
+    if spec.type == "segmentation":
+        return _segmentation_results(spec, common, labels, width, height)
+
+    _, result_type, value_key = CONTROL_TAGS[spec.type]
+    for label in labels:
+        first = True
+        for index, geometry_value in enumerate(_region_geometries(spec, label, width, height)):
+            if geometry_value is None:  # a missing keypoint keeps its index free
+                continue
+            region_id = part_id(label.id, index)
+            region_value = dict(geometry_value, **{value_key: [label.label]})
+            results.append(dict(common, id=region_id, type=result_type, value=region_value))
+            if first:
+                results.extend(_attribute_results(spec, attr_tags, label, geometry_value, region_id, common))
+                first = False
+    return results
+
+
+class _MergedAttributes:
+    def __init__(self, labels):
+        self._labels = labels
+
+    def get_attribute_value(self, name, default=None):
+        for label in self._labels:
+            value = label.get_attribute_value(name, None)
+            if value is not None:
+                return value
+        return default
+
+
+def _scalar_result(spec, common, value):
+    if spec.classes or spec.scalar_type == "bool":
+        return dict(common, id=_new_region_id(), type="choices", value={"choices": [str(value)]})
+    if spec.scalar_type in ("int", "float"):
+        return dict(common, id=_new_region_id(), type="number", value={"number": value})
+    return dict(common, id=_new_region_id(), type="textarea", value={"text": [str(value)]})
+
+
+def _attribute_results(spec, attr_tags, label, geometry_value, region_id, common):
+    results = []
+    for name, attr in spec.attributes.items():
+        value = label.get_attribute_value(name, None)
+        if value is None:
+            continue
+        tag = attr_tags[name]
+        base = dict(common, from_name=tag, id=region_id or _new_region_id())
+        if attr.type == "text":
+            results.append(dict(base, type="textarea", value=dict(geometry_value, text=[str(value)])))
+        elif attr.type == "checkbox":
+            if value:
+                results.append(dict(base, type="choices", value=dict(geometry_value, choices=[attr.name])))
+        else:
+            results.append(dict(base, type="choices", value=dict(geometry_value, choices=[str(value)])))
+    return results
+
+
+def _region_geometries(spec, label, width, height):
+    if spec.type == "detections":
+        x, y, w, h = (100.0 * float(v) for v in label.bounding_box)
+        return [{"x": x, "y": y, "width": w, "height": h, "rotation": 0}]
+    if spec.type == "instances":
+        _require_size(spec, width, height)
+        mask = label.get_mask() if hasattr(label, "get_mask") else label.mask
+        full = geometry.instance_to_full_mask(label.bounding_box, mask, width, height)
+        return [{"format": "rle", "rle": _encode_rle(full)}]
+    if spec.type in ("polylines", "polygons"):
+        return [
+            {"points": geometry.to_percent(shape), "closed": True}
+            for shape in (label.points or [])
+            if len(shape) >= 2
+        ]
+    if spec.type == "keypoints":
+        out = []
+        for point in label.points or []:
+            if point is None or any(_is_nan(c) for c in point):
+                out.append(None)
+                continue
+            ((x, y),) = geometry.to_percent([point])
+            out.append({"x": x, "y": y, "width": KEYPOINT_WIDTH})
+        return out
+    raise ValueError("Unsupported region type %s" % spec.type)
+
+
+def _segmentation_results(spec, common, labels, width, height):
+    _require_size(spec, width, height)
+    results = []
+    for label in labels[:1]:
+        mask = label.get_mask()
+        if mask is None:
+            continue
+        mask = _resize_mask(np.asarray(mask), width, height)
+        for pixel_value, name in sorted(spec.mask_targets.items()):
+            if pixel_value == 0:
+                continue
+            region = mask == pixel_value
+            if not region.any():
+                continue
+            results.append(
+                dict(
+                    common,
+                    id=part_id(label.id, pixel_value),
+                    type="brushlabels",
+                    value={"format": "rle", "rle": _encode_rle(region), "brushlabels": [name]},
+                )
+            )
+    return results
+
+
+def _encode_rle(boolean_mask):
+    return brush.mask2rle((np.asarray(boolean_mask, dtype=np.uint8) * 255))
+
+
+def _decode_rle(rle, width, height):
+    flat = brush.decode_rle(rle)
+    return flat.reshape((height, width, 4))[:, :, 3] > 127
+
+
+def _resize_mask(mask, width, height):
+    if mask.ndim == 3:
+        mask = mask[:, :, 0]
+    if mask.shape == (height, width):
+        return mask
+    image = Image.fromarray(mask.astype(np.uint8))
+    return np.asarray(image.resize((width, height), Image.NEAREST))
+
+
+def _require_size(spec, width, height):
+    if not width or not height:
+        raise ValueError("Field '%s' (%s) needs the image size" % (spec.name, spec.type))
+
+
+def _is_nan(value):
+    try:
+        return math.isnan(value)
+    except TypeError:
+        return True
+
+
+def _new_region_id():
+    return str(ObjectId())[-10:]
+
+
+# --------------------------------------------------------------------------
+# Label Studio -> FiftyOne
+# --------------------------------------------------------------------------
+
+
+def results_to_labels(spec, interface, items, current_labels):
+    """The FiftyOne labels of one field in one annotation's ``result``.
+
+    Args:
+        spec: the field's ``FieldSpec``
+        interface: the :class:`LabelInterface`
+        items: every result item of the annotation
+        current_labels: ``{label_id: Label}`` of this field's uploaded labels
+            that still exist in the dataset (for ids, closed/filled flags and
+            keypoint point counts)
+
+    Returns:
+        ``{label_id: Label}``, or the scalar value for scalar fields
+    """
+    tag = interface.tags[spec.name]
+    attr_tag_to_name = {t: n for n, t in interface.attribute_tags.get(spec.name, {}).items()}
+    own = [item for item in items if item.get("from_name") == tag]
+    attr_items = [item for item in items if item.get("from_name") in attr_tag_to_name]
+
+    if spec.type == "scalar":
+        return _scalar_from_results(spec, own)
+
+    if spec.type in ("classification", "classifications"):
+        image_attrs = _attributes_from_items(spec, attr_tag_to_name, attr_items)
+        return _classifications_from_results(spec, own, image_attrs, current_labels)
+
+    if spec.type == "segmentation":
+        return _segmentation_from_results(spec, own, current_labels)
+
+    attrs_by_region = {}
+    for item in attr_items:
+        attrs_by_region.setdefault(item.get("id"), []).append(item)
+
+    labels = {}
+    parts = {}
+    for item in own:
+        region_id = item.get("id")
+        base_id, index = split_part_id(region_id)
+        if base_id not in current_labels:
+            base_id, index = None, 0
+        key = base_id or region_id
+        parts.setdefault(key, []).append((index, item, base_id is not None))
+
+    for key, group in parts.items():
+        group.sort(key=lambda entry: entry[0])
+        existing = group[0][2]
+        head = group[0][1]
+        region_ids = [entry[1].get("id") for entry in group]
+        if spec.type == "keypoints" and not existing:
+            # a point the annotator added is a keypoint of its own
+            for _, item, _ in group:
+                attributes = _attributes_from_items(spec, attr_tag_to_name, attrs_by_region.get(item.get("id"), []))
+                labels.update(_make_label(spec, None, _first_label(item, spec), [(0, item)], attributes, None))
+            continue
+        attr_results = [a for rid in region_ids for a in attrs_by_region.get(rid, [])]
+        attributes = _attributes_from_items(spec, attr_tag_to_name, attr_results, new=not existing)
+        label_name = _first_label(head, spec)
+        current = current_labels.get(key) if existing else None
+        labels.update(
+            _make_label(spec, key if existing else None, label_name, [(i, it) for i, it, _ in group], attributes, current)
+        )
+    return labels
+
+
+def _make_label(spec, label_id, label_name, parts, attributes, current):
+    kwargs = dict(attributes)
+    if spec.type == "detections":
+        item = parts[0][1]
+        kwargs["bounding_box"] = _rectangle_box(item)
+        label = fol.Detection(label=label_name, **kwargs)
+    elif spec.type == "instances":
+        item = parts[0][1]
+        width, height = item.get("original_width"), item.get("original_height")
+        full = _decode_rle(item["value"]["rle"], width, height)
+        instance = geometry.full_mask_to_instance(full)
+        if instance is None:
+            return {}
+        box, mask = instance
+        label = fol.Detection(label=label_name, bounding_box=box, mask=mask, **kwargs)
+    elif spec.type in ("polylines", "polygons"):
+        shapes = [geometry.from_percent(item["value"]["points"]) for _, item in parts]
+        if current is not None:
+            closed, filled = bool(current.closed), bool(current.filled)
+        else:
+            closed = filled = spec.type == "polygons"
+        label = fol.Polyline(label=label_name, points=shapes, closed=closed, filled=filled, **kwargs)
+    elif spec.type == "keypoints":
+        count = len(current.points) if current is not None and current.points else 0
+        count = max([count] + [index + 1 for index, _ in parts])
+        points = [[float("nan"), float("nan")] for _ in range(count)]
+        for index, item in parts:
+            value = item["value"]
+            ((x, y),) = geometry.from_percent([[value["x"], value["y"]]])
+            points[index] = [x, y]
+        label = fol.Keypoint(label=label_name, points=points, **kwargs)
+    else:
+        raise ValueError("Unsupported type %s" % spec.type)
+    if label_id is not None:
+        label.id = label_id
+    return {label.id: label}
+
+
+def _rectangle_box(item):
+    value = item["value"]
+    x, y, w, h = value["x"], value["y"], value["width"], value["height"]
+    rotation = value.get("rotation") or 0
+    if rotation:
+        width = item.get("original_width") or 100.0
+        height = item.get("original_height") or 100.0
+        # rotate in pixels (isotropic), then take the enclosing upright box
+        corners = geometry.rotated_rect_corners(
+            x * width / 100.0, y * height / 100.0, w * width / 100.0, h * height / 100.0, rotation
+        )
+        box = geometry.corners_to_box(geometry.from_pixels(corners, width, height))
+        return geometry.clip_box(box)
+    return [x / 100.0, y / 100.0, w / 100.0, h / 100.0]
+
+
+def _first_label(item, spec):
+    _, _, value_key = CONTROL_TAGS[spec.type]
+    values = (item.get("value") or {}).get(value_key) or []
+    return values[0] if values else None
+
+
+def _attributes_from_items(spec, attr_tag_to_name, items, new=True):
+    found = {}
+    for item in items:
+        name = attr_tag_to_name.get(item.get("from_name"))
+        if name is None:
+            continue
+        attr = spec.attributes[name]
+        value = item.get("value") or {}
+        if attr.type == "text":
+            texts = value.get("text") or []
+            found[name] = attr.parse(texts[0] if texts else None)
+        elif attr.type == "checkbox":
+            found[name] = attr.name in (value.get("choices") or [])
+        else:
+            choices = value.get("choices") or []
+            found[name] = attr.parse(choices[0] if choices else None)
+    for name, attr in spec.attributes.items():
+        if name not in found:
+            if attr.type == "checkbox":
+                found[name] = False
+            else:
+                found[name] = attr.default if new else None
+    return found
+
+
+def _classifications_from_results(spec, own, attributes, current_labels):
+    chosen = []
+    for item in own:
+        chosen.extend((item.get("value") or {}).get("choices") or [])
+    if spec.type == "classification":
+        chosen = chosen[:1]
+    by_name = {label.label: label_id for label_id, label in current_labels.items()}
+    single_id = next(iter(current_labels), None) if spec.type == "classification" else None
+    labels = {}
+    for name in chosen:
+        label = fol.Classification(label=name, **attributes)
+        label_id = single_id or by_name.get(name)
+        if label_id is not None:
+            label.id = label_id
+        labels[label.id] = label
+    return labels
+
+
+def _segmentation_from_results(spec, own, current_labels):
+    if not own:
+        return {}
+    class_to_value = spec.class_to_value
+    width = own[0].get("original_width")
+    height = own[0].get("original_height")
+    mask = np.zeros((height, width), dtype=np.uint8)
+    for item in own:
+        name = _first_label(item, spec)
+        if name not in class_to_value:
+            continue
+        region = _decode_rle(item["value"]["rle"], width, height)
+        mask[region] = class_to_value[name]
+    label = fol.Segmentation(mask=mask)
+    current_id = next(iter(current_labels), None)
+    if current_id is not None:
+        label.id = current_id
+    return {label.id: label}
+
+
+def _scalar_from_results(spec, own):
+    for item in own:
+        value = item.get("value") or {}
+        if "number" in value:
+            return spec.parse_scalar(value["number"])
+        if value.get("choices"):
+            return spec.parse_scalar(value["choices"][0])
+        if value.get("text"):
+            return spec.parse_scalar(value["text"][0])
+    return None
