@@ -65,9 +65,11 @@ def load_current_labels(samples, fields, sample_ids):
     Returns:
         ``{field: {sample_id: value}}``
     """
-    if not sample_ids:
-        return {field: {} for field in fields}
-    view = samples._dataset.select(list(sample_ids)).select_fields(list(fields))
-    columns = view.values(["id"] + list(fields))
-    ids = columns[0]
-    return {field: dict(zip(ids, column)) for field, column in zip(fields, columns[1:])}
+    out = {field: {} for field in fields}
+    dataset = samples._dataset
+    present = [f for f in fields if dataset.has_field(f)]
+    if not sample_ids or not present:
+        return out
+    columns = dataset.select(list(sample_ids)).values(["id"] + present)
+    out.update({field: dict(zip(columns[0], column)) for field, column in zip(present, columns[1:])})
+    return out

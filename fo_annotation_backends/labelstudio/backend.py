@@ -382,9 +382,12 @@ class _Uploader:
 
 def _field_values(samples, fields, sample_ids):
     """``{field: {sample_id: value}}`` of the given samples of a view."""
+    present = [f for f in fields if samples.has_field(f)]
     view = samples.select(sample_ids, ordered=True)
-    columns = view.values(["id"] + fields)
-    return {field: dict(zip(columns[0], column)) for field, column in zip(fields, columns[1:])}
+    columns = view.values(["id"] + present)
+    values = {field: {} for field in fields}
+    values.update({field: dict(zip(columns[0], column)) for field, column in zip(present, columns[1:])})
+    return values
 
 
 class _LocalFiles:
@@ -469,10 +472,13 @@ class _Downloader:
                 for sample_id in sample_ids:
                     uploaded = _uploaded_labels(spec, field_map.get(sample_id), current[field].get(sample_id))
                     if sample_id not in annotated:
-                        # untouched or skipped: everything stays as it is
+                        # untouched or skipped: everything stays as it is (a
+                        # sample left out of the answer is not touched at all,
+                        # which is right when nothing of it was uploaded)
                         if spec.type == "scalar":
-                            per_sample[sample_id] = current[field].get(sample_id)
-                        else:
+                            if current[field].get(sample_id) is not None:
+                                per_sample[sample_id] = current[field].get(sample_id)
+                        elif uploaded:
                             per_sample[sample_id] = uploaded
                         continue
                     per_sample[sample_id] = results_to_labels(spec, interface, annotated[sample_id], uploaded)

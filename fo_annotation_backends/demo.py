@@ -1,0 +1,152 @@
+"""The main job, end to end on this machine.
+
+Starts a local Label Studio server, builds a small dataset of generated
+images with existing detections, sends it to Label Studio with
+``annotate()``, lets a simulated annotator edit, add and delete labels
+through Label Studio's REST API, merges the work back with
+``load_annotations()``, and prints what changed.
+
+    python -m fo_annotation_backends.demo [--samples 12] [--keep-server]
+"""
+
+import argparse
+import collections
+import os
+import random
+import sys
+import time
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+CLASSES = ["cat", "dog", "traffic light", "café & <bar>"]
+
+
+def make_images(folder, count, seed=0):
+    """Generated images with a few coloured boxes; returns (path, boxes)."""
+    rng = random.Random(seed)
+    os.makedirs(folder, exist_ok=True)
+    out = []
+    for i in range(count):
+        width, height = 320, 240
+        image = Image.fromarray((np.random.default_rng(seed + i).random((height, width, 3)) * 60).astype(np.uint8))
+        draw = ImageDraw.Draw(image)
+        boxes = []
+        for _ in range(rng.randint(2, 3)):
+            w, h = rng.uniform(0.15, 0.35), rng.uniform(0.15, 0.35)
+            x, y = rng.uniform(0, 1 - w), rng.uniform(0, 1 - h)
+            label = rng.choice(CLASSES)
+            draw.rectangle([x * width, y * height, (x + w) * width, (y + h) * height], outline=(255, 200, 0), width=3)
+            boxes.append((label, [x, y, w, h]))
+        path = os.path.join(folder, "image_%03d.jpg" % i)
+        image.save(path, quality=90)
+        out.append((path, boxes))
+    return out
+
+
+def simulate_annotator(annotator, task_ids, rng):
+    """Edits, adds and deletes boxes the way a person would, task by task."""
+    for n, task_id in enumerate(task_ids):
+        result = annotator.prefilled_result(task_id)
+        boxes = [r for r in result if r["type"] == "rectanglelabels"]
+        if n % 4 == 0 and boxes:  # move and relabel the first box
+            value = boxes[0]["value"]
+            value["x"] = min(value["x"] + 5.0, 100.0 - value["width"])
+            value["rectanglelabels"] = [CLASSES[(CLASSES.index(value["rectanglelabels"][0]) + 1) % len(CLASSES)]]
+        if n % 4 == 1 and boxes:  # delete the last box
+            result = [r for r in result if r["id"] != boxes[-1]["id"]]
+        if n % 4 == 2:  # add a box the model missed
+            result.append(
+                {
+                    "id": "new%05d" % n,
+                    "from_name": "ground_truth",
+                    "to_name": "image",
+                    "type": "rectanglelabels",
+                    "value": {"x": 5.0, "y": 5.0, "width": 20.0, "height": 15.0, "rotation": 0,
+                              "rectanglelabels": [rng.choice(CLASSES)]},
+                }
+            )
+        if n % 4 == 3 and n % 8 == 7:
+            annotator.skip(task_id)
+            continue
+        annotator.submit(task_id, result)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=12)
+    parser.add_argument("--keep-server", action="store_true", help="leave the server running to look at it")
+    args = parser.parse_args(argv)
+
+    import fiftyone as fo
+    import fiftyone.core.labels as fol
+
+    from .testing.labelstudio_annotator import LabelStudioAnnotator
+    from .testing.labelstudio_server import LabelStudioServer, cache_dir
+
+    cache = cache_dir()
+    media = os.path.join(cache, "demo-media")
+    print("Starting a local Label Studio server (first start migrates its database: ~40 s)...")
+    server = LabelStudioServer(data_dir=os.path.join(cache, "labelstudio-data"))
+    server.start()
+    try:
+        print("Label Studio is up at %s" % server.url)
+        fo.annotation_config.backends["labelstudio"] = {
+            "config_cls": "fo_annotation_backends.labelstudio.LabelStudioBackendConfig",
+            "url": server.url,
+            "api_key": server.legacy_token,
+        }
+        name = "fo-annotation-backends-demo"
+        if fo.dataset_exists(name):
+            fo.delete_dataset(name)
+        dataset = fo.Dataset(name)
+        for path, boxes in make_images(media, args.samples):
+            dataset.add_sample(
+                fo.Sample(
+                    filepath=path,
+                    ground_truth=fol.Detections(
+                        detections=[fol.Detection(label=label, bounding_box=box) for label, box in boxes]
+                    ),
+                )
+            )
+        before = {s.id: {d.id: d for d in s.ground_truth.detections} for s in dataset}
+        anno_key = "demo_%d" % int(time.time())
+        schema = {"ground_truth": {"type": "detections", "classes": CLASSES}}
+        results = dataset.annotate(anno_key, backend="labelstudio", label_schema=schema)
+        print("Sent %d samples to Label Studio project %s" % (len(dataset), results.project_id))
+
+        annotator = LabelStudioAnnotator(server.url, server.legacy_token)
+        simulate_annotator(annotator, sorted(results.uploaded_tasks), random.Random(1))
+        results.print_status()
+
+        dataset.load_annotations(anno_key)
+        changes = collections.Counter()
+        for sample in dataset:
+            now = {d.id: d for d in sample.ground_truth.detections}
+            old = before[sample.id]
+            changes["added"] += len(set(now) - set(old))
+            changes["deleted"] += len(set(old) - set(now))
+            changes["edited"] += sum(
+                1
+                for i in set(now) & set(old)
+                if now[i].label != old[i].label or not np.allclose(now[i].bounding_box, old[i].bounding_box)
+            )
+        print("\nMerged back into field 'ground_truth':")
+        print("    added:   %d" % changes["added"])
+        print("    edited:  %d" % changes["edited"])
+        print("    deleted: %d" % changes["deleted"])
+        print("\nLook at the project: %s (user %s, password %s)" % (results.project_url, server.username, server.password))
+        if args.keep_server:
+            print("Server left running; press Ctrl-C to stop it.")
+            try:
+                while True:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Integration tier: FiftyOne's embedded MongoDB and a real Label Studio
+server, started once per session (its data directory is reused between
+runs, so later runs start in seconds)."""
+
+import os
+import uuid
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fiftyone as fo
+import fiftyone.core.labels as fol
+
+from fo_annotation_backends.labelstudio import LabelStudioClient
+from fo_annotation_backends.testing.labelstudio_annotator import LabelStudioAnnotator
+from fo_annotation_backends.testing.labelstudio_server import LabelStudioServer, cache_dir
+
+CONFIG_CLS = "fo_annotation_backends.labelstudio.LabelStudioBackendConfig"
+
+
+@pytest.fixture(scope="session")
+def document_root():
+    """The server's local-files document root."""
+    root = os.path.join(cache_dir(), "labelstudio-test-root")
+    os.makedirs(root, exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="session")
+def ls_server(document_root):
+    server = LabelStudioServer(
+        data_dir=os.path.join(cache_dir(), "labelstudio-test-data"),
+        document_root=document_root,
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def ls_client(ls_server):
+    return LabelStudioClient(ls_server.url, ls_server.legacy_token)
+
+
+@pytest.fixture
+def backend(ls_server):
+    """Registers our backend as ``labelstudio`` (replacing the built-in)."""
+    saved = fo.annotation_config.backends.get("labelstudio")
+    fo.annotation_config.backends["labelstudio"] = {
+        "config_cls": CONFIG_CLS,
+        "url": ls_server.url,
+        "api_key": ls_server.legacy_token,
+    }
+    yield "labelstudio"
+    if saved is None:
+        fo.annotation_config.backends.pop("labelstudio", None)
+    else:
+        fo.annotation_config.backends["labelstudio"] = saved
+
+
+@pytest.fixture
+def annotator(ls_server):
+    return LabelStudioAnnotator(ls_server.url, ls_server.legacy_token)
+
+
+@pytest.fixture
+def dataset():
+    ds = fo.Dataset("test-%s" % uuid.uuid4().hex[:10])
+    yield ds
+    for key in ds.list_annotation_runs():
+        try:
+            ds.load_annotation_results(key).cleanup()
+        except Exception:
+            pass
+    ds.delete()
+
+
+@pytest.fixture
+def media_dir(tmp_path):
+    """A media folder outside the server's document root (upload mode)."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    return str(folder)
+
+
