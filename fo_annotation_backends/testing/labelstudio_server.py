@@ -201,10 +201,29 @@ class LabelStudioServer:
         return {"Authorization": "Token %s" % self.legacy_token}
 
     def create_personal_access_token(self):
-        """A new personal access token (JWT refresh token) for the admin."""
+        """A personal access token (JWT refresh token) for the admin.
+
+        A Label Studio user has one token at a time and it cannot be read
+        back, so the token is kept next to the server's data (a local test
+        credential) and reused by later runs on the same data directory.
+        """
+        token_file = os.path.join(self.data_dir, "admin-personal-access-token")
+        if os.path.exists(token_file):
+            with open(token_file) as f:
+                token = f.read().strip()
+            if requests.post(self.url + "/api/token/refresh/", json={"refresh": token}, timeout=30).ok:
+                return token
         response = requests.post(self.url + "/api/token/", headers=self._legacy_headers(), timeout=30)
+        if response.status_code == 409:
+            raise RuntimeError(
+                "The admin of %s already has a personal access token that was not saved; "
+                "delete the data directory to start afresh" % self.data_dir
+            )
         response.raise_for_status()
-        return response.json()["token"]
+        token = response.json()["token"]
+        with open(token_file, "w") as f:
+            f.write(token)
+        return token
 
     def set_legacy_tokens_enabled(self, enabled, personal_access_token):
         """Enables or disables legacy tokens for the organization."""
