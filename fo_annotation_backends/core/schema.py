@@ -203,7 +203,8 @@ def normalize_label_schema(label_schema, samples=None, supported_types=None):
             allow_spatial_edits=info.get("allow_spatial_edits", True),
         )
         if type_ == "scalar":
-            spec.scalar_type = _scalar_type(samples, field, classes)
+            # the raw classes: ``classes`` holds their string forms
+            spec.scalar_type = _scalar_type(samples, field, info.get("classes") or [])
         specs[field] = spec
     return specs
 

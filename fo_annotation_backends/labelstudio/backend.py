@@ -15,7 +15,6 @@ import webbrowser
 import fiftyone.core.fields as fof
 import fiftyone.core.media as fom
 import fiftyone.utils.annotations as foua
-from bson import ObjectId
 
 from ..core.errors import AnnotationBackendError, MediaError, SchemaError
 from ..core.idmap import iter_labels, label_ids, load_current_labels
@@ -461,30 +460,35 @@ class _Downloader:
             annotation = latest_annotation(tasks.get(task_id))
             if annotation is not None:
                 annotated[sample_id] = annotation.get("result") or []
+        logger.info("%d of %d tasks have a submitted annotation", len(annotated), len(results.uploaded_tasks))
 
         sample_ids = list(results.uploaded_tasks.values())
         current = load_current_labels(results.samples, list(fields), sample_ids)
-        out = {}
+        out = {field: {spec.return_type: {}} for field, spec in fields.items()}
         with progress_bar(len(sample_ids)) as advance:
-            for field, spec in fields.items():
-                field_map = results.id_map.get(field, {})
-                per_sample = {}
-                for sample_id in sample_ids:
-                    uploaded = _uploaded_labels(spec, field_map.get(sample_id), current[field].get(sample_id))
-                    if sample_id not in annotated:
-                        # untouched or skipped: everything stays as it is (a
-                        # sample left out of the answer is not touched at all,
-                        # which is right when nothing of it was uploaded)
-                        if spec.type == "scalar":
-                            if current[field].get(sample_id) is not None:
-                                per_sample[sample_id] = current[field].get(sample_id)
-                        elif uploaded:
-                            per_sample[sample_id] = uploaded
-                        continue
-                    per_sample[sample_id] = results_to_labels(spec, interface, annotated[sample_id], uploaded)
-                out[field] = {spec.return_type: per_sample}
-                advance(len(sample_ids) // max(len(fields), 1))
+            for sample_id in sample_ids:
+                for field, spec in fields.items():
+                    value = self._field_value(spec, interface, sample_id, annotated.get(sample_id), current[field])
+                    if value is not _UNCHANGED:
+                        out[field][spec.return_type][sample_id] = value
+                advance()
         return out
+
+    def _field_value(self, spec, interface, sample_id, result, current_values):
+        uploaded_ids = self.results.id_map.get(spec.name, {}).get(sample_id)
+        uploaded = _uploaded_labels(spec, uploaded_ids, current_values.get(sample_id))
+        if result is not None:
+            return results_to_labels(spec, interface, result, uploaded)
+        # untouched or skipped: everything stays as it is. A sample left out
+        # of the answer is not touched at all, which is right when nothing of
+        # it was uploaded; uploaded labels must be returned to survive.
+        if spec.type == "scalar":
+            value = current_values.get(sample_id)
+            return _UNCHANGED if value is None else value
+        return uploaded if uploaded else _UNCHANGED
+
+
+_UNCHANGED = object()
 
 
 def latest_annotation(task):
