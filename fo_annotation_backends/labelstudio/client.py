@@ -14,8 +14,9 @@ import urllib.parse
 
 import httpx
 import requests
-from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
+from label_studio_sdk.core.client_wrapper import SyncClientWrapper
+from label_studio_sdk.users.client import UsersClient
 
 from ..core.errors import AuthenticationError, ServiceError, ServiceUnavailableError
 from ..core.http import HttpSession, RetryPolicy
@@ -31,8 +32,8 @@ LEGACY_DISABLED_MARKER = "legacy token authentication has been disabled"
 class _SdkAuth(requests.auth.AuthBase):
     """Adds the SDK's current ``Authorization`` header to each request."""
 
-    def __init__(self, sdk):
-        self._wrapper = sdk._client_wrapper
+    def __init__(self, wrapper):
+        self._wrapper = wrapper
 
     def __call__(self, request):
         try:
@@ -86,20 +87,25 @@ class LabelStudioClient:
         self.url = url.rstrip("/")
         self._sdk_requests = 0
         hooks = {"request": [self._count_sdk_request]}
+        # The SDK's client core, without the ~35 MB of typed sub-clients that
+        # `label_studio_sdk.LabelStudio` imports: it tells legacy tokens from
+        # personal access tokens and exchanges/refreshes the latter
         try:
-            self.sdk = LabelStudio(
+            self._sdk = SyncClientWrapper(
                 base_url=self.url,
                 api_key=api_key,
                 httpx_client=httpx.Client(timeout=timeout, event_hooks=hooks, follow_redirects=True),
+                timeout=timeout,
                 max_retries=max_retries,
             )
         except ApiError as e:
             raise AuthenticationError(
                 "Label Studio API key rejected before any request: %s" % redact(_api_error_detail(e))
             ) from None
+        self.users_api = UsersClient(client_wrapper=self._sdk)
         self.http = HttpSession(
             self.url,
-            auth=_SdkAuth(self.sdk),
+            auth=_SdkAuth(self._sdk),
             timeout=(10, timeout),
             retry=RetryPolicy(max_retries=max_retries),
             pacer=Pacer(max_calls, window_seconds),
@@ -119,7 +125,7 @@ class LabelStudioClient:
     @property
     def uses_legacy_token(self):
         """Whether the key is a legacy token (else a personal access token)."""
-        return bool(self.sdk._client_wrapper._tokens_client._use_legacy_token)
+        return bool(self._sdk._tokens_client._use_legacy_token)
 
     def close(self):
         """Closes pooled connections."""
@@ -144,7 +150,7 @@ class LabelStudioClient:
         if health.status_code == 404:
             raise ServiceUnavailableError("%s does not look like a Label Studio server (/health is missing)" % self.url)
         try:
-            user = self.sdk.users.whoami()
+            user = self.users_api.whoami()
         except ApiError as e:
             if e.status_code in (401, 403):
                 raise AuthenticationError(self._auth_failure_message(e)) from None

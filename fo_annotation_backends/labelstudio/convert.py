@@ -15,7 +15,6 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 from bson import ObjectId
-from label_studio_sdk.converter import brush
 from PIL import Image
 
 import fiftyone.core.labels as fol
@@ -298,12 +297,19 @@ def _segmentation_results(spec, common, labels, width, height):
     return results
 
 
+def _brush():
+    # imported on first use: the converter package costs ~25 MB of memory
+    from label_studio_sdk.converter import brush
+
+    return brush
+
+
 def _encode_rle(boolean_mask):
-    return brush.mask2rle((np.asarray(boolean_mask, dtype=np.uint8) * 255))
+    return _brush().mask2rle((np.asarray(boolean_mask, dtype=np.uint8) * 255))
 
 
 def _decode_rle(rle, width, height):
-    flat = brush.decode_rle(rle)
+    flat = _brush().decode_rle(rle)
     return flat.reshape((height, width, 4))[:, :, 3] > 127
 
 
