@@ -167,13 +167,14 @@ class HttpSession:
             self.request_count += 1
             try:
                 response = self._session.request(method, url, **kwargs)
+            except requests.exceptions.Timeout as e:
+                # before ConnectionError: ConnectTimeout is both, and sent nothing
+                sent = not isinstance(e, requests.exceptions.ConnectTimeout)
+                error = e
+                response = None
             except requests.exceptions.ConnectionError as e:
                 # A refused or unresolvable connection sent nothing: always safe
                 sent = not _is_connect_failure(e)
-                error = e
-                response = None
-            except requests.exceptions.Timeout as e:
-                sent = not isinstance(e, requests.exceptions.ConnectTimeout)
                 error = e
                 response = None
             else:
