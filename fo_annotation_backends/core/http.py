@@ -17,6 +17,7 @@ Every backend of this package talks to its service through
 
 import json
 import random
+import threading
 import time
 import urllib.parse
 
@@ -110,7 +111,8 @@ class HttpSession:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.pacer = pacer or Pacer(None)
-        self.request_count = 0
+        self._count_lock = threading.Lock()
+        self._request_count = 0
         self._sleep = sleep
         self._session = requests.Session()
         self._session.headers.update(headers or {})
@@ -118,6 +120,11 @@ class HttpSession:
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
+
+    @property
+    def request_count(self):
+        """How many requests (attempts, retries included) were sent."""
+        return self._request_count
 
     def __repr__(self):
         return "HttpSession(%r, requests=%d)" % (self.base_url, self.request_count)
@@ -164,7 +171,8 @@ class HttpSession:
             if attempt and hasattr(body, "seek"):
                 body.seek(0)
             self.pacer.acquire()
-            self.request_count += 1
+            with self._count_lock:
+                self._request_count += 1
             try:
                 response = self._session.request(method, url, **kwargs)
             except requests.exceptions.Timeout as e:
@@ -292,7 +300,7 @@ def _describe(error):
     text = str(error)
     # requests repeats the whole urllib3 object repr; keep the reason only
     if "Caused by" in text:
-        text = text.split("Caused by", 1)[1].strip(" ()")
+        text = text.split("Caused by", 1)[1].strip(" ()'\"")
     return redact(text[:300])
 
 

@@ -293,6 +293,10 @@ def _scalar_type(samples, field, classes):
                 return "str"
     if classes and all(isinstance(c, bool) for c in classes):
         return "bool"
+    if classes and all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
+        return "int"
+    if classes and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in classes):
+        return "float"
     return "str"
 
 

@@ -52,6 +52,9 @@ class RedactingFilter(logging.Filter):
         if redacted != message:
             record.msg = redacted
             record.args = None
+        if record.exc_info and not record.exc_text:
+            # format the traceback now, so that it is redacted too
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
 
 

@@ -305,3 +305,14 @@ def test_safe_identifier_avoids_taken_names():
 
 def test_safe_identifier_is_stable():
     assert safe_identifier("x y", {"z"}) == safe_identifier("x y", {"z"})
+
+
+@pytest.mark.parametrize(
+    "classes, expected_type, raw, value",
+    [([1, 2, 3], "int", "2", 2), ([0.5, 1], "float", "0.5", 0.5), (["a", 1], "str", "1", "1")],
+)
+def test_new_scalar_takes_its_type_from_its_classes(classes, expected_type, raw, value):
+    spec = normalize_label_schema({"s": {"type": "scalar", "classes": classes}})["s"]
+    assert spec.scalar_type == expected_type
+    parsed = spec.parse_scalar(raw)
+    assert parsed == value and type(parsed) is type(value)

@@ -133,3 +133,15 @@ def test_service_error_keeps_its_details(secret):
 def test_schema_and_media_errors_are_value_errors():
     assert issubclass(errors.SchemaError, ValueError)
     assert issubclass(errors.MediaError, ValueError)
+
+
+def test_logged_tracebacks_are_redacted(caplog, secret):
+    logger = get_logger("fo_annotation_backends.tests.traceback")
+    with caplog.at_level(logging.ERROR):
+        try:
+            raise RuntimeError("third-party error quoting the key %s" % secret)
+        except RuntimeError:
+            logger.exception("upload failed")
+    assert "upload failed" in caplog.text
+    assert "third-party error quoting the key ***" in caplog.text
+    assert secret not in caplog.text
