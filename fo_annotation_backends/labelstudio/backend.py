@@ -8,6 +8,7 @@ rollback of failed runs and O(1) cleanup.
 """
 
 import collections
+import concurrent.futures
 import datetime
 import os
 import webbrowser
@@ -67,6 +68,7 @@ class LabelStudioBackendConfig(foua.AnnotationBackendConfig):
         upload_max_files (100): the most files per upload request (Label
             Studio refuses more than 100 by default)
         upload_max_bytes (100 MiB): the most bytes per upload request
+        upload_workers (2): upload requests in flight at once
         import_batch_size (500): the most tasks per JSON import request
         timeout (300): the read timeout of each request, in seconds
         max_retries (5): retries of failed requests
@@ -88,6 +90,7 @@ class LabelStudioBackendConfig(foua.AnnotationBackendConfig):
         local_files_document_root=None,
         upload_max_files=100,
         upload_max_bytes=100 * 1024 * 1024,
+        upload_workers=2,
         import_batch_size=500,
         timeout=300,
         max_retries=5,
@@ -104,6 +107,7 @@ class LabelStudioBackendConfig(foua.AnnotationBackendConfig):
         self.local_files_document_root = local_files_document_root
         self.upload_max_files = upload_max_files
         self.upload_max_bytes = upload_max_bytes
+        self.upload_workers = upload_workers
         self.import_batch_size = import_batch_size
         self.timeout = timeout
         self.max_retries = max_retries
@@ -339,11 +343,25 @@ class _Uploader:
                 [i for i, _ in local], sizes, self.config.upload_max_files, self.config.upload_max_bytes
             )
         )
-        logger.info("Uploading %d media files in %d requests...", len(local), len(chunks))
+        workers = max(1, min(int(self.config.upload_workers), len(chunks)))
+        logger.info("Uploading %d media files in %d requests (%d in flight)...", len(local), len(chunks), workers)
+
+        def upload(chunk):
+            return client.upload_files(project_id, [(i, paths_by_id[i]) for i in chunk])
+
+        # the server parses one request per worker thread, so a second request
+        # in flight keeps it busy while the first one's files are stored
         with progress_bar(len(local), unit="files") as advance:
-            for chunk in chunks:
-                urls.update(client.upload_files(project_id, [(i, paths_by_id[i]) for i in chunk]))
-                advance(len(chunk))
+            with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="ls-upload") as pool:
+                pending = {pool.submit(upload, chunk): len(chunk) for chunk in chunks}
+                try:
+                    for future in concurrent.futures.as_completed(pending):
+                        urls.update(future.result())
+                        advance(pending[future])
+                except BaseException:
+                    for future in pending:
+                        future.cancel()
+                    raise
         return urls
 
     def _import_tasks(self, client, project_id, fields, interface, ids, media_urls, image_sizes):

@@ -186,12 +186,17 @@ def test_upload_mode_goes_past_the_server_file_limit(dataset, media_dir, backend
     add_images(dataset, media_dir, 130, width=16, height=12)
     results = dataset.annotate(
         "many", backend=backend, label_field="boxes", label_type="detections", classes=["a"], local_files=False,
-        upload_max_files=100,
+        upload_max_files=40, upload_workers=3,
     )
     assert len(results.uploaded_tasks) == 130
     tasks = ls_client.export_tasks(results.project_id)
     assert all(t["data"]["image"].startswith("/data/upload/") for t in tasks)
     assert {t["data"]["fo_sample_id"] for t in tasks} == set(dataset.values("id"))
+    # 4 requests, 3 in flight: every task still shows its own sample's file
+    paths = dict(zip(dataset.values("id"), dataset.values("filepath")))
+    for task in tasks[::13]:
+        served = ls_client.http.request("GET", task["data"]["image"]).content
+        assert served == open(paths[task["data"]["fo_sample_id"]], "rb").read()
 
 
 def test_local_files_true_without_serving_is_an_error(dataset, media_dir, backend, ls_client):
