@@ -13,3 +13,21 @@ from .http import HttpSession, RetryPolicy
 from .pacing import Pacer
 from .schema import AttributeSpec, FieldSpec, normalize_label_schema
 from .secrets import redact, register_secret
+
+__all__ = [
+    "AnnotationBackendError",
+    "AttributeSpec",
+    "AuthenticationError",
+    "FieldSpec",
+    "HttpSession",
+    "MediaError",
+    "OutcomeUnknownError",
+    "Pacer",
+    "RetryPolicy",
+    "SchemaError",
+    "ServiceError",
+    "ServiceUnavailableError",
+    "normalize_label_schema",
+    "redact",
+    "register_secret",
+]

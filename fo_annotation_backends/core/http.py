@@ -22,6 +22,7 @@ import time
 import urllib.parse
 
 import requests
+import urllib3.exceptions
 from urllib3.util.retry import Retry
 
 from .errors import AuthenticationError, OutcomeUnknownError, ServiceError, ServiceUnavailableError
@@ -278,11 +279,28 @@ class HttpSession:
 
 
 def _is_connect_failure(error):
-    text = repr(error)
-    return any(
-        marker in text
-        for marker in ("NewConnectionError", "Connection refused", "NameResolutionError", "Failed to resolve")
-    ) and "RemoteDisconnected" not in text
+    """Whether the connection was never made (so no request was sent).
+
+    ``requests`` wraps urllib3's ``MaxRetryError`` whose ``reason`` is the
+    underlying error; walk that chain and the ``__cause__``/``__context__``
+    links and look at the types.
+    """
+    seen = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, urllib3.exceptions.ProtocolError):
+            return False  # the connection was made, then lost
+        if isinstance(current, (urllib3.exceptions.NewConnectionError, ConnectionRefusedError)):
+            return True  # includes NameResolutionError
+        pending.extend(
+            [getattr(current, "reason", None), current.__cause__, current.__context__]
+            + [a for a in getattr(current, "args", ()) if isinstance(a, BaseException)]
+        )
+    return False
 
 
 def _path_of(url):

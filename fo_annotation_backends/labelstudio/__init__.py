@@ -2,3 +2,5 @@
 
 from .backend import LabelStudioAnnotationResults, LabelStudioBackend, LabelStudioBackendConfig
 from .client import LabelStudioClient
+
+__all__ = ["LabelStudioAnnotationResults", "LabelStudioBackend", "LabelStudioBackendConfig", "LabelStudioClient"]

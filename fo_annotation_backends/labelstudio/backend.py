@@ -17,7 +17,7 @@ import fiftyone.core.fields as fof
 import fiftyone.core.media as fom
 import fiftyone.utils.annotations as foua
 
-from ..core.errors import AnnotationBackendError, MediaError, SchemaError
+from ..core.errors import AnnotationBackendError, MediaError
 from ..core.idmap import iter_labels, label_ids, load_current_labels
 from ..core.media import check_image_media, chunk_by_count_and_bytes, image_size, is_remote
 from ..core.progress import progress_bar

@@ -309,6 +309,9 @@ def _encode_rle(boolean_mask):
 
 
 def _decode_rle(rle, width, height):
+    if not width or not height:
+        # the RLE holds the pixel count, not the shape
+        raise ValueError("A brush result has no original_width/original_height; cannot decode its mask")
     flat = _brush().decode_rle(rle)
     return flat.reshape((height, width, 4))[:, :, 3] > 127
 

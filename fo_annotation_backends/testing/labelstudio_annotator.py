@@ -44,6 +44,16 @@ class LabelStudioAnnotator:
         response.raise_for_status()
         return response.json()
 
+    def save_draft(self, task_id, result):
+        """Saves a draft (work in progress the editor keeps, not submitted)."""
+        response = self.session.post(
+            "%s/api/tasks/%d/drafts" % (self.url, task_id),
+            json={"result": result, "lead_time": 1.0},
+            timeout=60,
+        )
+        response.raise_for_status()
+        return response.json()
+
     def skip(self, task_id):
         """Skips the task (a cancelled annotation)."""
         response = self.session.post(

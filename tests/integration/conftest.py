@@ -5,12 +5,9 @@ runs, so later runs start in seconds)."""
 import os
 import uuid
 
-import numpy as np
 import pytest
-from PIL import Image
 
 import fiftyone as fo
-import fiftyone.core.labels as fol
 
 from fo_annotation_backends.labelstudio import LabelStudioClient
 from fo_annotation_backends.testing.labelstudio_annotator import LabelStudioAnnotator

@@ -10,9 +10,8 @@ import webbrowser
 
 import pytest
 
-import fiftyone.core.labels as fol
 
-from ls_helpers import add_images, dets, task_of
+from ls_helpers import add_images, dets
 
 pytestmark = pytest.mark.integration
 

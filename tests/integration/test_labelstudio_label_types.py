@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pytest
 
-import fiftyone as fo
 import fiftyone.core.labels as fol
 
 from ls_helpers import add_images, task_of

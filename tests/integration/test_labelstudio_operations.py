@@ -9,7 +9,6 @@ import uuid
 import pytest
 
 import fiftyone as fo
-import fiftyone.core.labels as fol
 
 from fo_annotation_backends.core.errors import AuthenticationError, MediaError, SchemaError
 from fo_annotation_backends.labelstudio import LabelStudioClient

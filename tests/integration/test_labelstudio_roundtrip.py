@@ -2,7 +2,6 @@
 
 import pytest
 
-import fiftyone.core.labels as fol
 
 from ls_helpers import add_images, dets, task_of
 
@@ -146,6 +145,21 @@ def test_latest_submitted_annotation_wins(dataset, media_dir, backend, annotator
     annotator.skip(task)  # a later skip does not undo a submitted annotation
     dataset.load_annotations("latest")
     assert [d.label for d in dataset.first().ground_truth.detections] == ["dog"]
+
+
+def test_drafts_do_not_count(dataset, media_dir, backend, annotator):
+    add_images(dataset, media_dir, 2, ground_truth=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2])))
+    before = [d.id for d in dataset.values("ground_truth.detections", unwind=True)]
+    results = dataset.annotate(
+        "drafts", backend=backend, label_schema={"ground_truth": {"type": "detections", "classes": ["cat", "dog"]}}
+    )
+    submitted, drafted = (task_of(results, i) for i in dataset.values("id"))
+    annotator.submit(submitted, annotator.prefilled_result(submitted))
+    annotator.save_draft(submitted, [])  # a later draft does not replace the submission
+    annotator.save_draft(drafted, [])  # a draft alone leaves the sample as it is
+    dataset.load_annotations("drafts")
+    assert [d.id for d in dataset.values("ground_truth.detections", unwind=True)] == before
+    assert [d.label for d in dataset.values("ground_truth.detections", unwind=True)] == ["cat", "cat"]
 
 
 def test_results_survive_a_reload(dataset, media_dir, backend, annotator):
