@@ -423,10 +423,10 @@ class Breakdown:
 # ---------------------------------------------------------------------------
 
 
-def worker_round(spec):
+def worker_round(spec, out):
     """One backend: import, annotate, annotator, load, cleanup."""
     meter = Meter()
-    out = {"backend": spec["backend"], "phases": meter.phases}
+    out.update(backend=spec["backend"], phases=meter.phases)
     try:
         import importlib
 
@@ -499,26 +499,18 @@ def worker_round(spec):
         if not out.get("cleanup_untimed"):
             meter.measure("cleanup", results.cleanup)
         out["label_schema"] = json.loads(json.dumps(results.config.label_schema, default=str))
-        try:
-            dataset.delete_annotation_run(anno_key)
-        except Exception:
-            pass
-    except BaseException as e:
-        out["error"] = "%s: %s" % (type(e).__name__, e)
-        out["traceback"] = traceback.format_exc()
+        _forget_run(dataset, anno_key)
     finally:
         meter.stop()
-        out["ru_maxrss_mb"] = _max_rss_mb()
         if "breakdown" in out:
             out["breakdown"] = breakdown.as_dict()
             out["breakdown_missing"] = breakdown.missing
-    return out
 
 
-def worker_memory(spec):
+def worker_memory(spec, out):
     """Our backend only: annotate() uploading big files; peak client RSS."""
     meter = Meter()
-    out = {"backend": "ours_ls", "phases": meter.phases, "files": spec["files"], "bytes": spec["bytes"]}
+    out.update(backend="ours_ls", phases=meter.phases, files=spec["files"], bytes=spec["bytes"])
     try:
         import fiftyone as fo
 
@@ -533,45 +525,45 @@ def worker_memory(spec):
         out["project_id"] = results.project_id
         out["tasks"] = len(results.uploaded_tasks)
         meter.measure("cleanup", results.cleanup)
-        try:
-            dataset.delete_annotation_run(anno_key)
-        except Exception:
-            pass
-    except BaseException as e:
-        out["error"] = "%s: %s" % (type(e).__name__, e)
-        out["traceback"] = traceback.format_exc()
+        _forget_run(dataset, anno_key)
     finally:
         meter.stop()
-        out["ru_maxrss_mb"] = _max_rss_mb()
-    return out
 
 
-def worker_warmup(spec):
+def worker_warmup(spec, out):
     """A small untimed round of both backends (server-side warm-up)."""
-    out = {}
-    try:
-        import fiftyone as fo
+    import fiftyone as fo
 
-        _register_backends(spec["url"], spec["token"])
-        dataset = fo.load_dataset(spec["dataset"])
-        for name in spec["backends"]:
-            key = "warmup_%s_%d" % (name, int(time.time()))
-            results = dataset.annotate(key, backend=name, label_schema=LABEL_SCHEMA)
-            dataset.load_annotations(key)
-            results.cleanup()
-            dataset.delete_annotation_run(key)
-            out[name] = "ok"
-    except BaseException as e:
-        out["error"] = "%s: %s" % (type(e).__name__, e)
-        out["traceback"] = traceback.format_exc()
-    return out
+    _register_backends(spec["url"], spec["token"])
+    dataset = fo.load_dataset(spec["dataset"])
+    for name in spec["backends"]:
+        key = "warmup_%s_%d" % (name, int(time.time()))
+        results = dataset.annotate(key, backend=name, label_schema=LABEL_SCHEMA)
+        dataset.load_annotations(key)
+        results.cleanup()
+        dataset.delete_annotation_run(key)
+        out[name] = "ok"
+
+
+def _forget_run(dataset, anno_key):
+    try:
+        dataset.delete_annotation_run(anno_key)
+    except Exception:
+        pass
 
 
 def worker_main(mode, spec_path, out_path):
     with open(spec_path) as f:
         spec = json.load(f)
     func = {"round": worker_round, "memory": worker_memory, "warmup": worker_warmup}[mode]
-    out = func(spec)
+    out = {}
+    try:
+        func(spec, out)
+    except BaseException as e:
+        out["error"] = "%s: %s" % (type(e).__name__, e)
+        out["traceback"] = traceback.format_exc()
+    if mode != "warmup":
+        out["ru_maxrss_mb"] = _max_rss_mb()
     with open(out_path, "w") as f:
         json.dump(out, f, indent=1)
     return 1 if "error" in out else 0
