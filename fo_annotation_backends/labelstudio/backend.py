@@ -11,6 +11,7 @@ import collections
 import concurrent.futures
 import datetime
 import os
+import uuid
 import webbrowser
 
 import fiftyone.core.fields as fof
@@ -29,6 +30,7 @@ from .convert import LabelInterface, labels_to_results, results_to_labels
 logger = get_logger(__name__)
 
 SAMPLE_KEY = "fo_sample_id"
+UPLOAD_KEY = "fo_upload_id"  # one value per annotate() call: finds its tasks
 _NEEDS_IMAGE_SIZE = ("instances", "segmentation")
 SUPPORTED_TYPES = (
     "classification",
@@ -234,6 +236,8 @@ class _Uploader:
         self.samples = samples
         self.anno_key = anno_key
         self.created_project_id = None
+        self.upload_id = uuid.uuid4().hex
+        self.replaced_label_config = None
 
     def run(self):
         config = self.config
@@ -248,17 +252,13 @@ class _Uploader:
         # everything local is checked: now the server
         client = self.backend.connect_to_api()
         client.check_credentials()
+        project = None
         try:
             project = self._project(client, interface)
             media_urls = self._media_urls(client, project["id"], ids, paths, sizes)
             id_map, task_ids = self._import_tasks(client, project["id"], fields, interface, ids, media_urls, image_sizes)
         except BaseException:
-            if self.created_project_id is not None:
-                logger.info("Upload failed; deleting project %s", self.created_project_id)
-                try:
-                    client.delete_project(self.created_project_id)
-                except Exception as e:
-                    logger.warning("Could not delete project %s: %s", self.created_project_id, e)
+            self._roll_back(client, project)
             raise
 
         logger.info("Created %d tasks in Label Studio project %s", len(task_ids), project["id"])
@@ -274,6 +274,24 @@ class _Uploader:
             project_created=self.created_project_id is not None,
             backend=self.backend,
         )
+
+    def _roll_back(self, client, project):
+        """Deletes what this upload created: its project, or its tasks in a
+        reused project (found by upload id, so that tasks whose import
+        answer was lost go too) and the labeling config it replaced."""
+        try:
+            if self.created_project_id is not None:
+                logger.info("Upload failed; deleting project %s", self.created_project_id)
+                client.delete_project(self.created_project_id)
+            elif project is not None:
+                ours = client.task_ids_by_sample(project["id"], SAMPLE_KEY, {UPLOAD_KEY: self.upload_id})
+                if ours:
+                    logger.info("Upload failed; deleting its %d tasks from project %s", len(ours), project["id"])
+                    client.delete_tasks(project["id"], list(ours.values()))
+                if self.replaced_label_config:
+                    client.update_label_config(project["id"], self.replaced_label_config)
+        except Exception as e:
+            logger.warning("Could not roll back the failed upload: %s", e)
 
     def _image_sizes(self, fields, ids, paths):
         if not any(spec.type in _NEEDS_IMAGE_SIZE for spec in fields.values()):
@@ -315,6 +333,7 @@ class _Uploader:
     def _reuse(self, client, project, label_config):
         if project.get("label_config", "").strip() != label_config.strip():
             logger.info("Updating the labeling config of project %s", project["id"])
+            self.replaced_label_config = project.get("label_config")
             project = client.update_label_config(project["id"], label_config)
         return project
 
@@ -387,11 +406,13 @@ class _Uploader:
                         else:
                             id_map[field][sample_id] = label_ids(value, spec.multiple)
                         result.extend(labels_to_results(spec, interface, value, width, height))
-                    task = {"data": {"image": media_urls[sample_id], SAMPLE_KEY: sample_id}}
+                    task = {
+                        "data": {"image": media_urls[sample_id], SAMPLE_KEY: sample_id, UPLOAD_KEY: self.upload_id}
+                    }
                     if result:
                         task["predictions"] = [{"result": result, "model_version": "fiftyone", "score": 1.0}]
                     tasks.append(task)
-                created = client.import_tasks(project_id, tasks, SAMPLE_KEY)
+                created = client.import_tasks(project_id, tasks, SAMPLE_KEY, UPLOAD_KEY)
                 task_ids.update(zip(created, batch_ids))
                 advance(len(batch_ids))
         return id_map, task_ids

@@ -343,19 +343,28 @@ class LabelStudioClient:
 
     # -- tasks ---------------------------------------------------------------
 
-    def import_tasks(self, project_id, tasks, sample_key="fo_sample_id"):
+    def import_tasks(self, project_id, tasks, sample_key="fo_sample_id", upload_key=None):
         """Creates tasks (with their predictions) in one request.
 
         A lost answer is resolved by looking the tasks up by sample id, so a
         retry never creates duplicates.
 
+        Args:
+            project_id: the project id
+            tasks: the task dicts
+            sample_key ("fo_sample_id"): the ``data`` key with the sample id
+            upload_key (None): a ``data`` key whose value, the same in every
+                task of one upload, tells its tasks from earlier tasks of the
+                same samples in a reused project
+
         Returns:
             the new task ids, in the order of ``tasks``
         """
         sample_ids = [t["data"][sample_key] for t in tasks]
+        where = {upload_key: tasks[0]["data"][upload_key]} if upload_key and tasks else None
 
         def find_existing():
-            existing = self.task_ids_by_sample(project_id, sample_key)
+            existing = self.task_ids_by_sample(project_id, sample_key, where)
             found = [existing.get(s) for s in sample_ids]
             if all(found):
                 return found
@@ -377,7 +386,7 @@ class LabelStudioClient:
             return result
         task_ids = result.json().get("task_ids")
         if not task_ids or len(task_ids) != len(tasks):
-            existing = self.task_ids_by_sample(project_id, sample_key)
+            existing = self.task_ids_by_sample(project_id, sample_key, where)
             task_ids = [existing[s] for s in sample_ids]
         return task_ids
 
@@ -400,13 +409,21 @@ class LabelStudioClient:
                 return
             page += 1
 
-    def task_ids_by_sample(self, project_id, sample_key="fo_sample_id"):
-        """``{sample id: task id}`` of a project's tasks."""
-        return {
-            t["data"].get(sample_key): t["id"]
-            for t in self.iter_tasks(project_id)
-            if t.get("data", {}).get(sample_key)
-        }
+    def task_ids_by_sample(self, project_id, sample_key="fo_sample_id", where=None):
+        """``{sample id: task id}`` of a project's tasks.
+
+        Args:
+            project_id: the project id
+            sample_key ("fo_sample_id"): the ``data`` key with the sample id
+            where (None): only tasks whose ``data`` has these values
+        """
+        where = where or {}
+        out = {}
+        for task in self.iter_tasks(project_id):
+            data = task.get("data") or {}
+            if data.get(sample_key) and all(data.get(k) == v for k, v in where.items()):
+                out[data[sample_key]] = task["id"]
+        return out
 
     def export_tasks(self, project_id, task_ids=None):
         """Every task with its annotations, in one request.

@@ -158,6 +158,34 @@ def test_a_failure_halfway_leaves_no_project_and_no_run(dataset, media_dir, back
     assert title in _titles(ls_client)
 
 
+def test_a_failure_in_a_reused_project_removes_only_its_own_tasks(dataset, media_dir, backend, ls_client, monkeypatch):
+    add_images(dataset, media_dir, 5, ground_truth=_with_boxes)
+    first = dataset.limit(2).annotate("first", backend=backend, label_schema=BOXES)
+    before = ls_client.get_project(first.project_id)["label_config"]
+    calls = []
+    real_import = LabelStudioClient.import_tasks
+
+    def import_then_fail(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # the first batch went in; the second is lost
+            real_import(self, *args, **kwargs)
+            raise RuntimeError("the answer to the second batch was lost")
+        return real_import(self, *args, **kwargs)
+
+    monkeypatch.setattr(LabelStudioClient, "import_tasks", import_then_fail)
+    # the same samples again, with another schema, in the same project
+    with pytest.raises(RuntimeError, match="second batch"):
+        dataset.annotate(
+            "again", backend=backend, project_id=first.project_id, import_batch_size=2,
+            label_schema={"ground_truth": {"type": "detections", "classes": ["cat", "dog", "bird"]}},
+        )
+    assert len(calls) == 2
+    remaining = {t["id"] for t in ls_client.export_tasks(first.project_id)}
+    assert remaining == set(first.uploaded_tasks)
+    assert ls_client.get_project(first.project_id)["label_config"] == before
+    assert "again" not in dataset.list_annotation_runs()
+
+
 # -- media modes --------------------------------------------------------------
 
 
