@@ -72,6 +72,10 @@ class LabelStudioBackendConfig(foua.AnnotationBackendConfig):
         upload_max_bytes (100 MiB): the most bytes per upload request
         upload_workers (2): upload requests in flight at once
         import_batch_size (500): the most tasks per JSON import request
+        export_max_tasks (5000): runs with up to this many tasks download
+            their annotations in one export request; larger runs read pages
+            of ``download_page_size`` tasks
+        download_page_size (1000): tasks per page of a paged download
         timeout (300): the read timeout of each request, in seconds
         max_retries (5): retries of failed requests
         max_calls (None): an optional calls-per-window budget
@@ -94,6 +98,8 @@ class LabelStudioBackendConfig(foua.AnnotationBackendConfig):
         upload_max_bytes=100 * 1024 * 1024,
         upload_workers=2,
         import_batch_size=500,
+        export_max_tasks=5000,
+        download_page_size=1000,
         timeout=300,
         max_retries=5,
         max_calls=None,
@@ -111,6 +117,8 @@ class LabelStudioBackendConfig(foua.AnnotationBackendConfig):
         self.upload_max_bytes = upload_max_bytes
         self.upload_workers = upload_workers
         self.import_batch_size = import_batch_size
+        self.export_max_tasks = export_max_tasks
+        self.download_page_size = download_page_size
         self.timeout = timeout
         self.max_retries = max_retries
         self.max_calls = max_calls
@@ -489,16 +497,16 @@ class _Downloader:
         interface = results.interface(fields)
         client = self.backend.connect_to_api()
         logger.info("Downloading annotations from Label Studio project %s...", results.project_id)
-        tasks = {t["id"]: t for t in client.export_tasks(results.project_id) if t["id"] in results.uploaded_tasks}
-        missing = [tid for tid in results.uploaded_tasks if tid not in tasks]
-        if missing:
-            logger.warning("%d tasks of this run no longer exist in Label Studio; their samples keep their labels", len(missing))
-
+        found = 0
         annotated = {}
-        for task_id, sample_id in results.uploaded_tasks.items():
-            annotation = latest_annotation(tasks.get(task_id))
+        for task in results.iter_tasks(client):
+            found += 1
+            annotation = latest_annotation(task)
             if annotation is not None:
-                annotated[sample_id] = annotation.get("result") or []
+                annotated[results.uploaded_tasks[task["id"]]] = annotation.get("result") or []
+        missing = len(results.uploaded_tasks) - found
+        if missing:
+            logger.warning("%d tasks of this run no longer exist in Label Studio; their samples keep their labels", missing)
         logger.info("%d of %d tasks have a submitted annotation", len(annotated), len(results.uploaded_tasks))
 
         sample_ids = list(results.uploaded_tasks.values())
@@ -608,6 +616,15 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
         logger.info("Launching editor at '%s'...", self.project_url)
         webbrowser.open_new_tab(self.project_url)
 
+    def iter_tasks(self, client):
+        """This run's tasks that still exist, with their annotations: one
+        export request, or pages for runs above ``export_max_tasks``."""
+        single = len(self.uploaded_tasks) <= self.config.export_max_tasks
+        page_size = self.config.download_page_size
+        for task in client.tasks_with_annotations(self.project_id, single_request=single, page_size=page_size):
+            if task["id"] in self.uploaded_tasks:
+                yield task
+
     def get_status(self):
         """The run's progress, from the server.
 
@@ -616,11 +633,11 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
             task counts and ``annotators`` (``{email: annotations}``)
         """
         client = self._backend.connect_to_api()
-        tasks = [t for t in client.export_tasks(self.project_id) if t["id"] in self.uploaded_tasks]
         users = client.users()
-        labeled = skipped = 0
+        found = labeled = skipped = 0
         per_annotator = collections.Counter()
-        for task in tasks:
+        for task in self.iter_tasks(client):
+            found += 1
             annotations = task.get("annotations") or []
             if any(not a.get("was_cancelled") for a in annotations):
                 labeled += 1
@@ -639,7 +656,7 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
             "labeled": labeled,
             "skipped": skipped,
             "unlabeled": len(self.uploaded_tasks) - labeled - skipped,
-            "missing": len(self.uploaded_tasks) - len(tasks),
+            "missing": len(self.uploaded_tasks) - found,
             "annotators": dict(per_annotator),
         }
 

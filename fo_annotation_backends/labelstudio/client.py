@@ -425,17 +425,26 @@ class LabelStudioClient:
                 out[data[sample_key]] = task["id"]
         return out
 
-    def export_tasks(self, project_id, task_ids=None):
-        """Every task with its annotations, in one request.
+    def export_tasks(self, project_id):
+        """Every task of a project with its annotations, in one request."""
+        params = {"exportType": "JSON", "download_all_tasks": "true"}
+        return self.http.get_json("/api/projects/%d/export" % project_id, params=params)
+
+    def tasks_with_annotations(self, project_id, single_request=True, page_size=1000):
+        """Every task of a project with its annotations.
 
         Args:
             project_id: the project id
-            task_ids (None): restrict to these task ids
+            single_request (True): one export request (fastest); ``False``
+                reads pages of ``page_size`` tasks, which bounds the size of
+                each answer for large projects
+
+        Returns:
+            an iterable of task dicts
         """
-        params = [("exportType", "JSON"), ("download_all_tasks", "true")]
-        if task_ids is not None and len(task_ids) <= 2000:
-            params.extend(("ids[]", str(i)) for i in task_ids)
-        return self.http.get_json("/api/projects/%d/export" % project_id, params=params)
+        if single_request:
+            return self.export_tasks(project_id)
+        return self.iter_tasks(project_id, fields="all", page_size=page_size)
 
     def users(self):
         """``{user id: email}`` of the organization."""

@@ -186,6 +186,32 @@ def test_a_failure_in_a_reused_project_removes_only_its_own_tasks(dataset, media
     assert "again" not in dataset.list_annotation_runs()
 
 
+def test_large_runs_download_page_by_page_with_the_same_outcome(dataset, media_dir, backend, annotator, ls_client):
+    add_images(dataset, media_dir, 5, ground_truth=_with_boxes)
+    # above export_max_tasks: pages of 2 tasks instead of one export
+    results = dataset.annotate("paged", backend=backend, label_schema=BOXES, export_max_tasks=4, download_page_size=2)
+    ids = dataset.values("id")
+    kept = dataset.first().ground_truth.detections[0].id
+    annotator.submit(task_of(results, ids[0]), annotator.prefilled_result(task_of(results, ids[0])))
+    annotator.submit(task_of(results, ids[1]), [])
+    annotator.skip(task_of(results, ids[2]))
+    moved = annotator.prefilled_result(task_of(results, ids[4]))
+    moved[0]["value"]["x"] = 50.0
+    annotator.submit(task_of(results, ids[4]), moved)
+
+    status = results.get_status()
+    assert (status["labeled"], status["skipped"], status["unlabeled"]) == (3, 1, 1)
+    client = results.connect_to_api()
+    before = client.request_count
+    dataset.load_annotations("paged")
+    assert client.request_count - before == 3  # pages of 2, 2 and 1 tasks
+    boxes = [s.ground_truth.detections for s in dataset.select(ids, ordered=True)]
+    assert [d.id for d in boxes[0]] == [kept]
+    assert boxes[1] == []
+    assert len(boxes[2]) == len(boxes[3]) == 1
+    assert boxes[4][0].bounding_box[0] == pytest.approx(0.5)
+
+
 # -- media modes --------------------------------------------------------------
 
 
