@@ -10,6 +10,7 @@ rollback of failed runs and O(1) cleanup.
 import collections
 import concurrent.futures
 import datetime
+import itertools
 import os
 import uuid
 import webbrowser
@@ -29,6 +30,7 @@ from .convert import LabelInterface, labels_to_results, results_to_labels
 
 logger = get_logger(__name__)
 
+TITLE_MIN_LENGTH, TITLE_MAX_LENGTH = 3, 50  # Label Studio's project title limits
 SAMPLE_KEY = "fo_sample_id"
 UPLOAD_KEY = "fo_upload_id"  # one value per annotate() call: finds its tasks
 _NEEDS_IMAGE_SIZE = ("instances", "segmentation")
@@ -256,6 +258,8 @@ class _Uploader:
         ids, paths = self.samples.values(["id", config.media_field])
         sizes = check_image_media(list(zip(ids, paths)))
         image_sizes = self._image_sizes(fields, ids, paths)
+        if config.project_id is None:
+            self._title()
 
         # everything local is checked: now the server
         client = self.backend.connect_to_api()
@@ -326,17 +330,30 @@ class _Uploader:
                 raise AnnotationBackendError("Label Studio project %s does not exist" % config.project_id)
             return self._reuse(client, project, label_config)
 
-        title = config.project_name or "FiftyOne_%s" % self.samples._root_dataset.name.replace(" ", "_")
+        title = self._title()
         existing = client.find_projects(title)
         if existing and config.reuse_project:
             return self._reuse(client, existing[0], label_config)
         if existing:
-            title = "%s_%s" % (title, datetime.datetime.now().strftime("%Y%m%d_%H%M%S_%f"))
+            title = _unused_title(client, title)
         project = client.create_project(
             title, label_config, description="FiftyOne annotation run '%s'" % self.anno_key
         )
         self.created_project_id = project["id"]
         return project
+
+    def _title(self):
+        """The project title: ``project_name`` (checked against the server's
+        limits) or one made from the dataset name."""
+        name = self.config.project_name
+        if name is None:
+            return ("FiftyOne_%s" % self.samples._root_dataset.name.replace(" ", "_"))[:TITLE_MAX_LENGTH]
+        if not TITLE_MIN_LENGTH <= len(name) <= TITLE_MAX_LENGTH:
+            raise AnnotationBackendError(
+                "project_name %r has %d characters; Label Studio needs %d to %d"
+                % (name, len(name), TITLE_MIN_LENGTH, TITLE_MAX_LENGTH)
+            )
+        return name
 
     def _reuse(self, client, project, label_config):
         if project.get("label_config", "").strip() != label_config.strip():
@@ -424,6 +441,17 @@ class _Uploader:
                 task_ids.update(zip(created, batch_ids))
                 advance(len(batch_ids))
         return id_map, task_ids
+
+
+def _unused_title(client, title):
+    """``title`` with a timestamp suffix (and a counter if needed) that no
+    project has, within the title length limit."""
+    stamp = datetime.datetime.now().strftime("_%Y%m%d_%H%M%S")
+    for n in itertools.count(1):
+        suffix = stamp if n == 1 else "%s_%d" % (stamp, n)
+        candidate = title[: TITLE_MAX_LENGTH - len(suffix)] + suffix
+        if not client.find_projects(candidate):
+            return candidate
 
 
 def _field_values(samples, fields, sample_ids):

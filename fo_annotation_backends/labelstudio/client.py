@@ -187,9 +187,16 @@ class LabelStudioClient:
 
     def find_projects(self, title):
         """Projects whose title is exactly ``title``."""
-        page = self.http.get_json("/api/projects", params={"title": title, "page_size": 100})
-        results = page.get("results", page) if isinstance(page, dict) else page
-        return [p for p in results if p.get("title") == title]
+        found = []
+        page = 1
+        while True:
+            # the server's title filter matches substrings: read every page
+            body = self.http.get_json("/api/projects", params={"title": title, "page_size": 100, "page": page})
+            results = body.get("results", []) if isinstance(body, dict) else body
+            found.extend(p for p in results if p.get("title") == title)
+            if not (isinstance(body, dict) and body.get("next")):
+                return found
+            page += 1
 
     def create_project(self, title, label_config, description=""):
         """Creates a project; a lost answer is resolved by looking it up.

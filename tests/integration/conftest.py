@@ -31,8 +31,20 @@ def ls_server(document_root):
         document_root=document_root,
     )
     server.start()
+    _delete_all_projects(LabelStudioClient(server.url, server.legacy_token))
     yield server
     server.stop()
+
+
+def _delete_all_projects(client):
+    """The data dir is reused between runs: each session starts from no
+    projects, so that listings stay short."""
+    while True:
+        projects = client.http.get_json("/api/projects", params={"page_size": 100})["results"]
+        if not projects:
+            return
+        for project in projects:
+            client.delete_project(project["id"])
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ import pytest
 
 import fiftyone as fo
 
-from fo_annotation_backends.core.errors import AuthenticationError, MediaError, SchemaError
+from fo_annotation_backends.core.errors import AnnotationBackendError, AuthenticationError, MediaError, SchemaError
 from fo_annotation_backends.labelstudio import LabelStudioClient
 from ls_helpers import add_images, dets, task_of
 
@@ -261,6 +261,23 @@ def test_local_files_true_without_serving_is_an_error(dataset, media_dir, backen
 
 
 # -- secrets, status, projects, cleanup -----------------------------------------
+
+
+def test_titles_stay_within_the_server_limit(dataset, media_dir, backend, ls_client):
+    add_images(dataset, media_dir, 1, ground_truth=_with_boxes)
+    long_title = ("t%s" % uuid.uuid4().hex)[:8].ljust(50, "x")
+    first = dataset.annotate("t1", backend=backend, label_schema=BOXES, project_name=long_title)
+    second = dataset.annotate("t2", backend=backend, label_schema=BOXES, project_name=long_title)
+    third = dataset.annotate("t3", backend=backend, label_schema=BOXES, project_name=long_title)
+    titles = [ls_client.get_project(r.project_id)["title"] for r in (first, second, third)]
+    assert titles[0] == long_title
+    assert len(set(titles)) == 3 and all(len(t) == 50 for t in titles)
+    assert all(t.startswith(long_title[:20]) for t in titles)
+
+    count = len(_titles(ls_client))
+    with pytest.raises(AnnotationBackendError, match="has 51 characters; Label Studio needs 3 to 50"):
+        dataset.annotate("t4", backend=backend, label_schema=BOXES, project_name=long_title + "y")
+    assert len(_titles(ls_client)) == count and "t4" not in dataset.list_annotation_runs()
 
 
 def test_the_api_key_is_never_stored_or_logged(dataset, media_dir, backend, ls_server, caplog):
