@@ -138,11 +138,7 @@ def main(argv=None):
         print("\nLook at the project: %s (user %s, password %s)" % (results.project_url, server.username, server.password))
         if args.keep_server:
             print("Server left running; press Ctrl-C to stop it.")
-            try:
-                while True:
-                    time.sleep(1)
-            except KeyboardInterrupt:
-                pass
+            server.wait()
     finally:
         server.stop()
     return 0

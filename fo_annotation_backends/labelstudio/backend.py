@@ -258,15 +258,14 @@ class _Uploader:
         ids, paths = self.samples.values(["id", config.media_field])
         sizes = check_image_media(list(zip(ids, paths)))
         image_sizes = self._image_sizes(fields, ids, paths)
-        if config.project_id is None:
-            self._title()
+        title = self._title() if config.project_id is None else None
 
         # everything local is checked: now the server
         client = self.backend.connect_to_api()
         client.check_credentials()
         project = None
         try:
-            project = self._project(client, interface)
+            project = self._project(client, interface, title)
             media_urls = self._media_urls(client, project["id"], ids, paths, sizes)
             id_map, task_ids = self._import_tasks(client, project["id"], fields, interface, ids, media_urls, image_sizes)
         except BaseException:
@@ -321,7 +320,7 @@ class _Uploader:
             out[sample_id] = (int(width), int(height))
         return out
 
-    def _project(self, client, interface):
+    def _project(self, client, interface, title):
         config = self.config
         label_config = interface.to_xml()
         if config.project_id is not None:
@@ -330,7 +329,6 @@ class _Uploader:
                 raise AnnotationBackendError("Label Studio project %s does not exist" % config.project_id)
             return self._reuse(client, project, label_config)
 
-        title = self._title()
         existing = client.find_projects(title)
         if existing and config.reuse_project:
             return self._reuse(client, existing[0], label_config)

@@ -178,6 +178,14 @@ class LabelStudioServer:
         match = re.search(r"Starting development server at http://[\d.]+:(\d+)/", text)
         return int(match.group(1)) if match else None
 
+    def wait(self):
+        """Blocks until the server exits or Ctrl-C is pressed."""
+        try:
+            while self.process is not None and self.process.poll() is None:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+
     def stop(self, timeout=20):
         """Stops the server process group that :meth:`start` created."""
         process, self.process = self.process, None
@@ -251,10 +259,7 @@ def main(argv=None):
     print(server.url, flush=True)
     print("legacy token: %s (user %s)" % (server.legacy_token, server.username), flush=True)
     try:
-        while server.process is not None and server.process.poll() is None:
-            time.sleep(1)
-    except KeyboardInterrupt:
-        pass
+        server.wait()
     finally:
         server.stop()
     return 0
