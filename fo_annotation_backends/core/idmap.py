@@ -73,3 +73,16 @@ def load_current_labels(samples, fields, sample_ids):
     columns = dataset.select(list(sample_ids)).values(["id"] + present)
     out.update({field: dict(zip(columns[0], column)) for field, column in zip(present, columns[1:])})
     return out
+
+
+def field_values(samples, fields, sample_ids):
+    """The values of ``fields`` on the given samples of a view, by sample id.
+
+    Returns:
+        ``{field: {sample_id: value}}`` (fields the view lacks map to ``{}``)
+    """
+    present = [f for f in fields if samples.has_field(f)]
+    columns = samples.select(list(sample_ids), ordered=True).values(["id"] + present)
+    values = {field: {} for field in fields}
+    values.update({field: dict(zip(columns[0], column)) for field, column in zip(present, columns[1:])})
+    return values

@@ -98,3 +98,24 @@ def chunk_by_count_and_bytes(items, sizes, max_count, max_bytes):
         total += size
     if chunk:
         yield chunk
+
+
+def sample_image_sizes(samples, sample_ids, paths):
+    """``{sample_id: (width, height)}`` in pixels, from the samples'
+    ``metadata`` when set, else from the image headers.
+
+    Raises:
+        MediaError: remote media without ``metadata.width/height``
+    """
+    widths, heights = samples.select(list(sample_ids), ordered=True).values(["metadata.width", "metadata.height"])
+    out = {}
+    for sample_id, path, width, height in zip(sample_ids, paths, widths, heights):
+        if not (width and height):
+            if is_remote(path):
+                raise MediaError(
+                    "%s: remote media needs `metadata.width/height` for mask fields; "
+                    "run `compute_metadata()` first" % path
+                )
+            width, height = image_size(path)
+        out[sample_id] = (int(width), int(height))
+    return out

@@ -20,8 +20,9 @@ import fiftyone.core.media as fom
 import fiftyone.utils.annotations as foua
 
 from ..core.errors import AnnotationBackendError, MediaError
-from ..core.idmap import iter_labels, label_ids, load_current_labels
-from ..core.media import check_image_media, chunk_by_count_and_bytes, image_size, is_remote
+from ..core.download import build_annotations
+from ..core.idmap import field_values, label_ids
+from ..core.media import check_image_media, chunk_by_count_and_bytes, is_remote, sample_image_sizes
 from ..core.progress import progress_bar
 from ..core.schema import normalize_label_schema
 from ..core.secrets import get_logger, register_secret
@@ -307,18 +308,7 @@ class _Uploader:
     def _image_sizes(self, fields, ids, paths):
         if not any(spec.type in _NEEDS_IMAGE_SIZE for spec in fields.values()):
             return {}
-        widths, heights = self.samples.values(["metadata.width", "metadata.height"])
-        out = {}
-        for sample_id, path, width, height in zip(ids, paths, widths, heights):
-            if not (width and height):
-                if is_remote(path):
-                    raise MediaError(
-                        "%s: remote media needs `metadata.width/height` for mask fields; "
-                        "run `compute_metadata()` first" % path
-                    )
-                width, height = image_size(path)
-            out[sample_id] = (int(width), int(height))
-        return out
+        return sample_image_sizes(self.samples, ids, paths)
 
     def _project(self, client, interface, title):
         config = self.config
@@ -416,7 +406,7 @@ class _Uploader:
         with progress_bar(len(ids)) as advance:
             for start in range(0, len(ids), batch_size):
                 batch_ids = ids[start : start + batch_size]
-                values = _field_values(self.samples, field_names, batch_ids)
+                values = field_values(self.samples, field_names, batch_ids)
                 tasks = []
                 for sample_id in batch_ids:
                     width, height = image_sizes.get(sample_id, (None, None))
@@ -450,16 +440,6 @@ def _unused_title(client, title):
         candidate = title[: TITLE_MAX_LENGTH - len(suffix)] + suffix
         if not client.find_projects(candidate):
             return candidate
-
-
-def _field_values(samples, fields, sample_ids):
-    """``{field: {sample_id: value}}`` of the given samples of a view."""
-    present = [f for f in fields if samples.has_field(f)]
-    view = samples.select(sample_ids, ordered=True)
-    columns = view.values(["id"] + present)
-    values = {field: {} for field in fields}
-    values.update({field: dict(zip(columns[0], column)) for field, column in zip(present, columns[1:])})
-    return values
 
 
 class _LocalFiles:
@@ -536,32 +516,11 @@ class _Downloader:
         logger.info("%d of %d tasks have a submitted annotation", len(annotated), len(results.uploaded_tasks))
 
         sample_ids = list(results.uploaded_tasks.values())
-        current = load_current_labels(results.samples, list(fields), sample_ids)
-        out = {field: {spec.return_type: {}} for field, spec in fields.items()}
-        with progress_bar(len(sample_ids)) as advance:
-            for sample_id in sample_ids:
-                for field, spec in fields.items():
-                    value = self._field_value(spec, interface, sample_id, annotated.get(sample_id), current[field])
-                    if value is not _UNCHANGED:
-                        out[field][spec.return_type][sample_id] = value
-                advance()
-        return out
 
-    def _field_value(self, spec, interface, sample_id, result, current_values):
-        uploaded_ids = self.results.id_map.get(spec.name, {}).get(sample_id)
-        uploaded = _uploaded_labels(spec, uploaded_ids, current_values.get(sample_id))
-        if result is not None:
+        def convert(spec, result, uploaded, sample_id):
             return results_to_labels(spec, interface, result, uploaded)
-        # untouched or skipped: everything stays as it is. A sample left out
-        # of the answer is not touched at all, which is right when nothing of
-        # it was uploaded; uploaded labels must be returned to survive.
-        if spec.type == "scalar":
-            value = current_values.get(sample_id)
-            return _UNCHANGED if value is None else value
-        return uploaded if uploaded else _UNCHANGED
 
-
-_UNCHANGED = object()
+        return build_annotations(results.samples, fields, results.id_map, sample_ids, annotated, convert)
 
 
 def latest_annotation(task):
@@ -573,17 +532,6 @@ def latest_annotation(task):
     if not submitted:
         return None
     return max(submitted, key=lambda a: (a.get("updated_at") or "", a.get("id") or 0))
-
-
-def _uploaded_labels(spec, uploaded_ids, current_value):
-    """``{label_id: Label}`` of the labels uploaded for one sample that still
-    exist in the dataset."""
-    if spec.type == "scalar" or uploaded_ids is None:
-        return {}
-    if not isinstance(uploaded_ids, (list, tuple)):
-        uploaded_ids = [uploaded_ids]
-    wanted = set(uploaded_ids)
-    return {label.id: label for label in iter_labels(current_value) if label.id in wanted}
 
 
 class LabelStudioAnnotationResults(foua.AnnotationResults):
