@@ -1,0 +1,441 @@
+"""A small client of Kili's GraphQL API, spoken with ``requests``.
+
+Only what the backend needs: projects, assets (with uploads through signed
+URLs), labels, and the checks that make every mutation safe to retry. All
+GraphQL calls go through one :class:`~..core.http.HttpSession` paced to a
+calls-per-minute budget; uploads to signed storage URLs go through a second,
+unpaced session (they are not API calls).
+
+Every mutation whose outcome is unknown (no answer, a 5xx) is resolved by
+asking the server what it has before anything is sent again.
+"""
+
+import json
+import mimetypes
+
+from ..core.errors import AuthenticationError, OutcomeUnknownError, ServiceError
+from ..core.http import HttpSession, RetryPolicy
+from ..core.pacing import Pacer
+from ..core.secrets import get_logger, register_secret
+
+logger = get_logger(__name__)
+
+DEFAULT_URL = "https://cloud.kili-technology.com/api/label/v2/graphql"
+MAX_ASSETS_PER_CALL = 100  # appendManyAssets, deleteAssets
+MAX_LABELS_PER_CALL = 100  # appendManyLabels
+MAX_SIGNED_URLS_PER_CALL = 30  # createUploadBucketSignedUrls
+HUMAN_LABEL_TYPES = ("DEFAULT", "REVIEW")
+
+LABEL_FIELDS = "id labelType createdAt modelName jsonResponse author { id email }"
+ASSET_FIELDS = "id externalId status consensusMark honeypotMark isHoneypot resolution { width height }"
+
+
+class KiliGraphQLError(ServiceError):
+    """The Kili API answered a request with GraphQL errors."""
+
+
+class KiliClient:
+    """The Kili GraphQL API of one endpoint, authenticated with an API key.
+
+    Args:
+        url: the GraphQL endpoint (``.../api/label/v2/graphql``)
+        api_key: the API key (held in memory only)
+        timeout (300): the read timeout of each request, in seconds
+        max_retries (5): retries of failed requests
+        max_calls (500): the most API calls per window (Kili's SDK keeps
+            under 500 per minute); ``None`` for no budget
+        window_seconds (60): the budget window, in seconds
+        max_checks (3): unknown mutation outcomes resolved per call
+        sleep (time.sleep): the sleep function (for tests)
+    """
+
+    def __init__(
+        self,
+        url=DEFAULT_URL,
+        api_key=None,
+        timeout=300,
+        max_retries=5,
+        max_calls=500,
+        window_seconds=60,
+        max_checks=3,
+        sleep=None,
+    ):
+        if not url:
+            raise ValueError("The Kili GraphQL endpoint `url` is required")
+        if not api_key:
+            raise AuthenticationError(
+                "No Kili API key: set FIFTYONE_KILI_API_KEY or pass `api_key=`"
+            )
+        register_secret(api_key)
+        self.url = url
+        self.max_checks = max_checks
+        extra = {} if sleep is None else {"sleep": sleep}
+        retry = RetryPolicy(max_retries=max_retries)
+        self.http = HttpSession(
+            url,
+            headers={"Authorization": "X-API-Key: %s" % api_key, "Content-Type": "application/json"},
+            timeout=(10, timeout),
+            retry=retry,
+            pacer=Pacer(max_calls, window_seconds),
+            **extra,
+        )
+        self.storage = HttpSession(url, timeout=(10, timeout), retry=retry, **extra)
+
+    def __repr__(self):
+        return "KiliClient(%r)" % self.url
+
+    @property
+    def request_count(self):
+        """HTTP requests sent: API calls and storage uploads, retries included."""
+        return self.http.request_count + self.storage.request_count
+
+    def project_url(self, project_id):
+        """The URL of a project in Kili's web app."""
+        return project_url(self.url, project_id)
+
+    def close(self):
+        """Closes the pooled connections."""
+        self.http.close()
+        self.storage.close()
+
+    # ------------------------------------------------------------------
+    # transport
+
+    def query(self, document, variables=None):
+        """Runs a query (safe to re-send) and returns its aliased ``data``."""
+        return self._execute(document, variables, idempotent=True)
+
+    def mutate(self, document, variables=None):
+        """Runs a mutation once; raises :class:`OutcomeUnknownError` when the
+        server may or may not have applied it."""
+        return self._execute(document, variables, idempotent=False)
+
+    def _execute(self, document, variables, idempotent):
+        body = {"query": document, "variables": variables or {}}
+        try:
+            response = self.http.request("POST", self.url, idempotent=idempotent, json=body, ok_statuses={400})
+        except AuthenticationError:
+            raise AuthenticationError(
+                "Kili refused the API key (401/403) at %s: check FIFTYONE_KILI_API_KEY and the endpoint" % self.url
+            ) from None
+        try:
+            payload = response.json()
+        except ValueError:
+            raise ServiceError(
+                "Kili answered %d with a body that is not JSON" % response.status_code,
+                status_code=response.status_code,
+            ) from None
+        errors = payload.get("errors") if isinstance(payload, dict) else None
+        if errors:
+            first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
+            reason = ((first.get("extensions") or {}).get("context") or {}).get("reason")
+            message = first.get("message") or "unknown error"
+            if reason and reason not in message:
+                message = "%s (%s)" % (message, reason)
+            raise KiliGraphQLError("Kili API error: %s" % message, status_code=response.status_code)
+        if not isinstance(payload, dict) or "data" not in payload:
+            raise ServiceError("Kili answered without data or errors", status_code=response.status_code)
+        return payload["data"] or {}
+
+    def _mutate_checked(self, document, variables, was_applied):
+        """Runs a mutation; when its outcome is unknown, ``was_applied()``
+        decides whether to send it again. Returns the ``data`` of the
+        mutation, or ``None`` when a check found it applied."""
+        for check in range(self.max_checks + 1):
+            try:
+                return self.mutate(document, variables)
+            except OutcomeUnknownError as e:
+                if check == self.max_checks:
+                    raise
+                if was_applied():
+                    logger.info("%s; Kili has applied it, not sending it again", e)
+                    return None
+                logger.info("%s; Kili has not applied it, sending it again", e)
+
+    # ------------------------------------------------------------------
+    # users and projects
+
+    def viewer(self):
+        """``{id, email}`` of the API key's user (checks the credentials)."""
+        return self.query("query { data: viewer { id email } }")["data"]
+
+    def get_project(self, project_id):
+        """The project ``{id, title, description, inputType, jsonInterface}``
+        (``jsonInterface`` decoded), or ``None``."""
+        projects = self.query(
+            "query($where: ProjectWhere!, $first: PageSize!, $skip: Int!) "
+            "{ data: projects(where: $where, first: $first, skip: $skip) "
+            "{ id title description inputType jsonInterface } }",
+            {"where": {"id": project_id}, "first": 1, "skip": 0},
+        )["data"]
+        if not projects:
+            return None
+        project = dict(projects[0])
+        project["jsonInterface"] = _loads(project.get("jsonInterface")) or {}
+        return project
+
+    def find_projects(self, title):
+        """Projects whose title is exactly ``title``."""
+        found = []
+        skip = 0
+        while True:
+            page = self.query(
+                "query($where: ProjectWhere!, $first: PageSize!, $skip: Int!) "
+                "{ data: projects(where: $where, first: $first, skip: $skip) { id title description } }",
+                {"where": {"searchQuery": title}, "first": 100, "skip": skip},
+            )["data"]
+            found.extend(p for p in page if p.get("title") == title)
+            if len(page) < 100:
+                return found
+            skip += len(page)
+
+    def create_project(self, title, description, json_interface, input_type="IMAGE"):
+        """Creates a project; ``description`` must be unique to this call (it
+        finds the project if the answer is lost). Returns its id."""
+
+        def existing():
+            matches = [p for p in self.find_projects(title) if p.get("description") == description]
+            return matches[0]["id"] if matches else None
+
+        found = []
+
+        def was_applied():
+            found[:] = [existing()]
+            return found[0] is not None
+
+        data = self._mutate_checked(
+            "mutation($data: CreateProjectData!) { data: createProject(data: $data) { id } }",
+            {
+                "data": {
+                    "title": title,
+                    "description": description,
+                    "inputType": input_type,
+                    "jsonInterface": json.dumps(json_interface),
+                }
+            },
+            was_applied,
+        )
+        return data["data"]["id"] if data is not None else found[0]
+
+    def update_json_interface(self, project_id, json_interface):
+        """Replaces a project's jsonInterface (idempotent)."""
+        self._execute(
+            "mutation($data: ProjectData!, $where: ProjectWhere!) "
+            "{ data: updatePropertiesInProject(data: $data, where: $where) { id } }",
+            {"data": {"jsonInterface": json.dumps(json_interface)}, "where": {"id": project_id}},
+            idempotent=True,
+        )
+
+    def delete_project(self, project_id):
+        """Deletes a project (a project already gone counts as deleted)."""
+        self._mutate_checked(
+            "mutation($where: ProjectWhere!) { data: deleteProjectAsynchronously(where: $where) }",
+            {"where": {"id": project_id}},
+            lambda: self.get_project(project_id) is None,
+        )
+
+    # ------------------------------------------------------------------
+    # assets
+
+    def count_assets(self, where):
+        """The number of assets matching an ``AssetWhere``."""
+        return self.query(
+            "query($where: AssetWhere!) { data: countAssets(where: $where) }", {"where": where}
+        )["data"]
+
+    def existing_external_ids(self, project_id, external_ids):
+        """The subset of ``external_ids`` that are assets of the project."""
+        found = set()
+        for start in range(0, len(external_ids), MAX_ASSETS_PER_CALL):
+            chunk = external_ids[start : start + MAX_ASSETS_PER_CALL]
+            found.update(
+                self.query(
+                    "query($projectID: String!, $externalIDs: [String!]!) "
+                    "{ external_ids: filterExistingAssets(projectID: $projectID, externalIDs: $externalIDs) }",
+                    {"projectID": project_id, "externalIDs": chunk},
+                )["external_ids"]
+                or []
+            )
+        return found
+
+    def iter_assets(self, where, fields=ASSET_FIELDS, page_size=100):
+        """Every asset matching ``where``, in creation order, page by page."""
+        skip = 0
+        document = (
+            "query($where: AssetWhere!, $first: PageSize!, $skip: Int!) "
+            "{ data: assets(where: $where, first: $first, skip: $skip) { %s } }" % fields
+        )
+        while True:
+            page = self.query(document, {"where": where, "first": page_size, "skip": skip})["data"] or []
+            for asset in page:
+                yield asset
+            if len(page) < page_size:
+                return
+            skip += len(page)
+
+    def assets_by_id(self, project_id, asset_ids, fields=ASSET_FIELDS, page_size=100):
+        """``{asset_id: asset}`` of the given assets that exist."""
+        out = {}
+        for start in range(0, len(asset_ids), page_size):
+            where = {"project": {"id": project_id}, "idIn": list(asset_ids[start : start + page_size])}
+            for asset in self.iter_assets(where, fields, page_size):
+                out[asset["id"]] = asset
+        return out
+
+    def signed_upload_urls(self, paths):
+        """One signed storage URL per bucket path (30 paths a call)."""
+        urls = []
+        for start in range(0, len(paths), MAX_SIGNED_URLS_PER_CALL):
+            chunk = paths[start : start + MAX_SIGNED_URLS_PER_CALL]
+            got = self.query(
+                "query($filePaths: [String!]) { urls: createUploadBucketSignedUrls(filePaths: $filePaths) }",
+                {"filePaths": chunk},
+            )["urls"]
+            if not got or len(got) != len(chunk):
+                raise ServiceError("Kili returned %d signed URLs for %d files" % (len(got or []), len(chunk)))
+            urls.extend(got)
+        return urls
+
+    def upload_file(self, signed_url, path):
+        """PUTs a local file to a signed URL; returns the asset content URL.
+
+        The bytes go to the URL cut before ``&id=``; the full URL is what the
+        asset's ``content`` must be.
+        """
+        put_url = signed_url.split("&id=", 1)[0]
+        mime = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        with open(path, "rb") as f:
+            self.storage.request("PUT", put_url, data=f, headers={"Content-Type": mime})
+        return signed_url
+
+    def append_assets(self, project_id, assets):
+        """Creates assets with ids chosen by the caller (at most 100 a call).
+
+        Args:
+            project_id: the project
+            assets: dicts with ``id``, ``external_id``, ``content`` and
+                ``json_metadata`` (a dict)
+
+        An unknown outcome is resolved by looking the ids up: only the assets
+        the server does not have are sent again.
+        """
+        pending = list(assets)
+        for check in range(self.max_checks + 1):
+            try:
+                self._append_assets_once(project_id, pending)
+                return
+            except OutcomeUnknownError as e:
+                if check == self.max_checks:
+                    raise
+                present = self.assets_by_id(project_id, [a["id"] for a in pending], fields="id")
+                pending = [a for a in pending if a["id"] not in present]
+                logger.info("%s; %d of the assets still to send", e, len(pending))
+                if not pending:
+                    return
+
+    def _append_assets_once(self, project_id, assets):
+        if len(assets) > MAX_ASSETS_PER_CALL:
+            raise ValueError("At most %d assets per call" % MAX_ASSETS_PER_CALL)
+        self.mutate(
+            "mutation($data: AppendManyAssetsData!, $where: ProjectWhere!) "
+            "{ data: appendManyAssets(data: $data, where: $where) { id } }",
+            {
+                "data": {
+                    "contentArray": [a["content"] for a in assets],
+                    "externalIDArray": [a["external_id"] for a in assets],
+                    "idArray": [a["id"] for a in assets],
+                    "isHoneypotArray": [False] * len(assets),
+                    "jsonContentArray": [""] * len(assets),
+                    "jsonMetadataArray": [json.dumps(a.get("json_metadata") or {}) for a in assets],
+                },
+                "where": {"id": project_id},
+            },
+        )
+
+    def delete_assets(self, project_id, asset_ids):
+        """Deletes assets (100 a call); ids already gone are fine."""
+        for start in range(0, len(asset_ids), MAX_ASSETS_PER_CALL):
+            chunk = list(asset_ids[start : start + MAX_ASSETS_PER_CALL])
+            self._mutate_checked(
+                "mutation($where: AssetWhere!) { data: deleteAssets(where: $where) "
+                "{ succeeded { assetId } declined { assetId } failed { assetId details } } }",
+                {"where": {"project": {"id": project_id}, "idIn": chunk}},
+                lambda chunk=chunk: not self.assets_by_id(project_id, chunk, fields="id"),
+            )
+
+    # ------------------------------------------------------------------
+    # labels
+
+    def append_predictions(self, project_id, model_name, labels):
+        """Adds PREDICTION labels (100 a call).
+
+        Args:
+            project_id: the project
+            model_name: the model name the labels carry (also how a lost
+                answer is checked: an asset with a prediction of this model
+                already has its label)
+            labels: ``[(asset_id, json_response dict)]``
+        """
+        pending = list(labels)
+        for start in range(0, len(pending), MAX_LABELS_PER_CALL):
+            chunk = pending[start : start + MAX_LABELS_PER_CALL]
+            for check in range(self.max_checks + 1):
+                try:
+                    self._append_labels_once(project_id, "PREDICTION", chunk, model_name=model_name)
+                    break
+                except OutcomeUnknownError as e:
+                    if check == self.max_checks:
+                        raise
+                    done = self.assets_with_prediction(project_id, [a for a, _ in chunk], model_name)
+                    chunk = [(a, r) for a, r in chunk if a not in done]
+                    logger.info("%s; %d of the labels still to send", e, len(chunk))
+                    if not chunk:
+                        break
+
+    def assets_with_prediction(self, project_id, asset_ids, model_name):
+        """The subset of ``asset_ids`` that have a PREDICTION of ``model_name``."""
+        assets = self.assets_by_id(project_id, asset_ids, fields="id labels { labelType modelName }")
+        return {
+            asset_id
+            for asset_id, asset in assets.items()
+            if any(
+                l.get("labelType") == "PREDICTION" and l.get("modelName") == model_name
+                for l in asset.get("labels") or []
+            )
+        }
+
+    def _append_labels_once(self, project_id, label_type, labels, model_name=None, author_id=None):
+        labels_data = []
+        for asset_id, response in labels:
+            entry = {"assetID": asset_id, "jsonResponse": json.dumps(response)}
+            if model_name:
+                entry["modelName"] = model_name
+            if author_id:
+                entry["authorID"] = author_id
+            labels_data.append(entry)
+        self.mutate(
+            "mutation($data: AppendManyLabelsData!, $where: AssetWhere!) "
+            "{ data: appendManyLabels(data: $data, where: $where) { id } }",
+            {
+                "data": {"labelType": label_type, "overwrite": False, "labelsData": labels_data},
+                "where": {"project": {"id": project_id}, "idIn": [a for a, _ in labels]},
+            },
+        )
+
+
+def project_url(endpoint, project_id):
+    """The URL of a project in Kili's web app, from the API endpoint."""
+    return "%s/label/projects/%s/" % (endpoint.split("/api/label/", 1)[0].rstrip("/"), project_id)
+
+
+def _loads(value):
+    if value is None or isinstance(value, (dict, list)):
+        return value
+    if value == "":
+        return None
+    return json.loads(value)
+
+
+def loads_json_field(value):
+    """Decodes one of Kili's JSON-string fields (``jsonResponse``, ...)."""
+    return _loads(value)

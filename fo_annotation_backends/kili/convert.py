@@ -1,0 +1,846 @@
+"""Conversions between FiftyOne labels and Kili's formats.
+
+- :class:`KiliInterface`: the label schema as a Kili ``jsonInterface``, with
+  the job name of every field and attribute and the category key of every
+  class and attribute value (kept in the run results, see ``to_dict()``).
+- :func:`labels_to_json_response`: the FiftyOne labels of one sample -> the
+  ``jsonResponse`` of one Kili label, whose annotation ``mid`` values are
+  FiftyOne label ids (part ids for labels made of several regions).
+- :func:`json_response_to_labels`: one field of a ``jsonResponse`` ->
+  FiftyOne labels under their original ids, new labels under new ids.
+
+Kili coordinates are normalised to ``[0, 1]`` like FiftyOne's; masks travel
+as polygons with holes (``core.masks``) and must be rasterised at the
+image's pixel size.
+"""
+
+import math
+import re
+
+import numpy as np
+
+import fiftyone.core.labels as fol
+
+from ..core import geometry, masks
+from ..core.idmap import iter_labels, part_id, split_part_id
+from ..core.secrets import get_logger
+
+logger = get_logger(__name__)
+
+#: normalised label type -> the Kili object detection tool that draws it
+TOOLS = {
+    "detections": "rectangle",
+    "polygons": "polygon",
+    "polylines": "polyline",
+    "instances": "semantic",
+    "segmentation": "semantic",
+    "keypoints": "marker",
+}
+POSE_TOOL = "pose"
+
+#: the single category of a checkbox (boolean) attribute's child job
+CHECKBOX_KEY = "YES"
+CONFIDENCE = 100
+MAPPING_VERSION = 1
+
+_COLORS = (
+    "#472CED", "#5CE7B7", "#D33BCE", "#FB753C", "#3BCADB", "#733AFB",
+    "#3CD876", "#E5D037", "#E83F59", "#1F8AE5", "#9B5C2E", "#7A8C99",
+)  # fmt: skip
+
+_NON_ALNUM_RE = re.compile(r"[^0-9A-Za-z]+")
+
+
+def upper_identifier(name, taken, fallback, prefix):
+    """An upper-case ``[A-Z0-9_]`` identifier for ``name``, not in ``taken``.
+
+    Args:
+        name: any string
+        taken: a set of identifiers already used; the result is added to it
+        fallback: the base identifier when ``name`` has no ASCII letter or
+            digit
+        prefix: prepended (with ``_``) when the name starts with a digit
+
+    Returns:
+        a string that starts with a letter
+    """
+    base = _NON_ALNUM_RE.sub("_", str(name)).strip("_").upper() or fallback
+    if not base[0].isalpha():
+        base = "%s_%s" % (prefix, base)
+    return _claim(base, taken)
+
+
+def _claim(base, taken):
+    """``base``, or ``base_2``, ``base_3``... if taken; added to ``taken``."""
+    candidate, i = base, 1
+    while candidate in taken:
+        i += 1
+        candidate = "%s_%d" % (base, i)
+    taken.add(candidate)
+    return candidate
+
+
+def _assign_keys(names, stored):
+    """``{name: key}`` in ``names`` order, reusing the ``stored`` keys."""
+    stored = dict(stored or {})
+    taken = set(stored.values())
+    keys = {}
+    for index, name in enumerate(names, start=1):
+        keys[name] = stored[name] if name in stored else upper_identifier(name, taken, "CATEGORY_%d" % index, "C")
+    return keys
+
+
+def _unique_strings(values):
+    out = []
+    for value in values:
+        if str(value) not in out:
+            out.append(str(value))
+    return out
+
+
+class KiliInterface:
+    """The label schema as a Kili ``jsonInterface``, with the job name of
+    every field, the category key of every class and attribute value.
+
+    Args:
+        fields: ``{field: FieldSpec}``, in schema order
+        skeletons (None): ``{field: KeypointSkeleton}`` for keypoints fields
+            drawn with Kili's pose tool (one named point per skeleton node)
+        mapping (None): a dict returned by :meth:`to_dict` of a stored run:
+            its names are reused exactly
+    """
+
+    def __init__(self, fields, skeletons=None, mapping=None):
+        self.fields = dict(fields)
+        stored = mapping or {}
+        skeletons = skeletons or {}
+        stored_jobs = stored.get("jobs") or {}
+        stored_attribute_jobs = stored.get("attribute_jobs") or {}
+        stored_points = stored.get("pose_points") or {}
+
+        # stored names stay reserved, even for fields no longer annotated
+        taken_jobs = set(stored_jobs.values())
+        for attr_jobs in stored_attribute_jobs.values():
+            taken_jobs.update(attr_jobs.values())
+
+        self._jobs = {}
+        self._categories = {}
+        self._attribute_jobs = {}
+        self._attribute_values = {}
+        self._pose_points = {}
+        for index, (field, spec) in enumerate(self.fields.items(), start=1):
+            job = stored_jobs.get(field) or upper_identifier(field, taken_jobs, "JOB_%d" % index, "JOB")
+            self._jobs[field] = job
+            self._categories[field] = _assign_keys(_category_names(spec), (stored.get("categories") or {}).get(field))
+            self._attribute_jobs[field] = _assign_attribute_jobs(
+                spec, job, stored_attribute_jobs.get(field) or {}, taken_jobs
+            )
+            self._attribute_values[field] = _assign_attribute_values(
+                spec, (stored.get("attribute_values") or {}).get(field) or {}
+            )
+            # a field of a stored run keeps its tool (pose or markers)
+            if field in stored_points:
+                self._pose_points[field] = [list(p) for p in stored_points[field]]
+            elif field not in stored_jobs and spec.type == "keypoints" and skeletons.get(field) is not None:
+                self._pose_points[field] = _skeleton_points(skeletons[field])
+
+        self._class_of_key = {f: {k: c for c, k in keys.items()} for f, keys in self._categories.items()}
+        self._attribute_of_job = {f: {j: a for a, j in jobs.items()} for f, jobs in self._attribute_jobs.items()}
+        self._value_of_key = {
+            f: {a: {k: v for v, k in keys.items()} for a, keys in values.items()}
+            for f, values in self._attribute_values.items()
+        }
+
+    # ------------------------------------------------------------------
+    # lookups
+
+    def job_name(self, field):
+        """The name of the top-level job of ``field``."""
+        return self._jobs[field]
+
+    def attribute_jobs(self, field):
+        """``{attribute: child job name}`` of ``field``."""
+        return dict(self._attribute_jobs[field])
+
+    def attribute_of_job(self, field, job):
+        """The attribute of ``field`` whose child job is ``job``, or ``None``."""
+        return self._attribute_of_job[field].get(job)
+
+    def attribute_value_key(self, field, attribute, value):
+        """The category key of a select/radio ``value`` of ``attribute``."""
+        return self._attribute_values[field].get(attribute, {}).get(str(value))
+
+    def attribute_value_of_key(self, field, attribute, key):
+        """The exact ``str(value)`` of category ``key`` of ``attribute``."""
+        return self._value_of_key[field].get(attribute, {}).get(key)
+
+    def category_keys(self, field):
+        """``{class: category key}`` of ``field`` (empty for transcriptions)."""
+        return dict(self._categories[field])
+
+    def category_key(self, field, name):
+        """The category key of class ``name`` of ``field``, or ``None``."""
+        return self._categories[field].get(str(name))
+
+    def class_of_key(self, field, key):
+        """The exact class string of category ``key``, or ``None``."""
+        return self._class_of_key[field].get(key)
+
+    def is_pose(self, field):
+        """Whether the keypoints of ``field`` are drawn with the pose tool."""
+        return field in self._pose_points
+
+    def pose_codes(self, field):
+        """The point codes of a pose field, in skeleton order."""
+        return [code for code, _ in self._pose_points.get(field, [])]
+
+    def needs_image_size(self):
+        """Whether any field needs the image's pixel size (masks)."""
+        return any(spec.type in ("instances", "segmentation") for spec in self.fields.values())
+
+    # ------------------------------------------------------------------
+    # serialisation
+
+    def to_dict(self):
+        """The names of this interface, JSON-able, for :class:`KiliInterface`'s
+        ``mapping`` argument."""
+        return {
+            "version": MAPPING_VERSION,
+            "jobs": dict(self._jobs),
+            "categories": {f: dict(keys) for f, keys in self._categories.items()},
+            "attribute_jobs": {f: dict(jobs) for f, jobs in self._attribute_jobs.items()},
+            "attribute_values": {
+                f: {a: dict(keys) for a, keys in values.items()} for f, values in self._attribute_values.items()
+            },
+            "pose_points": {f: [list(p) for p in points] for f, points in self._pose_points.items()},
+        }
+
+    def json_interface(self):
+        """The project's ``jsonInterface`` (``{"jobs": {...}}``)."""
+        jobs = {}
+        for field, spec in self.fields.items():
+            children = list(self._attribute_jobs[field].values())
+            jobs[self._jobs[field]] = self._field_job(field, spec, children)
+            for name, child in self._attribute_jobs[field].items():
+                jobs[child] = self._attribute_job(field, spec.attributes[name])
+        return {"jobs": jobs}
+
+    def _field_job(self, field, spec, children):
+        keys = self._categories[field]
+        if spec.type == "scalar" and not keys:
+            return _job("TRANSCRIPTION", field, "number" if spec.scalar_type in ("int", "float") else "textField")
+        categories = _categories_content(keys, children)
+        if spec.type in ("scalar", "classification"):
+            return _job("CLASSIFICATION", field, "radio", categories)
+        if spec.type == "classifications":
+            return _job("CLASSIFICATION", field, "checkbox", categories)
+        tool = TOOLS[spec.type]
+        if self.is_pose(field):
+            tool = POSE_TOOL
+            points = [{"code": code, "name": name} for code, name in self._pose_points[field]]
+            for category in categories.values():
+                category["points"] = [dict(p) for p in points]
+        return _job("OBJECT_DETECTION", field, "radio", categories, tools=[tool])
+
+    def _attribute_job(self, field, attr):
+        if attr.type == "text":
+            return _job("TRANSCRIPTION", attr.name, "textField", is_child=True)
+        if attr.type == "checkbox":
+            categories = {CHECKBOX_KEY: {"name": attr.name, "children": [], "color": _COLORS[0]}}
+            return _job("CLASSIFICATION", attr.name, "checkbox", categories, is_child=True)
+        categories = _categories_content(self._attribute_values[field][attr.name], [])
+        return _job("CLASSIFICATION", attr.name, "radio", categories, is_child=True)
+
+
+def _assign_attribute_jobs(spec, job, stored, taken_jobs):
+    """``{attribute: child job}``: ``<JOB>__<ATTRIBUTE>``, one per attribute."""
+    jobs = {}
+    for index, name in enumerate(spec.attributes, start=1):
+        if name in stored:
+            jobs[name] = stored[name]
+        else:
+            suffix = upper_identifier(name, set(), "ATTRIBUTE_%d" % index, "A")
+            jobs[name] = _claim("%s__%s" % (job, suffix), taken_jobs)
+    return jobs
+
+
+def _assign_attribute_values(spec, stored):
+    """``{attribute: {str(value): category key}}`` of choice attributes."""
+    values = {}
+    for name, attr in spec.attributes.items():
+        if attr.type == "checkbox":
+            values[name] = {"True": CHECKBOX_KEY}
+        elif attr.type in ("select", "radio"):
+            values[name] = _assign_keys(_unique_strings(attr.values or []), stored.get(name))
+    return values
+
+
+def _category_names(spec):
+    if spec.type == "scalar":
+        if spec.classes:
+            return list(spec.classes)
+        return ["True", "False"] if spec.scalar_type == "bool" else []
+    return list(spec.classes)
+
+
+def _skeleton_points(skeleton):
+    names = [str(n) for n in (skeleton.labels or [])]
+    if not names:
+        count = max((max(edge) for edge in (skeleton.edges or []) if edge), default=-1) + 1
+        names = [str(i) for i in range(count)]
+    taken = set()
+    return [[upper_identifier(name, taken, "POINT_%d" % i, "POINT"), name] for i, name in enumerate(names)]
+
+
+def _categories_content(keys, children):
+    return {
+        key: {"name": name, "children": list(children), "color": _COLORS[i % len(_COLORS)]}
+        for i, (name, key) in enumerate(keys.items())
+    }
+
+
+def _job(ml_task, instruction, input_type, categories=None, tools=None, is_child=False):
+    job = {"mlTask": ml_task}
+    if tools is not None:
+        job["tools"] = tools
+    job.update(instruction=instruction, required=0, isChild=is_child)
+    content = {"input": input_type}
+    if categories is not None:
+        content["categories"] = categories
+    job["content"] = content
+    return job
+
+
+# --------------------------------------------------------------------------
+# FiftyOne -> Kili
+# --------------------------------------------------------------------------
+
+
+def labels_to_json_response(interface, values, image_size=None):
+    """The ``jsonResponse`` of one asset.
+
+    Args:
+        interface: the :class:`KiliInterface`
+        values: ``{field: value}`` of the sample (a label, a container, a
+            scalar, or ``None``); fields of the interface that are missing
+            are left out
+        image_size (None): ``(width, height)`` in pixels, required for
+            instance fields (see :meth:`KiliInterface.needs_image_size`)
+
+    Returns:
+        the ``jsonResponse`` dict; ``{}`` when there is nothing to send
+    """
+    response = {}
+    for field, spec in interface.fields.items():
+        value = values.get(field)
+        if value is None:
+            continue
+        job_response = _field_response(interface, spec, value, image_size)
+        if job_response:
+            response[interface.job_name(field)] = job_response
+    return response
+
+
+def _field_response(interface, spec, value, image_size):
+    if spec.type == "scalar":
+        return _scalar_response(interface, spec, value)
+    labels = iter_labels(value)
+    if spec.type in ("classification", "classifications"):
+        entries = []
+        for label in labels[:1] if spec.type == "classification" else labels:
+            entry = _category_entry(interface, spec, label.label)
+            if entry is None or any(e["name"] == entry["name"] for e in entries):
+                continue
+            children = _children_response(interface, spec, label)
+            if children:
+                entry["children"] = children
+            entries.append(entry)
+        return {"categories": entries} if entries else None
+
+    if spec.type == "segmentation":
+        annotations = _segmentation_annotations(interface, spec, labels[:1])
+    else:
+        annotations = []
+        for label in labels:
+            annotations.extend(_label_annotations(interface, spec, label, image_size))
+    return {"annotations": annotations} if annotations else None
+
+
+def _scalar_response(interface, spec, value):
+    if interface.category_keys(spec.name):
+        key = interface.category_key(spec.name, value)
+        if key is None:
+            logger.warning("Field '%s': value %r is not one of its classes; not sent to Kili", spec.name, value)
+            return None
+        return {"categories": [{"name": key, "confidence": CONFIDENCE}]}
+    if spec.scalar_type == "float" and not isinstance(value, str):
+        text = repr(float(value))
+    elif spec.scalar_type == "int" and not isinstance(value, str):
+        text = str(int(value))
+    else:
+        text = str(value)
+    return {"text": text}
+
+
+def _category_entry(interface, spec, name):
+    key = interface.category_key(spec.name, name)
+    if key is None:
+        logger.warning("Field '%s': class %r is not in the label schema; label not sent to Kili", spec.name, name)
+        return None
+    return {"name": key, "confidence": CONFIDENCE}
+
+
+def _children_response(interface, spec, label):
+    children = {}
+    for name, job in interface.attribute_jobs(spec.name).items():
+        attr = spec.attributes[name]
+        value = label.get_attribute_value(name, None)
+        if value is None:
+            continue
+        if attr.type == "text":
+            children[job] = {"text": str(value)}
+        elif attr.type == "checkbox":
+            if value:
+                children[job] = {"categories": [{"name": CHECKBOX_KEY, "confidence": CONFIDENCE}]}
+        else:
+            key = interface.attribute_value_key(spec.name, name, value)
+            if key is None:
+                logger.warning("Field '%s': attribute '%s' value %r is not one of its values", spec.name, name, value)
+                continue
+            children[job] = {"categories": [{"name": key, "confidence": CONFIDENCE}]}
+    return children
+
+
+def _annotation(mid, key, type_, children, **shape):
+    annotation = {"mid": mid, "type": type_, "categories": [{"name": key, "confidence": CONFIDENCE}]}
+    annotation.update(shape)
+    annotation["children"] = children
+    return annotation
+
+
+def _vertices(points):
+    return [{"x": float(x), "y": float(y)} for x, y in points]
+
+
+def _label_annotations(interface, spec, label, image_size):
+    entry = _category_entry(interface, spec, label.label)
+    if entry is None:
+        return []
+    key = entry["name"]
+    children = _children_response(interface, spec, label)
+    if interface.is_pose(spec.name):
+        return [_pose_annotation(interface, spec, label, key, children)]
+
+    annotations = []
+    for index, (type_, shape) in enumerate(_label_shapes(spec, label, image_size)):
+        if shape is None:  # a missing point or an unusable shape keeps its index free
+            continue
+        # attributes travel on the first region of a label
+        region_children = children if not annotations else {}
+        annotations.append(_annotation(part_id(label.id, index), key, type_, region_children, **shape))
+    return annotations
+
+
+def _label_shapes(spec, label, image_size):
+    """``[(annotation type, shape keys)]``, one per region of the label."""
+    if spec.type == "detections":
+        if label.bounding_box is None:
+            return []
+        x, y, w, h = (float(v) for v in label.bounding_box)
+        corners = [(x, y + h), (x, y), (x + w, y), (x + w, y + h)]
+        return [("rectangle", {"boundingPoly": [{"normalizedVertices": _vertices(corners)}]})]
+    if spec.type == "polygons":
+        return [("polygon", _polygon_shape(spec, label, shape)) for shape in label.points or []]
+    if spec.type == "polylines":
+        out = []
+        for shape in label.points or []:
+            ok = len(shape) >= 2
+            if not ok:
+                logger.warning("Field '%s': a polyline shape with fewer than 2 points is not sent", spec.name)
+            out.append(("polyline", {"polyline": _vertices(shape)} if ok else None))
+        return out
+    if spec.type == "keypoints":
+        return [
+            ("marker", None if _is_missing(point) else {"point": _vertices([point])[0]}) for point in label.points or []
+        ]
+    if spec.type == "instances":
+        width, height = _require_size(spec, image_size)
+        if label.bounding_box is None:
+            return []
+        mask = label.get_mask() if hasattr(label, "get_mask") else label.mask
+        full = geometry.instance_to_full_mask(label.bounding_box, mask, width, height)
+        polygons = masks.mask_to_polygons(full)
+        if not polygons:
+            logger.warning("Field '%s': instance %s has an empty mask; not sent", spec.name, label.id)
+        return [("semantic", {"boundingPoly": _bounding_poly(p, width, height)}) for p in polygons]
+    raise ValueError("Unsupported label type %s" % spec.type)
+
+
+def _polygon_shape(spec, label, shape):
+    ring = [list(p) for p in shape]
+    if len(ring) > 1 and ring[0] == ring[-1]:
+        ring = ring[:-1]  # Kili's rings are open
+    if len(ring) < 3:
+        logger.warning("Field '%s': a polygon shape of label %s has fewer than 3 points; not sent", spec.name, label.id)
+        return None
+    return {"boundingPoly": [{"normalizedVertices": _vertices(ring)}]}
+
+
+def _bounding_poly(polygon, width, height):
+    """A polygon in pixel-edge coordinates -> ``[{outer}, {hole}, ...]``."""
+    scale = np.array([1.0 / width, 1.0 / height])
+    return [{"normalizedVertices": _vertices(np.asarray(ring) * scale)} for ring in polygon]
+
+
+def _pose_annotation(interface, spec, label, key, children):
+    codes = interface.pose_codes(spec.name)
+    label_points = list(label.points or [])
+    if len(label_points) > len(codes):
+        logger.warning(
+            "Field '%s': keypoint %s has %d points but the skeleton %d; the extra points are not sent "
+            "(and are kept as they are on download)",
+            spec.name,
+            label.id,
+            len(label_points),
+            len(codes),
+        )
+    points = []
+    for index, (code, point) in enumerate(zip(codes, label_points)):
+        if _is_missing(point):
+            continue
+        x, y = point[:2]
+        points.append(
+            {
+                "code": code,
+                "point": {"x": float(x), "y": float(y)},
+                "type": "marker",
+                "mid": part_id(label.id, index + 1),
+            }
+        )
+    return _annotation(label.id, key, POSE_TOOL, children, points=points)
+
+
+def _segmentation_annotations(interface, spec, labels):
+    annotations = []
+    for label in labels:
+        mask = label.get_mask()
+        if mask is None:
+            continue
+        mask = np.asarray(mask)
+        if mask.ndim == 3:
+            mask = mask[:, :, 0]
+        # normalised by the mask's own size: it is drawn over the whole image
+        height, width = mask.shape
+        for value, name in sorted(spec.mask_targets.items()):
+            if value == 0:
+                continue
+            key = interface.category_key(spec.name, name)
+            for polygon in masks.mask_to_polygons(mask == value):
+                annotations.append(
+                    _annotation(
+                        part_id(label.id, len(annotations)),
+                        key,
+                        "semantic",
+                        {},
+                        boundingPoly=_bounding_poly(polygon, width, height),
+                    )
+                )
+    return annotations
+
+
+def _require_size(spec, image_size):
+    if not image_size or not image_size[0] or not image_size[1]:
+        raise ValueError("Field '%s' (%s) needs the image size" % (spec.name, spec.type))
+    return int(image_size[0]), int(image_size[1])
+
+
+def _is_missing(point):
+    if point is None or len(point) < 2:
+        return True
+    try:
+        return math.isnan(point[0]) or math.isnan(point[1])
+    except TypeError:
+        return True
+
+
+# --------------------------------------------------------------------------
+# Kili -> FiftyOne
+# --------------------------------------------------------------------------
+
+
+def json_response_to_labels(interface, spec, json_response, current_labels, image_size=None):
+    """The FiftyOne labels of one field in one Kili label.
+
+    Args:
+        interface: the :class:`KiliInterface`
+        spec: the field's ``FieldSpec``
+        json_response: the decoded ``jsonResponse`` (jobs of other fields
+            and unknown jobs are ignored)
+        current_labels: ``{label_id: Label}`` of this field's uploaded labels
+            that still exist in the dataset (for ids, closed/filled flags and
+            keypoint point counts)
+        image_size (None): ``(width, height)`` in pixels, required to read
+            masks (instances, segmentation)
+
+    Returns:
+        ``{label_id: Label}``, or the scalar value (or ``None``) for scalar
+        fields
+    """
+    job_response = (json_response or {}).get(interface.job_name(spec.name)) or {}
+    if spec.type == "scalar":
+        return _scalar_from_response(interface, spec, job_response)
+    if spec.type in ("classification", "classifications"):
+        return _classifications_from_response(interface, spec, job_response, current_labels)
+    annotations = [a for a in job_response.get("annotations") or [] if isinstance(a, dict)]
+    if spec.type == "segmentation":
+        return _segmentation_from_annotations(interface, spec, annotations, current_labels, image_size)
+    return _objects_from_annotations(interface, spec, annotations, current_labels, image_size)
+
+
+def _scalar_from_response(interface, spec, job_response):
+    categories = job_response.get("categories") or []
+    if categories:
+        key = categories[0].get("name")
+        name = interface.class_of_key(spec.name, key)
+        if name is None:
+            _warn_unknown_key(spec, key)
+            return None
+        return spec.parse_scalar(name)
+    text = job_response.get("text")
+    if text is None or (text == "" and spec.scalar_type != "str"):
+        return None
+    return spec.parse_scalar(text)
+
+
+def _warn_unknown_key(spec, key):
+    logger.warning(
+        "Field '%s': Kili category %r is not in the label schema (added on the server?); skipped", spec.name, key
+    )
+
+
+def _annotation_class(interface, spec, item):
+    categories = item.get("categories") or []
+    key = categories[0].get("name") if categories else None
+    name = interface.class_of_key(spec.name, key)
+    if name is None:
+        _warn_unknown_key(spec, key)
+    return name
+
+
+def _attributes_from_children(interface, spec, children_dicts, new):
+    """Typed attribute values from the ``children`` of the label's regions
+    (the first region that sets an attribute provides it)."""
+    found = {}
+    for children in children_dicts:
+        for job, value in (children or {}).items():
+            name = interface.attribute_of_job(spec.name, job)
+            if name is None or name in found or not isinstance(value, dict):
+                continue
+            attr = spec.attributes[name]
+            if attr.type == "text":
+                if value.get("text") is not None:
+                    found[name] = attr.parse(value["text"])
+                continue
+            keys = [c.get("name") for c in value.get("categories") or []]
+            if attr.type == "checkbox":
+                found[name] = CHECKBOX_KEY in keys
+            elif keys:
+                raw = interface.attribute_value_of_key(spec.name, name, keys[0])
+                if raw is None:
+                    logger.warning("Field '%s': unknown value %r of attribute '%s'; skipped", spec.name, keys[0], name)
+                    continue
+                found[name] = attr.parse(raw)
+    for name, attr in spec.attributes.items():
+        if name not in found:
+            if attr.type == "checkbox":
+                found[name] = False
+            else:
+                found[name] = attr.default if new else None
+    return found
+
+
+def _classifications_from_response(interface, spec, job_response, current_labels):
+    entries = [e for e in job_response.get("categories") or [] if isinstance(e, dict)]
+    by_name = {label.label: label_id for label_id, label in current_labels.items()}
+    single_id = next(iter(current_labels), None) if spec.type == "classification" else None
+    labels = {}
+    seen = set()
+    for entry in entries:
+        name = interface.class_of_key(spec.name, entry.get("name"))
+        if name is None:
+            _warn_unknown_key(spec, entry.get("name"))
+            continue
+        if name in seen:
+            continue
+        seen.add(name)
+        label_id = single_id or by_name.get(name)
+        attributes = _attributes_from_children(interface, spec, [entry.get("children")], new=label_id is None)
+        label = fol.Classification(label=name, **attributes)
+        if label_id is not None:
+            label.id = label_id
+        labels[label.id] = label
+        if spec.type == "classification":
+            break
+    return labels
+
+
+def _objects_from_annotations(interface, spec, annotations, current_labels, image_size):
+    # regions of one FiftyOne label share its id (part ids); others are new
+    groups = {}
+    for position, item in enumerate(annotations):
+        name = _annotation_class(interface, spec, item)
+        if name is None:
+            continue
+        mid = str(item.get("mid") or "")
+        base_id, index = split_part_id(mid)
+        if base_id not in current_labels:
+            base_id, index = None, 0
+        key = base_id or mid or "new-%d" % position
+        groups.setdefault(key, []).append((index, name, item, base_id is not None))
+
+    labels = {}
+    pose = interface.is_pose(spec.name)
+    for key, group in groups.items():
+        group.sort(key=lambda entry: entry[0])
+        existing = group[0][3]
+        if spec.type == "keypoints" and not existing and not pose:
+            # a marker the annotator added is a keypoint of its own
+            for index, name, item, _ in group:
+                attributes = _attributes_from_children(interface, spec, [item.get("children")], new=True)
+                labels.update(_make_label(interface, spec, None, name, [(0, item)], attributes, None, image_size))
+            continue
+        name = group[0][1]
+        attributes = _attributes_from_children(
+            interface, spec, [item.get("children") for _, _, item, _ in group], new=not existing
+        )
+        current = current_labels.get(key) if existing else None
+        parts = [(index, item) for index, _, item, _ in group]
+        labels.update(
+            _make_label(interface, spec, key if existing else None, name, parts, attributes, current, image_size)
+        )
+    return labels
+
+
+def _make_label(interface, spec, label_id, name, parts, attributes, current, image_size):
+    kwargs = dict(attributes)
+    if spec.type == "detections":
+        points = [p for _, item in parts[:1] for polygon in _polygons_of(item) for ring in polygon for p in ring]
+        if not points:
+            return {}
+        label = fol.Detection(label=name, bounding_box=geometry.corners_to_box(points), **kwargs)
+    elif spec.type in ("polylines", "polygons"):
+        shapes = [shape for shape in (_line_of(item) for _, item in parts) if shape]
+        if not shapes:
+            return {}
+        if current is not None:
+            closed, filled = bool(current.closed), bool(current.filled)
+        else:
+            closed = filled = spec.type == "polygons"
+        label = fol.Polyline(label=name, points=shapes, closed=closed, filled=filled, **kwargs)
+    elif spec.type == "keypoints":
+        if interface.is_pose(spec.name):
+            points = _pose_points(interface, spec, parts[0][1], current)
+        else:
+            points = _marker_points(parts, current)
+        label = fol.Keypoint(label=name, points=points, **kwargs)
+    elif spec.type == "instances":
+        width, height = _require_size(spec, image_size)
+        polygons = [polygon for _, item in parts for polygon in _polygons_of(item)]
+        full = masks.polygons_to_mask(_scale_polygons(polygons, width, height), width, height)
+        instance = geometry.full_mask_to_instance(full)
+        if instance is None:
+            return {}
+        box, mask = instance
+        label = fol.Detection(label=name, bounding_box=box, mask=mask, **kwargs)
+    else:
+        raise ValueError("Unsupported label type %s" % spec.type)
+    if label_id is not None:
+        label.id = label_id
+    return {label.id: label}
+
+
+def _marker_points(parts, current):
+    count = len(current.points) if current is not None and current.points else 0
+    count = max([count] + [index + 1 for index, _ in parts])
+    points = [[float("nan"), float("nan")] for _ in range(count)]
+    for index, item in parts:
+        point = item.get("point") or {}
+        if "x" in point and "y" in point:
+            points[index] = [float(point["x"]), float(point["y"])]
+    return points
+
+
+def _pose_points(interface, spec, item, current):
+    codes = interface.pose_codes(spec.name)
+    index_of = {code: i for i, code in enumerate(codes)}
+    points = [[float("nan"), float("nan")] for _ in codes]
+    for entry in item.get("points") or []:
+        point = entry.get("point") or {}
+        index = index_of.get(entry.get("code"))
+        if index is None or "x" not in point or "y" not in point:
+            logger.warning("Field '%s': unknown pose point %r; skipped", spec.name, entry.get("code"))
+            continue
+        points[index] = [float(point["x"]), float(point["y"])]
+    if current is not None and current.points and len(current.points) > len(codes):
+        # points beyond the skeleton were never sent: keep them
+        points.extend([list(p) for p in current.points[len(codes) :]])
+    return points
+
+
+def _segmentation_from_annotations(interface, spec, annotations, current_labels, image_size):
+    if not annotations:
+        return {}
+    width, height = _require_size(spec, image_size)
+    class_to_value = spec.class_to_value
+    mask = np.zeros((height, width), dtype=np.uint8)
+    for item in annotations:
+        name = _annotation_class(interface, spec, item)
+        if name is None or name not in class_to_value:
+            continue
+        polygons = _scale_polygons(_polygons_of(item), width, height)
+        mask[masks.polygons_to_mask(polygons, width, height)] = class_to_value[name]
+    label = fol.Segmentation(mask=mask)
+    current_id = next(iter(current_labels), None)
+    if current_id is not None:
+        label.id = current_id
+    return {label.id: label}
+
+
+def _polygons_of(item):
+    """The polygons of an annotation's ``boundingPoly``: ``[[ring, ...], ...]``
+    with rings as open ``[[x, y], ...]`` lists (normalised).
+
+    Accepts the flat form ``[{outer}, {hole}, ...]`` (one polygon) and the
+    nested multipolygon form ``[[{outer}, {hole}], [{outer}], ...]``.
+    """
+    bounding_poly = item.get("boundingPoly") or []
+    if bounding_poly and isinstance(bounding_poly[0], list):
+        groups = bounding_poly
+    else:
+        groups = [bounding_poly]
+    polygons = []
+    for group in groups:
+        rings = [_ring_of(entry) for entry in group if isinstance(entry, dict)]
+        rings = [ring for ring in rings if ring]
+        if rings:
+            polygons.append(rings)
+    return polygons
+
+
+def _ring_of(entry):
+    ring = [[float(v["x"]), float(v["y"])] for v in entry.get("normalizedVertices") or []]
+    if len(ring) > 1 and ring[0] == ring[-1]:
+        ring = ring[:-1]
+    return ring
+
+
+def _line_of(item):
+    if item.get("polyline"):
+        return [[float(v["x"]), float(v["y"])] for v in item["polyline"]]
+    polygons = _polygons_of(item)
+    return polygons[0][0] if polygons else None
+
+
+def _scale_polygons(polygons, width, height):
+    scale = np.array([float(width), float(height)])
+    return [[np.asarray(ring, dtype=float) * scale for ring in polygon] for polygon in polygons]
