@@ -250,7 +250,7 @@ class KiliClient:
             chunk = external_ids[start : start + MAX_ASSETS_PER_CALL]
             found.update(
                 self.query(
-                    "query($projectID: String!, $externalIDs: [String!]!) "
+                    "query($projectID: ID!, $externalIDs: [String!]!) "
                     "{ external_ids: filterExistingAssets(projectID: $projectID, externalIDs: $externalIDs) }",
                     {"projectID": project_id, "externalIDs": chunk},
                 )["external_ids"]

@@ -1,0 +1,1115 @@
+"""The in-memory state of the Kili emulator and its rules.
+
+Records are plain dicts whose public keys are the GraphQL field names of
+their type (``id``, ``externalId``, ``jsonMetadata``...); keys starting with
+``_`` are internal (``_seq`` is the creation order, ``_project_id``...).
+JSON fields are kept as JSON strings, as they travel.
+
+Every method expects the caller to hold :attr:`KiliState.lock` (the GraphQL
+executor holds it for a whole request; the emulator's Python helpers take it
+themselves).
+"""
+
+import contextlib
+import hashlib
+import hmac
+import io
+import json
+import re
+import secrets
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+MAX_ASSETS_PER_CALL = 100
+MAX_LABELS_PER_CALL = 100
+MAX_SIGNED_URLS_PER_CALL = 30
+MAX_DELETE_PER_CALL = 100
+
+LABEL_TYPES = ("AUTOSAVE", "DEFAULT", "INFERENCE", "PREDICTION", "REVIEW")
+#: label types made by people (``isLatestLabelForUser`` is among these)
+HUMAN_TYPES = ("AUTOSAVE", "DEFAULT", "REVIEW")
+#: label types that count as submitted work (``latestLabel``)
+SUBMITTED_TYPES = ("DEFAULT", "REVIEW")
+MODEL_TYPES = ("INFERENCE", "PREDICTION")
+#: input types whose content is media, given by URL
+URL_ONLY_INPUT_TYPES = frozenset(
+    {"AUDIO", "GEOSPATIAL", "IMAGE", "PDF", "VIDEO", "VIDEO_LEGACY", "TIME_SERIES", "URL"}
+)
+#: input types whose label jsonResponse is keyed by frame, not by job
+FRAME_KEYED_INPUT_TYPES = frozenset({"VIDEO", "VIDEO_LEGACY"})
+#: jsonResponse keys that are not jobs of the interface
+SPECIAL_RESPONSE_KEYS = frozenset({"ROTATION_JOB", "assetLevel"})
+
+SIGNATURE_PARAM = "X-Goog-Signature"
+STORAGE_PREFIX = "/storage/"
+FAR_EXPIRY = "2099-12-31T23:59:59.000Z"
+
+
+class KiliError(Exception):
+    """An error answered as a GraphQL error, with Kili's ``reason``."""
+
+    def __init__(self, message, reason="badRequest"):
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+
+
+def new_id():
+    """A cuid-like id (25 lowercase alphanumerics starting with ``c``)."""
+    return "c" + uuid.uuid4().hex[:24]
+
+
+class _Clock:
+    """ISO-8601 UTC timestamps with milliseconds, strictly increasing."""
+
+    def __init__(self):
+        self._last_ms = 0
+
+    def now(self):
+        ms = max(int(time.time() * 1000), self._last_ms + 1)
+        self._last_ms = ms
+        stamp = datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
+        return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
+
+
+def _given(where, key):
+    """A filter value, ``None`` when absent or null."""
+    if not where:
+        return None
+    return where.get(key)
+
+
+def _parse_json(text, what, reason, kind=dict):
+    if text is None or text == "":
+        return None
+    if not isinstance(text, str):
+        raise KiliError("%s must be a JSON string" % what, reason)
+    try:
+        value = json.loads(text)
+    except ValueError as e:
+        raise KiliError("%s is not valid JSON: %s" % (what, e), reason) from None
+    if kind is not None and not isinstance(value, kind):
+        raise KiliError("%s must be a JSON %s" % (what, "object" if kind is dict else kind.__name__), reason)
+    return value
+
+
+def _in_range(value, low, high):
+    if low is None and high is None:
+        return True
+    if value is None:
+        return False
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _check_mark(value, name):
+    if value is not None and not 0 <= value <= 1:
+        raise KiliError("%s must be between 0 and 1, not %r" % (name, value), "invalidMark")
+
+
+def _unsupported(where, keys, what):
+    for key in keys:
+        value = _given(where, key)
+        if value not in (None, [], {}, ""):
+            raise KiliError("the emulator does not support the %s filter %r" % (what, key), "unsupportedFilter")
+
+
+def paginate(items, first, skip, max_page_size):
+    """``items[skip:skip + first]`` after checking both against the limits."""
+    if first is None or first < 0:
+        raise KiliError("first must be a non-negative integer", "invalidPagination")
+    if first > max_page_size:
+        raise KiliError(
+            "first is %d: a page holds at most %d items" % (first, max_page_size), "pageSizeTooLarge"
+        )
+    skip = skip or 0
+    if skip < 0:
+        raise KiliError("skip must be a non-negative integer", "invalidPagination")
+    return items[skip : skip + first]
+
+
+class KiliState:
+    """Users, API keys, projects, assets, labels and stored files.
+
+    Args:
+        secret (None): the key that signs storage URLs (random by default)
+    """
+
+    def __init__(self, secret=None):
+        self.lock = threading.Lock()
+        self.clock = _Clock()
+        self.secret = (secret or secrets.token_hex(16)).encode("utf-8")
+        self.base_url = None  # set when the server starts
+        self._seq = 0
+        self.organization = {
+            "id": new_id(),
+            "name": "Kili emulator",
+            "license": {"uploadLocalData": True, "type": "ENTERPRISE", "expiryDate": FAR_EXPIRY},
+            "createdAt": self.clock.now(),
+        }
+        self.users = {}
+        self.api_keys = {}
+        self.projects = {}
+        self.assets = {}
+        self.labels = {}
+        self.storage = {}
+
+    @contextlib.contextmanager
+    def unlocked(self):
+        """Releases :attr:`lock` for a slow step (the caller holds it)."""
+        self.lock.release()
+        try:
+            yield
+        finally:
+            self.lock.acquire()
+
+    def _next_seq(self):
+        self._seq += 1
+        return self._seq
+
+    def clear(self):
+        """Forgets projects, assets, labels and stored files (users stay)."""
+        self.projects.clear()
+        self.assets.clear()
+        self.labels.clear()
+        self.storage.clear()
+
+    # -- users and keys --------------------------------------------------------
+
+    def add_user(self, email, firstname="", lastname="", api_key=None, role="USER"):
+        """Creates a user (and registers ``api_key`` for it, if given)."""
+        email = (email or "").strip()
+        if not email or "@" not in email:
+            raise KiliError("invalid email %r" % email, "invalidEmail")
+        if self.user_by_email(email) is not None:
+            raise KiliError("a user with email %s already exists" % email, "userAlreadyExists")
+        now = self.clock.now()
+        user = {
+            "id": new_id(),
+            "email": email.lower(),
+            "firstname": firstname or "",
+            "lastname": lastname or "",
+            "activated": True,
+            "organizationId": self.organization["id"],
+            "organizationRole": role or "USER",
+            "createdAt": now,
+            "updatedAt": now,
+            "_seq": self._next_seq(),
+        }
+        self.users[user["id"]] = user
+        if api_key:
+            self.add_api_key(user, api_key)
+        return user
+
+    def add_api_key(self, user, key, name="emulator key"):
+        """Registers an API key for a user."""
+        if key in self.api_keys:
+            raise KiliError("this API key is already registered", "apiKeyAlreadyExists")
+        record = {
+            "id": new_id(),
+            "key": key,
+            "name": name,
+            "createdAt": self.clock.now(),
+            "expiryDate": FAR_EXPIRY,
+            "revoked": False,
+            "_user_id": user["id"],
+            "_seq": self._next_seq(),
+        }
+        self.api_keys[key] = record
+        return record
+
+    def user_by_key(self, key):
+        """The user of an API key, or ``None``."""
+        record = self.api_keys.get(key) if key else None
+        if record is None or record["revoked"]:
+            return None
+        return self.users.get(record["_user_id"])
+
+    def user_by_email(self, email):
+        email = (email or "").strip().lower()
+        for user in self.users.values():
+            if user["email"] == email:
+                return user
+        return None
+
+    def user_matches(self, user, where):
+        if not where:
+            return True
+        if _given(where, "id") is not None and user["id"] != where["id"]:
+            return False
+        if _given(where, "idIn") is not None and user["id"] not in where["idIn"]:
+            return False
+        if _given(where, "email") is not None and user["email"] != where["email"].strip().lower():
+            return False
+        if _given(where, "activated") is not None and user["activated"] != where["activated"]:
+            return False
+        org = _given(where, "organization")
+        if org and _given(org, "id") is not None and org["id"] != self.organization["id"]:
+            return False
+        return True
+
+    def filter_users(self, where):
+        return [u for u in self.users.values() if self.user_matches(u, where)]
+
+    def filter_api_keys(self, where, viewer):
+        """The viewer's keys matching ``where`` (a key is only seen by its user)."""
+        out = []
+        for record in self.api_keys.values():
+            if record["_user_id"] != viewer["id"]:
+                continue
+            if _given(where, "id") is not None and record["id"] != where["id"]:
+                continue
+            if _given(where, "key") is not None and record["key"] != where["key"]:
+                continue
+            user_where = _given(where, "user")
+            if user_where and not self.user_matches(self.users[record["_user_id"]], user_where):
+                continue
+            out.append(record)
+        return out
+
+    def filter_organizations(self, where):
+        org = self.organization
+        if _given(where, "id") is not None and where["id"] != org["id"]:
+            return []
+        user_where = _given(where, "user")
+        if user_where and not any(self.user_matches(u, user_where) for u in self.users.values()):
+            return []
+        return [org]
+
+    def create_user(self, data):
+        """``createUser``: a user without an API key."""
+        return self.add_user(
+            data["email"], data.get("firstname"), data.get("lastname"), role=data.get("organizationRole") or "USER"
+        )
+
+    def author_matches(self, user, names):
+        """Whether a user is designated in ``names`` (id, email, first name,
+        last name or full name; case-insensitive)."""
+        if user is None:
+            return False
+        wanted = {str(n).strip().lower() for n in names}
+        full = ("%s %s" % (user["firstname"], user["lastname"])).strip().lower()
+        keys = {user["id"].lower(), user["email"], user["firstname"].lower(), user["lastname"].lower(), full}
+        return bool(wanted & (keys - {""}))
+
+    # -- projects --------------------------------------------------------------
+
+    def project(self, project_id, required=True):
+        project = self.projects.get(project_id) if project_id else None
+        if project is None and required:
+            raise KiliError("project %s not found" % project_id, "projectNotFound")
+        return project
+
+    def project_from_where(self, where):
+        """The one project a ``ProjectWhere`` names by id."""
+        project_id = _given(where, "id")
+        if project_id is None:
+            raise KiliError("the project must be given by id", "projectNotFound")
+        return self.project(project_id)
+
+    def create_project(self, data, author):
+        title = (data.get("title") or "").strip()
+        if not title:
+            raise KiliError("a project needs a title", "invalidTitle")
+        if data.get("fromDemoProject"):
+            raise KiliError("the emulator has no demo projects", "unsupported")
+        input_type = data.get("inputType")
+        if not input_type:
+            raise KiliError("a project needs an inputType", "invalidInputType")
+        interface = _check_interface(data.get("jsonInterface"))
+        now = self.clock.now()
+        project = {
+            "id": new_id(),
+            "title": title,
+            "description": data.get("description") or "",
+            "inputType": input_type,
+            "jsonInterface": json.dumps(interface),
+            "instructions": None,
+            "createdAt": now,
+            "updatedAt": now,
+            "archived": False,
+            "starred": False,
+            "workflowVersion": "V1",
+            "steps": [],
+            "consensusMark": None,
+            "honeypotMark": None,
+            "consensusTotCoverage": 0,
+            "minConsensusSize": 1,
+            "reviewCoverage": 0,
+            "useHoneyPot": False,
+            "canSkipAsset": True,
+            "canNavigateBetweenAssets": True,
+            "shouldAutoAssign": False,
+            "complianceTags": list(data.get("complianceTags") or []),
+            "metadataProperties": {},
+            "geospatialSettings": None,
+            "dataConnections": [],
+            "roles": [{"id": new_id(), "role": "ADMIN", "activated": True, "_user_id": author["id"]}],
+            "_author_id": author["id"],
+            "_assets": {},  # asset ids in creation order
+            "_seq": self._next_seq(),
+        }
+        self.projects[project["id"]] = project
+        return project
+
+    def project_matches(self, project, where):
+        if not where:
+            return True
+        if _given(where, "id") is not None and project["id"] != where["id"]:
+            return False
+        if _given(where, "idIn") is not None and project["id"] not in where["idIn"]:
+            return False
+        search = _given(where, "searchQuery")
+        if search:
+            pattern = ".*".join(re.escape(part) for part in search.lower().split("%"))
+            if not re.search(pattern, project["title"].lower()):
+                return False
+        for key in ("archived", "starred"):
+            if _given(where, key) is not None and project[key] != where[key]:
+                return False
+        if _given(where, "deleted"):
+            return False  # deleted projects are gone
+        if _given(where, "organizationId") is not None and where["organizationId"] != self.organization["id"]:
+            return False
+        for key, field, low in (
+            ("createdAtGte", "createdAt", True),
+            ("createdAtLte", "createdAt", False),
+            ("updatedAtGte", "updatedAt", True),
+            ("updatedAtLte", "updatedAt", False),
+        ):
+            bound = _given(where, key)
+            if bound is not None and not (project[field] >= bound if low else project[field] <= bound):
+                return False
+        _unsupported(where, ["tagIds"], "project")
+        return True
+
+    def filter_projects(self, where):
+        return [p for p in self.projects.values() if self.project_matches(p, where)]
+
+    def update_project(self, where, data):
+        project = self.project_from_where(where)
+        changes = {}
+        for key, value in data.items():
+            if value is None or key in ("author", "shouldRelaunchKpiComputation"):
+                continue
+            if key == "jsonInterface":
+                value = json.dumps(_check_interface(value))
+            elif key == "title":
+                value = value.strip()
+                if not value:
+                    raise KiliError("a project needs a title", "invalidTitle")
+            elif key in ("consensusMark", "honeypotMark"):
+                _check_mark(value, key)
+            changes[key] = value
+        project.update(changes)
+        project["updatedAt"] = self.clock.now()
+        return project
+
+    def delete_project(self, where):
+        project = self.project_from_where(where)
+        for asset_id in list(project["_assets"]):
+            self._delete_asset(self.assets[asset_id])
+        self._delete_stored("projects/%s/" % project["id"])
+        del self.projects[project["id"]]
+        return project
+
+    def project_counts(self, project):
+        statuses = [self.assets[a]["status"] for a in project["_assets"]]
+        return {
+            "numberOfAssets": len(statuses),
+            "numberOfRemainingAssets": sum(1 for s in statuses if s in ("TODO", "ONGOING")),
+            "numberOfReviewedAssets": sum(1 for s in statuses if s == "REVIEWED"),
+        }
+
+    # -- storage ---------------------------------------------------------------
+
+    def sign(self, path):
+        return hmac.new(self.secret, path.encode("utf-8"), hashlib.sha256).hexdigest()
+
+    def signed_url(self, path):
+        """The signed upload URL of a bucket path (with ``&id=`` at the end)."""
+        return "%s%s%s?%s=%s&id=%s" % (
+            self.base_url,
+            STORAGE_PREFIX,
+            quote(path, safe="/"),
+            SIGNATURE_PARAM,
+            self.sign(path),
+            secrets.token_hex(8),
+        )
+
+    def signed_urls(self, paths):
+        """``createUploadBucketSignedUrls``."""
+        paths = list(paths or [])
+        if len(paths) > MAX_SIGNED_URLS_PER_CALL:
+            raise KiliError(
+                "at most %d signed URLs per call, %d asked" % (MAX_SIGNED_URLS_PER_CALL, len(paths)), "tooManyFilePaths"
+            )
+        for path in paths:
+            parts = path.split("/")
+            if len(parts) < 3 or parts[0] != "projects" or not parts[2] or ".." in parts:
+                raise KiliError("bucket paths look like projects/<projectId>/..., not %r" % path, "invalidFilePath")
+            self.project(parts[1])
+        return [self.signed_url(path) for path in paths]
+
+    def signature_valid(self, path, signature):
+        return bool(signature) and hmac.compare_digest(self.sign(path), signature)
+
+    def storage_path_of(self, url):
+        """``(path, signature_ok)`` when ``url`` is one of our storage URLs,
+        else ``None``."""
+        if not self.base_url or not isinstance(url, str):
+            return None
+        ours = urlsplit(self.base_url)
+        parts = urlsplit(url)
+        if parts.scheme != ours.scheme or parts.port != ours.port:
+            return None
+        if parts.hostname not in (ours.hostname, "localhost", "127.0.0.1"):
+            return None
+        if not parts.path.startswith(STORAGE_PREFIX):
+            return None
+        path = unquote(parts.path[len(STORAGE_PREFIX) :])
+        signature = (parse_qs(parts.query).get(SIGNATURE_PARAM) or [""])[0]
+        return path, self.signature_valid(path, signature)
+
+    def put_content(self, path, data, content_type):
+        self.storage[path] = (bytes(data), content_type or "application/octet-stream")
+
+    def _delete_stored(self, prefix):
+        for path in [p for p in self.storage if p.startswith(prefix)]:
+            del self.storage[path]
+
+    # -- assets ----------------------------------------------------------------
+
+    def prepare_assets(self, data, where):
+        """Checks an ``appendManyAssets`` call; returns the assets to create
+        (without their resolution) and the http URLs to measure."""
+        project = self.project_from_where(where)
+        if data.get("multiLayerContentArray"):
+            raise KiliError("the emulator does not support multi-layer content", "unsupported")
+        arrays = {
+            key: data.get(key)
+            for key in (
+                "contentArray",
+                "externalIDArray",
+                "idArray",
+                "isHoneypotArray",
+                "jsonContentArray",
+                "jsonMetadataArray",
+                "statusArray",
+            )
+            if data.get(key) is not None
+        }
+        sizes = {len(v) for v in arrays.values()}
+        if not sizes or sizes == {0}:
+            raise KiliError("no assets to append", "noAssets")
+        if len(sizes) > 1:
+            raise KiliError(
+                "the arrays have different lengths: %s" % {k: len(v) for k, v in arrays.items()}, "arraysLengthMismatch"
+            )
+        count = sizes.pop()
+        if count > MAX_ASSETS_PER_CALL:
+            raise KiliError(
+                "at most %d assets per call, %d given" % (MAX_ASSETS_PER_CALL, count), "tooManyAssets"
+            )
+
+        def column(key, default=None):
+            values = arrays.get(key) or [None] * count
+            return [default if v is None else v for v in values]
+
+        ids = [i or new_id() for i in column("idArray", "")]
+        seen = set()
+        for asset_id in ids:
+            if asset_id in seen or asset_id in self.assets:
+                raise KiliError("an asset with id %s already exists" % asset_id, "assetIdAlreadyExists")
+            seen.add(asset_id)
+        prepared = []
+        for asset_id, content, external_id, honeypot, json_content, metadata, status in zip(
+            ids,
+            column("contentArray", ""),
+            column("externalIDArray", ""),
+            column("isHoneypotArray", False),
+            column("jsonContentArray", ""),
+            column("jsonMetadataArray", "{}"),
+            column("statusArray", "TODO"),
+        ):
+            self.check_content(project, content, json_content)
+            parsed_metadata = _parse_json(metadata, "jsonMetadata of asset %s" % asset_id, "invalidJsonMetadata")
+            prepared.append(
+                {
+                    "id": asset_id,
+                    "externalId": external_id or asset_id,
+                    "content": content,
+                    "jsonContent": json_content,
+                    "jsonMetadata": json.dumps(parsed_metadata or {}),
+                    "status": status,
+                    "isHoneypot": bool(honeypot),
+                }
+            )
+        return project, prepared
+
+    def check_content(self, project, content, json_content):
+        """Refuses content the service would not take."""
+        if not content:
+            if not json_content:
+                raise KiliError("an asset needs a content or a jsonContent", "emptyContent")
+            return
+        if not isinstance(content, str):
+            raise KiliError("content must be a string", "invalidContent")
+        if re.match(r"^https?://", content, re.IGNORECASE):
+            stored = self.storage_path_of(content)
+            if stored is not None:
+                path, signature_ok = stored
+                if not signature_ok:
+                    raise KiliError("the signature of %s is not valid" % content, "invalidSignature")
+                if path not in self.storage:
+                    raise KiliError(
+                        "nothing was uploaded to %s: PUT the file to its signed URL first" % path, "contentNotUploaded"
+                    )
+            return
+        if project["inputType"] in URL_ONLY_INPUT_TYPES:
+            raise KiliError(
+                "content %r is not a URL: upload local files to a signed URL "
+                "(createUploadBucketSignedUrls) and give that URL" % content[:200],
+                "invalidContent",
+            )
+
+    def stored_resolution(self, content):
+        """The ``{width, height}`` of content stored here, if it is an image."""
+        stored = self.storage_path_of(content)
+        if stored is None or stored[0] not in self.storage:
+            return None
+        return image_resolution(self.storage[stored[0]][0])
+
+    def add_assets(self, project_id, prepared, resolutions):
+        """Creates prepared assets (checked again: the lock was released)."""
+        project = self.project(project_id)
+        for asset in prepared:
+            if asset["id"] in self.assets:
+                raise KiliError("an asset with id %s already exists" % asset["id"], "assetIdAlreadyExists")
+        created = []
+        for asset in prepared:
+            now = self.clock.now()
+            record = dict(
+                asset,
+                consensusMark=None,
+                honeypotMark=None,
+                inferenceMark=None,
+                isUsedForConsensus=False,
+                priority=0,
+                skipped=False,
+                createdAt=now,
+                updatedAt=now,
+                resolution=resolutions.get(asset["id"]),
+                pageResolutions=None,
+                _project_id=project["id"],
+                _labels=[],
+                _to_be_labeled_by=[],
+                _seq=self._next_seq(),
+            )
+            self.assets[record["id"]] = record
+            project["_assets"][record["id"]] = None
+            created.append(record)
+        return created
+
+    def existing_external_ids(self, project_id, external_ids):
+        """``filterExistingAssets``."""
+        project = self.project(project_id)
+        present = {self.assets[a]["externalId"] for a in project["_assets"]}
+        out, seen = [], set()
+        for external_id in external_ids:
+            if external_id in present and external_id not in seen:
+                out.append(external_id)
+                seen.add(external_id)
+        return out
+
+    def asset_matches(self, asset, where):
+        if not where:
+            return True
+        if _given(where, "id") is not None and asset["id"] != where["id"]:
+            return False
+        if _given(where, "idIn") is not None and asset["id"] not in where["idIn"]:
+            return False
+        if _given(where, "idNotIn") is not None and asset["id"] in where["idNotIn"]:
+            return False
+        project_where = _given(where, "project")
+        if project_where and not self.project_matches(self.projects[asset["_project_id"]], project_where):
+            return False
+        if _given(where, "externalId") is not None and asset["externalId"] != where["externalId"]:
+            return False
+        strictly = _given(where, "externalIdStrictlyIn")
+        if strictly is not None and asset["externalId"] not in strictly:
+            return False
+        partial = _given(where, "externalIdIn")
+        if partial is not None and not any(p in asset["externalId"] for p in partial):
+            return False
+        if _given(where, "statusIn") is not None and asset["status"] not in where["statusIn"]:
+            return False
+        for mark in ("consensusMark", "honeypotMark", "inferenceMark"):
+            if not _in_range(asset[mark], _given(where, mark + "Gte"), _given(where, mark + "Lte")):
+                return False
+        for key in ("isHoneypot", "skipped"):
+            if _given(where, key) is not None and asset[key] != where[key]:
+                return False
+        for key, field, low in (
+            ("createdAtGte", "createdAt", True),
+            ("createdAtLte", "createdAt", False),
+            ("updatedAtGte", "updatedAt", True),
+            ("updatedAtLte", "updatedAt", False),
+        ):
+            bound = _given(where, key)
+            if bound is not None and not (asset[field] >= bound if low else asset[field] <= bound):
+                return False
+        metadata = _given(where, "metadata")
+        if metadata and not _metadata_matches(json.loads(asset["jsonMetadata"] or "{}"), metadata):
+            return False
+        label_where = _given(where, "label")
+        if label_where and not any(self.label_matches(self.labels[l], label_where) for l in asset["_labels"]):
+            return False
+        _unsupported(
+            where,
+            [
+                "assigneeIn",
+                "assigneeNotIn",
+                "stepIdIn",
+                "stepIdNotIn",
+                "stepStatusIn",
+                "stepStatusNotIn",
+                "stepIdAndStatusIn",
+                "stepIdAndStatusNotIn",
+                "groupNameIn",
+                "groupNameNotIn",
+            ],
+            "asset",
+        )
+        issue = _given(where, "issue")
+        if issue:
+            _unsupported(issue, ["type", "status"], "asset issue")
+        return True
+
+    def _candidate_assets(self, where):
+        """Assets that may match, in creation order (narrowed by id/project)."""
+        asset_id = _given(where, "id")
+        if asset_id is not None:
+            asset = self.assets.get(asset_id)
+            return [asset] if asset else []
+        project_id = _given(_given(where, "project"), "id")
+        if project_id is not None:
+            project = self.projects.get(project_id)
+            return [self.assets[a] for a in project["_assets"]] if project else []
+        ids_in = _given(where, "idIn")
+        if ids_in is not None:
+            found = [self.assets[a] for a in set(ids_in) if a in self.assets]
+            return sorted(found, key=lambda a: a["_seq"])
+        return sorted(self.assets.values(), key=lambda a: a["_seq"])
+
+    def filter_assets(self, where):
+        """Assets matching an ``AssetWhere``, in creation order."""
+        return [a for a in self._candidate_assets(where) if self.asset_matches(a, where)]
+
+    def update_assets(self, wheres, datas):
+        """``updatePropertiesInAssets``: all checked, then all applied."""
+        if len(wheres) != len(datas):
+            raise KiliError("where and data must have the same length", "arraysLengthMismatch")
+        if len(wheres) > MAX_ASSETS_PER_CALL:
+            raise KiliError("at most %d assets per call" % MAX_ASSETS_PER_CALL, "tooManyAssets")
+        changes = []
+        for where, data in zip(wheres, datas):
+            matches = self.filter_assets(where)
+            if len(matches) != 1:
+                raise KiliError(
+                    "each where must name exactly one asset; %s names %d" % (json.dumps(where), len(matches)),
+                    "assetNotFound",
+                )
+            asset = matches[0]
+            project = self.projects[asset["_project_id"]]
+            change = {}
+            for key, value in data.items():
+                if value is None:
+                    continue
+                if key in ("consensusMark", "honeypotMark"):
+                    _check_mark(value, key)
+                elif key == "jsonMetadata":
+                    value = json.dumps(_parse_json(value, "jsonMetadata", "invalidJsonMetadata") or {})
+                elif key == "content":
+                    self.check_content(project, value, data.get("jsonContent") or asset["jsonContent"])
+                elif key == "resolution":
+                    if value["width"] <= 0 or value["height"] <= 0:
+                        raise KiliError("a resolution must be positive", "invalidResolution")
+                    value = {"width": value["width"], "height": value["height"]}
+                elif key == "toBeLabeledBy":
+                    key, value = "_to_be_labeled_by", [v for v in value if v]
+                elif key == "shouldResetToBeLabeledBy":
+                    if value:
+                        change.setdefault("_to_be_labeled_by", [])
+                    continue
+                elif key == "pageResolutions":
+                    value = [dict(p) for p in value if p]
+                change[key] = value
+            changes.append((asset, change))
+        for asset, change in changes:
+            asset.update(change)
+            asset["updatedAt"] = self.clock.now()
+        return [asset for asset, _ in changes]
+
+    def _delete_asset(self, asset):
+        for label_id in asset["_labels"]:
+            self.labels.pop(label_id, None)
+        project = self.projects[asset["_project_id"]]
+        project["_assets"].pop(asset["id"], None)
+        self._delete_stored("projects/%s/assets/%s/" % (project["id"], asset["id"]))
+        del self.assets[asset["id"]]
+
+    def delete_assets(self, where):
+        """``deleteAssets``: an asset already gone, given by id, succeeded."""
+        ids = _given(where, "idIn")
+        outcome = {"succeeded": [], "declined": [], "failed": []}
+        if ids is None:
+            if _given(where, "id") is None and _given(_given(where, "project"), "id") is None:
+                raise KiliError("deleteAssets needs idIn, id or a project", "missingFilter")
+            matches = self.filter_assets(where)
+            if len(matches) > MAX_DELETE_PER_CALL:
+                raise KiliError("at most %d assets per call" % MAX_DELETE_PER_CALL, "tooManyAssets")
+            ids = [a["id"] for a in matches]
+        if len(ids) > MAX_DELETE_PER_CALL:
+            raise KiliError(
+                "at most %d assets per call, %d given" % (MAX_DELETE_PER_CALL, len(ids)), "tooManyAssets"
+            )
+        others = {k: v for k, v in where.items() if k != "idIn"}
+        for asset_id in ids:
+            asset = self.assets.get(asset_id)
+            if asset is None:
+                outcome["succeeded"].append({"assetId": asset_id, "externalId": None})
+                continue
+            ref = {"assetId": asset_id, "externalId": asset["externalId"]}
+            if not self.asset_matches(asset, others):
+                outcome["declined"].append(ref)
+                continue
+            self._delete_asset(asset)
+            outcome["succeeded"].append(ref)
+        return outcome
+
+    def _assets_by_ids(self, where, what):
+        """The assets an asset action names (``idIn``, at most 100), with
+        the ids that name no asset."""
+        ids = _given(where, "idIn")
+        if ids is None:
+            ids = [a["id"] for a in self.filter_assets(where)] if _given(where, "id") or _given(where, "project") else None
+        if ids is None:
+            raise KiliError("%s needs idIn, id or a project" % what, "missingFilter")
+        if len(ids) > MAX_DELETE_PER_CALL:
+            raise KiliError("at most %d assets per call, %d given" % (MAX_DELETE_PER_CALL, len(ids)), "tooManyAssets")
+        return ids
+
+    def asset_action(self, where, action, priority=None):
+        """``addAssetsToReview`` (``"review"``), ``sendAssetsBackToQueue``
+        (``"back_to_queue"``) and ``setAssetsPriority`` (``"priority"``)."""
+        outcome = {"succeeded": [], "declined": [], "failed": []}
+        others = {k: v for k, v in where.items() if k != "idIn"}
+        for asset_id in self._assets_by_ids(where, action):
+            asset = self.assets.get(asset_id)
+            if asset is None or not self.asset_matches(asset, others):
+                outcome["declined"].append({"assetId": asset_id, "externalId": asset["externalId"] if asset else None})
+                continue
+            ref = {"assetId": asset_id, "externalId": asset["externalId"]}
+            status = asset["status"]
+            if action == "review":
+                ok = status in ("LABELED", "REVIEWED", "TO_REVIEW")
+                change = {"status": "TO_REVIEW"}
+            elif action == "back_to_queue":
+                ok = status in ("LABELED", "REVIEWED", "TO_REVIEW")
+                change = {"status": "ONGOING"}
+            else:
+                ok = status in ("TODO", "ONGOING")
+                change = {"priority": priority}
+            if not ok:
+                outcome["declined"].append(ref)
+                continue
+            if action == "back_to_queue":
+                latest = self.latest_label(asset)
+                if latest is not None:
+                    latest["isSentBackToQueue"] = True
+            asset.update(change)
+            asset["updatedAt"] = self.clock.now()
+            outcome["succeeded"].append(ref)
+        return outcome
+
+    def delete_many_from_dataset(self, where):
+        """``deleteManyFromDataset``: deletes every matching asset; returns
+        the project."""
+        project_id = _given(_given(where, "project"), "id")
+        if project_id is None and _given(where, "idIn") is None and _given(where, "id") is None:
+            raise KiliError("deleteManyFromDataset needs a project, id or idIn", "missingFilter")
+        matches = self.filter_assets(where)
+        project = self.projects.get(project_id) if project_id else None
+        if project is None and matches:
+            project = self.projects[matches[0]["_project_id"]]
+        for asset in matches:
+            self._delete_asset(asset)
+        return project
+
+    # -- labels ----------------------------------------------------------------
+
+    def append_labels(self, data, where, viewer):
+        """``appendManyLabels``: all checked, then all created."""
+        label_type = data["labelType"]
+        items = data.get("labelsData") or []
+        if len(items) > MAX_LABELS_PER_CALL:
+            raise KiliError(
+                "at most %d labels per call, %d given" % (MAX_LABELS_PER_CALL, len(items)), "tooManyLabels"
+            )
+        if data.get("stepId"):
+            raise KiliError("the emulator's projects have no workflow steps (workflow V1)", "unsupported")
+        ids_in = _given(where, "idIn")
+        project_id = _given(_given(where, "project"), "id")
+        prepared = []
+        for index, item in enumerate(items):
+            asset = self.assets.get(item["assetID"])
+            if asset is None:
+                raise KiliError("asset %s not found" % item["assetID"], "assetNotFound")
+            if ids_in is not None and asset["id"] not in ids_in:
+                raise KiliError("asset %s is not in where.idIn" % asset["id"], "assetNotInWhere")
+            if project_id is not None and asset["_project_id"] != project_id:
+                raise KiliError("asset %s is not in project %s" % (asset["id"], project_id), "assetNotInProject")
+            project = self.projects[asset["_project_id"]]
+            response = _parse_json(item["jsonResponse"], "jsonResponse of label %d" % index, "invalidJsonResponse")
+            _check_response_jobs(project, response or {}, index)
+            model_name = item.get("modelName")
+            if label_type in MODEL_TYPES and not model_name:
+                raise KiliError("%s labels need a modelName" % label_type, "missingModelName")
+            author = viewer
+            if item.get("authorID"):
+                author = self.users.get(item["authorID"])
+                if author is None:
+                    raise KiliError("user %s not found (authorID)" % item["authorID"], "userNotFound")
+            seconds = item.get("secondsToLabel")
+            if seconds is not None and seconds < 0:
+                raise KiliError("secondsToLabel must be >= 0", "invalidSecondsToLabel")
+            referenced = item.get("referencedLabelId")
+            if referenced and referenced not in self.labels:
+                raise KiliError("label %s not found (referencedLabelId)" % referenced, "labelNotFound")
+            prepared.append((asset, author, response or {}, model_name, seconds, item))
+        if data.get("overwrite"):
+            self._overwrite(label_type, prepared)
+        created = []
+        for asset, author, response, model_name, seconds, item in prepared:
+            now = self.clock.now()
+            label = {
+                "id": new_id(),
+                "jsonResponse": json.dumps(response),
+                "jsonResponseUrl": None,
+                "labelType": label_type,
+                "createdAt": now,
+                "updatedAt": now,
+                "modelName": model_name,
+                "secondsToLabel": seconds or 0,
+                "totalSecondsToLabel": seconds or 0,
+                "clientVersion": item.get("clientVersion"),
+                "consensusMark": None,
+                "honeypotMark": None,
+                "inferenceMark": None,
+                "skipped": False,
+                "isSentBackToQueue": False,
+                "assetId": asset["id"],
+                "_author_id": author["id"],
+                "_referenced_label_id": item.get("referencedLabelId"),
+                "_seq": self._next_seq(),
+            }
+            self.labels[label["id"]] = label
+            asset["_labels"].append(label["id"])
+            asset["status"] = _status_after(asset["status"], label_type)
+            asset["updatedAt"] = now
+            created.append(label)
+        return created
+
+    def _overwrite(self, label_type, prepared):
+        """``overwrite``: a model's labels replace that model's labels of the
+        same type; a person's replace that author's labels of the type."""
+        for asset, author, _, model_name, _, _ in prepared:
+            doomed = []
+            for label_id in asset["_labels"]:
+                label = self.labels[label_id]
+                if label["labelType"] != label_type:
+                    continue
+                if label_type in MODEL_TYPES:
+                    if label["modelName"] == model_name:
+                        doomed.append(label_id)
+                elif label["_author_id"] == author["id"]:
+                    doomed.append(label_id)
+            for label_id in doomed:
+                asset["_labels"].remove(label_id)
+                del self.labels[label_id]
+
+    def label_matches(self, label, where):
+        if not where:
+            return True
+        if _given(where, "id") is not None and label["id"] != where["id"]:
+            return False
+        if _given(where, "idIn") is not None and label["id"] not in where["idIn"]:
+            return False
+        asset = self.assets[label["assetId"]]
+        project_where = _given(where, "project")
+        if project_where and not self.project_matches(self.projects[asset["_project_id"]], project_where):
+            return False
+        asset_where = _given(where, "asset")
+        if asset_where and not self.asset_matches(asset, asset_where):
+            return False
+        if _given(where, "typeIn") is not None and label["labelType"] not in where["typeIn"]:
+            return False
+        author = self.users.get(label["_author_id"])
+        if _given(where, "authorIn") is not None and not self.author_matches(author, where["authorIn"]):
+            return False
+        is_review = label["labelType"] == "REVIEW"
+        for key, wanted, negate in (
+            ("labelerIn", not is_review, False),
+            ("labelerNotIn", not is_review, True),
+            ("reviewerIn", is_review, False),
+            ("reviewerNotIn", is_review, True),
+        ):
+            names = _given(where, key)
+            if names is None:
+                continue
+            named = wanted and self.author_matches(author, names)
+            if named == negate:
+                return False
+        user_where = _given(where, "user")
+        if user_where and (author is None or not self.user_matches(author, user_where)):
+            return False
+        for mark in ("consensusMark", "honeypotMark"):
+            if not _in_range(label[mark], _given(where, mark + "Gte"), _given(where, mark + "Lte")):
+                return False
+        created = _given(where, "createdAt")
+        if created is not None and not label["createdAt"].startswith(created):
+            return False
+        if _given(where, "createdAtGte") is not None and label["createdAt"] < where["createdAtGte"]:
+            return False
+        if _given(where, "createdAtLte") is not None and label["createdAt"] > where["createdAtLte"]:
+            return False
+        _unsupported(where, ["search"], "label")
+        return True
+
+    def filter_labels(self, where):
+        """Labels matching a ``LabelWhere``, in creation order."""
+        asset_where = _given(where, "asset")
+        project_where = _given(where, "project")
+        scope = {}
+        if asset_where:
+            scope.update(asset_where)
+        if project_where and _given(project_where, "id") is not None:
+            scope["project"] = {"id": project_where["id"]}
+        assets = self._candidate_assets(scope) if scope else list(self.assets.values())
+        labels = [self.labels[l] for a in assets for l in a["_labels"]]
+        labels.sort(key=lambda l: l["_seq"])
+        return [l for l in labels if self.label_matches(l, where)]
+
+    def delete_labels(self, ids):
+        if len(ids) > MAX_DELETE_PER_CALL:
+            raise KiliError("at most %d labels per call" % MAX_DELETE_PER_CALL, "tooManyLabels")
+        deleted = []
+        for label_id in ids:
+            label = self.labels.pop(label_id, None)
+            if label is None:
+                continue
+            asset = self.assets[label["assetId"]]
+            asset["_labels"].remove(label_id)
+            if not any(self.labels[l]["labelType"] in HUMAN_TYPES for l in asset["_labels"]):
+                asset["status"] = "TODO"
+            asset["updatedAt"] = self.clock.now()
+            deleted.append(label_id)
+        return deleted
+
+    def asset_labels(self, asset):
+        return [self.labels[l] for l in asset["_labels"]]
+
+    def latest_label(self, asset):
+        """The asset's latest DEFAULT or REVIEW label."""
+        for label_id in reversed(asset["_labels"]):
+            label = self.labels[label_id]
+            if label["labelType"] in SUBMITTED_TYPES:
+                return label
+        return None
+
+    def latest_labels(self, asset):
+        """The latest DEFAULT or REVIEW label of each author."""
+        latest = {}
+        for label in self.asset_labels(asset):
+            if label["labelType"] in SUBMITTED_TYPES:
+                latest[label["_author_id"]] = label
+        return sorted(latest.values(), key=lambda l: l["_seq"])
+
+    def is_latest_of_author(self, label, types):
+        """Whether ``label`` (of one of ``types``) is its author's latest label
+        of those types on its asset."""
+        if label["labelType"] not in types:
+            return False
+        asset = self.assets[label["assetId"]]
+        for label_id in reversed(asset["_labels"]):
+            other = self.labels[label_id]
+            if other["_author_id"] == label["_author_id"] and other["labelType"] in types:
+                return other["id"] == label["id"]
+        return False
+
+
+def _status_after(status, label_type):
+    if label_type == "DEFAULT":
+        return "LABELED"
+    if label_type == "REVIEW":
+        return "REVIEWED"
+    if label_type == "AUTOSAVE" and status == "TODO":
+        return "ONGOING"
+    return status
+
+
+def _check_interface(text):
+    interface = _parse_json(text, "jsonInterface", "invalidJsonInterface")
+    if interface is None:
+        raise KiliError("a project needs a jsonInterface", "invalidJsonInterface")
+    jobs = interface.get("jobs", {})
+    if not isinstance(jobs, dict):
+        raise KiliError("jsonInterface.jobs must be an object", "invalidJsonInterface")
+    for name, job in jobs.items():
+        if not isinstance(job, dict) or not isinstance(job.get("mlTask"), str):
+            raise KiliError("job %s of the jsonInterface needs an mlTask" % name, "invalidJsonInterface")
+    return interface
+
+
+def _check_response_jobs(project, response, index):
+    if project["inputType"] in FRAME_KEYED_INPUT_TYPES:
+        return
+    jobs = json.loads(project["jsonInterface"]).get("jobs", {})
+    for key in response:
+        if key not in jobs and key not in SPECIAL_RESPONSE_KEYS:
+            raise KiliError(
+                "jsonResponse of label %d answers job %r, which is not in the project's jsonInterface" % (index, key),
+                "invalidJsonResponse",
+            )
+
+
+def _metadata_matches(metadata, where):
+    for key, wanted in where.items():
+        value = metadata.get(key)
+        if isinstance(wanted, dict):
+            try:
+                if "gte" in wanted and not value >= wanted["gte"]:
+                    return False
+                if "lte" in wanted and not value <= wanted["lte"]:
+                    return False
+            except TypeError:
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
+def image_resolution(data):
+    """``{width, height}`` of image bytes, or ``None`` when Pillow cannot
+    read them."""
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Exception:
+        return None
+    return {"width": int(width), "height": int(height)}

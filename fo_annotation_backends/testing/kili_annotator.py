@@ -1,0 +1,136 @@
+"""A simulated human annotator for Kili-protocol servers.
+
+It works through the same GraphQL API as Kili's web app: it reads an asset
+with its labels, and submits DEFAULT or REVIEW labels as a named user. Tests
+(and users checking their own pipelines against the emulator) use it to
+play the person in the loop.
+"""
+
+import json
+
+import requests
+
+
+class KiliAnnotator:
+    """Labels assets of a Kili project as named users.
+
+    Args:
+        url: the GraphQL endpoint
+        api_key: an API key of an account allowed to create users
+    """
+
+    def __init__(self, url, api_key):
+        self.url = url
+        self._session = requests.Session()
+        self._session.headers["Authorization"] = "X-API-Key: %s" % api_key
+        self._users = {}
+
+    def __repr__(self):
+        return "KiliAnnotator(%r)" % self.url
+
+    def graphql(self, document, variables=None):
+        """Runs a GraphQL document; returns its ``data`` (errors raise)."""
+        response = self._session.post(self.url, json={"query": document, "variables": variables or {}}, timeout=60)
+        payload = response.json()
+        if payload.get("errors"):
+            raise RuntimeError("GraphQL error: %s" % payload["errors"][0].get("message"))
+        response.raise_for_status()
+        return payload["data"]
+
+    def user_id(self, email):
+        """The id of the user with this email, created if needed."""
+        if email not in self._users:
+            found = self.graphql(
+                "query($where: UserWhere!) { data: users(where: $where, first: 1, skip: 0) { id email } }",
+                {"where": {"email": email}},
+            )["data"]
+            if found:
+                self._users[email] = found[0]["id"]
+            else:
+                self._users[email] = self.graphql(
+                    "mutation($data: CreateUserData!) { data: createUser(data: $data) { id } }",
+                    {"data": {"email": email, "password": "annotator", "organizationRole": "USER"}},
+                )["data"]["id"]
+        return self._users[email]
+
+    def asset(self, project_id, asset_id):
+        """One asset with its labels (``jsonResponse`` decoded)."""
+        assets = self.graphql(
+            "query($where: AssetWhere!) { data: assets(where: $where, first: 1, skip: 0) "
+            "{ id externalId content status jsonMetadata resolution { width height } "
+            "labels { id labelType modelName createdAt jsonResponse author { email } } } }",
+            {"where": {"project": {"id": project_id}, "id": asset_id}},
+        )["data"]
+        if not assets:
+            raise KeyError("No asset %s in project %s" % (asset_id, project_id))
+        asset = assets[0]
+        for label in asset.get("labels") or []:
+            label["jsonResponse"] = _decode(label.get("jsonResponse"))
+        asset["jsonMetadata"] = _decode(asset.get("jsonMetadata"))
+        return asset
+
+    def prefilled(self, project_id, asset_id):
+        """What the editor shows an annotator first: the latest label, or
+        the uploaded prediction (a copy the caller may edit)."""
+        labels = self.asset(project_id, asset_id).get("labels") or []
+        human = [l for l in labels if l["labelType"] in ("DEFAULT", "REVIEW")]
+        pool = human or [l for l in labels if l["labelType"] == "PREDICTION"]
+        if not pool:
+            return {}
+        return json.loads(json.dumps(max(pool, key=lambda l: l["createdAt"])["jsonResponse"] or {}))
+
+    def submit(self, project_id, asset_id, json_response, author="annotator@example.com", label_type="DEFAULT"):
+        """Submits a label as ``author`` (DEFAULT, or REVIEW for a reviewer)."""
+        return self.submit_many(project_id, [(asset_id, json_response)], author=author, label_type=label_type)[0]
+
+    def submit_many(self, project_id, labels, author="annotator@example.com", label_type="DEFAULT"):
+        """Submits ``[(asset_id, json_response)]`` as ``author``, 100 a call.
+
+        Returns:
+            the new label ids
+        """
+        author_id = self.user_id(author)
+        ids = []
+        for start in range(0, len(labels), 100):
+            chunk = labels[start : start + 100]
+            created = self.graphql(
+                "mutation($data: AppendManyLabelsData!, $where: AssetWhere!) "
+                "{ data: appendManyLabels(data: $data, where: $where) { id } }",
+                {
+                    "data": {
+                        "labelType": label_type,
+                        "overwrite": False,
+                        "labelsData": [
+                            {"assetID": a, "jsonResponse": json.dumps(r), "authorID": author_id, "secondsToLabel": 5}
+                            for a, r in chunk
+                        ],
+                    },
+                    "where": {"project": {"id": project_id}, "idIn": [a for a, _ in chunk]},
+                },
+            )["data"]
+            ids.extend(label["id"] for label in created)
+        return ids
+
+    def set_marks(self, project_id, asset_ids, consensus_mark=None, honeypot_mark=None, is_honeypot=None):
+        """Sets the consensus/honeypot marks of assets (as Kili computes them)."""
+        data = {}
+        if consensus_mark is not None:
+            data["consensusMark"] = consensus_mark
+        if honeypot_mark is not None:
+            data["honeypotMark"] = honeypot_mark
+        if is_honeypot is not None:
+            data["isHoneypot"] = is_honeypot
+        self.graphql(
+            "mutation($whereArray: [AssetWhere!]!, $dataArray: [AssetData!]!) "
+            "{ data: updatePropertiesInAssets(where: $whereArray, data: $dataArray) { id } }",
+            {
+                "whereArray": [{"id": a, "project": {"id": project_id}} for a in asset_ids],
+                "dataArray": [dict(data) for _ in asset_ids],
+            },
+        )
+
+
+def _decode(value):
+    if isinstance(value, str):
+        return json.loads(value) if value else None
+    return value

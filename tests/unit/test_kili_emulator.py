@@ -1,0 +1,830 @@
+"""The Kili emulator over real sockets, with plain ``requests``: GraphQL
+operations, JSON-string fields, paging, auth, uploads, faults, the call
+budget, control endpoints and the command line."""
+
+import gzip
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from graphql import build_client_schema, get_introspection_query
+from PIL import Image
+
+from fo_annotation_backends.testing.emulator_base import validate_knobs
+from fo_annotation_backends.testing.kili import KiliEmulator
+from fo_annotation_backends.testing.kili.server import VERSION
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+INTERFACE = {
+    "jobs": {
+        "DETECTION": {
+            "mlTask": "OBJECT_DETECTION",
+            "tools": ["rectangle"],
+            "required": 0,
+            "isChild": False,
+            "content": {"input": "radio", "categories": {"CAR": {"name": "car", "children": ["COLOR"]}}},
+        },
+        "COLOR": {
+            "mlTask": "CLASSIFICATION",
+            "required": 0,
+            "isChild": True,
+            "content": {"input": "radio", "categories": {"RED": {"name": "red"}}},
+        },
+        "WEATHER": {
+            "mlTask": "CLASSIFICATION",
+            "required": 0,
+            "isChild": False,
+            "content": {"input": "radio", "categories": {"SUNNY": {"name": "sunny"}}},
+        },
+    }
+}
+
+CREATE_PROJECT = "mutation($data: CreateProjectData!) { data: createProject(data: $data) { id } }"
+APPEND_ASSETS = (
+    "mutation($data: AppendManyAssetsData!, $where: ProjectWhere!) "
+    "{ data: appendManyAssets(data: $data, where: $where) { id externalId status resolution { width height } } }"
+)
+ASSETS = (
+    "query($where: AssetWhere!, $first: PageSize!, $skip: Int!) "
+    "{ data: assets(where: $where, first: $first, skip: $skip) { %s } }"
+)
+APPEND_LABELS = (
+    "mutation($data: AppendManyLabelsData!, $where: AssetWhere!) "
+    "{ data: appendManyLabels(data: $data, where: $where) { id labelType createdAt author { id email } } }"
+)
+LABELS = (
+    "query($where: LabelWhere!, $first: PageSize!, $skip: Int!) "
+    "{ data: labels(where: $where, first: $first, skip: $skip) { %s } }"
+)
+SIGNED_URLS = "query($filePaths: [String!]) { urls: createUploadBucketSignedUrls(filePaths: $filePaths) }"
+WEATHER = {"WEATHER": {"categories": [{"name": "SUNNY"}]}}
+
+
+# -- helpers ---------------------------------------------------------------------
+
+
+def headers(emulator, key=None):
+    return {"Authorization": "X-API-Key: %s" % (key or emulator.api_key)}
+
+
+def post(emulator, query, variables=None, key=None, **kwargs):
+    """The raw response of a GraphQL request."""
+    return requests.post(
+        emulator.url, json={"query": query, "variables": variables or {}}, headers=headers(emulator, key), timeout=10, **kwargs
+    )
+
+
+def gql(emulator, query, variables=None, key=None):
+    """The ``data`` of a GraphQL request that must succeed."""
+    response = post(emulator, query, variables, key)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "errors" not in body, body
+    return body["data"]
+
+
+def gql_error(emulator, query, variables=None, key=None):
+    """The first error of a GraphQL request that must fail (HTTP 200)."""
+    response = post(emulator, query, variables, key)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["data"] is None and body["errors"], body
+    return body["errors"][0]
+
+
+def reason(error):
+    return error["extensions"]["context"]["reason"]
+
+
+def create_project(emulator, title="Project", input_type="IMAGE", interface=INTERFACE):
+    data = {"title": title, "description": "d", "inputType": input_type, "jsonInterface": json.dumps(interface)}
+    return gql(emulator, CREATE_PROJECT, {"data": data})["data"]["id"]
+
+
+def append_assets(emulator, project_id, contents, **arrays):
+    data = {"contentArray": contents}
+    data.update(arrays)
+    return gql(emulator, APPEND_ASSETS, {"data": data, "where": {"id": project_id}})["data"]
+
+
+def list_assets(emulator, where, fields="id externalId", first=100, skip=0):
+    return gql(emulator, ASSETS % fields, {"where": where, "first": first, "skip": skip})["data"]
+
+
+def append_labels(emulator, label_type, items, where=None, key=None, overwrite=False):
+    data = {"labelType": label_type, "overwrite": overwrite, "labelsData": items}
+    return gql(emulator, APPEND_LABELS, {"data": data, "where": where or {}}, key)["data"]
+
+
+def label_item(asset_id, response=WEATHER, **extra):
+    return dict({"assetID": asset_id, "jsonResponse": json.dumps(response)}, **extra)
+
+
+def png_bytes(size=(40, 30)):
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 20, 30)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def hosted(n, project_id=None):
+    return ["https://images.example.com/%s/%d.jpg" % (project_id or "p", i) for i in range(n)]
+
+
+@pytest.fixture
+def emulator():
+    """An emulator that never fetches remote media (example.com URLs)."""
+    with KiliEmulator(api_key="unit-key", resolve_remote_media=False) as emu:
+        yield emu
+
+
+@pytest.fixture
+def project(emulator):
+    return create_project(emulator)
+
+
+@pytest.fixture
+def media_server(tmp_path):
+    """A plain HTTP server of two images: ``(base_url, folder)``."""
+    Image.new("RGB", (64, 48)).save(tmp_path / "a.png")
+    Image.new("RGB", (10, 20)).save(tmp_path / "b.jpg")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(tmp_path)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%d" % server.server_address[1], tmp_path
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+# -- transport, auth, schema -------------------------------------------------------
+
+
+def test_viewer_with_aliases_and_version(emulator):
+    data = gql(emulator, "query { data: viewer { id email } me: viewer { email organization { id } } }")
+    assert data["data"]["email"] == "emulator-admin@kili.local"
+    assert data["me"]["email"] == data["data"]["email"] and data["me"]["organization"]["id"]
+    version = requests.get(emulator.base_url + "/api/label/v2/version", timeout=10)
+    assert version.status_code == 200 and version.json() == {"version": VERSION}
+    assert emulator.url.endswith("/api/label/v2/graphql") and emulator.url.startswith("http://127.0.0.1:")
+
+
+def test_missing_or_wrong_key_is_401_with_errors(emulator):
+    for hdrs in ({}, {"Authorization": "X-API-Key: wrong"}, {"Authorization": "Bearer wrong"}):
+        response = requests.post(emulator.url, json={"query": "{ viewer { id } }"}, headers=hdrs, timeout=10)
+        assert response.status_code == 401
+        assert reason(response.json()["errors"][0]) == "invalidApiKey"
+    bare = requests.post(
+        emulator.url, json={"query": "{ data: viewer { id } }"}, headers={"X-API-Key": emulator.api_key}, timeout=10
+    )
+    assert bare.status_code == 200 and bare.json()["data"]["data"]["id"] == emulator.admin["id"]
+
+
+def test_api_keys_query_as_the_sdk_sends_it(emulator):
+    data = gql(
+        emulator,
+        "query apiKeys($where: ApiKeyWhere!) { data: apiKeys(where: $where, skip: 0, first: 1) { expiryDate } }",
+        {"where": {"key": emulator.api_key}},
+    )
+    assert data["data"] == [{"expiryDate": "2099-12-31T23:59:59.000Z"}]
+    assert gql(emulator, "query($w: ApiKeyWhere!) { data: apiKeys(where: $w, skip: 0, first: 1) { id } }", {"w": {"key": "x"}})[
+        "data"
+    ] == []
+
+
+def test_introspection_builds_a_client_schema(emulator):
+    data = gql(emulator, get_introspection_query(descriptions=True, directive_is_repeatable=True, input_value_deprecation=True))
+    schema = build_client_schema(data)
+    assert "appendManyAssets" in schema.mutation_type.fields
+    assert str(schema.query_type.fields["filterExistingAssets"].args["projectID"].type) == "ID!"
+    assert str(schema.query_type.fields["assets"].args["first"].type) == "PageSize!"
+
+
+def test_validation_and_parse_errors_are_graphql_errors(emulator):
+    assert gql_error(emulator, "{ data: projectz { id } }")["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert gql_error(emulator, "{ data: viewer { id ")["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+    error = gql_error(emulator, "query($f: PageSize!) { data: projects(where: {}, first: $f, skip: 0) { id } }", {"f": -1})
+    assert "PageSize" in error["message"]
+
+
+def test_gzip_body(emulator):
+    body = gzip.compress(json.dumps({"query": "{ data: viewer { email } }"}).encode())
+    response = requests.post(
+        emulator.url,
+        data=body,
+        headers=dict(headers(emulator), **{"Content-Encoding": "gzip", "Content-Type": "application/json"}),
+        timeout=10,
+    )
+    assert response.status_code == 200 and response.json()["data"]["data"]["email"]
+    broken = requests.post(emulator.url, data=b"not gzip", headers=dict(headers(emulator), **{"Content-Encoding": "gzip"}), timeout=10)
+    assert broken.status_code == 400
+
+
+def test_fragments_and_operation_name(emulator, project):
+    query = """
+        fragment P on Project { id title inputType }
+        query first($where: ProjectWhere!) { data: projects(where: $where, first: 1, skip: 0) { ...P } }
+        query second { data: countProjects(where: {}) }
+    """
+    response = requests.post(
+        emulator.url,
+        json={"query": query, "variables": {"where": {"id": project}}, "operationName": "first"},
+        headers=headers(emulator),
+        timeout=10,
+    )
+    assert response.json()["data"]["data"] == [{"id": project, "title": "Project", "inputType": "IMAGE"}]
+    assert emulator.stats()["operations"]["projects"] == 1
+
+
+# -- users and projects ------------------------------------------------------------
+
+
+def test_users(emulator):
+    created = gql(
+        emulator,
+        "mutation($data: CreateUserData!) { data: createUser(data: $data) { id email firstname } }",
+        {"data": {"email": "Ann@Example.com", "password": "x", "organizationRole": "USER", "firstname": "Ann"}},
+    )["data"]
+    assert created["email"] == "ann@example.com"
+    users = gql(emulator, "{ data: users(where: {}, first: 10, skip: 0) { id email } }")["data"]
+    assert [u["email"] for u in users] == ["emulator-admin@kili.local", "ann@example.com"]
+    assert gql(emulator, "query($w: UserWhere!) { data: countUsers(where: $w) }", {"w": {"email": "ann@example.com"}})["data"] == 1
+    duplicate = gql_error(
+        emulator, "mutation($data: CreateUserData!) { data: createUser(data: $data) { id } }", {"data": {"email": "ann@example.com"}}
+    )
+    assert reason(duplicate) == "userAlreadyExists"
+
+
+def test_project_lifecycle(emulator):
+    project_id = create_project(emulator, title="Cars and Trucks")
+    other = create_project(emulator, title="Other")
+    fields = "id title description inputType jsonInterface createdAt numberOfAssets workflowVersion author { email } roles { role user { email } }"
+    projects = gql(emulator, "query($w: ProjectWhere!) { data: projects(where: $w, first: 10, skip: 0) { %s } }" % fields, {"w": {"id": project_id}})["data"]
+    assert len(projects) == 1
+    assert isinstance(projects[0]["jsonInterface"], str) and json.loads(projects[0]["jsonInterface"]) == INTERFACE
+    assert projects[0]["numberOfAssets"] == 0 and projects[0]["workflowVersion"] == "V1"
+    assert projects[0]["roles"] == [{"role": "ADMIN", "user": {"email": "emulator-admin@kili.local"}}]
+    found = gql(emulator, '{ data: projects(where: {searchQuery: "and truck"}, first: 10, skip: 0) { id } }')["data"]
+    assert found == [{"id": project_id}]
+    assert gql(emulator, "{ data: countProjects(where: {}) }")["data"] == 2
+
+    interface = {"jobs": {"ONLY": {"mlTask": "CLASSIFICATION", "content": {"categories": {}}}}}
+    updated = gql(
+        emulator,
+        "mutation($data: ProjectData!, $where: ProjectWhere!) { data: updatePropertiesInProject(data: $data, where: $where) { id title jsonInterface } }",
+        {"data": {"title": "Renamed", "jsonInterface": json.dumps(interface)}, "where": {"id": project_id}},
+    )["data"]
+    assert updated["title"] == "Renamed" and json.loads(updated["jsonInterface"]) == interface
+
+    deleted = gql(emulator, "mutation($w: ProjectWhere!) { data: deleteProjectAsynchronously(where: $w) }", {"w": {"id": project_id}})
+    assert deleted["data"] == project_id
+    assert gql(emulator, "{ data: countProjects(where: {}) }")["data"] == 1
+    old_api = gql(emulator, "mutation($id: ID!) { data: deleteProject(where: {id: $id}) { id } }", {"id": other})
+    assert old_api["data"] == {"id": other}
+    missing = gql_error(emulator, "mutation($w: ProjectWhere!) { data: deleteProjectAsynchronously(where: $w) }", {"w": {"id": other}})
+    assert reason(missing) == "projectNotFound"
+
+
+def test_project_json_interface_must_be_json(emulator):
+    data = {"title": "T", "inputType": "IMAGE", "jsonInterface": "{not json"}
+    assert reason(gql_error(emulator, CREATE_PROJECT, {"data": data})) == "invalidJsonInterface"
+    data["jsonInterface"] = json.dumps({"jobs": {"J": {"content": {}}}})
+    assert reason(gql_error(emulator, CREATE_PROJECT, {"data": data})) == "invalidJsonInterface"
+
+
+# -- assets --------------------------------------------------------------------------
+
+
+def test_append_assets_keeps_client_ids_and_defaults(emulator, project):
+    created = append_assets(
+        emulator,
+        project,
+        hosted(2),
+        idArray=["cidone", "cidtwo"],
+        externalIDArray=["ext-1", "ext-2"],
+        jsonMetadataArray=[json.dumps({"k": 1}), json.dumps({"k": 2})],
+        jsonContentArray=["", ""],
+        isHoneypotArray=[False, True],
+    )
+    assert [a["id"] for a in created] == ["cidone", "cidtwo"]
+    assert all(a["status"] == "TODO" and a["resolution"] is None for a in created)
+    assets = list_assets(emulator, {"project": {"id": project}}, "id externalId jsonMetadata isHoneypot content project { id }")
+    assert assets[0]["jsonMetadata"] == '{"k": 1}' and assets[1]["isHoneypot"] is True
+    assert assets[0]["project"] == {"id": project}
+    again = gql_error(emulator, APPEND_ASSETS, {"data": {"contentArray": hosted(1), "idArray": ["cidone"]}, "where": {"id": project}})
+    assert reason(again) == "assetIdAlreadyExists"
+    without_ids = append_assets(emulator, project, hosted(1))
+    assert without_ids[0]["id"].startswith("c") and without_ids[0]["externalId"] == without_ids[0]["id"]
+
+
+def test_append_assets_refusals(emulator, project):
+    def refused(data):
+        return reason(gql_error(emulator, APPEND_ASSETS, {"data": data, "where": {"id": project}}))
+
+    assert refused({"contentArray": hosted(101)}) == "tooManyAssets"
+    assert refused({"contentArray": ["/home/me/image.jpg"]}) == "invalidContent"
+    assert refused({"contentArray": hosted(2), "externalIDArray": ["a"]}) == "arraysLengthMismatch"
+    assert refused({"contentArray": hosted(1), "jsonMetadataArray": ["{bad"]}) == "invalidJsonMetadata"
+    assert reason(gql_error(emulator, APPEND_ASSETS, {"data": {"contentArray": hosted(1)}, "where": {"id": "nope"}})) == "projectNotFound"
+    assert list_assets(emulator, {"project": {"id": project}}) == []
+    # raw text is a valid content for a TEXT project
+    text_project = create_project(emulator, "Texts", "TEXT", {"jobs": {}})
+    assert len(append_assets(emulator, text_project, ["some text"])) == 1
+
+
+def test_filter_existing_assets(emulator, project):
+    append_assets(emulator, project, hosted(3), externalIDArray=["a", "b", "c"])
+    query = "query($projectID: ID!, $externalIDs: [String!]!) { external_ids: filterExistingAssets(projectID: $projectID, externalIDs: $externalIDs) }"
+    found = gql(emulator, query, {"projectID": project, "externalIDs": ["c", "x", "a", "a"]})
+    assert found == {"external_ids": ["c", "a"]}
+
+
+def test_signed_upload_put_get_and_append(emulator, project):
+    image = png_bytes((40, 30))
+    path = "projects/%s/assets/cupload1/content" % project
+    urls = gql(emulator, SIGNED_URLS, {"filePaths": [path]})["urls"]
+    url = urls[0]
+    assert url.startswith(emulator.base_url + "/storage/" + path + "?X-Goog-Signature=") and "&id=" in url
+    put_url = url.split("&id=")[0]
+    # appending before the PUT is refused
+    refused = gql_error(emulator, APPEND_ASSETS, {"data": {"contentArray": [url], "idArray": ["cupload1"]}, "where": {"id": project}})
+    assert reason(refused) == "contentNotUploaded"
+    assert requests.put(put_url.replace("X-Goog-Signature=", "X-Goog-Signature=0"), data=image, timeout=10).status_code == 403
+    put = requests.put(put_url, data=image, headers={"Content-Type": "image/png"}, timeout=10)
+    assert put.status_code == 200
+    for get_url in (url, put_url):
+        got = requests.get(get_url, timeout=10)
+        assert got.status_code == 200 and got.content == image and got.headers["Content-Type"] == "image/png"
+    unsigned = emulator.base_url + "/storage/" + path
+    assert requests.get(unsigned, timeout=10).status_code == 403
+    assert requests.get(unsigned, headers=headers(emulator), timeout=10).content == image
+    assert emulator.stored_content(path) == (image, "image/png")
+
+    # a stored image and a hosted one in the same call
+    created = append_assets(emulator, project, [url, hosted(1)[0]], idArray=["cupload1", "chosted1"])
+    assert created[0]["resolution"] == {"width": 40, "height": 30}
+    assert created[1]["resolution"] is None
+    assert list_assets(emulator, {"id": "cupload1"}, "content")[0]["content"] == url
+
+
+def test_signed_urls_limits(emulator, project):
+    paths = ["projects/%s/assets/a%d/content" % (project, i) for i in range(31)]
+    assert reason(gql_error(emulator, SIGNED_URLS, {"filePaths": paths})) == "tooManyFilePaths"
+    assert len(gql(emulator, SIGNED_URLS, {"filePaths": paths[:30]})["urls"]) == 30
+    assert reason(gql_error(emulator, SIGNED_URLS, {"filePaths": ["elsewhere/x"]})) == "invalidFilePath"
+    assert reason(gql_error(emulator, SIGNED_URLS, {"filePaths": ["projects/unknown/x"]})) == "projectNotFound"
+
+
+def test_remote_image_resolution(media_server):
+    base, _ = media_server
+    with KiliEmulator(api_key="k") as emulator:
+        project = create_project(emulator)
+        start = time.monotonic()
+        created = append_assets(emulator, project, [base + "/a.png", base + "/b.jpg", base + "/missing.png", "http://127.0.0.1:9/x.png"])
+        assert time.monotonic() - start < 5
+    assert [a["resolution"] for a in created] == [{"width": 64, "height": 48}, {"width": 10, "height": 20}, None, None]
+
+
+def test_asset_paging_ordering_and_max_page_size():
+    with KiliEmulator(api_key="k", max_page_size=5, resolve_remote_media=False) as emulator:
+        project = create_project(emulator)
+        append_assets(emulator, project, hosted(4), externalIDArray=["e0", "e1", "e2", "e3"])
+        append_assets(emulator, project, hosted(3), externalIDArray=["e4", "e5", "e6"])
+        where = {"project": {"id": project}}
+        pages, skip = [], 0
+        while True:
+            page = list_assets(emulator, where, "externalId createdAt", first=3, skip=skip)
+            pages.append([a["externalId"] for a in page])
+            if len(page) < 3:
+                break
+            skip += len(page)
+        assert pages == [["e0", "e1", "e2"], ["e3", "e4", "e5"], ["e6"]]
+        created = [a["createdAt"] for a in list_assets(emulator, where, "createdAt", first=5) + list_assets(emulator, where, "createdAt", first=5, skip=5)]
+        assert created == sorted(created) and len(set(created)) == 7
+        assert list_assets(emulator, where, first=0) == []
+        error = gql_error(emulator, ASSETS % "id", {"where": where, "first": 6, "skip": 0})
+        assert reason(error) == "pageSizeTooLarge"
+        assert gql(emulator, "query($w: AssetWhere!) { data: countAssets(where: $w) }", {"w": where})["data"] == 7
+
+
+def test_asset_filters(emulator, project):
+    ids = [a["id"] for a in append_assets(
+        emulator,
+        project,
+        hosted(4),
+        externalIDArray=["cat-1", "cat-2", "dog-1", "bird"],
+        jsonMetadataArray=[json.dumps({"split": s}) for s in ("train", "val", "train", "test")],
+        isHoneypotArray=[False, False, False, True],
+    )]
+    update = "mutation($w: [AssetWhere!]!, $d: [AssetData!]!) { data: updatePropertiesInAssets(where: $w, data: $d) { id } }"
+    gql(emulator, update, {"w": [{"id": ids[0]}, {"id": ids[1]}], "d": [{"consensusMark": 0.2, "honeypotMark": 0.9}, {"consensusMark": 0.8}]})
+    append_labels(emulator, "DEFAULT", [label_item(ids[2])])
+
+    def external_ids(where):
+        where = dict(where, project={"id": project})
+        return [a["externalId"] for a in list_assets(emulator, where)]
+
+    assert external_ids({"idIn": [ids[3], ids[0]]}) == ["cat-1", "bird"]
+    assert external_ids({"externalIdStrictlyIn": ["cat-1", "dog"]}) == ["cat-1"]
+    assert external_ids({"externalIdIn": ["cat", "dog"]}) == ["cat-1", "cat-2", "dog-1"]
+    assert external_ids({"statusIn": ["LABELED"]}) == ["dog-1"]
+    assert external_ids({"statusIn": ["TODO"], "idNotIn": [ids[0]]}) == ["cat-2", "bird"]
+    assert external_ids({"consensusMarkGte": 0.5}) == ["cat-2"]
+    assert external_ids({"consensusMarkLte": 0.5}) == ["cat-1"]
+    assert external_ids({"honeypotMarkGte": 0.5, "honeypotMarkLte": 1}) == ["cat-1"]
+    assert external_ids({"isHoneypot": True}) == ["bird"]
+    assert external_ids({"metadata": {"split": "train"}}) == ["cat-1", "dog-1"]
+    assert external_ids({"label": {"typeIn": ["DEFAULT"]}}) == ["dog-1"]
+    assert external_ids({"label": {"authorIn": ["Emulator Admin"]}}) == ["dog-1"]
+    assert external_ids({"label": {"typeIn": ["REVIEW"]}}) == []
+    unsupported = gql_error(emulator, ASSETS % "id", {"where": {"assigneeIn": ["x"]}, "first": 10, "skip": 0})
+    assert reason(unsupported) == "unsupportedFilter"
+
+
+def test_update_properties_in_assets(emulator, project):
+    ids = [a["id"] for a in append_assets(emulator, project, hosted(2))]
+    update = "mutation($w: [AssetWhere!]!, $d: [AssetData!]!) { data: updatePropertiesInAssets(where: $w, data: $d) { id status consensusMark honeypotMark jsonMetadata priority resolution { width height } } }"
+    data = [
+        {"status": "REVIEWED", "consensusMark": 0.5, "jsonMetadata": json.dumps({"a": 1}), "priority": 3, "resolution": {"width": 4, "height": 5}},
+        {"honeypotMark": 1, "isHoneypot": True, "consensusMark": None},
+    ]
+    updated = gql(emulator, update, {"w": [{"id": i} for i in ids], "d": data})["data"]
+    assert updated[0] == {
+        "id": ids[0], "status": "REVIEWED", "consensusMark": 0.5, "honeypotMark": None,
+        "jsonMetadata": '{"a": 1}', "priority": 3, "resolution": {"width": 4, "height": 5},
+    }
+    assert updated[1]["honeypotMark"] == 1.0 and updated[1]["consensusMark"] is None
+    assert reason(gql_error(emulator, update, {"w": [{"id": ids[0]}], "d": [{"consensusMark": 1.5}]})) == "invalidMark"
+    assert reason(gql_error(emulator, update, {"w": [{"id": "nope"}], "d": [{"priority": 1}]})) == "assetNotFound"
+    assert reason(gql_error(emulator, update, {"w": [{"id": ids[0]}], "d": []})) == "arraysLengthMismatch"
+
+
+def test_delete_assets(emulator, project):
+    ids = [a["id"] for a in append_assets(emulator, project, hosted(3), externalIDArray=["a", "b", "c"])]
+    append_labels(emulator, "DEFAULT", [label_item(ids[0])])
+    delete = (
+        "mutation($where: AssetWhere!) { data: deleteAssets(where: $where) "
+        "{ succeeded { assetId externalId } declined { assetId externalId } failed { assetId externalId details } } }"
+    )
+    outcome = gql(emulator, delete, {"where": {"idIn": [ids[0], "gone"], "project": {"id": project}}})["data"]
+    assert outcome == {
+        "succeeded": [{"assetId": ids[0], "externalId": "a"}, {"assetId": "gone", "externalId": None}],
+        "declined": [],
+        "failed": [],
+    }
+    other = create_project(emulator, "Other")
+    declined = gql(emulator, delete, {"where": {"idIn": [ids[1]], "project": {"id": other}}})["data"]
+    assert declined["declined"] == [{"assetId": ids[1], "externalId": "b"}]
+    assert reason(gql_error(emulator, delete, {"where": {"idIn": ["x%d" % i for i in range(101)]}})) == "tooManyAssets"
+    assert gql(emulator, "{ data: countLabels(where: {}) }")["data"] == 0
+    many = gql(emulator, "mutation($w: AssetWhere!) { data: deleteManyFromDataset(where: $w) { id } }", {"w": {"project": {"id": project}}})
+    assert many["data"] == {"id": project}
+    assert list_assets(emulator, {"project": {"id": project}}) == []
+
+
+def test_asset_actions(emulator, project):
+    ids = [a["id"] for a in append_assets(emulator, project, hosted(2), externalIDArray=["a", "b"])]
+    append_labels(emulator, "DEFAULT", [label_item(ids[0])])
+    fragment = "{ succeeded { assetId } declined { assetId } failed { assetId } }"
+
+    def action(name, extra=""):
+        query = "mutation($where: AssetWhere!) { data: %s(where: $where%s) %s }" % (name, extra, fragment)
+        out = gql(emulator, query, {"where": {"idIn": ids}})["data"]
+        return [r["assetId"] for r in out["succeeded"]], [r["assetId"] for r in out["declined"]]
+
+    assert action("addAssetsToReview") == ([ids[0]], [ids[1]])
+    assert action("setAssetsPriority", ", priority: 4") == ([ids[1]], [ids[0]])
+    assert action("sendAssetsBackToQueue") == ([ids[0]], [ids[1]])
+    assets = list_assets(emulator, {"project": {"id": project}}, "status priority labels { isSentBackToQueue }")
+    assert [(a["status"], a["priority"]) for a in assets] == [("ONGOING", 0), ("TODO", 4)]
+    assert assets[0]["labels"] == [{"isSentBackToQueue": True}]
+
+
+# -- labels --------------------------------------------------------------------------
+
+
+def test_labels_statuses_and_latest_flags(emulator, project):
+    ids = [a["id"] for a in append_assets(emulator, project, hosted(3))]
+    ann = emulator.create_user("ann@example.com", "Ann", "Otator", api_key="ann-key")
+    rev = emulator.create_user("rev@example.com", "Rev", "Iewer")
+
+    autosave = append_labels(emulator, "AUTOSAVE", [label_item(ids[0])], key="ann-key")
+    assert autosave[0]["author"]["email"] == "ann@example.com"  # the viewer by default
+    first = append_labels(emulator, "DEFAULT", [label_item(ids[0], authorID=ann["id"]), label_item(ids[1], authorID=ann["id"])])
+    second = append_labels(emulator, "DEFAULT", [label_item(ids[0], authorID=ann["id"])], where={"idIn": [ids[0]], "project": {"id": project}})
+    review = append_labels(emulator, "REVIEW", [label_item(ids[1], authorID=rev["id"])])
+    prediction = append_labels(emulator, "PREDICTION", [label_item(ids[2], modelName="m1")])
+
+    statuses = {a["id"]: a["status"] for a in list_assets(emulator, {"project": {"id": project}}, "id status")}
+    assert statuses == {ids[0]: "LABELED", ids[1]: "REVIEWED", ids[2]: "TODO"}
+
+    fields = "id labelType createdAt modelName secondsToLabel isLatestLabelForUser isLatestReviewLabelForUser isLatestDefaultLabelForUser assetId author { email } jsonResponse"
+    labels = gql(emulator, LABELS % fields, {"where": {"project": {"id": project}}, "first": 100, "skip": 0})["data"]
+    assert [l["id"] for l in labels] == [x["id"] for x in autosave + first + second + review + prediction]
+    stamps = [l["createdAt"] for l in labels]
+    assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
+    assert all(s.endswith("Z") and len(s) == len("2024-01-01T00:00:00.000Z") for s in stamps)
+    by_id = {l["id"]: l for l in labels}
+    assert by_id[autosave[0]["id"]]["isLatestLabelForUser"] is False
+    assert by_id[first[0]["id"]]["isLatestLabelForUser"] is False
+    assert by_id[second[0]["id"]]["isLatestLabelForUser"] is True
+    assert by_id[second[0]["id"]]["isLatestDefaultLabelForUser"] is True
+    assert by_id[review[0]["id"]]["isLatestReviewLabelForUser"] is True
+    assert by_id[first[1]["id"]]["isLatestReviewLabelForUser"] is False
+    assert by_id[prediction[0]["id"]]["isLatestLabelForUser"] is False
+    assert by_id[prediction[0]["id"]]["modelName"] == "m1"
+    assert json.loads(by_id[second[0]["id"]]["jsonResponse"]) == WEATHER
+
+    assets = list_assets(emulator, {"project": {"id": project}}, "id latestLabel { id } latestLabels { id } labels { id }")
+    assert assets[0]["latestLabel"] == {"id": second[0]["id"]}
+    assert [l["id"] for l in assets[0]["labels"]] == [autosave[0]["id"], first[0]["id"], second[0]["id"]]
+    assert assets[1]["latestLabel"] == {"id": review[0]["id"]}
+    assert [l["id"] for l in assets[1]["latestLabels"]] == [first[1]["id"], review[0]["id"]]
+    assert assets[2]["latestLabel"] is None
+
+    def label_ids(where):
+        where = dict(where, project={"id": project})
+        return [l["id"] for l in gql(emulator, LABELS % "id", {"where": where, "first": 100, "skip": 0})["data"]]
+
+    assert label_ids({"typeIn": ["REVIEW", "PREDICTION"]}) == [review[0]["id"], prediction[0]["id"]]
+    assert label_ids({"authorIn": ["rev@example.com"]}) == [review[0]["id"]]
+    assert label_ids({"asset": {"id": ids[1]}}) == [first[1]["id"], review[0]["id"]]
+    assert label_ids({"reviewerIn": ["Rev"]}) == [review[0]["id"]]
+    count = gql(emulator, "query($w: LabelWhere!) { data: countLabels(where: $w) }", {"w": {"project": {"id": project}, "typeIn": ["DEFAULT"]}})
+    assert count["data"] == 3
+
+    deleted = gql(emulator, "mutation($ids: [ID!]!) { data: deleteLabels(ids: $ids) }", {"ids": [prediction[0]["id"], "unknown"]})
+    assert deleted["data"] == [prediction[0]["id"]]
+    assert label_ids({"typeIn": ["PREDICTION"]}) == []
+
+
+def test_label_refusals(emulator, project):
+    asset_id = append_assets(emulator, project, hosted(1))[0]["id"]
+    other_asset = append_assets(emulator, create_project(emulator, "Other"), hosted(1))[0]["id"]
+
+    def refused(label_type, items, where=None):
+        data = {"labelType": label_type, "labelsData": items}
+        return reason(gql_error(emulator, APPEND_LABELS, {"data": data, "where": where or {}}))
+
+    assert refused("PREDICTION", [label_item(asset_id)]) == "missingModelName"
+    assert refused("INFERENCE", [label_item(asset_id)]) == "missingModelName"
+    assert refused("DEFAULT", [label_item(asset_id, authorID="nobody")]) == "userNotFound"
+    assert refused("DEFAULT", [label_item("nope")]) == "assetNotFound"
+    assert refused("DEFAULT", [label_item(asset_id, {"NOT_A_JOB": {}})]) == "invalidJsonResponse"
+    assert refused("DEFAULT", [dict(label_item(asset_id), jsonResponse="{bad")]) == "invalidJsonResponse"
+    assert refused("DEFAULT", [label_item(asset_id)] * 101) == "tooManyLabels"
+    assert refused("DEFAULT", [label_item(other_asset)], {"project": {"id": project}}) == "assetNotInProject"
+    assert refused("DEFAULT", [label_item(asset_id)], {"idIn": [other_asset]}) == "assetNotInWhere"
+    bad_type = post(emulator, APPEND_LABELS, {"data": {"labelType": "HUMAN", "labelsData": []}, "where": {}}).json()
+    assert bad_type["data"] is None and "HUMAN" in bad_type["errors"][0]["message"]
+    assert gql(emulator, "{ data: countLabels(where: {}) }")["data"] == 0
+
+
+def test_overwrite_replaces_a_models_predictions(emulator, project):
+    asset_id = append_assets(emulator, project, hosted(1))[0]["id"]
+    append_labels(emulator, "PREDICTION", [label_item(asset_id, modelName="m1")])
+    append_labels(emulator, "PREDICTION", [label_item(asset_id, modelName="m2")])
+    newest = append_labels(emulator, "PREDICTION", [label_item(asset_id, modelName="m1")], overwrite=True)
+    models = [(l["modelName"], l["id"]) for l in emulator.list_labels(project)]
+    assert [m for m, _ in models] == ["m2", "m1"] and models[1][1] == newest[0]["id"]
+
+
+# -- faults ----------------------------------------------------------------------------
+
+
+def count_projects(emulator):
+    return gql(emulator, "{ data: countProjects(where: {}) }")["data"]
+
+
+def test_fault_rate_limit_is_not_processed(emulator):
+    emulator.set_faults(rate_limit=1.0, retry_after=7)
+    response = post(emulator, CREATE_PROJECT, {"data": {"title": "T", "inputType": "IMAGE", "jsonInterface": "{}"}})
+    assert response.status_code == 429 and response.headers["Retry-After"] == "7"
+    assert "errors" not in response.json() and "data" not in response.json()
+    emulator.reset_faults()
+    assert count_projects(emulator) == 0
+    assert emulator.stats()["faults"]["rate_limit"] == 1
+
+
+def test_fault_server_error_is_not_processed(emulator):
+    emulator.set_faults(server_error=1.0)
+    response = post(emulator, CREATE_PROJECT, {"data": {"title": "T", "inputType": "IMAGE", "jsonInterface": "{}"}})
+    assert response.status_code == 503
+    emulator.reset_faults()
+    assert count_projects(emulator) == 0
+
+
+def test_fault_drop_closes_without_processing(emulator):
+    emulator.set_faults(drop=1.0)
+    with pytest.raises(requests.ConnectionError):
+        post(emulator, CREATE_PROJECT, {"data": {"title": "T", "inputType": "IMAGE", "jsonInterface": "{}"}})
+    emulator.reset_faults()
+    assert count_projects(emulator) == 0
+    assert emulator.stats()["faults"]["drop"] == 1
+
+
+def test_fault_lost_response_applies_mutations_only(emulator):
+    emulator.set_faults(lost_response=1.0)
+    with pytest.raises(requests.ConnectionError):
+        post(emulator, CREATE_PROJECT, {"data": {"title": "T", "inputType": "IMAGE", "jsonInterface": "{}"}})
+    assert count_projects(emulator) == 1  # a query: answered
+    emulator.reset_faults()
+    assert emulator.stats()["faults"]["lost_response"] == 1
+
+
+def test_fault_slow(emulator):
+    emulator.set_faults(slow=1.0, slow_seconds=0.3)
+    start = time.monotonic()
+    assert count_projects(emulator) == 0
+    assert time.monotonic() - start >= 0.3
+    assert emulator.stats()["faults"]["slow"] == 1
+
+
+def test_fault_operations_restrict_faults(emulator, project):
+    emulator.set_faults(server_error=1.0, fault_operations=["appendManyAssets"])
+    assert count_projects(emulator) == 1
+    response = post(emulator, APPEND_ASSETS, {"data": {"contentArray": hosted(1)}, "where": {"id": project}})
+    assert response.status_code == 503
+    assert emulator.faults["fault_operations"] == ["appendManyAssets"]
+    emulator.reset_faults()
+    assert list_assets(emulator, {"project": {"id": project}}) == []
+
+
+def test_faults_apply_to_storage(emulator, project):
+    url = gql(emulator, SIGNED_URLS, {"filePaths": ["projects/%s/assets/x/content" % project]})["urls"][0]
+    emulator.set_faults(server_error=1.0, fault_operations=["storage_put"])
+    assert requests.put(url.split("&id=")[0], data=b"x", timeout=10).status_code == 503
+    assert emulator.stored_content("projects/%s/assets/x/content" % project) is None
+    emulator.set_faults(fault_operations=["storage_get"])
+    assert requests.put(url.split("&id=")[0], data=b"x", timeout=10).status_code == 200
+    assert requests.get(url, timeout=10).status_code == 503
+
+
+def test_fail_after_starts_an_outage(emulator):
+    emulator.set_faults(fail_after=2)
+    assert count_projects(emulator) == 0
+    assert count_projects(emulator) == 0
+    for _ in range(3):
+        assert post(emulator, "{ data: countProjects(where: {}) }").status_code == 503
+    emulator.set_faults(fail_after=None)
+    assert count_projects(emulator) == 0
+    assert emulator.stats()["faults"]["outage"] == 3
+
+
+def test_faults_are_seeded():
+    def statuses(seed):
+        with KiliEmulator(api_key="k", seed=seed, faults={"rate_limit": 0.5}) as emulator:
+            return [post(emulator, "{ data: viewer { id } }").status_code for _ in range(20)]
+
+    first = statuses(7)
+    assert first == statuses(7)
+    assert set(first) == {200, 429}
+
+
+def test_fault_knobs_are_checked(emulator):
+    with pytest.raises(ValueError):
+        emulator.set_faults(rate_limit=1.5)
+    with pytest.raises(ValueError):
+        emulator.set_faults(explode=0.1)
+    with pytest.raises(ValueError):
+        emulator.set_faults(rate_limit=0.6, server_error=0.6)
+    assert validate_knobs({"fault_operations": "a, b"}) == {"fault_operations": frozenset({"a", "b"})}
+
+
+# -- call budget -------------------------------------------------------------------------
+
+
+def test_call_budget_is_enforced():
+    with KiliEmulator(api_key="k", max_calls=3, window_seconds=60) as emulator:
+        for _ in range(3):
+            assert count_projects(emulator) == 0
+        over = post(emulator, "{ data: countProjects(where: {}) }")
+        assert over.status_code == 429 and 1 <= int(over.headers["Retry-After"]) <= 60
+        assert "errors" not in over.json()
+        # storage and version calls are not in the budget
+        assert requests.get(emulator.base_url + "/api/label/v2/version", timeout=10).status_code == 200
+        stats = emulator.stats()
+        assert stats["over_limit"] == 1 and stats["peak_calls_in_window"] == 3 and stats["max_calls"] == 3
+
+
+def test_call_budget_can_only_count():
+    with KiliEmulator(api_key="k", max_calls=2, enforce_limit=False) as emulator:
+        for _ in range(4):
+            assert count_projects(emulator) == 0
+        stats = emulator.stats()
+        assert stats["over_limit"] == 2 and stats["peak_calls_in_window"] == 4
+
+
+def test_call_budget_window_slides():
+    with KiliEmulator(api_key="k", max_calls=2, window_seconds=0.5) as emulator:
+        assert count_projects(emulator) == 0
+        assert count_projects(emulator) == 0
+        assert post(emulator, "{ data: countProjects(where: {}) }").status_code == 429
+        time.sleep(0.6)
+        assert count_projects(emulator) == 0
+
+
+# -- control endpoints ---------------------------------------------------------------------
+
+
+def test_control_endpoints(emulator):
+    control = emulator.base_url + "/_emulator/"
+    assert requests.get(control + "stats", timeout=10).status_code == 401
+    count_projects(emulator)
+    stats = requests.get(control + "stats", headers=headers(emulator), timeout=10).json()
+    assert stats["requests"] == 1 and stats["operations"] == {"countProjects": 1} and stats["statuses"] == {"200": 1}
+
+    knobs = requests.post(control + "faults", json={"server_error": 1.0, "fault_operations": ["createProject"]}, headers=headers(emulator), timeout=10)
+    assert knobs.status_code == 200 and knobs.json()["server_error"] == 1.0
+    assert emulator.faults["server_error"] == 1.0
+    assert requests.get(control + "faults", headers=headers(emulator), timeout=10).json()["fault_operations"] == ["createProject"]
+    bad = requests.post(control + "faults", json={"server_error": 3}, headers=headers(emulator), timeout=10)
+    assert bad.status_code == 400
+    # control requests are never faulted nor counted
+    requests.post(control + "faults", json={"server_error": 0, "fault_operations": None}, headers=headers(emulator), timeout=10)
+    assert emulator.stats()["requests"] == 1
+    reset = requests.post(control + "reset_stats", headers=headers(emulator), timeout=10).json()
+    assert reset["requests"] == 0 and reset["operations"] == {}
+
+    user = requests.post(control + "users", json={"email": "bob@example.com", "api_key": "bob-key"}, headers=headers(emulator), timeout=10)
+    assert user.status_code == 200 and user.json()["apiKey"] == "bob-key"
+    assert gql(emulator, "{ data: viewer { email } }", key="bob-key")["data"]["email"] == "bob@example.com"
+    create_project(emulator)
+    assert requests.post(control + "clear", headers=headers(emulator), timeout=10).status_code == 200
+    assert count_projects(emulator) == 0
+    assert requests.get(control + "nothing", headers=headers(emulator), timeout=10).status_code == 404
+
+
+# -- Python helpers, concurrency, plugin, command line --------------------------------------
+
+
+def test_python_helpers(emulator, project):
+    asset_id = append_assets(emulator, project, hosted(1), jsonMetadataArray=[json.dumps({"x": 1})])[0]["id"]
+    requests_before = emulator.stats()["requests"]
+    ann = emulator.create_user("ann@example.com", api_key=True)
+    label = emulator.add_label(asset_id, WEATHER, author_id=ann["id"])
+    assert label["jsonResponse"] == WEATHER and label["author"]["email"] == "ann@example.com"
+    assets = emulator.list_assets(project)
+    assert assets[0]["jsonMetadata"] == {"x": 1} and assets[0]["status"] == "LABELED"
+    assert assets[0]["labels"][0]["id"] == label["id"]
+    assert emulator.list_projects()[0]["jsonInterface"] == INTERFACE
+    body = emulator.execute("{ data: viewer { email } }", api_key=ann["apiKey"])
+    assert body == {"data": {"data": {"email": "ann@example.com"}}}
+    assert emulator.stats()["requests"] == requests_before  # the helpers are not requests
+
+
+def test_concurrent_appends_are_consistent(emulator, project):
+    def append(batch):
+        return append_assets(emulator, project, hosted(10), externalIDArray=["b%d-%d" % (batch, i) for i in range(10)])
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(append, range(16)))
+    assert sum(len(r) for r in results) == 160
+    total = gql(emulator, "query($w: AssetWhere!) { data: countAssets(where: $w) }", {"w": {"project": {"id": project}}})
+    assert total["data"] == 160
+
+
+def test_pytest_plugin_fixture(kili_emulator):
+    assert kili_emulator.api_key.startswith("test-")
+    assert gql(kili_emulator, "{ data: viewer { email } }")["data"]["email"] == "emulator-admin@kili.local"
+
+
+def test_cli_prints_the_url_and_stops_on_sigterm():
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fo_annotation_backends.testing.kili", "--port", "0", "--api-key", "cli-key", "--max-page-size", "7"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        url = process.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.1:") and url.endswith("/api/label/v2/graphql")
+        response = requests.post(url, json={"query": "{ data: viewer { email } }"}, headers={"Authorization": "X-API-Key: cli-key"}, timeout=10)
+        assert response.json()["data"]["data"]["email"] == "emulator-admin@kili.local"
+        too_big = requests.post(
+            url, json={"query": "{ data: projects(where: {}, first: 8, skip: 0) { id } }"}, headers={"Authorization": "X-API-Key: cli-key"}, timeout=10
+        )
+        assert reason(too_big.json()["errors"][0]) == "pageSizeTooLarge"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()
