@@ -134,6 +134,10 @@ class HttpSession:
         """Closes the pooled connections."""
         self._session.close()
 
+    def sleep(self, seconds):
+        """Sleeps with this session's sleep function (a fake one in tests)."""
+        self._sleep(seconds)
+
     def url(self, path):
         """The absolute URL of ``path``."""
         if path.startswith(("http://", "https://")):

@@ -747,7 +747,7 @@ class KiliAnnotationResults(foua.AnnotationResults):
             logger.info("Deleted Kili project %s", self.project_id)
         else:
             client.delete_assets(self.project_id, list(self.asset_ids.values()))
-            logger.info("Deleted the %d assets of run '%s' from Kili project %s", len(self.asset_ids), self.anno_key, self.project_id)
+            logger.info("Deleted the %d assets of run '%s' from Kili project %s", len(self.asset_ids), self.key, self.project_id)
 
     @classmethod
     def _from_dict(cls, d, samples, config, anno_key):

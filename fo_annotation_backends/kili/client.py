@@ -76,7 +76,7 @@ class KiliClient:
             headers={"Authorization": "X-API-Key: %s" % api_key, "Content-Type": "application/json"},
             timeout=(10, timeout),
             retry=retry,
-            pacer=Pacer(max_calls, window_seconds),
+            pacer=Pacer(max_calls, window_seconds, **extra),
             **extra,
         )
         self.storage = HttpSession(url, timeout=(10, timeout), retry=retry, **extra)
@@ -127,6 +127,8 @@ class KiliClient:
             ) from None
         errors = payload.get("errors") if isinstance(payload, dict) else None
         if errors:
+            if not isinstance(errors, list):
+                errors = [errors]
             first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
             reason = ((first.get("extensions") or {}).get("context") or {}).get("reason")
             message = first.get("message") or "unknown error"
@@ -147,10 +149,16 @@ class KiliClient:
             except OutcomeUnknownError as e:
                 if check == self.max_checks:
                     raise
+                self._wait_before_check(check)
                 if was_applied():
                     logger.info("%s; Kili has applied it, not sending it again", e)
                     return None
                 logger.info("%s; Kili has not applied it, sending it again", e)
+
+    def _wait_before_check(self, check):
+        # after a gateway error the server may still be applying the
+        # mutation: give it a moment before asking what it has
+        self.http.sleep(self.http.retry.backoff(check + 1))
 
     # ------------------------------------------------------------------
     # users and projects
@@ -228,11 +236,16 @@ class KiliClient:
 
     def delete_project(self, project_id):
         """Deletes a project (a project already gone counts as deleted)."""
-        self._mutate_checked(
-            "mutation($where: ProjectWhere!) { data: deleteProjectAsynchronously(where: $where) }",
-            {"where": {"id": project_id}},
-            lambda: self.get_project(project_id) is None,
-        )
+        try:
+            self._mutate_checked(
+                "mutation($where: ProjectWhere!) { data: deleteProjectAsynchronously(where: $where) }",
+                {"where": {"id": project_id}},
+                lambda: self.get_project(project_id) is None,
+            )
+        except KiliGraphQLError:
+            if self.get_project(project_id) is None:
+                return
+            raise
 
     # ------------------------------------------------------------------
     # assets
@@ -327,6 +340,7 @@ class KiliClient:
             except OutcomeUnknownError as e:
                 if check == self.max_checks:
                     raise
+                self._wait_before_check(check)
                 present = self.assets_by_id(project_id, [a["id"] for a in pending], fields="id")
                 pending = [a for a in pending if a["id"] not in present]
                 logger.info("%s; %d of the assets still to send", e, len(pending))
@@ -386,6 +400,7 @@ class KiliClient:
                 except OutcomeUnknownError as e:
                     if check == self.max_checks:
                         raise
+                    self._wait_before_check(check)
                     done = self.assets_with_prediction(project_id, [a for a, _ in chunk], model_name)
                     chunk = [(a, r) for a, r in chunk if a not in done]
                     logger.info("%s; %d of the labels still to send", e, len(chunk))

@@ -1,6 +1,7 @@
-"""Integration tier: FiftyOne's embedded MongoDB and a real Label Studio
-server, started once per session (its data directory is reused between
-runs, so later runs start in seconds)."""
+"""Integration tier: FiftyOne's embedded MongoDB, a real Label Studio server
+started once per session (its data directory is reused between runs, so
+later runs start in seconds), and the Kili emulator (one per test, from this
+package's pytest plugin)."""
 
 import os
 import uuid
@@ -10,6 +11,7 @@ import pytest
 import fiftyone as fo
 
 from fo_annotation_backends.labelstudio import LabelStudioClient
+from fo_annotation_backends.testing.kili_annotator import KiliAnnotator
 from fo_annotation_backends.testing.labelstudio_annotator import LabelStudioAnnotator
 from fo_annotation_backends.testing.labelstudio_server import LabelStudioServer, cache_dir
 
@@ -93,3 +95,40 @@ def media_dir(tmp_path):
     return str(folder)
 
 
+
+
+KILI_CONFIG_CLS = "fo_annotation_backends.kili.KiliBackendConfig"
+
+
+@pytest.fixture
+def kili_backend(kili_emulator):
+    """Registers our Kili backend as ``kili``, pointed at the emulator."""
+    saved = fo.annotation_config.backends.get("kili")
+    fo.annotation_config.backends["kili"] = {
+        "config_cls": KILI_CONFIG_CLS,
+        "url": kili_emulator.url,
+        "api_key": kili_emulator.api_key,
+    }
+    yield "kili"
+    if saved is None:
+        fo.annotation_config.backends.pop("kili", None)
+    else:
+        fo.annotation_config.backends["kili"] = saved
+
+
+@pytest.fixture
+def kili_annotator(kili_emulator):
+    return KiliAnnotator(kili_emulator.url, kili_emulator.api_key)
+
+
+@pytest.fixture
+def kili_dataset(kili_backend):
+    """A dataset whose runs are cleaned up while the emulator still runs."""
+    ds = fo.Dataset("kili-%s" % uuid.uuid4().hex[:10])
+    yield ds
+    for key in ds.list_annotation_runs():
+        try:
+            ds.load_annotation_results(key).cleanup()
+        except Exception:
+            pass
+    ds.delete()
