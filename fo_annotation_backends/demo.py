@@ -4,9 +4,11 @@ Starts a local Label Studio server, builds a small dataset of generated
 images with existing detections, sends it to Label Studio with
 ``annotate()``, lets a simulated annotator edit, add and delete labels
 through Label Studio's REST API, merges the work back with
-``load_annotations()``, and prints what changed.
+``load_annotations()``, and prints what changed. ``--backend kili`` does the
+same against the Kili-protocol emulator (GraphQL, signed-URL uploads,
+DEFAULT and REVIEW labels by named people).
 
-    python -m fo_annotation_backends.demo [--samples 12] [--keep-server]
+    python -m fo_annotation_backends.demo [--backend labelstudio|kili] [--samples 12] [--keep-server]
 """
 
 import argparse
@@ -72,12 +74,129 @@ def simulate_annotator(annotator, task_ids, rng):
         annotator.submit(task_id, result)
 
 
+def simulate_kili_annotator(annotator, results, rng):
+    """The same edits as :func:`simulate_annotator`, as a person in Kili's
+    editor: DEFAULT labels by one annotator, some reviewed by another."""
+    mapping = results.interface_mapping
+    job = mapping["jobs"]["ground_truth"]
+    keys = mapping["categories"]["ground_truth"]
+    classes = {v: k for k, v in keys.items()}
+    for n, (sample_id, asset_id) in enumerate(sorted(results.asset_ids.items())):
+        response = annotator.prefilled(results.project_id, asset_id)
+        boxes = response.setdefault(job, {"annotations": []})["annotations"]
+        if n % 4 == 0 and boxes:  # move and relabel the first box
+            vertices = boxes[0]["boundingPoly"][0]["normalizedVertices"]
+            shift = min(0.05, 1.0 - max(v["x"] for v in vertices))
+            for vertex in vertices:
+                vertex["x"] += shift
+            name = classes[boxes[0]["categories"][0]["name"]]
+            boxes[0]["categories"] = [{"name": keys[CLASSES[(CLASSES.index(name) + 1) % len(CLASSES)]], "confidence": 100}]
+        if n % 4 == 1 and boxes:  # delete the last box
+            boxes.pop()
+        if n % 4 == 2:  # add a box the model missed
+            boxes.append(
+                {
+                    "mid": "new%05d" % n,
+                    "type": "rectangle",
+                    "categories": [{"name": keys[rng.choice(CLASSES)], "confidence": 100}],
+                    "boundingPoly": [{"normalizedVertices": [
+                        {"x": 0.05, "y": 0.2}, {"x": 0.05, "y": 0.05}, {"x": 0.25, "y": 0.05}, {"x": 0.25, "y": 0.2}
+                    ]}],
+                    "children": {},
+                }
+            )
+        if n % 4 == 3 and n % 8 == 7:
+            continue  # nobody opened this one: it keeps its labels
+        annotator.submit(results.project_id, asset_id, response, author="annotator@example.com")
+        if n % 3 == 0:  # a reviewer accepts it as it is
+            annotator.submit(results.project_id, asset_id, response, author="reviewer@example.com", label_type="REVIEW")
+
+
+def build_dataset(fo, fol, media, count):
+    name = "fo-annotation-backends-demo"
+    if fo.dataset_exists(name):
+        fo.delete_dataset(name)
+    dataset = fo.Dataset(name)
+    for path, boxes in make_images(media, count):
+        dataset.add_sample(
+            fo.Sample(
+                filepath=path,
+                ground_truth=fol.Detections(detections=[fol.Detection(label=label, bounding_box=box) for label, box in boxes]),
+            )
+        )
+    return dataset
+
+
+def print_changes(dataset, before):
+    changes = collections.Counter()
+    for sample in dataset:
+        now = {d.id: d for d in sample.ground_truth.detections}
+        old = before[sample.id]
+        changes["added"] += len(set(now) - set(old))
+        changes["deleted"] += len(set(old) - set(now))
+        changes["edited"] += sum(
+            1
+            for i in set(now) & set(old)
+            if now[i].label != old[i].label or not np.allclose(now[i].bounding_box, old[i].bounding_box)
+        )
+    print("\nMerged back into field 'ground_truth':")
+    print("    added:   %d" % changes["added"])
+    print("    edited:  %d" % changes["edited"])
+    print("    deleted: %d" % changes["deleted"])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["labelstudio", "kili"], default="labelstudio")
     parser.add_argument("--samples", type=int, default=12)
     parser.add_argument("--keep-server", action="store_true", help="leave the server running to look at it")
     args = parser.parse_args(argv)
+    if args.backend == "kili":
+        return run_kili(args)
+    return run_labelstudio(args)
 
+
+def run_kili(args):
+    import fiftyone as fo
+    import fiftyone.core.labels as fol
+
+    from .testing.kili import KiliEmulator
+    from .testing.kili_annotator import KiliAnnotator
+    from .testing.labelstudio_server import cache_dir
+
+    media = os.path.join(cache_dir(), "demo-media")
+    with KiliEmulator() as server:
+        print("A local Kili-protocol server is up at %s" % server.url)
+        fo.annotation_config.backends["kili"] = {
+            "config_cls": "fo_annotation_backends.kili.KiliBackendConfig",
+            "url": server.url,
+            "api_key": server.api_key,
+        }
+        dataset = build_dataset(fo, fol, media, args.samples)
+        before = {s.id: {d.id: d for d in s.ground_truth.detections} for s in dataset}
+        anno_key = "demo_%d" % int(time.time())
+        schema = {"ground_truth": {"type": "detections", "classes": CLASSES}}
+        results = dataset.annotate(anno_key, backend="kili", label_schema=schema, project_name="FiftyOne demo")
+        print("Sent %d samples to Kili project %s" % (len(dataset), results.project_id))
+
+        simulate_kili_annotator(KiliAnnotator(server.url, server.api_key), results, random.Random(1))
+        results.print_status()
+        dataset.load_annotations(anno_key)
+        print_changes(dataset, before)
+        stats = server.stats()
+        print("\nThe server answered %d requests: %s" % (stats["requests"], ", ".join(
+            "%s %d" % item for item in sorted(stats["operations"].items()))))
+        if args.keep_server:
+            print("Server left running at %s (key %s); press Ctrl-C to stop it." % (server.url, server.api_key))
+            try:
+                while True:
+                    time.sleep(3600)
+            except KeyboardInterrupt:
+                pass
+    return 0
+
+
+def run_labelstudio(args):
     import fiftyone as fo
     import fiftyone.core.labels as fol
 
@@ -96,19 +215,7 @@ def main(argv=None):
             "url": server.url,
             "api_key": server.legacy_token,
         }
-        name = "fo-annotation-backends-demo"
-        if fo.dataset_exists(name):
-            fo.delete_dataset(name)
-        dataset = fo.Dataset(name)
-        for path, boxes in make_images(media, args.samples):
-            dataset.add_sample(
-                fo.Sample(
-                    filepath=path,
-                    ground_truth=fol.Detections(
-                        detections=[fol.Detection(label=label, bounding_box=box) for label, box in boxes]
-                    ),
-                )
-            )
+        dataset = build_dataset(fo, fol, media, args.samples)
         before = {s.id: {d.id: d for d in s.ground_truth.detections} for s in dataset}
         anno_key = "demo_%d" % int(time.time())
         schema = {"ground_truth": {"type": "detections", "classes": CLASSES}}
@@ -120,21 +227,7 @@ def main(argv=None):
         results.print_status()
 
         dataset.load_annotations(anno_key)
-        changes = collections.Counter()
-        for sample in dataset:
-            now = {d.id: d for d in sample.ground_truth.detections}
-            old = before[sample.id]
-            changes["added"] += len(set(now) - set(old))
-            changes["deleted"] += len(set(old) - set(now))
-            changes["edited"] += sum(
-                1
-                for i in set(now) & set(old)
-                if now[i].label != old[i].label or not np.allclose(now[i].bounding_box, old[i].bounding_box)
-            )
-        print("\nMerged back into field 'ground_truth':")
-        print("    added:   %d" % changes["added"])
-        print("    edited:  %d" % changes["edited"])
-        print("    deleted: %d" % changes["deleted"])
+        print_changes(dataset, before)
         print("\nLook at the project: %s (user %s, password %s)" % (results.project_url, server.username, server.password))
         if args.keep_server:
             print("Server left running; press Ctrl-C to stop it.")
