@@ -10,11 +10,13 @@ Every mutation whose outcome is unknown (no answer, a 5xx) is resolved by
 asking the server what it has before anything is sent again.
 """
 
+import gzip
 import json
 import mimetypes
 
 from ..core.errors import AuthenticationError, OutcomeUnknownError, ServiceError
 from ..core.http import HttpSession, RetryPolicy
+from ..core.media import chunk_by_count_and_bytes
 from ..core.pacing import Pacer
 from ..core.secrets import get_logger, register_secret
 
@@ -24,6 +26,8 @@ DEFAULT_URL = "https://cloud.kili-technology.com/api/label/v2/graphql"
 MAX_ASSETS_PER_CALL = 100  # appendManyAssets, deleteAssets
 MAX_LABELS_PER_CALL = 100  # appendManyLabels
 MAX_SIGNED_URLS_PER_CALL = 30  # createUploadBucketSignedUrls
+MAX_LABEL_BYTES_PER_CALL = 8 * 1024 * 1024
+GZIP_MIN_BYTES = 1024 * 1024  # Kili's SDK gzips bodies from 1 MB
 HUMAN_LABEL_TYPES = ("DEFAULT", "REVIEW")
 
 LABEL_FIELDS = "id labelType createdAt modelName jsonResponse author { id email }"
@@ -111,9 +115,15 @@ class KiliClient:
         return self._execute(document, variables, idempotent=False)
 
     def _execute(self, document, variables, idempotent):
-        body = {"query": document, "variables": variables or {}}
+        body = json.dumps({"query": document, "variables": variables or {}}).encode()
+        headers = {}
+        if len(body) >= GZIP_MIN_BYTES:
+            body = gzip.compress(body, compresslevel=5)
+            headers["Content-Encoding"] = "gzip"
         try:
-            response = self.http.request("POST", self.url, idempotent=idempotent, json=body, ok_statuses={400})
+            response = self.http.request(
+                "POST", self.url, idempotent=idempotent, data=body, headers=headers, ok_statuses={400}
+            )
         except AuthenticationError:
             raise AuthenticationError(
                 "Kili refused the API key (401/403) at %s: check FIFTYONE_KILI_API_KEY and the endpoint" % self.url
@@ -388,11 +398,14 @@ class KiliClient:
             model_name: the model name the labels carry (also how a lost
                 answer is checked: an asset with a prediction of this model
                 already has its label)
-            labels: ``[(asset_id, json_response dict)]``
+            labels: ``[(asset_id, json_response dict)]``; sent 100 a call,
+                and calls are kept under ``MAX_LABEL_BYTES_PER_CALL`` (masks
+                make large labels)
         """
-        pending = list(labels)
-        for start in range(0, len(pending), MAX_LABELS_PER_CALL):
-            chunk = pending[start : start + MAX_LABELS_PER_CALL]
+        encoded = [(asset_id, json.dumps(response)) for asset_id, response in labels]
+        sizes = {i: len(text) for i, (_, text) in enumerate(encoded)}
+        for indices in chunk_by_count_and_bytes(list(range(len(encoded))), sizes, MAX_LABELS_PER_CALL, MAX_LABEL_BYTES_PER_CALL):
+            chunk = [encoded[i] for i in indices]
             for check in range(self.max_checks + 1):
                 try:
                     self._append_labels_once(project_id, "PREDICTION", chunk, model_name=model_name)
@@ -422,7 +435,8 @@ class KiliClient:
     def _append_labels_once(self, project_id, label_type, labels, model_name=None, author_id=None):
         labels_data = []
         for asset_id, response in labels:
-            entry = {"assetID": asset_id, "jsonResponse": json.dumps(response)}
+            text = response if isinstance(response, str) else json.dumps(response)
+            entry = {"assetID": asset_id, "jsonResponse": text}
             if model_name:
                 entry["modelName"] = model_name
             if author_id:
