@@ -123,6 +123,18 @@ class FieldSpec:
         """``{class: pixel value}`` for segmentation fields."""
         return {c: v for v, c in (self.mask_targets or {}).items()}
 
+    def complete_attributes(self, found, new):
+        """``found`` (``{attribute: value}`` read from a service) plus every
+        schema attribute it lacks: ``False`` for a checkbox, the default for
+        a new label, ``None`` for an existing one."""
+        for name, attr in self.attributes.items():
+            if name not in found:
+                if attr.type == "checkbox":
+                    found[name] = False
+                else:
+                    found[name] = attr.default if new else None
+        return found
+
     def parse_scalar(self, raw):
         """Maps a service's value back to the field's Python type."""
         if raw is None:

@@ -23,17 +23,16 @@ import os
 import uuid
 import webbrowser
 
-import fiftyone.core.fields as fof
-import fiftyone.core.media as fom
 import fiftyone.utils.annotations as foua
 
+from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin
 from ..core.download import build_annotations
 from ..core.errors import AnnotationBackendError
 from ..core.idmap import field_values, label_ids
 from ..core.media import check_image_media, is_remote, sample_image_sizes
 from ..core.progress import progress_bar
 from ..core.schema import normalize_label_schema
-from ..core.secrets import get_logger, register_secret
+from ..core.secrets import get_logger
 from .client import ASSET_FIELDS, DEFAULT_URL, HUMAN_LABEL_TYPES, LABEL_FIELDS, KiliClient, loads_json_field, project_url
 from .convert import KiliInterface, json_response_to_labels, labels_to_json_response
 
@@ -76,7 +75,7 @@ class UploadInterruptedError(AnnotationBackendError):
         self.total = total
 
 
-class KiliBackendConfig(foua.AnnotationBackendConfig):
+class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
     """Configuration of the Kili backend.
 
     Args:
@@ -167,18 +166,7 @@ class KiliBackendConfig(foua.AnnotationBackendConfig):
         self.window_seconds = window_seconds
         self.timeout = timeout
         self.max_retries = max_retries
-        self._api_key = None
         self.api_key = api_key
-
-    @property
-    def api_key(self):
-        """The API key (held in memory only, never serialized)."""
-        return self._api_key
-
-    @api_key.setter
-    def api_key(self, value):
-        register_secret(value)
-        self._api_key = value
 
     @property
     def endpoint(self):
@@ -211,59 +199,8 @@ class KiliBackendConfig(foua.AnnotationBackendConfig):
         return "%s(url=%r, project_id=%r)" % (type(self).__name__, self.endpoint, self.project_id)
 
 
-class KiliBackend(foua.AnnotationBackend):
+class KiliBackend(ImageBackendMixin, foua.AnnotationBackend):
     """Sends samples to a Kili project and merges the labels back."""
-
-    @property
-    def supported_media_types(self):
-        return [fom.IMAGE]
-
-    @property
-    def supported_label_types(self):
-        return [
-            "classification",
-            "classifications",
-            "detection",
-            "detections",
-            "instance",
-            "instances",
-            "polyline",
-            "polylines",
-            "polygon",
-            "polygons",
-            "keypoint",
-            "keypoints",
-            "segmentation",
-            "scalar",
-        ]
-
-    @property
-    def supported_scalar_types(self):
-        return [fof.IntField, fof.FloatField, fof.StringField, fof.BooleanField]
-
-    @property
-    def supported_attr_types(self):
-        return ["select", "radio", "checkbox", "text"]
-
-    @property
-    def supports_keyframes(self):
-        return False
-
-    @property
-    def supports_video_sample_fields(self):
-        return False
-
-    @property
-    def requires_label_schema(self):
-        return True
-
-    def recommend_attr_tool(self, name, value):
-        if isinstance(value, bool):
-            return {"type": "checkbox"}
-        return {"type": "text"}
-
-    def requires_attr_values(self, attr_type):
-        return attr_type in ("select", "radio")
 
     def _connect_to_api(self):
         config = self.config
@@ -278,31 +215,11 @@ class KiliBackend(foua.AnnotationBackend):
             window_seconds=config.window_seconds,
         )
 
-    def connect_to_api(self):
-        """The :class:`KiliClient` of this backend (reused)."""
-        if self._api is None:
-            self._api = self._connect_to_api()
-        return self._api
-
-    def upload_annotations(self, samples, anno_key, launch_editor=False):
-        """Validates everything, then creates the project, assets and
-        PREDICTION labels.
-
-        On failure the run is unregistered. A project this call created is
-        deleted if no asset reached it; otherwise its assets are kept and
-        :class:`UploadInterruptedError` says how to resume.
-        """
-        try:
-            results = _Uploader(self, samples, anno_key).run()
-        except BaseException:
-            try:
-                self.delete_run(samples, anno_key, cleanup=False)
-            except Exception as cleanup_error:  # keep the original error
-                logger.warning("Could not unregister run '%s': %s", anno_key, cleanup_error)
-            raise
-        if launch_editor:
-            results.launch_editor()
-        return results
+    def _upload(self, samples, anno_key):
+        # a project this call created is deleted if no asset reached it;
+        # otherwise its assets stay and UploadInterruptedError says how to
+        # resume
+        return _Uploader(self, samples, anno_key).run()
 
     def download_annotations(self, results):
         """Downloads the label that counts of every asset of the run."""

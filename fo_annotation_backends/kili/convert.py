@@ -650,13 +650,7 @@ def _attributes_from_children(interface, spec, children_dicts, new):
                     logger.warning("Field '%s': unknown value %r of attribute '%s'; skipped", spec.name, keys[0], name)
                     continue
                 found[name] = attr.parse(raw)
-    for name, attr in spec.attributes.items():
-        if name not in found:
-            if attr.type == "checkbox":
-                found[name] = False
-            else:
-                found[name] = attr.default if new else None
-    return found
+    return spec.complete_attributes(found, new)
 
 
 def _classifications_from_response(interface, spec, job_response, current_labels):

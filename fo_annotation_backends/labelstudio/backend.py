@@ -15,17 +15,16 @@ import os
 import uuid
 import webbrowser
 
-import fiftyone.core.fields as fof
-import fiftyone.core.media as fom
 import fiftyone.utils.annotations as foua
 
+from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin
 from ..core.errors import AnnotationBackendError, MediaError
 from ..core.download import build_annotations
 from ..core.idmap import field_values, label_ids
 from ..core.media import check_image_media, chunk_by_count_and_bytes, is_remote, sample_image_sizes
 from ..core.progress import progress_bar
 from ..core.schema import normalize_label_schema
-from ..core.secrets import get_logger, register_secret
+from ..core.secrets import get_logger
 from .client import LabelStudioClient
 from .convert import LabelInterface, labels_to_results, results_to_labels
 
@@ -48,7 +47,7 @@ SUPPORTED_TYPES = (
 )
 
 
-class LabelStudioBackendConfig(foua.AnnotationBackendConfig):
+class LabelStudioBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
     """Configuration of the Label Studio backend.
 
     Args:
@@ -126,18 +125,7 @@ class LabelStudioBackendConfig(foua.AnnotationBackendConfig):
         self.max_retries = max_retries
         self.max_calls = max_calls
         self.window_seconds = window_seconds
-        self._api_key = None
         self.api_key = api_key
-
-    @property
-    def api_key(self):
-        """The API key (held in memory only, never serialized)."""
-        return self._api_key
-
-    @api_key.setter
-    def api_key(self, value):
-        register_secret(value)
-        self._api_key = value
 
     def load_credentials(self, url=None, api_key=None):
         """Fills ``url``/``api_key`` from the annotation config and env vars."""
@@ -147,59 +135,8 @@ class LabelStudioBackendConfig(foua.AnnotationBackendConfig):
         return "%s(url=%r, project_name=%r)" % (type(self).__name__, self.url, self.project_name)
 
 
-class LabelStudioBackend(foua.AnnotationBackend):
+class LabelStudioBackend(ImageBackendMixin, foua.AnnotationBackend):
     """Sends samples to Label Studio and merges the annotations back."""
-
-    @property
-    def supported_media_types(self):
-        return [fom.IMAGE]
-
-    @property
-    def supported_label_types(self):
-        return [
-            "classification",
-            "classifications",
-            "detection",
-            "detections",
-            "instance",
-            "instances",
-            "polyline",
-            "polylines",
-            "polygon",
-            "polygons",
-            "keypoint",
-            "keypoints",
-            "segmentation",
-            "scalar",
-        ]
-
-    @property
-    def supported_scalar_types(self):
-        return [fof.IntField, fof.FloatField, fof.StringField, fof.BooleanField]
-
-    @property
-    def supported_attr_types(self):
-        return ["select", "radio", "checkbox", "text"]
-
-    @property
-    def supports_keyframes(self):
-        return False
-
-    @property
-    def supports_video_sample_fields(self):
-        return False
-
-    @property
-    def requires_label_schema(self):
-        return True
-
-    def recommend_attr_tool(self, name, value):
-        if isinstance(value, bool):
-            return {"type": "checkbox"}
-        return {"type": "text"}
-
-    def requires_attr_values(self, attr_type):
-        return attr_type in ("select", "radio")
 
     def _connect_to_api(self):
         return LabelStudioClient(
@@ -211,29 +148,9 @@ class LabelStudioBackend(foua.AnnotationBackend):
             window_seconds=self.config.window_seconds,
         )
 
-    def connect_to_api(self):
-        """The :class:`LabelStudioClient` of this backend (reused)."""
-        if self._api is None:
-            self._api = self._connect_to_api()
-        return self._api
-
-    def upload_annotations(self, samples, anno_key, launch_editor=False):
-        """Validates everything, then creates the project and its tasks.
-
-        On failure the project is deleted (if this call created it) and the
-        run registration is removed, so the same key can be used again.
-        """
-        try:
-            results = _Uploader(self, samples, anno_key).run()
-        except BaseException:
-            try:
-                self.delete_run(samples, anno_key, cleanup=False)
-            except Exception as cleanup_error:  # keep the original error
-                logger.warning("Could not unregister run '%s': %s", anno_key, cleanup_error)
-            raise
-        if launch_editor:
-            results.launch_editor()
-        return results
+    def _upload(self, samples, anno_key):
+        # on failure the project is deleted (if this call created it)
+        return _Uploader(self, samples, anno_key).run()
 
     def download_annotations(self, results):
         """Downloads the latest submitted annotation of every task."""

@@ -486,13 +486,7 @@ def _attributes_from_items(spec, attr_tag_to_name, items, new=True):
         else:
             choices = value.get("choices") or []
             found[name] = attr.parse(choices[0] if choices else None)
-    for name, attr in spec.attributes.items():
-        if name not in found:
-            if attr.type == "checkbox":
-                found[name] = False
-            else:
-                found[name] = attr.default if new else None
-    return found
+    return spec.complete_attributes(found, new)
 
 
 def _classifications_from_results(spec, own, attributes, current_labels):

@@ -3,6 +3,7 @@ started once per session (its data directory is reused between runs, so
 later runs start in seconds), and the Kili emulator (one per test, from this
 package's pytest plugin)."""
 
+import contextlib
 import os
 import uuid
 
@@ -54,20 +55,38 @@ def ls_client(ls_server):
     return LabelStudioClient(ls_server.url, ls_server.legacy_token)
 
 
+@contextlib.contextmanager
+def registered_backend(name, entry):
+    """``fo.annotation_config.backends[name] = entry`` for a while."""
+    saved = fo.annotation_config.backends.get(name)
+    fo.annotation_config.backends[name] = entry
+    try:
+        yield name
+    finally:
+        if saved is None:
+            fo.annotation_config.backends.pop(name, None)
+        else:
+            fo.annotation_config.backends[name] = saved
+
+
+def temporary_dataset(prefix):
+    """A new dataset whose runs are cleaned up, then deleted."""
+    ds = fo.Dataset("%s-%s" % (prefix, uuid.uuid4().hex[:10]))
+    yield ds
+    for key in ds.list_annotation_runs():
+        try:
+            ds.load_annotation_results(key).cleanup()
+        except Exception:
+            pass
+    ds.delete()
+
+
 @pytest.fixture
 def backend(ls_server):
     """Registers our backend as ``labelstudio`` (replacing the built-in)."""
-    saved = fo.annotation_config.backends.get("labelstudio")
-    fo.annotation_config.backends["labelstudio"] = {
-        "config_cls": CONFIG_CLS,
-        "url": ls_server.url,
-        "api_key": ls_server.legacy_token,
-    }
-    yield "labelstudio"
-    if saved is None:
-        fo.annotation_config.backends.pop("labelstudio", None)
-    else:
-        fo.annotation_config.backends["labelstudio"] = saved
+    entry = {"config_cls": CONFIG_CLS, "url": ls_server.url, "api_key": ls_server.legacy_token}
+    with registered_backend("labelstudio", entry) as name:
+        yield name
 
 
 @pytest.fixture
@@ -77,14 +96,7 @@ def annotator(ls_server):
 
 @pytest.fixture
 def dataset():
-    ds = fo.Dataset("test-%s" % uuid.uuid4().hex[:10])
-    yield ds
-    for key in ds.list_annotation_runs():
-        try:
-            ds.load_annotation_results(key).cleanup()
-        except Exception:
-            pass
-    ds.delete()
+    yield from temporary_dataset("test")
 
 
 @pytest.fixture
@@ -95,25 +107,15 @@ def media_dir(tmp_path):
     return str(folder)
 
 
-
-
 KILI_CONFIG_CLS = "fo_annotation_backends.kili.KiliBackendConfig"
 
 
 @pytest.fixture
 def kili_backend(kili_emulator):
     """Registers our Kili backend as ``kili``, pointed at the emulator."""
-    saved = fo.annotation_config.backends.get("kili")
-    fo.annotation_config.backends["kili"] = {
-        "config_cls": KILI_CONFIG_CLS,
-        "url": kili_emulator.url,
-        "api_key": kili_emulator.api_key,
-    }
-    yield "kili"
-    if saved is None:
-        fo.annotation_config.backends.pop("kili", None)
-    else:
-        fo.annotation_config.backends["kili"] = saved
+    entry = {"config_cls": KILI_CONFIG_CLS, "url": kili_emulator.url, "api_key": kili_emulator.api_key}
+    with registered_backend("kili", entry) as name:
+        yield name
 
 
 @pytest.fixture
@@ -124,11 +126,4 @@ def kili_annotator(kili_emulator):
 @pytest.fixture
 def kili_dataset(kili_backend):
     """A dataset whose runs are cleaned up while the emulator still runs."""
-    ds = fo.Dataset("kili-%s" % uuid.uuid4().hex[:10])
-    yield ds
-    for key in ds.list_annotation_runs():
-        try:
-            ds.load_annotation_results(key).cleanup()
-        except Exception:
-            pass
-    ds.delete()
+    yield from temporary_dataset("kili")

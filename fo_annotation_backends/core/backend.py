@@ -1,0 +1,117 @@
+"""What every backend of this package shares with FiftyOne's backend API.
+
+FiftyOne finds a backend's classes by name in the module of its config
+class, so each service keeps its own ``XBackendConfig``/``XBackend``/
+``XAnnotationResults``; these mixins hold what they have in common:
+
+- :class:`ApiKeyConfigMixin`: an ``api_key`` that lives in memory only (a
+  ``_``-prefixed attribute, which FiftyOne does not store) and is redacted;
+- :class:`ImageBackendMixin`: the image label types, attribute types and
+  capabilities, a cached API client, and an ``upload_annotations`` that
+  unregisters the run when the upload fails.
+"""
+
+import fiftyone.core.fields as fof
+import fiftyone.core.media as fom
+
+from .secrets import get_logger, register_secret
+
+logger = get_logger(__name__)
+
+IMAGE_LABEL_TYPES = (
+    "classification",
+    "classifications",
+    "detection",
+    "detections",
+    "instance",
+    "instances",
+    "polyline",
+    "polylines",
+    "polygon",
+    "polygons",
+    "keypoint",
+    "keypoints",
+    "segmentation",
+    "scalar",
+)
+
+
+class ApiKeyConfigMixin:
+    """An ``api_key`` property kept out of the run record and out of text."""
+
+    _api_key = None
+
+    @property
+    def api_key(self):
+        """The API key (held in memory only, never serialized)."""
+        return self._api_key
+
+    @api_key.setter
+    def api_key(self, value):
+        register_secret(value)
+        self._api_key = value
+
+
+class ImageBackendMixin:
+    """The image-backend half of ``foua.AnnotationBackend``.
+
+    Subclasses implement ``_connect_to_api()`` (returning their client) and
+    ``_upload(samples, anno_key)`` (returning the results).
+    """
+
+    @property
+    def supported_media_types(self):
+        return [fom.IMAGE]
+
+    @property
+    def supported_label_types(self):
+        return list(IMAGE_LABEL_TYPES)
+
+    @property
+    def supported_scalar_types(self):
+        return [fof.IntField, fof.FloatField, fof.StringField, fof.BooleanField]
+
+    @property
+    def supported_attr_types(self):
+        return ["select", "radio", "checkbox", "text"]
+
+    @property
+    def supports_keyframes(self):
+        return False
+
+    @property
+    def supports_video_sample_fields(self):
+        return False
+
+    @property
+    def requires_label_schema(self):
+        return True
+
+    def recommend_attr_tool(self, name, value):
+        if isinstance(value, bool):
+            return {"type": "checkbox"}
+        return {"type": "text"}
+
+    def requires_attr_values(self, attr_type):
+        return attr_type in ("select", "radio")
+
+    def connect_to_api(self):
+        """The service client of this backend (created once, reused)."""
+        if self._api is None:
+            self._api = self._connect_to_api()
+        return self._api
+
+    def upload_annotations(self, samples, anno_key, launch_editor=False):
+        """Uploads the samples; on any failure the run is unregistered (so
+        the same key can be used again) and the error is raised."""
+        try:
+            results = self._upload(samples, anno_key)
+        except BaseException:
+            try:
+                self.delete_run(samples, anno_key, cleanup=False)
+            except Exception as cleanup_error:  # keep the original error
+                logger.warning("Could not unregister run '%s': %s", anno_key, cleanup_error)
+            raise
+        if launch_editor:
+            results.launch_editor()
+        return results
