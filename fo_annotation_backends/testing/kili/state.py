@@ -373,15 +373,8 @@ class KiliState:
             return False  # deleted projects are gone
         if _given(where, "organizationId") is not None and where["organizationId"] != self.organization["id"]:
             return False
-        for key, field, low in (
-            ("createdAtGte", "createdAt", True),
-            ("createdAtLte", "createdAt", False),
-            ("updatedAtGte", "updatedAt", True),
-            ("updatedAtLte", "updatedAt", False),
-        ):
-            bound = _given(where, key)
-            if bound is not None and not (project[field] >= bound if low else project[field] <= bound):
-                return False
+        if not _dates_match(project, where):
+            return False
         _unsupported(where, ["tagIds"], "project")
         return True
 
@@ -652,15 +645,8 @@ class KiliState:
         for key in ("isHoneypot", "skipped"):
             if _given(where, key) is not None and asset[key] != where[key]:
                 return False
-        for key, field, low in (
-            ("createdAtGte", "createdAt", True),
-            ("createdAtLte", "createdAt", False),
-            ("updatedAtGte", "updatedAt", True),
-            ("updatedAtLte", "updatedAt", False),
-        ):
-            bound = _given(where, key)
-            if bound is not None and not (asset[field] >= bound if low else asset[field] <= bound):
-                return False
+        if not _dates_match(asset, where):
+            return False
         metadata = _given(where, "metadata")
         if metadata and not _metadata_matches(json.loads(asset["jsonMetadata"] or "{}"), metadata):
             return False
@@ -1113,3 +1099,11 @@ def image_resolution(data):
     except Exception:
         return None
     return {"width": int(width), "height": int(height)}
+
+
+def _dates_match(obj, where):
+    """Whether ``obj``'s ``createdAt``/``updatedAt`` pass the ``...Gte``/``...Lte`` bounds of ``where``."""
+    for field in ("createdAt", "updatedAt"):
+        if not _in_range(obj[field], _given(where, field + "Gte"), _given(where, field + "Lte")):
+            return False
+    return True
