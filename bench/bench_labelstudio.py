@@ -22,10 +22,11 @@ a psutil thread every 20 ms.
 Then a memory scaling check of OUR backend alone: ``annotate()`` uploading
 ~100 MB and ~1 GB of incompressible PNGs (each in a fresh subprocess).
 
-Figures are printed and written to ``bench/RESULTS.md``; raw JSON goes to
-``bench/out/``.
+Figures are printed and written to the ``labelstudio`` section of
+``bench/RESULTS.md`` (between its marker comments; the other sections are
+left as they are); raw JSON goes to ``bench/out/``.
 
-    ./run bench [--n 1000] [--cleanup-limit K] [--skip-memory]
+    ./run bench labelstudio [--n 1000] [--cleanup-limit K] [--skip-memory]
 """
 
 import argparse
@@ -33,9 +34,6 @@ import collections
 import datetime
 import json
 import os
-import platform
-import random
-import re
 import shlex
 import statistics
 import shutil
@@ -48,16 +46,35 @@ import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+for _path in (ROOT, HERE):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
 
-CACHE = os.path.abspath(os.environ.get("FOAB_CACHE_DIR") or os.path.join(ROOT, ".cache"))
-OUT_DIR = os.path.join(HERE, "out")
-RESULTS_MD = os.path.join(HERE, "RESULTS.md")
-
-CLASSES = ["cat", "dog", "car", "person"]
-FIELD = "ground_truth"
-LABEL_SCHEMA = {FIELD: {"type": "detections", "classes": CLASSES}}
+# the helpers shared with bench_kili.py (measurement, workload, report)
+from bench_common import (  # noqa: E402
+    CACHE,
+    CLASSES,
+    FIELD,
+    LABEL_SCHEMA,
+    MB,
+    OUT_DIR,
+    RESULTS_MD,
+    Breakdown,
+    Meter,
+    build_dataset,
+    git_state,
+    image_index as _image_index,
+    labels_summary as _labels_summary,
+    log,
+    machine_info,
+    make_std_images,
+    max_rss_mb as _max_rss_mb,
+    shift_headings,
+    write_section,
+)
+from bench_common import fmt as _fmt  # noqa: E402
+from bench_common import package_versions as _package_versions  # noqa: E402
+from bench_common import time_cell as _time_cell  # noqa: E402
 
 BACKENDS = {
     "builtin_ls": {
@@ -73,173 +90,6 @@ BACKENDS = {
 }
 
 PHASES = ("import", "annotate", "load_annotations", "cleanup")
-MB = 1024 * 1024
-
-
-def log(message):
-    print("[%s] %s" % (datetime.datetime.now().strftime("%H:%M:%S"), message), flush=True)
-
-
-# ---------------------------------------------------------------------------
-# measurement helpers (used inside the worker subprocesses)
-# ---------------------------------------------------------------------------
-
-
-class RssSampler(threading.Thread):
-    """Samples this process's RSS every ``interval`` seconds; :meth:`phase`
-    gives the peak since the last reset."""
-
-    def __init__(self, interval=0.02):
-        super().__init__(daemon=True)
-        import psutil
-
-        self._process = psutil.Process()
-        self.interval = interval
-        self._lock = threading.Lock()
-        self._stop_event = threading.Event()
-        self.peak = self.rss()
-
-    def rss(self):
-        return self._process.memory_info().rss
-
-    def run(self):
-        while not self._stop_event.is_set():
-            self.sample()
-            self._stop_event.wait(self.interval)
-
-    def sample(self):
-        value = self.rss()
-        with self._lock:
-            if value > self.peak:
-                self.peak = value
-        return value
-
-    def reset(self):
-        value = self.rss()
-        with self._lock:
-            self.peak = value
-        return value
-
-    def stop(self):
-        self._stop_event.set()
-
-
-class RequestCounter:
-    """Counts HTTP requests sent through ``requests`` and ``httpx`` while a
-    phase is active (by wrapping ``Session.send`` / ``Client.send``)."""
-
-    def __init__(self):
-        self.phase = None
-        self._lock = threading.Lock()
-        self.counts = collections.defaultdict(collections.Counter)  # phase -> "lib METHOD /path" -> n
-        self.bytes_sent = collections.Counter()
-
-    def install(self):
-        import httpx
-        import requests
-
-        counter = self
-        original_requests_send = requests.Session.send
-        original_httpx_send = httpx.Client.send
-
-        def requests_send(session, request, **kwargs):
-            counter.record("requests", request.method, request.url, request.headers.get("Content-Length"))
-            return original_requests_send(session, request, **kwargs)
-
-        def httpx_send(client, request, *args, **kwargs):
-            counter.record("httpx", request.method, str(request.url), request.headers.get("Content-Length"))
-            return original_httpx_send(client, request, *args, **kwargs)
-
-        requests.Session.send = requests_send
-        httpx.Client.send = httpx_send
-
-    def record(self, lib, method, url, length):
-        phase = self.phase
-        if phase is None:
-            return
-        path = re.sub(r"\?.*$", "", re.sub(r"^https?://[^/]+", "", url or ""))
-        path = re.sub(r"/\d+(?=/|$)", "/{id}", path)
-        with self._lock:
-            self.counts[phase]["%s %s %s" % (lib, method, path)] += 1
-            try:
-                self.bytes_sent[phase] += int(length or 0)
-            except ValueError:
-                pass
-
-    def total(self, phase):
-        return sum(self.counts[phase].values())
-
-    def by_lib(self, phase):
-        out = collections.Counter()
-        for key, n in self.counts[phase].items():
-            out[key.split(" ", 1)[0]] += n
-        return dict(out)
-
-
-class Meter:
-    """Times a phase, counts its requests and samples its peak RSS."""
-
-    def __init__(self):
-        self.sampler = RssSampler()
-        self.sampler.start()
-        self.counter = RequestCounter()
-        self.counter.install()
-        self.phases = {}
-
-    def measure(self, phase, func, profile_path=None):
-        start_rss = self.sampler.reset()
-        self.counter.phase = phase
-        profiler = None
-        if profile_path:
-            import cProfile
-
-            profiler = cProfile.Profile()
-        t0 = time.perf_counter()
-        try:
-            if profiler:
-                value = profiler.runcall(func)
-            else:
-                value = func()
-        finally:
-            seconds = time.perf_counter() - t0
-            self.counter.phase = None
-            self.sampler.sample()
-            peak = self.sampler.peak
-            self.phases[phase] = {
-                "seconds": seconds,
-                "requests": self.counter.total(phase),
-                "requests_by_lib": self.counter.by_lib(phase),
-                "requests_by_endpoint": dict(self.counter.counts[phase].most_common()),
-                "bytes_sent": self.counter.bytes_sent[phase],
-                "rss_start_mb": start_rss / MB,
-                "rss_peak_mb": peak / MB,
-                "rss_growth_mb": (peak - start_rss) / MB,
-            }
-            if profiler:
-                _dump_profile(profiler, profile_path)
-        return value
-
-    def stop(self):
-        self.sampler.stop()
-
-
-def _dump_profile(profiler, path):
-    import io
-    import pstats
-
-    profiler.dump_stats(path + ".prof")
-    for key in ("cumulative", "tottime"):
-        stream = io.StringIO()
-        stats = pstats.Stats(profiler, stream=stream)
-        stats.sort_stats(key).print_stats(45)
-        with open("%s.%s.txt" % (path, key), "w") as f:
-            f.write(stream.getvalue())
-
-
-def _max_rss_mb():
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
 
 
 def _register_backends(url, token):
@@ -247,22 +97,6 @@ def _register_backends(url, token):
 
     for name, info in BACKENDS.items():
         fo.annotation_config.backends[name] = {"config_cls": info["config_cls"], "url": url, "api_key": token}
-
-
-def _image_index(filepath):
-    return int(re.search(r"(\d+)\.\w+$", filepath).group(1))
-
-
-def _labels_summary(dataset):
-    """``{image index: sorted [(label, box rounded to 1e-4)]}`` of the field."""
-    paths, labels, boxes = dataset.values(["filepath", FIELD + ".detections.label", FIELD + ".detections.bounding_box"])
-    out = {}
-    for path, sample_labels, sample_boxes in zip(paths, labels, boxes):
-        items = sorted(
-            [label, [round(v, 4) for v in box]] for label, box in zip(sample_labels or [], sample_boxes or [])
-        )
-        out[str(_image_index(path))] = items
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -323,6 +157,7 @@ def run_annotator(url, token, task_to_index, threads, deadline):
 FO_ANNOTATIONS = "fiftyone.utils.annotations"
 BUILTIN = "fiftyone.utils.labelstudio"
 OURS_BACKEND = "fo_annotation_backends.labelstudio.backend"
+OURS_DOWNLOAD = "fo_annotation_backends.core.download"
 OURS_CLIENT = "fo_annotation_backends.labelstudio.client"
 
 BREAKDOWN = {
@@ -349,73 +184,17 @@ BREAKDOWN = {
         (OURS_BACKEND, "_Uploader._media_urls", "media: local-files check + upload"),
         (OURS_CLIENT, "LabelStudioClient.upload_files", "  upload files (+ file-uploads lookup)"),
         (OURS_BACKEND, "_Uploader._import_tasks", "build + import tasks with predictions"),
-        (OURS_BACKEND, "_field_values", "  read label fields (FiftyOne values())"),
+        (OURS_BACKEND, "field_values", "  read label fields (FiftyOne values())"),
         (OURS_BACKEND, "labels_to_results", "  convert labels to results"),
         (OURS_CLIENT, "LabelStudioClient.import_tasks", "  POST tasks"),
         (OURS_BACKEND, "LabelStudioBackend.download_annotations", "download_annotations (backend)"),
         (OURS_CLIENT, "LabelStudioClient.export_tasks", "  export tasks (1 request + JSON decode)"),
-        (OURS_BACKEND, "load_current_labels", "  read current labels (FiftyOne values())"),
+        (OURS_DOWNLOAD, "load_current_labels", "  read current labels (FiftyOne values())"),
         (OURS_BACKEND, "results_to_labels", "  convert results to labels"),
         (FO_ANNOTATIONS, "_merge_labels", "FiftyOne: merge labels into the dataset"),
         (OURS_CLIENT, "LabelStudioClient.delete_project", "DELETE project"),
     ],
 }
-
-
-class Breakdown:
-    """Accumulates the wall time of wrapped functions in the meter's phase."""
-
-    def __init__(self, meter):
-        self.meter = meter
-        self.times = collections.defaultdict(lambda: collections.defaultdict(float))
-        self.calls = collections.defaultdict(collections.Counter)
-        self.labels = []
-        self.missing = []
-
-    def install(self, entries):
-        import functools
-        import importlib
-        import inspect
-
-        for module_name, qualname, label in entries:
-            try:
-                owner = importlib.import_module(module_name)
-                parts = qualname.split(".")
-                for part in parts[:-1]:
-                    owner = getattr(owner, part)
-                static = inspect.getattr_static(owner, parts[-1])
-                func = getattr(owner, parts[-1])
-            except (ImportError, AttributeError):
-                self.missing.append(qualname)
-                continue
-            is_static = isinstance(static, staticmethod)
-            if is_static:
-                func = static.__func__
-            wrapper = self._wrap(func, label)
-            functools.update_wrapper(wrapper, func)
-            setattr(owner, parts[-1], staticmethod(wrapper) if is_static else wrapper)
-            self.labels.append(label)
-
-    def _wrap(self, func, label):
-        breakdown = self
-
-        def wrapper(*args, **kwargs):
-            phase = breakdown.meter.counter.phase
-            t0 = time.perf_counter()
-            try:
-                return func(*args, **kwargs)
-            finally:
-                if phase is not None:
-                    breakdown.times[phase][label] += time.perf_counter() - t0
-                    breakdown.calls[phase][label] += 1
-
-        return wrapper
-
-    def as_dict(self):
-        return {
-            phase: [[label, self.times[phase][label], self.calls[phase][label]] for label in self.labels if label in self.times[phase]]
-            for phase in self.times
-        }
 
 
 # ---------------------------------------------------------------------------
@@ -574,47 +353,6 @@ def worker_main(mode, spec_path, out_path):
 # ---------------------------------------------------------------------------
 
 
-def boxes_of(index):
-    """The 3-4 ground-truth boxes of image ``index`` (deterministic)."""
-    rng = random.Random(1000 + index)
-    boxes = []
-    for _ in range(rng.choice((3, 4))):
-        w, h = rng.uniform(0.1, 0.3), rng.uniform(0.1, 0.3)
-        x, y = rng.uniform(0, 1 - w), rng.uniform(0, 1 - h)
-        boxes.append((rng.choice(CLASSES), [x, y, w, h]))
-    return boxes
-
-
-def make_std_images(n, width=640, height=480):
-    """``n`` 640x480 JPEGs (noise + filled boxes), cached; returns paths."""
-    import numpy as np
-    from PIL import Image, ImageDraw
-
-    folder = os.path.join(CACHE, "bench-media", "std-%dx%d" % (width, height))
-    os.makedirs(folder, exist_ok=True)
-    colors = {"cat": (230, 120, 40), "dog": (60, 160, 230), "car": (200, 40, 60), "person": (80, 200, 90)}
-    paths = []
-    made = 0
-    for i in range(n):
-        path = os.path.join(folder, "img_%05d.jpg" % i)
-        paths.append(path)
-        if os.path.isfile(path) and os.path.getsize(path) > 0:
-            continue
-        rng = np.random.default_rng(i)
-        pixels = (rng.random((height, width, 3)) * 90 + 40).astype(np.uint8)
-        image = Image.fromarray(pixels)
-        draw = ImageDraw.Draw(image)
-        for label, (x, y, w, h) in boxes_of(i):
-            draw.rectangle([x * width, y * height, (x + w) * width, (y + h) * height], fill=colors[label])
-        tmp = path + ".tmp"
-        image.save(tmp, format="JPEG", quality=90)
-        os.replace(tmp, path)
-        made += 1
-    if made:
-        log("generated %d images in %s" % (made, folder))
-    return paths
-
-
 def make_big_images(n, side):
     """``n`` incompressible random-noise PNGs of ``side``x``side`` RGB (~3*side^2
     bytes each), cached; returns paths."""
@@ -640,29 +378,6 @@ def make_big_images(n, side):
     if made:
         log("generated %d big images in %s" % (made, folder))
     return paths
-
-
-def build_dataset(name, paths, with_boxes=True, metadata=True):
-    import fiftyone as fo
-    import fiftyone.core.labels as fol
-
-    if fo.dataset_exists(name):
-        fo.delete_dataset(name)
-    dataset = fo.Dataset(name)
-    samples = []
-    for path in paths:
-        index = _image_index(path)
-        boxes = boxes_of(index) if with_boxes else boxes_of(index)[:1]
-        samples.append(
-            fo.Sample(
-                filepath=path,
-                **{FIELD: fol.Detections(detections=[fol.Detection(label=l, bounding_box=b) for l, b in boxes])},
-            )
-        )
-    dataset.add_samples(samples, progress=False)
-    if metadata:
-        dataset.compute_metadata(progress=False)
-    return dataset
 
 
 def run_worker(mode, spec, tag, timeout):
@@ -755,56 +470,8 @@ class BenchServer:
                     shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
 
 
-def machine_info():
-    import psutil
-
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {
-        "nproc": os.cpu_count(),
-        "cpu": cpu,
-        "ram_gb": psutil.virtual_memory().total / 1024**3,
-        "loadavg": os.getloadavg(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-    }
-
-
 def package_versions():
-    from importlib import metadata
-
-    out = {}
-    for name in ("fiftyone", "label-studio-sdk", "requests", "httpx"):
-        try:
-            out[name] = metadata.version(name)
-        except Exception:
-            out[name] = "?"
-    return out
-
-
-def git_state():
-    """The package's commit and whether its source differs from it."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=30
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "fo_annotation_backends"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        ).stdout.strip()
-        return "%s%s" % (head or "?", " + uncommitted changes in fo_annotation_backends/" if dirty else "")
-    except Exception:
-        return "?"
+    return _package_versions(("fiftyone", "label-studio-sdk", "requests", "httpx"))
 
 
 def main(argv=None):
@@ -832,7 +499,9 @@ def main(argv=None):
     parser.add_argument("--no-warmup", action="store_true", help="skip the small untimed warm-up round")
     parser.add_argument("--profile", action="store_true", help="cProfile annotate/load of our backend into bench/out/")
     parser.add_argument("--data-dir", default=os.path.join(CACHE, "bench-ls-data"), help="the server's data dir")
-    parser.add_argument("--results", default=RESULTS_MD, help="where to write the markdown (default bench/RESULTS.md)")
+    parser.add_argument(
+        "--results", default=RESULTS_MD, help="the markdown file whose labelstudio section is written (default bench/RESULTS.md)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print only; do not write RESULTS.md")
     parser.add_argument("--keep-datasets", action="store_true")
     parser.add_argument("--worker", nargs=3, metavar=("MODE", "SPEC", "OUT"), help=argparse.SUPPRESS)
@@ -843,7 +512,7 @@ def main(argv=None):
 
     # a SIGTERM unwinds like Ctrl-C, so the `finally` below stops the server
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    command = "./run bench" + ("" if not sys.argv[1:] else " " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    command = "./run bench labelstudio" + ("" if not sys.argv[1:] else " " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     started = datetime.datetime.now()
     # the built-in decides local-files mode from the CLIENT's environment:
     # make sure both backends upload (the server does not serve local files)
@@ -993,9 +662,9 @@ def main(argv=None):
     print()
     print(markdown)
     if not args.no_write:
-        with open(args.results, "w") as f:
-            f.write(markdown)
-        log("wrote %s" % args.results)
+        # only this bench's section of the file (the other benches keep theirs)
+        write_section(args.results, "labelstudio", shift_headings(markdown, 1))
+        log("wrote the labelstudio section of %s" % args.results)
     failed = [n for n, rs in report["rounds"].items() for r in rs if r.get("error")] + [
         t for t, r in report["memory"].items() if r.get("error")
     ]
@@ -1062,20 +731,6 @@ def _cleanup_seconds(report, backend):
             total / subset,
         )
     return ph["seconds"], ph["seconds"], ""
-
-
-def _fmt(value, pattern="%.2f", missing="—"):
-    return missing if value is None else pattern % value
-
-
-def _time_cell(ph, seconds=None):
-    if not ph:
-        return "—"
-    seconds = ph["seconds"] if seconds is None else seconds
-    values = ph.get("all_seconds") or []
-    if len(values) > 1:
-        return "%.2f (%.2f–%.2f)" % (seconds, min(values), max(values))
-    return "%.2f" % seconds
 
 
 def render(report):

@@ -598,8 +598,9 @@ class KiliAnnotationResults(foua.AnnotationResults):
         page_size = max(1, int(self.config.download_page_size))
         extra = self.config.asset_filters() if filtered else {}
         for start in range(0, len(ids), page_size):
-            where = dict(extra, project={"id": self.project_id}, idIn=ids[start : start + page_size])
-            for asset in client.iter_assets(where, fields, page_size):
+            chunk = ids[start : start + page_size]
+            where = dict(extra, project={"id": self.project_id}, idIn=chunk)
+            for asset in client.iter_assets(where, fields, page_size, limit=len(chunk)):
                 yield asset
 
     def launch_editor(self):

@@ -281,8 +281,12 @@ class KiliClient:
             )
         return found
 
-    def iter_assets(self, where, fields=ASSET_FIELDS, page_size=100):
-        """Every asset matching ``where``, in creation order, page by page."""
+    def iter_assets(self, where, fields=ASSET_FIELDS, page_size=100, limit=None):
+        """Every asset matching ``where``, in creation order, page by page.
+
+        ``limit``: the most assets ``where`` can match (e.g. the length of
+        its ``idIn``), which saves asking for a page past the last one.
+        """
         skip = 0
         document = (
             "query($where: AssetWhere!, $first: PageSize!, $skip: Int!) "
@@ -292,16 +296,17 @@ class KiliClient:
             page = self.query(document, {"where": where, "first": page_size, "skip": skip})["data"] or []
             for asset in page:
                 yield asset
-            if len(page) < page_size:
-                return
             skip += len(page)
+            if len(page) < page_size or (limit is not None and skip >= limit):
+                return
 
     def assets_by_id(self, project_id, asset_ids, fields=ASSET_FIELDS, page_size=100):
         """``{asset_id: asset}`` of the given assets that exist."""
         out = {}
         for start in range(0, len(asset_ids), page_size):
-            where = {"project": {"id": project_id}, "idIn": list(asset_ids[start : start + page_size])}
-            for asset in self.iter_assets(where, fields, page_size):
+            chunk = list(asset_ids[start : start + page_size])
+            where = {"project": {"id": project_id}, "idIn": chunk}
+            for asset in self.iter_assets(where, fields, page_size, limit=len(chunk)):
                 out[asset["id"]] = asset
         return out
 

@@ -193,6 +193,9 @@ def validate_knobs(knobs):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without TCP_NODELAY the body of
+    # an answer on a kept-alive connection waits for the client's delayed ACK
+    disable_nagle_algorithm = True
     # idle keep-alive connections end eventually
     timeout = 120
 
