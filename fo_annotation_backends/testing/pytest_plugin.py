@@ -9,9 +9,16 @@ Fixtures:
 - ``kili_emulator_session``: one emulator for the whole session; its state
   carries over between tests (``.clear()`` forgets every project, and
   ``.reset_faults()`` / ``.reset_stats()`` reset the instruments)
+- ``fastlabel_emulator``: a started
+  :class:`~fo_annotation_backends.testing.fastlabel.FastLabelEmulator` with a
+  random API key (``fastlabel_emulator.url`` ends in ``/v1/``), with
+  FastLabel's call budget (10,000 calls per 600 s), stopped after the test
+- ``fastlabel_emulator_session``: one FastLabel emulator for the whole
+  session, without a call budget (a long session would spend it; set one
+  with ``.set_faults(max_calls=...)``); ``.clear()`` forgets every project
 
-Importing this module is cheap: the emulator (and graphql-core) is imported
-when a fixture is first used.
+Importing this module is cheap: the emulators (and graphql-core) are
+imported when a fixture is first used.
 """
 
 import secrets
@@ -39,6 +46,33 @@ def kili_emulator():
 def kili_emulator_session():
     """A Kili emulator shared by every test of the session."""
     emulator = _start_kili_emulator()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+def _start_fastlabel_emulator(**kwargs):
+    from fo_annotation_backends.testing.fastlabel import FastLabelEmulator
+
+    return FastLabelEmulator(api_key="test-" + secrets.token_hex(12), **kwargs).start()
+
+
+@pytest.fixture
+def fastlabel_emulator():
+    """A FastLabel emulator on 127.0.0.1 with a random API key, for one test."""
+    emulator = _start_fastlabel_emulator()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture(scope="session")
+def fastlabel_emulator_session():
+    """A FastLabel emulator shared by every test of the session (no call
+    budget)."""
+    emulator = _start_fastlabel_emulator(max_calls=None)
     try:
         yield emulator
     finally:
