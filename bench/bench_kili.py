@@ -3,8 +3,7 @@ the official Kili SDK doing the same work by hand.
 
 One run starts ONE Kili emulator as a subprocess (its CLI: a process of its
 own, so it shares neither the GIL nor the memory of the clients; no call
-budget; with TCP_NODELAY on its sockets unless its HTTP handler sets it
-already, see :data:`NODELAY_CLI`), builds a dataset of N generated 640x480 JPEGs with 3-4 ground-truth
+budget), builds a dataset of N generated 640x480 JPEGs with 3-4 ground-truth
 boxes each, and then, round after round, each in a fresh subprocess:
 
 - ours (``fo_annotation_backends.kili``, its default config): ``import``
@@ -28,7 +27,7 @@ Figures go to the ``kili`` section of ``bench/RESULTS.md``; raw JSON to
 ``bench/out/kili/``.
 
     ./run bench kili [--n 1000] [--rounds 3] [--budget] [--skip-baseline] [--no-write]
-                     [--profile] [--config KEY=VALUE] [--emulator-as-is]
+                     [--profile] [--config KEY=VALUE]
 """
 
 import argparse
@@ -228,43 +227,17 @@ def worker_main(mode, spec_path, out_path):
 # ---------------------------------------------------------------------------
 
 
-#: runs the emulator's CLI (its ``main()``, the same arguments) with
-#: TCP_NODELAY on the server's sockets: without it, the emulator's HTTP server
-#: (``http.server``) writes a response's headers and body in two segments,
-#: and on a kept-alive connection Nagle's algorithm holds the body until the
-#: client's delayed ACK (~40 ms on Linux) for EVERY request. That stall is an
-#: artifact of the emulator (Kili's servers do not do this), and it falls on
-#: clients that keep their connection alive (ours) but not on clients that
-#: open a connection per call (the SDK's GraphQL transport).
-NODELAY_CLI = (
-    "import sys\n"
-    "from fo_annotation_backends.testing import emulator_base\n"
-    "emulator_base._Handler.disable_nagle_algorithm = True\n"
-    "from fo_annotation_backends.testing.kili.__main__ import main\n"
-    "sys.exit(main())\n"
-)
-
-
-def emulator_sets_nodelay():
-    """Whether the emulator's HTTP handler already sets TCP_NODELAY."""
-    from fo_annotation_backends.testing import emulator_base
-
-    return bool(getattr(emulator_base._Handler, "disable_nagle_algorithm", False))
-
-
 class EmulatorProcess:
-    """The Kili emulator, run through its CLI in a subprocess of its own
-    (with ``nodelay``: through :data:`NODELAY_CLI`)."""
+    """The Kili emulator, run through its CLI in a subprocess of its own."""
 
-    def __init__(self, api_key, log_path, nodelay=False):
+    def __init__(self, api_key, log_path):
         self.api_key = api_key
         self.log_path = log_path
-        self.nodelay = nodelay
         self.process = None
         self.url = None
 
     def start(self, timeout=60):
-        entry = ["-c", NODELAY_CLI] if self.nodelay else ["-m", "fo_annotation_backends.testing.kili"]
+        entry = ["-m", "fo_annotation_backends.testing.kili"]
         command = [
             sys.executable,
             *entry,
@@ -588,12 +561,6 @@ def main(argv=None):
     parser.add_argument("--profile", action="store_true", help="one extra round of ours under cProfile (not in the tables)")
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed 10-image warm-up round of both")
     parser.add_argument(
-        "--emulator-as-is",
-        action="store_true",
-        help="run the emulator's CLI as it is, even when its HTTP server does not set TCP_NODELAY (every "
-        "kept-alive request then stalls ~40 ms; see NODELAY_CLI)",
-    )
-    parser.add_argument(
         "--config",
         action="append",
         default=[],
@@ -655,8 +622,7 @@ def main(argv=None):
         "ours_config_overrides": ours_config,
         "env": {k: os.environ.get(k) for k in ("FIFTYONE_DATABASE_DIR", "FIFTYONE_DATABASE_VALIDATION")},
     }
-    nodelay = not args.emulator_as_is and not emulator_sets_nodelay()
-    emulator = EmulatorProcess("bench-" + secrets.token_hex(12), os.path.join(OUT_DIR, "emulator.log"), nodelay=nodelay)
+    emulator = EmulatorProcess("bench-" + secrets.token_hex(12), os.path.join(OUT_DIR, "emulator.log"))
     runner = None
     datasets = []
     try:
@@ -686,12 +652,10 @@ def main(argv=None):
             "url": emulator.url,
             "start_seconds": time.perf_counter() - t0,
             "pid": emulator.process.pid,
-            "handler_sets_nodelay": emulator_sets_nodelay(),
-            "nodelay_patched": nodelay,
         }
         control = EmulatorControl(emulator.url, emulator.api_key)
         report["emulator"]["knobs"] = control.set_knobs(max_calls=None)  # no budget
-        log("Kili emulator up at %s (pid %d%s)" % (emulator.url, emulator.process.pid, ", TCP_NODELAY patched in" if nodelay else ""))
+        log("Kili emulator up at %s (pid %d)" % (emulator.url, emulator.process.pid))
         report["emulator"]["probe"] = emulator.probe()
         log(
             "GraphQL round trip (viewer): %.1f ms kept-alive, %.1f ms with a new connection each (median)"
@@ -879,24 +843,11 @@ def render(report):
     )
     emu = report.get("emulator") or {}
     probe = emu.get("probe") or {}
-    if emu.get("nodelay_patched"):
+    if probe:
         add(
-            "- **Emulator transport:** its HTTP server (`http.server`) does not set TCP_NODELAY and writes a response's "
-            "headers and body in two segments, so on a kept-alive connection every response stalls until the "
-            "client's delayed ACK (~40 ms on Linux): an artifact of the emulator that hits clients keeping their "
-            "connection alive (ours) and not clients opening one per call (the SDK's GraphQL transport). The bench "
-            "therefore starts the emulator's CLI `main()` with `_Handler.disable_nagle_algorithm = True` "
-            "(`NODELAY_CLI` in the script; `--emulator-as-is` runs it unpatched). A small GraphQL query then takes "
-            "%s ms kept-alive and %s ms on a new connection (median of 30)."
-            % (fmt(probe.get("keepalive_ms"), "%.1f"), fmt(probe.get("new_connection_ms"), "%.1f"))
-        )
-    elif probe:
-        add(
-            "- **Emulator transport:** run as it is%s; a small GraphQL query takes %s ms kept-alive and %s ms on a "
+            "- **Emulator transport:** a small GraphQL query takes %s ms kept-alive and %s ms on a "
             "new connection (median of 30)."
             % (
-                "" if emu.get("handler_sets_nodelay") else " (`--emulator-as-is`: no TCP_NODELAY, so kept-alive "
-                "requests stall on the client's delayed ACK)",
                 fmt(probe.get("keepalive_ms"), "%.1f"),
                 fmt(probe.get("new_connection_ms"), "%.1f"),
             )

@@ -75,14 +75,16 @@ def load_current_labels(samples, fields, sample_ids):
     return out
 
 
-def field_values(samples, fields, sample_ids):
-    """The values of ``fields`` on the given samples of a view, by sample id.
+def field_values(samples, fields, sample_ids=None):
+    """The values of ``fields`` on the given samples of a view (all of them
+    when ``sample_ids`` is ``None``: one query, no id selection), by sample id.
 
     Returns:
         ``{field: {sample_id: value}}`` (fields the view lacks map to ``{}``)
     """
     present = [f for f in fields if samples.has_field(f)]
-    columns = samples.select(list(sample_ids), ordered=True).values(["id"] + present)
+    view = samples if sample_ids is None else samples.select(list(sample_ids), ordered=True)
+    columns = view.values(["id"] + present)
     values = {field: {} for field in fields}
     values.update({field: dict(zip(columns[0], column)) for field, column in zip(present, columns[1:])})
     return values

@@ -370,9 +370,9 @@ class _Uploader:
             workers, thread_name_prefix="kili-upload"
         ) as pool:
             advance(len(ids) - len(todo_set | needs_labels))
+            values = field_values(self.samples, list(fields))  # one query for the whole view
             for start in range(0, len(ids), batch_size):
                 batch = ids[start : start + batch_size]
-                values = field_values(self.samples, list(fields), batch)
                 predictions = []
                 for sample_id in batch:
                     sample_values = {field: values[field].get(sample_id) for field in fields}
