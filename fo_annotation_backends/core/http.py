@@ -10,7 +10,8 @@ Every backend of this package talks to its service through
   re-sent blindly: :meth:`HttpSession.create` first asks the caller's
   ``find_existing`` callback whether the server already applied it;
 - optional pacing to a calls-per-window budget (:class:`~.pacing.Pacer`),
-  applied to every attempt, retries included;
+  applied to every attempt, retries included, each call counted while in
+  flight and from when it ends (safe against a server counting arrivals);
 - a request counter, for benchmarks and tests;
 - error messages built from the server's answer, with secrets redacted.
 """
@@ -175,11 +176,13 @@ class HttpSession:
         while True:
             if attempt and hasattr(body, "seek"):
                 body.seek(0)
-            self.pacer.acquire()
             with self._count_lock:
                 self._request_count += 1
             try:
-                response = self._session.request(method, url, **kwargs)
+                # counted from when the answer is in: a server counting
+                # arrivals never sees more than the budget in a window
+                with self.pacer.slot():
+                    response = self._session.request(method, url, **kwargs)
             except requests.exceptions.Timeout as e:
                 # before ConnectionError: ConnectTimeout is both, and sent nothing
                 sent = not isinstance(e, requests.exceptions.ConnectTimeout)

@@ -168,3 +168,61 @@ def test_concurrent_callers_cannot_share_one_free_slot():
     a.join(5)
     b.join(5)
     assert admitted == {"A": 0.0, "B": 10.0}
+
+
+def test_slot_counts_a_call_in_flight_and_from_its_end():
+    fake = FakeTime()
+    pacer = Pacer(max_calls=2, window_seconds=10.0, clock=fake.clock, sleep=fake.sleep)
+    ends = []
+    for duration in (3.0, 0.0, 0.0):
+        with pacer.slot():
+            fake.advance(duration)
+        ends.append(fake.now)
+    # the first call ended at 3: the third may only start at 13, a full
+    # window after it ended (counting from its start would allow 10)
+    assert ends == [3.0, 3.0, 13.0]
+    assert fake.sleeps == [pytest.approx(10.0)]
+
+
+def test_slots_in_flight_hold_their_place():
+    fake = FakeTime()
+    pacer = Pacer(max_calls=2, window_seconds=10.0, clock=fake.clock, sleep=fake.sleep)
+    first = pacer.slot()
+    second = pacer.slot()
+    first.__enter__()
+    second.__enter__()
+    waited = []
+
+    def third():
+        with pacer.slot():
+            waited.append(fake.now)
+
+    # the budget is held by two calls still running: the third waits for
+    # one of them to end, and then a window after that end
+    worker = threading.Thread(target=third)
+    fake.sleep = lambda seconds: time.sleep(0.001) or FakeTime.advance(fake, seconds)
+    pacer._sleep = fake.sleep
+    worker.start()
+    time.sleep(0.05)
+    assert not waited
+    first.__exit__(None, None, None)
+    worker.join(5)
+    second.__exit__(None, None, None)
+    assert waited and waited[0] >= 10.0
+
+
+def test_a_server_counting_arrivals_never_sees_more_than_the_budget():
+    """Random latencies: with slot(), any window of ARRIVAL times holds at
+    most max_calls calls (arrival lies between start and end)."""
+    import random
+
+    rng = random.Random(7)
+    fake = FakeTime()
+    pacer = Pacer(max_calls=5, window_seconds=1.0, clock=fake.clock, sleep=fake.sleep)
+    arrivals = []
+    for _ in range(60):
+        with pacer.slot():
+            latency = rng.uniform(0.0, 0.3)
+            arrivals.append(fake.now + rng.uniform(0.0, latency))
+            fake.advance(latency)
+    assert max_starts_in_any_window(arrivals, 1.0) <= 5

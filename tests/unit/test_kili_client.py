@@ -17,6 +17,7 @@ that reached it (what was re-sent, what was checked).
 """
 
 import collections
+import contextlib
 import itertools
 import json
 import logging
@@ -993,13 +994,15 @@ def test_api_calls_are_paced_to_max_calls_per_window(kili, make_client, monkeypa
     client = make_client(max_calls=2, window_seconds=10)
     assert (client.http.pacer.max_calls, client.http.pacer.window_seconds) == (2, 10.0)
     starts = []
-    acquire = client.http.pacer.acquire
+    slot = client.http.pacer.slot
 
-    def recording_acquire():
-        acquire()
-        starts.append(clock.now)
+    @contextlib.contextmanager
+    def recording_slot():
+        with slot():
+            starts.append(clock.now)
+            yield
 
-    monkeypatch.setattr(client.http.pacer, "acquire", recording_acquire)
+    monkeypatch.setattr(client.http.pacer, "slot", recording_slot)
     kili.fault("viewer", Respond(503))  # a retry is an API call too
     path = tmp_path / "img.png"
     path.write_bytes(b"x")
