@@ -1,0 +1,67 @@
+"""A simulated human annotator for FastLabel-protocol servers.
+
+It works through the same REST API as FastLabel's web editor: it reads a
+task, edits its annotations in place (an edited annotation keeps its id,
+as in the editor), adds or removes some, and sets the task's status.
+"""
+
+import copy
+
+import requests
+
+
+class FastLabelAnnotator:
+    """Works on FastLabel tasks as a person in the web editor.
+
+    Args:
+        url: the API base URL (ends with ``/v1/``)
+        api_key: an access token
+    """
+
+    def __init__(self, url, api_key):
+        self.url = url if url.endswith("/") else url + "/"
+        self._session = requests.Session()
+        self._session.headers["Authorization"] = "Bearer %s" % api_key
+
+    def __repr__(self):
+        return "FastLabelAnnotator(%r)" % self.url
+
+    def _call(self, method, path, **kwargs):
+        response = self._session.request(method, self.url + path, timeout=60, **kwargs)
+        if response.status_code >= 400:
+            raise RuntimeError("%s %s: %d %s" % (method, path, response.status_code, response.text[:300]))
+        return response.json() if response.content else None
+
+    def task(self, task_id, classification=False):
+        """A task as the editor loads it (a copy the caller may edit)."""
+        path = "tasks/image/classification/%s" if classification else "tasks/image/%s"
+        return copy.deepcopy(self._call("GET", path % task_id))
+
+    def submit(self, task_id, annotations=None, attributes=None, status="completed", classification=False):
+        """Saves the task: its annotations (those with an ``id`` keep it) or,
+        for classification tasks, its attributes, and its new status."""
+        body = {"status": status}
+        if classification:
+            if attributes is not None:
+                body["attributes"] = [{"key": a["key"], "value": a["value"]} for a in attributes]
+            return self._call("PUT", "tasks/image/classification/%s" % task_id, json=body)
+        if annotations is not None:
+            body["annotations"] = [_as_sent(a) for a in annotations]
+        return self._call("PUT", "tasks/image/%s" % task_id, json=body)
+
+    def set_status(self, task_id, status):
+        """Only changes the task's status (e.g. ``reviewed``, ``approved``)."""
+        return self._call("PUT", "tasks/%s" % task_id, json={"status": status})
+
+
+_SENT_KEYS = ("id", "type", "value", "points", "rotation", "keypoints", "attributes")
+
+
+def _as_sent(annotation):
+    """An annotation as the editor sends it back (no title/color)."""
+    out = {k: annotation[k] for k in _SENT_KEYS if k in annotation and annotation[k] is not None}
+    if "attributes" in out:
+        out["attributes"] = [{"key": a["key"], "value": a["value"]} for a in out["attributes"]]
+    if "keypoints" in out:
+        out["keypoints"] = [{"key": k["key"], "value": k["value"]} for k in out["keypoints"]]
+    return out
