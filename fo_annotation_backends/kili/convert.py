@@ -15,7 +15,6 @@ image's pixel size.
 """
 
 import math
-import re
 
 import numpy as np
 
@@ -23,6 +22,7 @@ import fiftyone.core.labels as fol
 
 from ..core import geometry, masks
 from ..core.idmap import iter_labels, part_id, split_part_id
+from ..core.naming import assign_keys, claim, unique_strings, upper_identifier
 from ..core.secrets import get_logger
 
 logger = get_logger(__name__)
@@ -47,56 +47,6 @@ _COLORS = (
     "#472CED", "#5CE7B7", "#D33BCE", "#FB753C", "#3BCADB", "#733AFB",
     "#3CD876", "#E5D037", "#E83F59", "#1F8AE5", "#9B5C2E", "#7A8C99",
 )  # fmt: skip
-
-_NON_ALNUM_RE = re.compile(r"[^0-9A-Za-z]+")
-
-
-def upper_identifier(name, taken, fallback, prefix):
-    """An upper-case ``[A-Z0-9_]`` identifier for ``name``, not in ``taken``.
-
-    Args:
-        name: any string
-        taken: a set of identifiers already used; the result is added to it
-        fallback: the base identifier when ``name`` has no ASCII letter or
-            digit
-        prefix: prepended (with ``_``) when the name starts with a digit
-
-    Returns:
-        a string that starts with a letter
-    """
-    base = _NON_ALNUM_RE.sub("_", str(name)).strip("_").upper() or fallback
-    if not base[0].isalpha():
-        base = "%s_%s" % (prefix, base)
-    return _claim(base, taken)
-
-
-def _claim(base, taken):
-    """``base``, or ``base_2``, ``base_3``... if taken; added to ``taken``."""
-    candidate, i = base, 1
-    while candidate in taken:
-        i += 1
-        candidate = "%s_%d" % (base, i)
-    taken.add(candidate)
-    return candidate
-
-
-def _assign_keys(names, stored):
-    """``{name: key}`` in ``names`` order, reusing the ``stored`` keys."""
-    stored = dict(stored or {})
-    taken = set(stored.values())
-    keys = {}
-    for index, name in enumerate(names, start=1):
-        keys[name] = stored[name] if name in stored else upper_identifier(name, taken, "CATEGORY_%d" % index, "C")
-    return keys
-
-
-def _unique_strings(values):
-    out = []
-    for value in values:
-        if str(value) not in out:
-            out.append(str(value))
-    return out
-
 
 class KiliInterface:
     """The label schema as a Kili ``jsonInterface``, with the job name of
@@ -131,7 +81,7 @@ class KiliInterface:
         for index, (field, spec) in enumerate(self.fields.items(), start=1):
             job = stored_jobs.get(field) or upper_identifier(field, taken_jobs, "JOB_%d" % index, "JOB")
             self._jobs[field] = job
-            self._categories[field] = _assign_keys(_category_names(spec), (stored.get("categories") or {}).get(field))
+            self._categories[field] = assign_keys(_category_names(spec), (stored.get("categories") or {}).get(field))
             self._attribute_jobs[field] = _assign_attribute_jobs(
                 spec, job, stored_attribute_jobs.get(field) or {}, taken_jobs
             )
@@ -260,7 +210,7 @@ def _assign_attribute_jobs(spec, job, stored, taken_jobs):
             jobs[name] = stored[name]
         else:
             suffix = upper_identifier(name, set(), "ATTRIBUTE_%d" % index, "A")
-            jobs[name] = _claim("%s__%s" % (job, suffix), taken_jobs)
+            jobs[name] = claim("%s__%s" % (job, suffix), taken_jobs)
     return jobs
 
 
@@ -271,7 +221,7 @@ def _assign_attribute_values(spec, stored):
         if attr.type == "checkbox":
             values[name] = {"True": CHECKBOX_KEY}
         elif attr.type in ("select", "radio"):
-            values[name] = _assign_keys(_unique_strings(attr.values or []), stored.get(name))
+            values[name] = assign_keys(unique_strings(attr.values or []), stored.get(name))
     return values
 
 

@@ -995,17 +995,14 @@ def test_annotations_of_other_fields_are_ignored():
 
 
 # --------------------------------------------------------------------------
-# naming: the same keys as the Kili converter's own helpers
+# naming (shared with the Kili converter)
 # --------------------------------------------------------------------------
 
 
-def test_naming_matches_the_kili_helpers():
-    from fo_annotation_backends.kili import convert as kili
-
-    names = TRICKY_CLASSES + ["", "___", "a__b", "A B", "a-b"]
-    for name in names:
-        assert naming.upper_identifier(name, set(), "X_1", "C") == kili.upper_identifier(name, set(), "X_1", "C")
-    stored = {"cat": "WHATEVER"}
-    assert naming.assign_keys(names, stored) == kili._assign_keys(names, stored)
-    assert naming.unique_strings([1, "1", 2.0, "x"]) == kili._unique_strings([1, "1", 2.0, "x"])
+def test_naming_keys():
+    assert naming.upper_identifier("traffic light", set(), "X_1", "C") == "TRAFFIC_LIGHT"
+    assert naming.upper_identifier("1st", set(), "X_1", "C") == "C_1ST"
+    assert naming.upper_identifier("猫", set(), "CATEGORY_1", "C") == "CATEGORY_1"
+    assert naming.assign_keys(["cat", "Cat", "猫"], {"cat": "WHATEVER"}) == {"cat": "WHATEVER", "Cat": "CAT", "猫": "CATEGORY_3"}
+    assert naming.unique_strings([1, "1", 2.0, "x"]) == ["1", "2.0", "x"]
     assert naming.lower_identifier("Traffic Light!", {"traffic_light"}, "c_1", "c") == "traffic_light_2"
