@@ -1,7 +1,7 @@
 """Integration tier: FiftyOne's embedded MongoDB, a real Label Studio server
 started once per session (its data directory is reused between runs, so
-later runs start in seconds), and the Kili emulator (one per test, from this
-package's pytest plugin)."""
+later runs start in seconds), and the Kili and FastLabel emulators (one per
+test, from this package's pytest plugin)."""
 
 import contextlib
 import os
@@ -12,6 +12,7 @@ import pytest
 import fiftyone as fo
 
 from fo_annotation_backends.labelstudio import LabelStudioClient
+from fo_annotation_backends.testing.fastlabel_annotator import FastLabelAnnotator
 from fo_annotation_backends.testing.kili_annotator import KiliAnnotator
 from fo_annotation_backends.testing.labelstudio_annotator import LabelStudioAnnotator
 from fo_annotation_backends.testing.labelstudio_server import LabelStudioServer, cache_dir
@@ -127,3 +128,25 @@ def kili_annotator(kili_emulator):
 def kili_dataset(kili_backend):
     """A dataset whose runs are cleaned up while the emulator still runs."""
     yield from temporary_dataset("kili")
+
+
+FASTLABEL_CONFIG_CLS = "fo_annotation_backends.fastlabel.FastLabelBackendConfig"
+
+
+@pytest.fixture
+def fastlabel_backend(fastlabel_emulator):
+    """Registers our FastLabel backend as ``fastlabel``, pointed at the emulator."""
+    entry = {"config_cls": FASTLABEL_CONFIG_CLS, "url": fastlabel_emulator.url, "api_key": fastlabel_emulator.api_key}
+    with registered_backend("fastlabel", entry) as name:
+        yield name
+
+
+@pytest.fixture
+def fastlabel_annotator(fastlabel_emulator):
+    return FastLabelAnnotator(fastlabel_emulator.url, fastlabel_emulator.api_key)
+
+
+@pytest.fixture
+def fastlabel_dataset(fastlabel_backend):
+    """A dataset whose runs are cleaned up while the emulator still runs."""
+    yield from temporary_dataset("fastlabel")
