@@ -4,11 +4,13 @@ Starts a local Label Studio server, builds a small dataset of generated
 images with existing detections, sends it to Label Studio with
 ``annotate()``, lets a simulated annotator edit, add and delete labels
 through Label Studio's REST API, merges the work back with
-``load_annotations()``, and prints what changed. ``--backend kili`` does the
-same against the Kili-protocol emulator (GraphQL, signed-URL uploads,
-DEFAULT and REVIEW labels by named people).
+``load_annotations()``, and prints what changed. ``--backend kili`` and
+``--backend fastlabel`` do the same against the Kili-protocol emulator
+(GraphQL, signed-URL uploads, DEFAULT and REVIEW labels by named people) or
+the FastLabel-protocol emulator (REST, base64 tasks, edits in place, task
+statuses).
 
-    python -m fo_annotation_backends.demo [--backend labelstudio|kili] [--samples 12] [--keep-server]
+    python -m fo_annotation_backends.demo [--backend labelstudio|kili|fastlabel] [--samples 12] [--keep-server]
 """
 
 import argparse
@@ -112,6 +114,33 @@ def simulate_kili_annotator(annotator, results, rng):
             annotator.submit(results.project_id, asset_id, response, author="reviewer@example.com", label_type="REVIEW")
 
 
+def simulate_fastlabel_annotator(annotator, results, rng):
+    """The same edits as :func:`simulate_annotator`, as a person in
+    FastLabel's editor (edited annotations keep their ids), then a reviewer
+    approving some tasks."""
+    values = results.interface_mapping["classes"]["ground_truth"]
+    classes = {v: k for k, v in values.items()}
+    for n, (sample_id, task_id) in enumerate(sorted(results.task_ids.items())):
+        task = annotator.task(task_id)
+        boxes = task["annotations"]
+        width = task["width"]
+        if n % 4 == 0 and boxes:  # move and relabel the first box
+            x1, y1, x2, y2 = boxes[0]["points"]
+            shift = min(0.05 * width, width - x2)
+            boxes[0]["points"] = [x1 + shift, y1, x2 + shift, y2]
+            name = classes[boxes[0]["value"]]
+            boxes[0]["value"] = values[CLASSES[(CLASSES.index(name) + 1) % len(CLASSES)]]
+        if n % 4 == 1 and boxes:  # delete the last box
+            boxes.pop()
+        if n % 4 == 2:  # add a box the model missed
+            boxes.append({"type": "bbox", "value": values[rng.choice(CLASSES)], "points": [16, 12, 80, 48], "attributes": []})
+        if n % 4 == 3 and n % 8 == 7:
+            continue  # nobody opened this one: it keeps its labels
+        annotator.submit(task_id, boxes, status="completed")
+        if n % 3 == 0:
+            annotator.set_status(task_id, "approved")
+
+
 def build_dataset(fo, fol, media, count):
     name = "fo-annotation-backends-demo"
     if fo.dataset_exists(name):
@@ -147,12 +176,14 @@ def print_changes(dataset, before):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["labelstudio", "kili"], default="labelstudio")
+    parser.add_argument("--backend", choices=["labelstudio", "kili", "fastlabel"], default="labelstudio")
     parser.add_argument("--samples", type=int, default=12)
     parser.add_argument("--keep-server", action="store_true", help="leave the server running to look at it")
     args = parser.parse_args(argv)
     if args.backend == "kili":
         return run_kili(args)
+    if args.backend == "fastlabel":
+        return run_fastlabel(args)
     return run_labelstudio(args)
 
 
@@ -183,17 +214,58 @@ def run_kili(args):
         results.print_status()
         dataset.load_annotations(anno_key)
         print_changes(dataset, before)
-        stats = server.stats()
-        print("\nThe server answered %d requests: %s" % (stats["requests"], ", ".join(
-            "%s %d" % item for item in sorted(stats["operations"].items()))))
+        _print_requests(server)
         if args.keep_server:
-            print("Server left running at %s (key %s); press Ctrl-C to stop it." % (server.url, server.api_key))
-            try:
-                while True:
-                    time.sleep(3600)
-            except KeyboardInterrupt:
-                pass
+            _wait_for_ctrl_c(server)
     return 0
+
+
+def run_fastlabel(args):
+    import fiftyone as fo
+    import fiftyone.core.labels as fol
+
+    from .testing.fastlabel import FastLabelEmulator
+    from .testing.fastlabel_annotator import FastLabelAnnotator
+    from .testing.labelstudio_server import cache_dir
+
+    media = os.path.join(cache_dir(), "demo-media")
+    with FastLabelEmulator() as server:
+        print("A local FastLabel-protocol server is up at %s" % server.url)
+        fo.annotation_config.backends["fastlabel"] = {
+            "config_cls": "fo_annotation_backends.fastlabel.FastLabelBackendConfig",
+            "url": server.url,
+            "api_key": server.api_key,
+        }
+        dataset = build_dataset(fo, fol, media, args.samples)
+        before = {s.id: {d.id: d for d in s.ground_truth.detections} for s in dataset}
+        anno_key = "demo_%d" % int(time.time())
+        schema = {"ground_truth": {"type": "detections", "classes": CLASSES}}
+        results = dataset.annotate(anno_key, backend="fastlabel", label_schema=schema, project_name="FiftyOne demo", priority="high")
+        print("Sent %d samples to FastLabel project %s" % (len(dataset), results.project_slug))
+
+        simulate_fastlabel_annotator(FastLabelAnnotator(server.url, server.api_key), results, random.Random(1))
+        results.print_status()
+        dataset.load_annotations(anno_key)
+        print_changes(dataset, before)
+        _print_requests(server)
+        if args.keep_server:
+            _wait_for_ctrl_c(server)
+    return 0
+
+
+def _print_requests(server):
+    stats = server.stats()
+    print("\nThe server answered %d requests: %s" % (stats["requests"], ", ".join(
+        "%s %d" % item for item in sorted(stats["operations"].items()))))
+
+
+def _wait_for_ctrl_c(server):
+    print("Server left running at %s (key %s); press Ctrl-C to stop it." % (server.url, server.api_key))
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
 
 
 def run_labelstudio(args):
