@@ -219,6 +219,10 @@ class _Uploader:
 
         client = self.backend.connect_to_api()
         client.check_credentials()
+        if config.assignee and client.find_user(config.assignee) is None:
+            raise AnnotationBackendError(
+                "assignee %r is not a user of this FastLabel workspace; nothing was uploaded" % config.assignee
+            )
         slug, project_id, project_created = self._project(client, interface)
         endpoint = CLASSIFICATION_TASKS if interface.project_type == "image_classification" else IMAGE_TASKS
         try:

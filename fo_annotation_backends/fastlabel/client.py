@@ -148,6 +148,13 @@ class FastLabelClient:
 
         return self.create("annotations/classification", {"project": slug, "attributes": attributes}, existing)
 
+    def find_user(self, slug):
+        """The workspace user with this slug (or email), or ``None``."""
+        for user in self.iter_pages("workspaces-users", {"keyword": slug}):
+            if slug in (user.get("userSlug"), user.get("email")):
+                return user
+        return None
+
     # ------------------------------------------------------------------
     # tasks
 

@@ -176,3 +176,14 @@ def test_a_server_that_answers_429_is_waited_for(fastlabel_dataset, fastlabel_ba
     client = results.backend.connect_to_api()
     fastlabel_emulator.set_faults(max_calls=None)
     assert len(_tasks(client, results.project_slug)) == 15
+
+
+def test_an_unknown_assignee_is_refused_and_a_known_one_gets_the_tasks(fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path):
+    add_images(fastlabel_dataset, str(tmp_path), 2, ground_truth=_boxes)
+    with pytest.raises(Exception, match="nobody"):
+        fastlabel_dataset.annotate("who", backend=fastlabel_backend, label_schema=SCHEMA, assignee="nobody")
+    assert not fastlabel_emulator.state.projects
+
+    fastlabel_emulator.add_user("Alice Doe", "alice@example.com", slug="alice")
+    results = fastlabel_dataset.annotate("who", backend=fastlabel_backend, label_schema=SCHEMA, assignee="alice")
+    assert results.get_status()["assignees"] == {"Alice Doe": 2}
