@@ -8,6 +8,7 @@ from .errors import (
     SchemaError,
     ServiceError,
     ServiceUnavailableError,
+    UploadInterruptedError,
 )
 from .http import HttpSession, RetryPolicy
 from .pacing import Pacer
@@ -27,6 +28,7 @@ __all__ = [
     "SchemaError",
     "ServiceError",
     "ServiceUnavailableError",
+    "UploadInterruptedError",
     "normalize_label_schema",
     "redact",
     "register_secret",

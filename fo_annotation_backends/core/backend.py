@@ -14,6 +14,7 @@ class, so each service keeps its own ``XBackendConfig``/``XBackend``/
 import fiftyone.core.fields as fof
 import fiftyone.core.media as fom
 
+from .errors import UploadInterruptedError
 from .secrets import get_logger, register_secret
 
 logger = get_logger(__name__)
@@ -95,6 +96,23 @@ class ImageBackendMixin:
     def requires_attr_values(self, attr_type):
         return attr_type in ("select", "radio")
 
+    #: the client class of a service spoken through ``core.http`` (its
+    #: constructor takes the endpoint, the key and the budget options)
+    client_cls = None
+
+    def _connect_to_api(self):
+        config = self.config
+        if config.api_key is None:
+            config.load_credentials()
+        return self.client_cls(
+            config.endpoint,
+            config.api_key,
+            timeout=config.timeout,
+            max_retries=config.max_retries,
+            max_calls=config.max_calls,
+            window_seconds=config.window_seconds,
+        )
+
     def connect_to_api(self):
         """The service client of this backend (created once, reused)."""
         if self._api is None:
@@ -115,3 +133,50 @@ class ImageBackendMixin:
         if launch_editor:
             results.launch_editor()
         return results
+
+
+def keypoint_skeletons(samples, fields):
+    """``{field: KeypointSkeleton}`` of the keypoints fields that have one."""
+    out = {}
+    for field, spec in fields.items():
+        if spec.type == "keypoints":
+            skeleton = samples.get_skeleton(field)
+            if skeleton is not None:
+                out[field] = skeleton
+    return out
+
+
+def handle_failed_upload(error, anno_key, done, total, items, project, resume_hint, delete_project=None):
+    """What a failed upload leaves: with nothing of the run on the service,
+    the project this upload created is deleted (``delete_project``) and the
+    error goes on as it is; otherwise the items stay and an
+    :class:`UploadInterruptedError` (chained to ``error``) says how to resume.
+
+    Args:
+        error: the exception that stopped the upload
+        anno_key: the run key
+        done: how many of the run's items the service has
+        total: how many items the run has
+        items: what they are called ("assets", "tasks")
+        project: the project (id or slug), for the message
+        resume_hint: the ``annotate()`` argument that resumes, e.g.
+            ``"project_id='abc'"``
+        delete_project (None): a callable deleting the project, when this
+            upload created it
+    """
+    if done == 0:
+        if delete_project is not None:
+            try:
+                logger.info("Upload failed before anything was created; deleting project %s", project)
+                delete_project()
+            except Exception as e:
+                logger.warning("Could not delete project %s: %s", project, e)
+        return
+    message = (
+        "The upload of run '%s' stopped after %d of %d %s (%s: %s). Project %s keeps them: run the same annotate() "
+        "call with %s to resume (nothing is sent twice), or delete the project"
+        % (anno_key, done, total, items, type(error).__name__, error, project, resume_hint)
+    )
+    if isinstance(error, Exception):
+        raise UploadInterruptedError(message, project=project, uploaded=done, total=total) from error
+    logger.warning(message)

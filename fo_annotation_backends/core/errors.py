@@ -52,3 +52,27 @@ class OutcomeUnknownError(AnnotationBackendError):
     The server may or may not have applied it; callers must check the
     server's state before sending it again.
     """
+
+
+class UploadInterruptedError(AnnotationBackendError):
+    """An upload stopped after some of the run's items (assets, tasks) were
+    created on the service. They stay there, so that the same ``annotate()``
+    call pointed at the project resumes where it stopped (nothing is sent
+    twice); the message says how.
+
+    Attributes:
+        project: the project holding the uploaded items (an id or a slug)
+        uploaded: how many of the run's items the project has
+        total: how many items the run has
+    """
+
+    def __init__(self, message, project=None, uploaded=0, total=0):
+        super().__init__(message)
+        self.project = project
+        self.uploaded = uploaded
+        self.total = total
+
+    @property
+    def project_id(self):
+        """The same as :attr:`project`."""
+        return self.project

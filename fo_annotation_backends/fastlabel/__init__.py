@@ -8,11 +8,11 @@ with the token in ``FIFTYONE_FASTLABEL_API_KEY`` (or ``FASTLABEL_ACCESS_TOKEN``)
 and ``url`` for a server other than FastLabel's.
 """
 
+from ..core.errors import UploadInterruptedError
 from .backend import (
     FastLabelAnnotationResults,
     FastLabelBackend,
     FastLabelBackendConfig,
-    UploadInterruptedError,
 )
 from .client import FastLabelClient
 from .convert import FastLabelInterface, labels_to_task, task_to_labels

@@ -29,7 +29,7 @@ import webbrowser
 import fiftyone.utils.annotations as foua
 from PIL import Image
 
-from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin
+from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin, handle_failed_upload, keypoint_skeletons
 from ..core.download import build_annotations
 from ..core.errors import AnnotationBackendError, MediaError
 from ..core.idmap import field_values, label_ids
@@ -164,18 +164,7 @@ def _priority(value):
 class FastLabelBackend(ImageBackendMixin, foua.AnnotationBackend):
     """Sends samples to a FastLabel project and merges the annotations back."""
 
-    def _connect_to_api(self):
-        config = self.config
-        if config.api_key is None:
-            config.load_credentials()
-        return FastLabelClient(
-            config.endpoint,
-            config.api_key,
-            timeout=config.timeout,
-            max_retries=config.max_retries,
-            max_calls=config.max_calls,
-            window_seconds=config.window_seconds,
-        )
+    client_cls = FastLabelClient
 
     def _upload(self, samples, anno_key):
         return _Uploader(self, samples, anno_key).run()
@@ -211,7 +200,7 @@ class _Uploader:
         fields = normalize_label_schema(config.label_schema, self.samples, SUPPORTED_TYPES)
         if not len(self.samples):
             raise AnnotationBackendError("The view is empty: there is nothing to annotate")
-        interface = FastLabelInterface(fields, skeletons=_skeletons(self.samples, fields))
+        interface = FastLabelInterface(fields, skeletons=keypoint_skeletons(self.samples, fields))
         ids, paths = self.samples.values(["id", config.media_field])
         converted = self._check_media(ids, paths)
         sizes = sample_image_sizes(self.samples, ids, paths)
@@ -414,39 +403,8 @@ class _Uploader:
         return task_ids, annotation_ids
 
     def _on_failure(self, client, project_id, slug, total, error):
-        if self.created == 0:
-            if self.created_project_id is not None:
-                try:
-                    logger.info("Upload failed before any task was created; deleting project %s", slug)
-                    client.delete_project(project_id)
-                except Exception as e:
-                    logger.warning("Could not delete project %s: %s", slug, e)
-            return
-        message = (
-            "The upload of run '%s' stopped after %d of %d tasks (%s: %s). FastLabel project %s keeps them: run the same "
-            "annotate() call with project=%r to resume (tasks already there are not sent again), or delete the project"
-            % (self.anno_key, self.created, total, type(error).__name__, error, slug, slug)
-        )
-        if isinstance(error, Exception):
-            raise UploadInterruptedError(message, project=slug, uploaded=self.created, total=total) from error
-        logger.warning(message)
-
-
-class UploadInterruptedError(AnnotationBackendError):
-    """An upload stopped after some tasks were created; the same
-    ``annotate()`` call with ``project=<slug>`` resumes it.
-
-    Attributes:
-        project: the project slug
-        uploaded: how many of the run's tasks the project has
-        total: how many tasks the run has
-    """
-
-    def __init__(self, message, project=None, uploaded=0, total=0):
-        super().__init__(message)
-        self.project = project
-        self.uploaded = uploaded
-        self.total = total
+        delete = (lambda: client.delete_project(project_id)) if self.created_project_id is not None else None
+        handle_failed_upload(error, self.anno_key, self.created, total, "tasks", slug, "project=%r" % slug, delete)
 
 
 def _png_bytes(path):
@@ -463,16 +421,6 @@ def _base64_image(path, convert):
         with open(path, "rb") as f:
             data = f.read()
     return base64.b64encode(data).decode("ascii")
-
-
-def _skeletons(samples, fields):
-    out = {}
-    for field, spec in fields.items():
-        if spec.type == "keypoints":
-            skeleton = samples.get_skeleton(field)
-            if skeleton is not None:
-                out[field] = skeleton
-    return out
 
 
 class _Downloader:

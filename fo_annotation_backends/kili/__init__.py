@@ -8,11 +8,11 @@ with the key in ``FIFTYONE_KILI_API_KEY`` (and ``url`` for a server other
 than Kili's cloud).
 """
 
+from ..core.errors import UploadInterruptedError
 from .backend import (
     KiliAnnotationResults,
     KiliBackend,
     KiliBackendConfig,
-    UploadInterruptedError,
     select_label,
 )
 from .client import KiliClient, KiliGraphQLError

@@ -25,7 +25,7 @@ import webbrowser
 
 import fiftyone.utils.annotations as foua
 
-from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin
+from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin, handle_failed_upload, keypoint_skeletons
 from ..core.download import build_annotations
 from ..core.errors import AnnotationBackendError
 from ..core.idmap import field_values, label_ids
@@ -54,25 +54,6 @@ SUPPORTED_TYPES = (
     "scalar",
 )
 _DESCRIPTION_PREFIX = "FiftyOne annotation run '%s'"
-
-
-class UploadInterruptedError(AnnotationBackendError):
-    """An upload stopped after some assets were created.
-
-    The assets stay in the project so that the same ``annotate()`` call with
-    ``project_id`` resumes where it stopped (nothing is sent twice).
-
-    Attributes:
-        project_id: the Kili project holding the uploaded assets
-        uploaded: how many of the run's assets the project has
-        total: how many assets the run has
-    """
-
-    def __init__(self, message, project_id=None, uploaded=0, total=0):
-        super().__init__(message)
-        self.project_id = project_id
-        self.uploaded = uploaded
-        self.total = total
 
 
 class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
@@ -202,18 +183,7 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
 class KiliBackend(ImageBackendMixin, foua.AnnotationBackend):
     """Sends samples to a Kili project and merges the labels back."""
 
-    def _connect_to_api(self):
-        config = self.config
-        if config.api_key is None:
-            config.load_credentials()
-        return KiliClient(
-            config.endpoint,
-            config.api_key,
-            timeout=config.timeout,
-            max_retries=config.max_retries,
-            max_calls=config.max_calls,
-            window_seconds=config.window_seconds,
-        )
+    client_cls = KiliClient
 
     def _upload(self, samples, anno_key):
         # a project this call created is deleted if no asset reached it;
@@ -253,7 +223,7 @@ class _Uploader:
         fields = normalize_label_schema(config.label_schema, self.samples, SUPPORTED_TYPES)
         if not len(self.samples):
             raise AnnotationBackendError("The view is empty: there is nothing to annotate")
-        skeletons = _skeletons(self.samples, fields)
+        skeletons = keypoint_skeletons(self.samples, fields)
         interface = KiliInterface(fields, skeletons=skeletons)
         ids, paths = self.samples.values(["id", config.media_field])
         check_image_media(list(zip(ids, paths)))
@@ -431,22 +401,8 @@ class _Uploader:
         self.appended += len(assets)
 
     def _on_failure(self, client, project_id, total, error):
-        if self.appended == 0:
-            if self.created_project_id is not None:
-                try:
-                    logger.info("Upload failed before any asset was created; deleting project %s", project_id)
-                    client.delete_project(project_id)
-                except Exception as e:
-                    logger.warning("Could not delete project %s: %s", project_id, e)
-            return
-        message = (
-            "The upload of run '%s' stopped after %d of %d assets (%s: %s). Kili project %s keeps them: "
-            "run the same annotate() call with project_id=%r to resume (nothing is sent twice), or delete "
-            "the project in Kili" % (self.anno_key, self.appended, total, type(error).__name__, error, project_id, project_id)
-        )
-        if isinstance(error, Exception):
-            raise UploadInterruptedError(message, project_id=project_id, uploaded=self.appended, total=total) from error
-        logger.warning(message)
+        delete = (lambda: client.delete_project(project_id)) if self.created_project_id is not None else None
+        handle_failed_upload(error, self.anno_key, self.appended, total, "assets", project_id, "project_id=%r" % project_id, delete)
 
 
 def _merge_interfaces(project_id, theirs, ours):
@@ -461,16 +417,6 @@ def _merge_interfaces(project_id, theirs, ours):
             )
         jobs[name] = job
     return dict(theirs or {}, jobs=jobs)
-
-
-def _skeletons(samples, fields):
-    out = {}
-    for field, spec in fields.items():
-        if spec.type == "keypoints":
-            skeleton = samples.get_skeleton(field)
-            if skeleton is not None:
-                out[field] = skeleton
-    return out
 
 
 def select_label(labels, selection="latest", annotator=None):
