@@ -1,17 +1,20 @@
-"""Helpers shared by the benchmarks (``bench_labelstudio.py``, ``bench_kili.py``
-and ``kili_sdk_baseline.py``).
+"""Helpers shared by the benchmarks (``bench_labelstudio.py``, ``bench_kili.py``,
+``bench_fastlabel.py`` and the SDK baselines ``kili_sdk_baseline.py``,
+``fastlabel_sdk_baseline.py``).
 
-Only the standard library is imported at module level: the Kili SDK baseline
-imports this module from the SDK's own virtual environment (no FiftyOne, no
+Only the standard library is imported at module level: the SDK baselines
+import this module from the SDKs' own virtual environments (no FiftyOne, no
 psutil there). Heavier imports happen inside the functions that need them.
 
 - measurement inside a worker subprocess: :class:`RssSampler` (RSS every
   20 ms), :class:`RequestCounter` (wraps ``requests.Session.send`` and, when
   installed, ``httpx.Client.send``), :class:`Meter` (times a phase, counts its
   requests, samples its peak RSS, optionally profiles it), :class:`Breakdown`
-  (wall time of named functions per phase);
+  (wall time of named functions per phase), :class:`CallTimeline` (start,
+  end and status of every request, for call-budget figures);
 - the workload: :func:`boxes_of`, :func:`make_std_images`,
-  :func:`build_dataset`, :func:`labels_summary`;
+  :func:`build_dataset`, :func:`labels_summary`, and the simulated
+  annotator's expected result: :func:`expected_boxes`, :func:`check_summary`;
 - the report: :func:`machine_info`, :func:`git_state`, :func:`write_section`
   (RESULTS.md is a file of sections between marker comments, one per bench).
 """
@@ -226,6 +229,17 @@ def dump_profile(profiler, path):
             f.write(stream.getvalue())
 
 
+def process_cpu_seconds(pid=None):
+    """User + system CPU seconds of a process (this one by default), read
+    from ``/proc``; ``None`` when unreadable."""
+    try:
+        with open("/proc/%s/stat" % (pid or "self")) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / float(os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def max_rss_mb():
     import resource
 
@@ -288,6 +302,62 @@ class Breakdown:
             phase: [[label, self.times[phase][label], self.calls[phase][label]] for label in self.labels if label in self.times[phase]]
             for phase in self.times
         }
+
+
+class CallTimeline:
+    """Start and end times (seconds from the phase start, ``perf_counter``)
+    and the HTTP status of every request sent through
+    ``requests.Session.send`` while a phase is active (the official SDKs'
+    module-level ``requests.post`` goes through it too), for call-budget
+    figures: achieved calls per second, calls in any window.
+
+    Use :meth:`start` / :meth:`stop` around a phase; ``calls[phase]`` is a
+    list of ``[start, end, status, "METHOD /path"]`` (status ``None`` when
+    the request raised).
+    """
+
+    def __init__(self, path_key=None):
+        self.phase = None
+        self.path_key = path_key or default_path_key
+        self.t0 = {}
+        self.calls = collections.defaultdict(list)
+        self._lock = threading.Lock()
+
+    def install(self):
+        import requests
+
+        timeline = self
+        original_send = requests.Session.send
+
+        def send(session, request, **kwargs):
+            phase = timeline.phase
+            if phase is None:
+                return original_send(session, request, **kwargs)
+            start = time.perf_counter()
+            status = None
+            try:
+                response = original_send(session, request, **kwargs)
+                status = response.status_code
+                return response
+            finally:
+                end = time.perf_counter()
+                t0 = timeline.t0[phase]
+                path = timeline.path_key(re.sub(r"\?.*$", "", re.sub(r"^https?://[^/]+", "", request.url or "")))
+                with timeline._lock:
+                    timeline.calls[phase].append([start - t0, end - t0, status, "%s %s" % (request.method, path)])
+
+        requests.Session.send = send
+        return self
+
+    def start(self, phase):
+        self.t0[phase] = time.perf_counter()
+        self.phase = phase
+
+    def stop(self):
+        self.phase = None
+
+    def as_dict(self):
+        return {phase: sorted(calls) for phase, calls in self.calls.items()}
 
 
 # ---------------------------------------------------------------------------
@@ -378,6 +448,36 @@ def labels_summary(dataset, field=FIELD):
     return out
 
 
+def expected_boxes(index):
+    """The boxes of image ``index`` after the simulated annotator's edit
+    used by the benches: every box kept (``index % 3 == 0``), the first box
+    moved 5% of the width to the right and kept inside the image (``== 1``),
+    the last box deleted (``== 2``)."""
+    boxes = [(label, list(box)) for label, box in boxes_of(index)]
+    if index % 3 == 1:
+        label, (x, y, w, h) = boxes[0]
+        boxes[0] = (label, [min(x + 0.05, 1.0 - w), y, w, h])
+    elif index % 3 == 2:
+        boxes = boxes[:-1]
+    return boxes
+
+
+def check_summary(summary, indices, tolerance=2e-4):
+    """Compares a :func:`labels_summary`-style dict with
+    :func:`expected_boxes`; returns ``(images as expected, [mismatching
+    image indices])``."""
+    bad = []
+    for index in indices:
+        got = sorted((label, box) for label, box in summary.get(str(index), []))
+        want = sorted((label, [round(v, 4) for v in box]) for label, box in expected_boxes(index))
+        ok = len(got) == len(want) and all(
+            gl == wl and all(abs(a - b) <= tolerance for a, b in zip(gb, wb)) for (gl, gb), (wl, wb) in zip(got, want)
+        )
+        if not ok:
+            bad.append(index)
+    return len(indices) - len(bad), bad
+
+
 # ---------------------------------------------------------------------------
 # the report
 # ---------------------------------------------------------------------------
@@ -456,7 +556,7 @@ def time_cell(ph, seconds=None):
 
 RESULTS_HEADER = """# Benchmarks
 
-Figures measured by the scripts in `bench/` (run them with `./run bench [labelstudio|kili|all] [options]`).
+Figures measured by the scripts in `bench/` (run them with `./run bench [labelstudio|kili|fastlabel|all] [options]`).
 Each section below is written by its own script between `<!-- bench:NAME:start -->` and
 `<!-- bench:NAME:end -->` comments: a run replaces its own section and leaves the others as they are.
 Do not edit the sections by hand: re-run the bench.
@@ -530,6 +630,20 @@ class EmulatorControl:
 
     def set_knobs(self, **knobs):
         return self._call("POST", "faults", json=knobs)
+
+
+def stats_delta(before, after):
+    """What happened on an emulator between two ``stats()`` snapshots (no
+    reset in between): requests, operations, statuses, faults and
+    ``over_limit`` as differences; ``peak_calls_in_window`` is the peak since
+    the last reset (a maximum cannot be differenced)."""
+    out = dict(after)
+    out["requests"] = after.get("requests", 0) - before.get("requests", 0)
+    out["over_limit"] = after.get("over_limit", 0) - before.get("over_limit", 0)
+    for key in ("operations", "statuses", "faults"):
+        got = {k: v - (before.get(key) or {}).get(k, 0) for k, v in (after.get(key) or {}).items()}
+        out[key] = {k: v for k, v in got.items() if v}
+    return out
 
 
 # ---------------------------------------------------------------------------
