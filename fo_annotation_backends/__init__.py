@@ -1,13 +1,16 @@
 """FiftyOne annotation backends for Label Studio, Kili-style and
 FastLabel-style services.
 
-Register a backend in ``~/.fiftyone/annotation_config.json``::
+Register the backends in ``~/.fiftyone/annotation_config.json``::
 
-    {"backends": {"labelstudio": {
-        "config_cls": "fo_annotation_backends.labelstudio.LabelStudioBackendConfig",
-        "url": "http://localhost:8080"}}}
+    {"backends": {
+        "labelstudio": {"config_cls": "fo_annotation_backends.labelstudio.LabelStudioBackendConfig",
+                        "url": "http://localhost:8080"},
+        "kili": {"config_cls": "fo_annotation_backends.kili.KiliBackendConfig"},
+        "fastlabel": {"config_cls": "fo_annotation_backends.fastlabel.FastLabelBackendConfig"}}}
 
-then ``view.annotate("run1", backend="labelstudio", label_schema=...)`` and
+(keys in ``FIFTYONE_<BACKEND>_API_KEY``), then
+``view.annotate("run1", backend="kili", label_schema=...)`` and
 ``dataset.load_annotations("run1")``.
 """
 
