@@ -1,0 +1,8 @@
+"""``python -m fo_annotation_backends``: the same as ``fo-annotation-backends``."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
