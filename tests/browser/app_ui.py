@@ -220,7 +220,12 @@ def close_output(page, modal, screenshot=None, timeout=30000):
         if not modal.is_visible():
             return None
         if close.is_visible():
+            # the Close button can render a moment before the output itself
             text = modal.inner_text()
+            settle = time.monotonic() + 10
+            while text.strip() in ("", "Close") and time.monotonic() < settle:
+                page.wait_for_timeout(100)
+                text = modal.inner_text()
             if screenshot:
                 page.screenshot(path=screenshot)
             close.click()
