@@ -188,51 +188,42 @@ def main(argv=None):
 
 
 def run_kili(args):
-    import fiftyone as fo
-    import fiftyone.core.labels as fol
-
+    from .kili import KiliBackendConfig
     from .testing.kili import KiliEmulator
     from .testing.kili_annotator import KiliAnnotator
-    from .testing.labelstudio_server import cache_dir
 
-    media = os.path.join(cache_dir(), "demo-media")
-    with KiliEmulator() as server:
-        print("A local Kili-protocol server is up at %s" % server.url)
-        fo.annotation_config.backends["kili"] = {
-            "config_cls": "fo_annotation_backends.kili.KiliBackendConfig",
-            "url": server.url,
-            "api_key": server.api_key,
-        }
-        dataset = build_dataset(fo, fol, media, args.samples)
-        before = {s.id: {d.id: d for d in s.ground_truth.detections} for s in dataset}
-        anno_key = "demo_%d" % int(time.time())
-        schema = {"ground_truth": {"type": "detections", "classes": CLASSES}}
-        results = dataset.annotate(anno_key, backend="kili", label_schema=schema, project_name="FiftyOne demo")
-        print("Sent %d samples to Kili project %s" % (len(dataset), results.project_id))
-
+    def simulate(server, results):
         simulate_kili_annotator(KiliAnnotator(server.url, server.api_key), results, random.Random(1))
-        results.print_status()
-        dataset.load_annotations(anno_key)
-        print_changes(dataset, before)
-        _print_requests(server)
-        if args.keep_server:
-            _wait_for_ctrl_c(server)
-    return 0
+
+    return run_emulated(args, "kili", KiliBackendConfig, KiliEmulator, simulate, "Kili", project_name="FiftyOne demo")
 
 
 def run_fastlabel(args):
+    from .fastlabel import FastLabelBackendConfig
+    from .testing.fastlabel import FastLabelEmulator
+    from .testing.fastlabel_annotator import FastLabelAnnotator
+
+    def simulate(server, results):
+        simulate_fastlabel_annotator(FastLabelAnnotator(server.url, server.api_key), results, random.Random(1))
+
+    return run_emulated(
+        args, "fastlabel", FastLabelBackendConfig, FastLabelEmulator, simulate, "FastLabel",
+        project_name="FiftyOne demo", priority="high",
+    )
+
+
+def run_emulated(args, backend, config_cls, emulator_cls, simulate, service, **annotate_kwargs):
+    """The main job against one of this package's emulators, in-process."""
     import fiftyone as fo
     import fiftyone.core.labels as fol
 
-    from .testing.fastlabel import FastLabelEmulator
-    from .testing.fastlabel_annotator import FastLabelAnnotator
     from .testing.labelstudio_server import cache_dir
 
     media = os.path.join(cache_dir(), "demo-media")
-    with FastLabelEmulator() as server:
-        print("A local FastLabel-protocol server is up at %s" % server.url)
-        fo.annotation_config.backends["fastlabel"] = {
-            "config_cls": "fo_annotation_backends.fastlabel.FastLabelBackendConfig",
+    with emulator_cls() as server:
+        print("A local %s-protocol server is up at %s" % (service, server.url))
+        fo.annotation_config.backends[backend] = {
+            "config_cls": "%s.%s" % (config_cls.__module__.rsplit(".", 1)[0], config_cls.__name__),
             "url": server.url,
             "api_key": server.api_key,
         }
@@ -240,10 +231,10 @@ def run_fastlabel(args):
         before = {s.id: {d.id: d for d in s.ground_truth.detections} for s in dataset}
         anno_key = "demo_%d" % int(time.time())
         schema = {"ground_truth": {"type": "detections", "classes": CLASSES}}
-        results = dataset.annotate(anno_key, backend="fastlabel", label_schema=schema, project_name="FiftyOne demo", priority="high")
-        print("Sent %d samples to FastLabel project %s" % (len(dataset), results.project_slug))
+        results = dataset.annotate(anno_key, backend=backend, label_schema=schema, **annotate_kwargs)
+        print("Sent %d samples to %s (%s)" % (len(dataset), service, results.project_url))
 
-        simulate_fastlabel_annotator(FastLabelAnnotator(server.url, server.api_key), results, random.Random(1))
+        simulate(server, results)
         results.print_status()
         dataset.load_annotations(anno_key)
         print_changes(dataset, before)
