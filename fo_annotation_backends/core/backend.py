@@ -7,14 +7,17 @@ class, so each service keeps its own ``XBackendConfig``/``XBackend``/
 - :class:`ApiKeyConfigMixin`: an ``api_key`` that lives in memory only (a
   ``_``-prefixed attribute, which FiftyOne does not store) and is redacted;
 - :class:`ImageBackendMixin`: the image label types, attribute types and
-  capabilities, a cached API client, and an ``upload_annotations`` that
-  unregisters the run when the upload fails.
+  capabilities, a cached API client, run ownership and resuming
+  (:class:`~.runs.RunOwnershipMixin`), an ``upload_annotations`` that applies
+  the failure policy, and a ``download_annotations`` that refuses runs whose
+  upload did not finish.
 """
 
 import fiftyone.core.fields as fof
 import fiftyone.core.media as fom
 
-from .errors import UploadInterruptedError
+from .errors import AnnotationBackendError, UploadInterruptedError
+from .runs import RunOwnershipMixin
 from .secrets import get_logger, register_secret
 
 logger = get_logger(__name__)
@@ -53,11 +56,12 @@ class ApiKeyConfigMixin:
         self._api_key = value
 
 
-class ImageBackendMixin:
+class ImageBackendMixin(RunOwnershipMixin):
     """The image-backend half of ``foua.AnnotationBackend``.
 
-    Subclasses implement ``_connect_to_api()`` (returning their client) and
-    ``_upload(samples, anno_key)`` (returning the results).
+    Subclasses implement ``_connect_to_api()`` (returning their client),
+    ``_upload(samples, anno_key)`` (returning the results) and
+    ``_download(results)``.
     """
 
     @property
@@ -120,19 +124,25 @@ class ImageBackendMixin:
         return self._api
 
     def upload_annotations(self, samples, anno_key, launch_editor=False):
-        """Uploads the samples; on any failure the run is unregistered (so
-        the same key can be used again) and the error is raised."""
+        """Uploads the samples. On failure the run is either unregistered
+        (it owns nothing on the service, so the same key can be used again)
+        or left registered as unfinished, resumable by the same call (see
+        :func:`~.runs.handle_failed_upload`), and the error is raised."""
         try:
             results = self._upload(samples, anno_key)
         except BaseException:
-            try:
-                self.delete_run(samples, anno_key, cleanup=False)
-            except Exception as cleanup_error:  # keep the original error
-                logger.warning("Could not unregister run '%s': %s", anno_key, cleanup_error)
+            self._after_failed_upload(samples, anno_key)
             raise
+        results.upload_complete = True
         if launch_editor:
             results.launch_editor()
         return results
+
+    def download_annotations(self, results):
+        """Downloads the run's annotations (see ``_download``); a run whose
+        upload did not finish is refused with the call that resumes it."""
+        ensure_upload_complete(results)
+        return self._download(results)
 
 
 def keypoint_skeletons(samples, fields):
@@ -144,6 +154,19 @@ def keypoint_skeletons(samples, fields):
             if skeleton is not None:
                 out[field] = skeleton
     return out
+
+
+def ensure_upload_complete(results):
+    """Raises :class:`AnnotationBackendError` if the run's upload did not
+    finish (a failed or killed ``annotate()``)."""
+    if getattr(results, "upload_complete", True):
+        return
+    key = results.key
+    raise AnnotationBackendError(
+        "The upload of run '%s' did not finish, so there is nothing to load yet: run the same annotate() call "
+        "again (run key '%s') to resume it, or discard it with `dataset.load_annotation_results('%s').cleanup()` "
+        "and `dataset.delete_annotation_run('%s')`" % (key, key, key, key)
+    )
 
 
 def handle_failed_upload(error, anno_key, done, total, items, project, resume_hint, delete_project=None):

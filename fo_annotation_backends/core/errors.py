@@ -22,6 +22,11 @@ class MediaError(AnnotationBackendError, ValueError):
     """One or more media files cannot be sent to the service."""
 
 
+class ParameterError(AnnotationBackendError, ValueError):
+    """A parameter, the view or the run key cannot be used (raised before
+    anything is created on the service)."""
+
+
 class AuthenticationError(AnnotationBackendError):
     """The service did not accept the credentials."""
 
@@ -46,6 +51,12 @@ class ServiceError(AnnotationBackendError):
         self.path = path
 
 
+class ProjectDeletedError(ServiceError):
+    """The run's project no longer exists on the service (deleted by
+    ``results.cleanup()``, ``load_annotations(..., cleanup=True)`` or by a
+    person): there is nothing to load, and the dataset was not changed."""
+
+
 class OutcomeUnknownError(AnnotationBackendError):
     """A non-idempotent request was sent, but no answer came back.
 
@@ -55,22 +66,25 @@ class OutcomeUnknownError(AnnotationBackendError):
 
 
 class UploadInterruptedError(AnnotationBackendError):
-    """An upload stopped after some of the run's items (assets, tasks) were
-    created on the service. They stay there, so that the same ``annotate()``
-    call pointed at the project resumes where it stopped (nothing is sent
-    twice); the message says how.
+    """An upload stopped after the run had something on the service (a
+    project, assets, tasks). They stay there and the run stays registered as
+    unfinished, so that the same ``annotate()`` call (same run key) resumes
+    where it stopped: nothing is sent twice. The message says how, and how to
+    discard the run instead.
 
     Attributes:
         project: the project holding the uploaded items (an id or a slug)
         uploaded: how many of the run's items the project has
         total: how many items the run has
+        anno_key: the run key
     """
 
-    def __init__(self, message, project=None, uploaded=0, total=0):
+    def __init__(self, message, project=None, uploaded=0, total=0, anno_key=None):
         super().__init__(message)
         self.project = project
         self.uploaded = uploaded
         self.total = total
+        self.anno_key = anno_key
 
     @property
     def project_id(self):

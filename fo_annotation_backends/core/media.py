@@ -5,7 +5,7 @@ import os
 
 from PIL import Image
 
-from .errors import MediaError
+from .errors import MediaError, ParameterError
 
 _REMOTE_PREFIXES = ("http://", "https://")
 _MAX_LISTED = 10
@@ -24,12 +24,17 @@ def check_image_media(items, allow_remote=True, max_bytes=None):
         allow_remote (True): whether http(s) URLs are accepted as they are
         max_bytes (None): the largest file size accepted
 
+    Local files must be images whose header decodes to a non-empty size
+    (only the header is read). A view that lists a sample twice is refused.
+
     Returns:
         ``{sample_id: size in bytes}`` for the local files
 
     Raises:
+        ParameterError: a sample is listed more than once
         MediaError: naming every problem file (up to 10, then a count)
     """
+    check_distinct_samples([sample_id for sample_id, _ in items])
     problems = []
     sizes = {}
     for sample_id, path in items:
@@ -54,7 +59,9 @@ def check_image_media(items, allow_remote=True, max_bytes=None):
                 elif max_bytes is not None and size > max_bytes:
                     problem = "%s: %d bytes is over the limit of %d bytes" % (path, size, max_bytes)
                 else:
-                    sizes[sample_id] = size
+                    problem = _image_problem(path)
+                    if problem is None:
+                        sizes[sample_id] = size
         if problem:
             problems.append(problem)
     if problems:
@@ -64,6 +71,36 @@ def check_image_media(items, allow_remote=True, max_bytes=None):
             "%d media file(s) cannot be annotated; nothing was uploaded:\n  %s%s" % (len(problems), listed, more)
         )
     return sizes
+
+
+def _image_problem(path):
+    """Why ``path`` is not an image a service can show, or ``None``."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+    except Exception as e:
+        return "%s: not a decodable image (%s)" % (path, type(e).__name__)
+    if width <= 0 or height <= 0:
+        return "%s: the image is %dx%d pixels" % (path, width, height)
+    return None
+
+
+def check_distinct_samples(sample_ids):
+    """Raises :class:`ParameterError` if a sample id is listed twice (a view
+    such as ``a.concat(b)`` can list a sample more than once; each sample
+    must be one task)."""
+    seen = set()
+    repeated = []
+    for sample_id in sample_ids:
+        if sample_id in seen:
+            repeated.append(sample_id)
+        seen.add(sample_id)
+    if repeated:
+        raise ParameterError(
+            "The view lists %d sample(s) more than once (e.g. %s); each sample can be annotated once per run. "
+            "Nothing was uploaded. Annotate a view without repeats, e.g. `dataset.select(list(set(view.values('id'))))`"
+            % (len(repeated), repeated[0])
+        )
 
 
 def image_size(path):

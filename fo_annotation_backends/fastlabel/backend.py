@@ -29,6 +29,7 @@ import webbrowser
 import fiftyone.utils.annotations as foua
 from PIL import Image
 
+from ..core.params import reject_unknown_parameters
 from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin, handle_failed_upload, keypoint_skeletons
 from ..core.download import build_annotations
 from ..core.errors import AnnotationBackendError, MediaError
@@ -113,9 +114,12 @@ class FastLabelBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         window_seconds=600,
         timeout=300,
         max_retries=5,
+        run_id=None,
         **kwargs,
     ):
-        super().__init__(name, label_schema, media_field=media_field, **kwargs)
+        reject_unknown_parameters(type(self), name, kwargs)
+        super().__init__(name, label_schema, media_field=media_field)
+        self.run_id = run_id
         self.url = url
         self.project = project
         self.project_name = project_name
@@ -169,7 +173,7 @@ class FastLabelBackend(ImageBackendMixin, foua.AnnotationBackend):
     def _upload(self, samples, anno_key):
         return _Uploader(self, samples, anno_key).run()
 
-    def download_annotations(self, results):
+    def _download(self, results):
         """Downloads the annotations of the run's tasks whose status counts."""
         return _Downloader(self, results).run()
 
@@ -584,7 +588,7 @@ class FastLabelAnnotationResults(foua.AnnotationResults):
 
     @classmethod
     def _from_dict(cls, d, samples, config, anno_key):
-        return cls(
+        results = cls(
             samples,
             config,
             anno_key,
@@ -597,3 +601,5 @@ class FastLabelAnnotationResults(foua.AnnotationResults):
             project_type=d.get("project_type", "image_all"),
             project_created=d.get("project_created", True),
         )
+        results.upload_complete = d.get("upload_complete", True)
+        return results

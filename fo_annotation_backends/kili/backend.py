@@ -25,6 +25,7 @@ import webbrowser
 
 import fiftyone.utils.annotations as foua
 
+from ..core.params import reject_unknown_parameters
 from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin, handle_failed_upload, keypoint_skeletons
 from ..core.download import build_annotations
 from ..core.errors import AnnotationBackendError
@@ -120,9 +121,12 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         window_seconds=60,
         timeout=300,
         max_retries=5,
+        run_id=None,
         **kwargs,
     ):
-        super().__init__(name, label_schema, media_field=media_field, **kwargs)
+        reject_unknown_parameters(type(self), name, kwargs)
+        super().__init__(name, label_schema, media_field=media_field)
+        self.run_id = run_id
         if label_selection not in LABEL_SELECTIONS:
             raise AnnotationBackendError(
                 "label_selection must be one of %s, not %r" % (", ".join(LABEL_SELECTIONS), label_selection)
@@ -191,7 +195,7 @@ class KiliBackend(ImageBackendMixin, foua.AnnotationBackend):
         # resume
         return _Uploader(self, samples, anno_key).run()
 
-    def download_annotations(self, results):
+    def _download(self, results):
         """Downloads the label that counts of every asset of the run."""
         return _Downloader(self, results).run()
 
@@ -615,7 +619,7 @@ class KiliAnnotationResults(foua.AnnotationResults):
 
     @classmethod
     def _from_dict(cls, d, samples, config, anno_key):
-        return cls(
+        results = cls(
             samples,
             config,
             anno_key,
@@ -625,3 +629,5 @@ class KiliAnnotationResults(foua.AnnotationResults):
             interface=d.get("interface_mapping"),
             project_created=d.get("project_created", True),
         )
+        results.upload_complete = d.get("upload_complete", True)
+        return results

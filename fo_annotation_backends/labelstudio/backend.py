@@ -17,6 +17,7 @@ import webbrowser
 
 import fiftyone.utils.annotations as foua
 
+from ..core.params import reject_unknown_parameters
 from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin
 from ..core.errors import AnnotationBackendError, MediaError
 from ..core.download import build_annotations
@@ -106,9 +107,12 @@ class LabelStudioBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         max_retries=5,
         max_calls=None,
         window_seconds=60,
+        run_id=None,
         **kwargs,
     ):
-        super().__init__(name, label_schema, media_field=media_field, **kwargs)
+        reject_unknown_parameters(type(self), name, kwargs)
+        super().__init__(name, label_schema, media_field=media_field)
+        self.run_id = run_id
         self.url = url
         self.project_name = project_name
         self.project_id = project_id
@@ -152,7 +156,7 @@ class LabelStudioBackend(ImageBackendMixin, foua.AnnotationBackend):
         # on failure the project is deleted (if this call created it)
         return _Uploader(self, samples, anno_key).run()
 
-    def download_annotations(self, results):
+    def _download(self, results):
         """Downloads the latest submitted annotation of every task."""
         return _Downloader(self, results).run()
 
@@ -579,7 +583,7 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
     @classmethod
     def _from_dict(cls, d, samples, config, anno_key):
         uploaded_tasks = {int(task_id): sample_id for task_id, sample_id in (d.get("uploaded_tasks") or {}).items()}
-        return cls(
+        results = cls(
             samples,
             config,
             anno_key,
@@ -590,3 +594,5 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
             attribute_tags=d.get("attribute_tags"),
             project_created=d.get("project_created", True),
         )
+        results.upload_complete = d.get("upload_complete", True)
+        return results

@@ -1,11 +1,13 @@
 """Media checks before upload, and upload chunking."""
 
 import random
+import struct
+import zlib
 
 import pytest
 from PIL import Image
 
-from fo_annotation_backends.core.errors import MediaError
+from fo_annotation_backends.core.errors import MediaError, ParameterError
 from fo_annotation_backends.core.media import (
     check_image_media,
     chunk_by_count_and_bytes,
@@ -23,11 +25,36 @@ def image(tmp_path):
 
 def test_good_local_files_return_their_sizes_and_urls_are_accepted(image, tmp_path):
     other = tmp_path / "b.jpg"
-    other.write_bytes(b"x" * 10)
+    Image.new("RGB", (3, 2), "blue").save(other)
     sizes = check_image_media(
         [("s1", image), ("s2", str(other)), ("s3", "https://example.com/a.jpg"), ("s4", "http://h/b.png")]
     )
-    assert sizes == {"s1": (tmp_path / "ok.png").stat().st_size, "s2": 10}
+    assert sizes == {"s1": (tmp_path / "ok.png").stat().st_size, "s2": other.stat().st_size}
+
+
+def _png_header(width, height):
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("content", [b"x" * 10, b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, _png_header(0, 0), _png_header(4, 0)])
+def test_corrupt_bytes_and_empty_images_are_refused(tmp_path, image, content):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(content)
+    with pytest.raises(MediaError, match="not a decodable image") as info:
+        check_image_media([("s1", image), ("s2", str(bad))])
+    assert str(bad) in str(info.value)
+    assert image not in str(info.value)
+
+
+def test_a_sample_listed_twice_is_refused(image):
+    with pytest.raises(ParameterError, match="more than once") as info:
+        check_image_media([("s1", image), ("s2", image), ("s1", image)])
+    assert "s1" in str(info.value)
+    check_image_media([("s1", image), ("s2", image)])  # the same file in two samples is fine
 
 
 def test_missing_file_is_named(tmp_path):
@@ -74,10 +101,11 @@ def test_missing_path_names_the_sample():
 
 def test_file_over_max_bytes_is_refused(tmp_path):
     big = tmp_path / "big.png"
-    big.write_bytes(b"x" * 101)
-    with pytest.raises(MediaError, match="101 bytes"):
-        check_image_media([("s1", str(big))], max_bytes=100)
-    assert check_image_media([("s1", str(big))], max_bytes=101) == {"s1": 101}
+    Image.new("RGB", (7, 5), "red").save(big)
+    size = big.stat().st_size
+    with pytest.raises(MediaError, match="%d bytes" % size):
+        check_image_media([("s1", str(big))], max_bytes=size - 1)
+    assert check_image_media([("s1", str(big))], max_bytes=size) == {"s1": size}
 
 
 def test_every_problem_is_reported_at_once(image, tmp_path):
