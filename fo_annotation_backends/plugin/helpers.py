@@ -661,22 +661,22 @@ def format_status(status, indent=""):
 
 
 def progress_summary(status):
-    """One short line of a run's progress, from its ``get_status()``."""
+    """One short line of a run's progress, from its ``get_status()`` (the
+    common shape of ``core.runs.status_dict``)."""
     if not isinstance(status, dict):
         return str(status)
     total = status.get("total")
+    service = status.get("service") or {}
     parts = []
     if "labeled" in status and total is not None:
         parts.append("%s/%s labeled" % (status["labeled"], total))
-    if "reviewed" in status:
+    if status.get("reviewed"):
         parts.append("%s reviewed" % status["reviewed"])
-    if "loadable" in status and total is not None:
-        parts.append("%s/%s ready to load" % (status["loadable"], total))
-    statuses = status.get("statuses")
+    statuses = service.get("statuses")
     if isinstance(statuses, dict) and statuses:
         parts.append(", ".join("%s: %s" % (k, v) for k, v in sorted(statuses.items())))
-    if "skipped" in status:
-        parts.append("%s skipped" % status["skipped"])
+    if service.get("skipped"):
+        parts.append("%s skipped" % service["skipped"])
     if status.get("missing"):
         parts.append("%s missing on the service" % status["missing"])
     if not parts and total is not None:
