@@ -49,6 +49,25 @@ class FastLabelAnnotator:
             body["annotations"] = [_as_sent(a) for a in annotations]
         return self._call("PUT", "tasks/image/%s" % task_id, json=body)
 
+    def skip(self, task_id):
+        """Skips the task (its status becomes ``skipped``; annotations stay)."""
+        return self.set_status(task_id, "skipped")
+
+    def delete_task(self, task_id):
+        """Deletes the task (as "Delete" in the task list)."""
+        response = self._session.request("DELETE", self.url + "tasks/%s" % task_id, timeout=60)
+        if response.status_code not in (200, 204, 404):
+            raise RuntimeError("DELETE tasks/%s: %d %s" % (task_id, response.status_code, response.text[:300]))
+
+    def project_exists(self, project_id):
+        """Whether the project (by id) is still on the server."""
+        response = self._session.request("GET", self.url + "projects/%s" % project_id, timeout=60)
+        if response.status_code == 404:
+            return False
+        if response.status_code >= 400:
+            raise RuntimeError("GET projects/%s: %d %s" % (project_id, response.status_code, response.text[:300]))
+        return True
+
     def set_status(self, task_id, status):
         """Only changes the task's status (e.g. ``reviewed``, ``approved``)."""
         return self._call("PUT", "tasks/%s" % task_id, json={"status": status})

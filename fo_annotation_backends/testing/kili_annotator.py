@@ -111,6 +111,21 @@ class KiliAnnotator:
             ids.extend(label["id"] for label in created)
         return ids
 
+    def delete_assets(self, project_id, asset_ids):
+        """Deletes assets from the project (as "Delete" in Kili's asset list)."""
+        self.graphql(
+            "mutation($where: AssetWhere!) { data: deleteAssets(where: $where) { succeeded { assetId } } }",
+            {"where": {"project": {"id": project_id}, "idIn": list(asset_ids)}},
+        )
+
+    def project_exists(self, project_id):
+        """Whether the project is still on the server."""
+        return bool(
+            self.graphql(
+                "query($where: ProjectWhere!) { data: countProjects(where: $where) }", {"where": {"id": project_id}}
+            )["data"]
+        )
+
     def set_marks(self, project_id, asset_ids, consensus_mark=None, honeypot_mark=None, is_honeypot=None):
         """Sets the consensus/honeypot marks of assets (as Kili computes them)."""
         data = {}

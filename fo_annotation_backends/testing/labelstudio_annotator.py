@@ -26,6 +26,24 @@ class LabelStudioAnnotator:
         response.raise_for_status()
         return response.json()
 
+    def whoami(self):
+        """The annotator's user (``id``, ``email``, ...)."""
+        response = self.session.get("%s/api/current-user/whoami" % self.url, timeout=60)
+        response.raise_for_status()
+        return response.json()
+
+    def working_result(self, task_id):
+        """A copy of what the editor shows when the task is opened: the
+        latest submitted annotation's result, else the pre-filled
+        prediction's (see :meth:`prefilled_result`)."""
+        task = self.task(task_id)
+        submitted = [a for a in task.get("annotations") or [] if not a.get("was_cancelled")]
+        if submitted:
+            latest = max(submitted, key=lambda a: (a.get("updated_at") or "", a.get("id") or 0))
+            return copy.deepcopy(latest.get("result") or [])
+        predictions = task.get("predictions") or []
+        return copy.deepcopy(predictions[-1].get("result") or []) if predictions else []
+
     def prefilled_result(self, task_id):
         """A copy of the result the editor would show pre-filled (the latest
         prediction's), to be edited and submitted."""
@@ -53,6 +71,20 @@ class LabelStudioAnnotator:
         )
         response.raise_for_status()
         return response.json()
+
+    def delete_task(self, task_id):
+        """Deletes the task from its project (as "Delete tasks" in the UI)."""
+        response = self.session.delete("%s/api/tasks/%d/" % (self.url, task_id), timeout=60)
+        if response.status_code != 404:
+            response.raise_for_status()
+
+    def project_exists(self, project_id):
+        """Whether the project is still on the server."""
+        response = self.session.get("%s/api/projects/%d/" % (self.url, int(project_id)), timeout=60)
+        if response.status_code == 404:
+            return False
+        response.raise_for_status()
+        return True
 
     def skip(self, task_id):
         """Skips the task (a cancelled annotation)."""

@@ -1,0 +1,118 @@
+"""Generated images, datasets and comparable forms of labels for the
+conformance tests (no zoo datasets: there is no internet here)."""
+
+import math
+import os
+
+import numpy as np
+from PIL import Image
+
+import fiftyone as fo
+import fiftyone.core.labels as fol
+
+#: every generated image has this size: not square, so that a backend that
+#: swaps width and height is caught
+WIDTH, HEIGHT = 100, 80
+
+
+def add_samples(dataset, folder, count, **fields):
+    """Adds ``count`` samples with generated PNG images; ``fields[name](i)``
+    gives sample ``i``'s value of ``name``. Returns the samples, in order."""
+    samples = []
+    for i in range(count):
+        path = os.path.join(folder, "image_%02d.png" % i)
+        pixels = (np.random.default_rng(i).random((HEIGHT, WIDTH, 3)) * 255).astype(np.uint8)
+        Image.fromarray(pixels).save(path)
+        sample = fo.Sample(filepath=path)
+        for name, factory in fields.items():
+            sample[name] = factory(i)
+        samples.append(sample)
+    dataset.add_samples(samples)
+    return list(dataset)
+
+
+def box(label, bounding_box, **attributes):
+    return fol.Detection(label=label, bounding_box=list(bounding_box), **attributes)
+
+
+def detections(*boxes):
+    return fol.Detections(detections=list(boxes))
+
+
+def labels_of(value):
+    """The individual labels of a field value."""
+    if value is None:
+        return []
+    for attr in ("classifications", "detections", "polylines", "keypoints"):
+        if hasattr(value, attr):
+            return list(getattr(value, attr) or [])
+    return [value]
+
+
+def by_id(value):
+    """``{label id: label}`` of a field value."""
+    return {label.id: label for label in labels_of(value)}
+
+
+def ids(dataset, field):
+    """Every label id of a field, over the dataset, sorted."""
+    out = []
+    for sample in dataset.select_fields(field):
+        out.extend(label.id for label in labels_of(sample[field]))
+    return sorted(out)
+
+
+def _rounded(values):
+    if isinstance(values, (list, tuple)):
+        return [_rounded(v) for v in values]
+    if isinstance(values, float):
+        return None if math.isnan(values) else round(values, 6)
+    return values
+
+
+def comparable(label, attributes=()):
+    """A label as a plain, comparable value (geometry rounded to 1e-6)."""
+    if label is None:
+        return None
+    out = {"id": label.id, "type": type(label).__name__}
+    if hasattr(label, "label"):
+        out["label"] = label.label
+    if isinstance(label, fol.Detection):
+        out["bounding_box"] = _rounded(list(label.bounding_box))
+        mask = label.get_mask()
+        out["mask"] = None if mask is None else np.asarray(mask).astype(bool).tolist()
+    elif isinstance(label, fol.Polyline):
+        out.update(points=_rounded(label.points), closed=bool(label.closed), filled=bool(label.filled))
+    elif isinstance(label, fol.Keypoint):
+        out["points"] = _rounded([list(p) for p in label.points])
+    elif isinstance(label, fol.Segmentation):
+        out["mask"] = np.asarray(label.get_mask()).tolist()
+    for name in attributes:
+        out[name] = label.get_attribute_value(name, None)
+    return out
+
+
+def snapshot(dataset, fields, attributes=()):
+    """``{sample id: {field: comparable value}}`` of every sample."""
+    out = {}
+    for sample in dataset.select_fields(list(fields)):
+        row = {}
+        for field in fields:
+            value = sample[field]
+            if isinstance(value, fol.Label):
+                row[field] = sorted(
+                    (comparable(l, attributes) for l in labels_of(value)), key=lambda c: c["id"]
+                )
+            else:
+                row[field] = value
+        out[sample.id] = row
+    return out
+
+
+def rect_mask(rect, width=WIDTH, height=HEIGHT, value=1, dtype=np.uint8):
+    """A ``(height, width)`` mask with ``value`` in the pixel rectangle
+    ``(x0, y0, x1, y1)`` (``x1``/``y1`` excluded)."""
+    mask = np.zeros((height, width), dtype=dtype)
+    x0, y0, x1, y1 = rect
+    mask[y0:y1, x0:x1] = value
+    return mask
