@@ -128,7 +128,8 @@ class FastLabelDoc(Doc):
         values = self._values(field)
         objects = {}  # the annotations of one label (its parts) are one object
         for annotation in self._annotations(field):
-            key = base_id(self.label_of.get(annotation.get("id"))) or annotation.get("id") or id(annotation)
+            key = base_id(self.label_of.get(annotation.get("id"))) if self.human.field_type(field) != "segmentation" else None
+            key = key or annotation.get("id") or id(annotation)
             objects.setdefault(key, values[annotation["value"]])
         return sorted(objects.values())
 

@@ -112,7 +112,8 @@ class KiliDoc(Doc):
             return sorted(self._class(field, c["name"]) for c in job["categories"])
         objects = {}  # the annotations of one label (its parts) are one object
         for annotation in job.get("annotations") or []:
-            objects.setdefault(base_id(annotation.get("mid")) or annotation.get("mid"), annotation["categories"][0]["name"])
+            key = base_id(annotation.get("mid")) if self.human.field_type(field) != "segmentation" else None
+            objects.setdefault(key or annotation.get("mid"), annotation["categories"][0]["name"])
         return sorted(self._class(field, key) for key in objects.values())
 
     # -- adding ----------------------------------------------------------

@@ -119,7 +119,8 @@ class LabelStudioDoc(Doc):
         _, key = RESULT_TYPES[self.human.field_type(field)]
         objects = {}  # the regions of one label (its parts) are one object
         for region in self._regions(field):
-            objects.setdefault(base_id(region.get("id")) or region.get("id"), region["value"].get(key) or [])
+            key_ = base_id(region.get("id")) if self.human.field_type(field) != "segmentation" else None
+            objects.setdefault(key_ or region.get("id"), region["value"].get(key) or [])
         return sorted(c for names in objects.values() for c in names)
 
     # -- attributes ------------------------------------------------------
