@@ -9,7 +9,9 @@ lost is resolved by looking the object up (projects by slug, classes by
 value, tasks by name, all unique) before anything is sent again.
 """
 
-from ..core.errors import AuthenticationError, ServiceError
+import fiftyone.utils.annotations as foua
+
+from ..core.errors import AuthenticationError, ParameterError, ServiceError
 from ..core.http import RETRY_STATUSES, HttpSession, RetryPolicy
 from ..core.pacing import Pacer
 from ..core.secrets import get_logger, register_secret
@@ -22,8 +24,10 @@ IMAGE_TASKS = "tasks/image"
 CLASSIFICATION_TASKS = "tasks/image/classification"
 
 
-class FastLabelClient:
-    """FastLabel's REST API at one base URL, authenticated with a token.
+class FastLabelClient(foua.AnnotationAPI):
+    """FastLabel's REST API at one base URL, authenticated with a token (a
+    FiftyOne ``AnnotationAPI``: ``results.connect_to_api()`` returns it, and
+    ``close()`` releases its connections).
 
     Args:
         url: the API base URL (ends with ``/v1/``)
@@ -107,8 +111,33 @@ class FastLabelClient:
     # projects and classes
 
     def check_credentials(self):
-        """Raises :class:`AuthenticationError` if the token is refused."""
-        self.call("GET", "projects", params={"limit": 1})
+        """Checks that :attr:`url` is a FastLabel API base that accepts the
+        token, before anything is created.
+
+        Raises:
+            AuthenticationError: the token is refused
+            ParameterError: the URL answers, but not as FastLabel's API base
+                (the message names the base expected, ending in ``/v1/``)
+        """
+        try:
+            answer = self.call("GET", "projects", params={"limit": 1})
+        except ServiceError as e:
+            if e.status_code is None:
+                raise ParameterError(self._wrong_endpoint("GET projects answered something that is not JSON")) from None
+            if e.status_code in (404, 405):
+                raise ParameterError(self._wrong_endpoint("GET projects answered %d" % e.status_code)) from None
+            raise
+        if not isinstance(answer, list):
+            raise ParameterError(self._wrong_endpoint("GET projects did not answer a list of projects"))
+
+    def _wrong_endpoint(self, what):
+        hint = ""
+        if not self.url.rstrip("/").endswith("/v1"):
+            hint = " (did you mean %sv1/ ?)" % self.url
+        return (
+            "%s is not a FastLabel API base: %s. `url` (or FIFTYONE_FASTLABEL_URL / FASTLABEL_API_URL) must be the "
+            "API base ending in /v1/, like %s%s. Nothing was created" % (self.url, what, DEFAULT_URL, hint)
+        )
 
     def find_project(self, slug):
         """The project with this slug, or ``None``."""
@@ -121,6 +150,13 @@ class FastLabelClient:
         """Creates a project; returns its id."""
         body = {"type": project_type, "name": name, "slug": slug}
         return self.create("projects", body, lambda: (self.find_project(slug) or {}).get("id"))
+
+    def project(self, project_id):
+        """The project with this id, or ``None`` when it does not exist."""
+        response = self.http.request("GET", "projects/%s" % project_id, ok_statuses={404})
+        if response.status_code == 404:
+            return None
+        return response.json()
 
     def delete_project(self, project_id):
         """Deletes a project, its classes and its tasks (gone already: fine)."""
@@ -147,6 +183,10 @@ class FastLabelClient:
             return next((c["id"] for c in self.classes(slug)), None)
 
         return self.create("annotations/classification", {"project": slug, "attributes": attributes}, existing)
+
+    def delete_class(self, class_id):
+        """Deletes an annotation class (gone already: fine)."""
+        self.http.request("DELETE", "annotations/%s" % class_id, ok_statuses={404})
 
     def find_user(self, slug):
         """The workspace user with this slug (or email), or ``None``."""
@@ -177,6 +217,17 @@ class FastLabelClient:
         if status:
             params["status"] = status
         return self.iter_pages(endpoint, params)
+
+    def task(self, endpoint, task_id):
+        """One task by id, or ``None`` when it does not exist."""
+        response = self.http.request("GET", "%s/%s" % (endpoint, task_id), ok_statuses={404})
+        if response.status_code == 404:
+            return None
+        return response.json()
+
+    def count_tasks(self, slug):
+        """How many tasks the project has (of every kind)."""
+        return int(self.call("GET", "tasks/count", params={"project": slug}) or 0)
 
     def delete_task(self, task_id):
         """Deletes one task (gone already: fine)."""

@@ -141,7 +141,27 @@ def _scalar_from_values(interface, spec, values):
         return spec.parse_scalar(name)
     if raw == "" and spec.scalar_type != "str":
         return None
+    if interface.is_numeric_scalar(spec.name):
+        return _number(spec, raw)
     return spec.parse_scalar(raw)
+
+
+def _number(spec, raw):
+    """The int or float typed in a numeric scalar field, or ``None`` (with a
+    warning) for text that is not a number."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return raw
+    text = str(raw).strip()
+    for parse in (int, float):
+        try:
+            value = parse(text)
+        except ValueError:
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            break
+        return value
+    logger.warning("Field '%s' holds numbers; %r is not one, so it is not loaded", spec.name, raw)
+    return None
 
 
 def _warn_unknown_option(spec, attribute, option):
@@ -203,14 +223,21 @@ def _classifications_from_values(interface, spec, values, current_labels):
 
 
 def _objects_from_annotations(interface, spec, mine, annotation_ids, current_labels, width, height):
-    # the annotations of one FiftyOne label share its id (part ids); others are new
+    # the annotations of one FiftyOne label share its id (part ids); others
+    # are new: one label each, except new single points, which make one
+    # Keypoint per class (points in placement order)
+    single_points = spec.type == "keypoints" and not interface.is_pose(spec.name)
     groups = {}
     for position, name, item in mine:
         known = annotation_ids.get(item.get("id"))
         base_id, index = split_part_id(known) if isinstance(known, str) else (None, None)
-        if base_id not in current_labels:
-            base_id, index = None, 0
-        key = base_id or "new-%d" % position
+        if base_id in current_labels:
+            key = base_id
+        elif single_points:
+            key = ("new", name)
+            index = len(groups.get(key, []))
+        else:
+            key, index = ("new", position), 0
         groups.setdefault(key, []).append((index, name, item))
 
     labels = {}

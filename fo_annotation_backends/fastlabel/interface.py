@@ -46,11 +46,22 @@ class FastLabelInterface:
             drawn as ``pose_estimation`` (one named point per skeleton node)
         mapping (None): a dict returned by :meth:`to_dict` of a stored run:
             its names are reused exactly (and stay reserved)
+        new_fields (()): the fields the dataset does not have yet; a new
+            ``scalar`` field without classes is numeric (the text typed in
+            FastLabel comes back as an int or a float)
     """
 
-    def __init__(self, fields, skeletons=None, mapping=None):
+    def __init__(self, fields, skeletons=None, mapping=None, new_fields=()):
         self.fields = dict(fields)
         stored = mapping or {}
+        if "numeric_scalars" in stored:
+            self._numeric = set(stored["numeric_scalars"] or [])
+        else:
+            self._numeric = {
+                f
+                for f, s in self.fields.items()
+                if f in set(new_fields) and s.type == "scalar" and not s.classes and s.scalar_type == "str"
+            }
         skeletons = skeletons or {}
         stored_fields = stored.get("fields") or {}
         stored_classes = stored.get("classes") or {}
@@ -179,6 +190,10 @@ class FastLabelInterface:
         """The exact ``str(value)`` of an option value, or ``None``."""
         return self._option_of_value[field].get(attribute, {}).get(option)
 
+    def is_numeric_scalar(self, field):
+        """Whether ``field`` is a new scalar field read back as numbers."""
+        return field in self._numeric
+
     def is_pose(self, field):
         """Whether the keypoints of ``field`` are ``pose_estimation`` annotations."""
         return field in self._pose_points
@@ -204,6 +219,7 @@ class FastLabelInterface:
                 f: {a: dict(values) for a, values in options.items()} for f, options in self._options.items() if options
             },
             "pose_points": {f: [_point_entry(p) for p in points] for f, points in self._pose_points.items()},
+            "numeric_scalars": sorted(self._numeric),
         }
 
     # ------------------------------------------------------------------

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fo_annotation_backends.core.errors import AuthenticationError, MediaError
+from fo_annotation_backends.core.errors import AnnotationBackendError, AuthenticationError, MediaError
 from fo_annotation_backends.fastlabel import UploadInterruptedError
 
 from dataset_helpers import add_images, dets
@@ -95,25 +95,31 @@ def test_the_token_never_reaches_the_database(fastlabel_dataset, fastlabel_backe
     assert fastlabel_dataset.load_annotation_results("secret").get_status()["total"] == 2
 
 
-def test_an_interrupted_upload_resumes_without_duplicates(fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path):
-    add_images(fastlabel_dataset, str(tmp_path), 30, ground_truth=_boxes)
+@pytest.mark.parametrize("resume_with", [{}, {"project": "<slug>"}], ids=["same call", "project slug"])
+def test_an_interrupted_upload_resumes_without_duplicates(resume_with, fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path):
+    add_images(fastlabel_dataset, str(tmp_path), 12, ground_truth=_boxes)
     before = _label_state(fastlabel_dataset)
-    fastlabel_emulator.set_faults(fail_after=12, fault_operations=["POST tasks/image"])
+    fastlabel_emulator.set_faults(fail_after=5, fault_operations=["POST tasks/image"])
     with pytest.raises(UploadInterruptedError) as info:
         fastlabel_dataset.annotate("resume", backend=fastlabel_backend, label_schema=SCHEMA, max_retries=2)
     error = info.value
-    assert 12 <= error.uploaded < 30 and error.total == 30
-    assert "project=" in str(error)
-    assert "resume" not in fastlabel_dataset.list_annotation_runs()
+    assert 5 <= error.uploaded < 12 and error.total == 12
+    assert "run the same annotate() call again" in str(error)
+    assert "resume" in fastlabel_dataset.list_annotation_runs()  # registered, unfinished
+    with pytest.raises(AnnotationBackendError, match="did not finish"):
+        fastlabel_dataset.load_annotations("resume")
+    assert _label_state(fastlabel_dataset) == before
 
     fastlabel_emulator.set_faults(fail_after=None, fault_operations=None)
     fastlabel_emulator.reset_stats()
-    results = fastlabel_dataset.annotate("resume", backend=fastlabel_backend, label_schema=SCHEMA, project=error.project)
-    assert results.project_created
+    options = {k: error.project for k in resume_with}
+    results = fastlabel_dataset.annotate("resume", backend=fastlabel_backend, label_schema=SCHEMA, **options)
+    assert results.project_created and results.project_slug == error.project
     client = results.backend.connect_to_api()
     tasks = _tasks(client, error.project)
-    assert len(tasks) == 30 and len({t["name"] for t in tasks}) == 30
-    assert fastlabel_emulator.stats()["operations"]["POST tasks/image"] == 30 - error.uploaded
+    assert len(tasks) == 12 and len({t["name"] for t in tasks}) == 12
+    assert fastlabel_emulator.stats()["operations"]["POST tasks/image"] == 12 - error.uploaded
+    assert len(fastlabel_emulator.state.projects) == 1
 
     fastlabel_dataset.load_annotations("resume")  # nobody worked: nothing changes
     assert _label_state(fastlabel_dataset) == before
@@ -186,4 +192,4 @@ def test_an_unknown_assignee_is_refused_and_a_known_one_gets_the_tasks(fastlabel
 
     fastlabel_emulator.add_user("Alice Doe", "alice@example.com", slug="alice")
     results = fastlabel_dataset.annotate("who", backend=fastlabel_backend, label_schema=SCHEMA, assignee="alice")
-    assert results.get_status()["assignees"] == {"Alice Doe": 2}
+    assert results.get_status()["service"]["assignees"] == {"Alice Doe": 2}

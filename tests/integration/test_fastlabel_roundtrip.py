@@ -102,8 +102,8 @@ def test_only_tasks_with_a_loaded_status_count(fastlabel_dataset, fastlabel_back
         fastlabel_annotator.submit(results.task_ids[sample.id], [], status=status)
 
     status = results.get_status()
-    assert status["statuses"] == {"completed": 1, "approved": 1, "sent_back": 1}
-    assert status["loadable"] == 1 and status["total"] == 3
+    assert status["service"]["statuses"] == {"completed": 1, "approved": 1, "sent_back": 1}
+    assert (status["total"], status["labeled"], status["reviewed"], status["unlabeled"]) == (3, 1, 1, 2)
 
     dataset.load_annotations("status")
     counts = [len(s.ground_truth.detections) if s.ground_truth else 0 for s in dataset]

@@ -1,0 +1,468 @@
+"""The upload of a FastLabel run, under the package's failure policy.
+
+1. Everything that can be checked is checked before the first request that
+   creates something: the schema, the media (decodable PNG/JPEG up to 20 MiB,
+   no sample twice), the conversion of every label, the endpoint and token,
+   the assignee, and a reused project (its type, its classes).
+2. The project: ``project=<slug>`` reuses that one; a resumed run (the same
+   ``annotate()`` call after a failure or a killed process) reuses the
+   project it recorded, or finds the one it created by its slug, which is
+   derived from the run id; otherwise a new project is created and recorded
+   with the run at once (``record_partial``).
+3. The missing classes, then one task per sample that the project does not
+   have yet: tasks are named after the run key, the sample id and the run id,
+   so a resumed upload creates nothing twice.
+4. The tasks are read back once, for their ids and for FastLabel's ids of
+   the uploaded annotations (matched by content, see :mod:`.idmatch`).
+
+A failure after the first object exists goes to
+:func:`~..core.runs.handle_failed_upload`: with no task of the run on the
+service and nothing owned before, exactly what this call created is deleted
+(its project; in a reused project the classes it added) and the run is
+unregistered; otherwise the run stays registered as unfinished and the error
+says to run the same call again.
+"""
+
+import base64
+import concurrent.futures
+import io
+import os
+import re
+
+from PIL import Image
+
+from ..core.backend import keypoint_skeletons
+from ..core.errors import AnnotationBackendError, MediaError, ParameterError, ProjectDeletedError
+from ..core.idmap import field_values, label_ids
+from ..core.media import check_image_media, sample_image_sizes
+from ..core.progress import progress_bar
+from ..core.runs import handle_failed_upload
+from ..core.schema import normalize_label_schema
+from ..core.secrets import get_logger
+from .client import CLASSIFICATION_TASKS, IMAGE_TASKS
+from .convert import IMAGE_CLASSIFICATION, FastLabelInterface, labels_to_task
+from .idmatch import match_annotation_ids
+
+logger = get_logger(__name__)
+
+MAX_FILE_BYTES = 20 * 1024 * 1024  # FastLabel's limit for image tasks
+ACCEPTED_EXTENSIONS = (".png", ".jpg", ".jpeg")
+SUPPORTED_TYPES = (
+    "classification",
+    "classifications",
+    "detections",
+    "instances",
+    "polylines",
+    "polygons",
+    "keypoints",
+    "segmentation",
+    "scalar",
+)
+#: how many hex digits of the run id mark the run's project slug and task names
+RUN_MARK_LENGTH = 12
+_SLUG_RE = re.compile(r"[^a-z0-9_-]+")
+
+
+def run_mark(run_id):
+    """The part of a run id that marks the run's project and tasks."""
+    return str(run_id)[:RUN_MARK_LENGTH]
+
+
+def task_name_for(anno_key, run_id, sample_id, path, convert):
+    """The task name of a sample in a run: unique in the project, readable,
+    ending in the image's extension as FastLabel requires, and carrying the
+    run's mark (see :func:`is_run_task_name`)."""
+    stem, ext = os.path.splitext(os.path.basename(path))
+    ext = ".png" if convert else ext.lower()
+    return "%s-%s-%s-%s%s" % (_slug(stem)[:60] or "image", anno_key, sample_id, run_mark(run_id), ext)
+
+
+def is_run_task_name(name, run_id):
+    """Whether a task name was made by :func:`task_name_for` for this run."""
+    stem = os.path.splitext(str(name or ""))[0]
+    return bool(re.search(r"-[0-9a-f]{24}-%s$" % re.escape(run_mark(run_id)), stem))
+
+
+def project_slug_for(dataset_name, anno_key, run_id):
+    """The slug of the project a run creates: readable, and ending in the
+    run's mark, so that the project of a killed attempt is found again."""
+    readable = _slug("fiftyone-%s-%s" % (dataset_name, anno_key))[:60].strip("-_")
+    return "%s-%s" % (readable, run_mark(run_id))
+
+
+def _slug(text):
+    return _SLUG_RE.sub("-", str(text).lower()).strip("-_")
+
+
+class Uploader:
+    """One ``annotate()`` call of the FastLabel backend.
+
+    Args:
+        backend: the :class:`~.backend.FastLabelBackend`
+        samples: the samples to send
+        anno_key: the run key
+        results_cls: the results class to return
+    """
+
+    def __init__(self, backend, samples, anno_key, results_cls):
+        self.backend = backend
+        self.config = backend.config
+        self.samples = samples
+        self.anno_key = anno_key
+        self.results_cls = results_cls
+        self.resume = backend.resume_state
+        self.interface = None
+        self.id_map = {}
+        self.endpoint = IMAGE_TASKS
+        # the project, as it becomes known
+        self.slug = None
+        self.project_id = None
+        self.project_created = False  # the run created it (an earlier attempt or this call)
+        self.created_project = False  # this call creates it
+        self.owned_before = False  # the run owned it before this call
+        # classes this call adds to a reused project (rolled back on failure)
+        self.new_class_values = []
+        self.new_classification_class = False
+
+    # ------------------------------------------------------------------
+    # the whole call
+
+    def run(self):
+        """Uploads the run; returns its results."""
+        config, samples = self.config, self.samples
+        fields = normalize_label_schema(config.label_schema, samples, SUPPORTED_TYPES)
+        if not len(samples):
+            raise AnnotationBackendError("The view is empty: there is nothing to annotate")
+        ids, paths = samples.values(["id", config.media_field])
+        converted = self._check_media(ids, paths)
+        new_fields = [f for f in fields if samples._dataset.get_field(f) is None]
+        interface = FastLabelInterface(fields, skeletons=keypoint_skeletons(samples, fields), new_fields=new_fields)
+        self.interface = interface
+        if interface.project_type == IMAGE_CLASSIFICATION:
+            self.endpoint = CLASSIFICATION_TASKS
+        sizes = sample_image_sizes(samples, ids, paths) if interface.needs_image_size() else {}
+        names = {s: task_name_for(self.anno_key, config.run_id, s, p, s in converted) for s, p in zip(ids, paths)}
+        sent = self._convert(fields, interface, ids, sizes)
+
+        client = self.backend.connect_to_api()
+        client.check_credentials()
+        if config.assignee and client.find_user(config.assignee) is None:
+            raise ParameterError(
+                "assignee %r is not a user of this FastLabel workspace; nothing was uploaded" % config.assignee
+            )
+        project, missing_classes = self._find_project(client, interface)
+
+        try:
+            if project is None:
+                self._create_project(client, interface)
+            self._record(client)
+            self._create_classes(client, interface, missing_classes)
+            existing = {} if self.created_project else self._run_tasks(client, names)
+            self._send_tasks(client, names, sent, existing, dict(zip(ids, paths)), converted)
+            task_ids, annotation_ids = self._read_back(client, names, sent)
+        except BaseException as e:
+            self._on_failure(client, e, names)
+            raise
+        logger.info("FastLabel project %s has the %d tasks of run '%s'", self.slug, len(ids), self.anno_key)
+        return self._results(task_ids, annotation_ids)
+
+    def _results(self, task_ids, annotation_ids):
+        return self.results_cls(
+            self.samples,
+            self.config,
+            self.anno_key,
+            self.id_map,
+            project_slug=self.slug,
+            project_id=self.project_id,
+            task_ids=task_ids,
+            annotation_ids=annotation_ids,
+            interface=self.interface.to_dict(),
+            project_type=self.interface.project_type,
+            project_created=self.project_created,
+            backend=self.backend,
+        )
+
+    # ------------------------------------------------------------------
+    # checks and conversions, before anything is created
+
+    def _check_media(self, ids, paths):
+        """Checks every file; returns the ids of those to send as PNG."""
+        items = list(zip(ids, paths))
+        check_image_media(items, allow_remote=False)
+        refused, converted = [], set()
+        for sample_id, path in items:
+            ext = os.path.splitext(path)[1].lower()
+            if ext in ACCEPTED_EXTENSIONS:
+                if os.path.getsize(path) > MAX_FILE_BYTES:
+                    refused.append("%s: %d bytes is over FastLabel's limit of 20 MiB" % (path, os.path.getsize(path)))
+            elif self.config.convert_to_png:
+                converted.add(sample_id)
+                if len(_png_bytes(path)) > MAX_FILE_BYTES:
+                    refused.append("%s: over FastLabel's limit of 20 MiB once converted to PNG" % path)
+            else:
+                refused.append(
+                    "%s: FastLabel accepts PNG and JPEG only (pass convert_to_png=True to send it as lossless PNG)"
+                    % path
+                )
+        if refused:
+            listed = "\n  ".join(refused[:10])
+            more = "\n  ... and %d more" % (len(refused) - 10) if len(refused) > 10 else ""
+            raise MediaError(
+                "%d media file(s) cannot be sent to FastLabel; nothing was uploaded:\n  %s%s"
+                % (len(refused), listed, more)
+            )
+        return converted
+
+    def _convert(self, fields, interface, ids, sizes):
+        """Fills the run's ``id_map``; returns ``{sample_id: (annotations,
+        task attributes, part ids)}`` as they will be sent."""
+        values = field_values(self.samples, list(fields))
+        self.id_map = {field: {} for field in fields}
+        sent = {}
+        for sample_id in ids:
+            sample_values = {field: values[field].get(sample_id) for field in fields}
+            for field, spec in fields.items():
+                value = sample_values[field]
+                if spec.type == "scalar":
+                    if value is not None:
+                        self.id_map[field][sample_id] = True
+                else:
+                    self.id_map[field][sample_id] = label_ids(value, spec.multiple)
+            sent[sample_id] = labels_to_task(interface, sample_values, sizes.get(sample_id))
+        return sent
+
+    def _find_project(self, client, interface):
+        """The existing project this call uses (``None``: create one), and
+        the classes it misses. Only reads; refuses what cannot be used."""
+        config, resume = self.config, self.resume
+        recorded = resume.project_id if resume is not None else None
+        project = None
+        if config.project:
+            project = client.find_project(config.project)
+            if project is None:
+                raise ParameterError(
+                    "FastLabel project %r does not exist (or this token cannot see it); nothing was uploaded"
+                    % config.project
+                )
+            if recorded and recorded != project["id"]:
+                raise ParameterError(
+                    "Run '%s' is an unfinished upload into FastLabel project %s, not %r: run the same annotate() "
+                    "call with project=%r (or without `project`) to resume it, or discard it first with "
+                    "`dataset.load_annotation_results('%s').cleanup()` and `dataset.delete_annotation_run('%s')`"
+                    % (self.anno_key, resume.results.project_slug, config.project, resume.results.project_slug,
+                       self.anno_key, self.anno_key)
+                )
+            self.project_created = bool(recorded == project["id"] and resume.project_created)
+        elif recorded:
+            project = client.project(recorded)
+            if project is None and not resume.project_created:
+                raise ProjectDeletedError(
+                    "FastLabel project %s, which the unfinished run '%s' was uploading into, no longer exists; "
+                    "remove the run with `dataset.delete_annotation_run('%s')`"
+                    % (resume.results.project_slug, self.anno_key, self.anno_key)
+                )
+            if project is None:
+                logger.info("The project of the unfinished run '%s' was deleted; creating a new one", self.anno_key)
+            self.project_created = resume.project_created
+        elif resume is not None:
+            # killed before it recorded a project: its slug says which is ours
+            slug = project_slug_for(self.samples._root_dataset.name, self.anno_key, self.config.run_id)
+            project = client.find_project(slug)
+            self.project_created = project is not None
+        if project is None:
+            return None, self._missing_classes(interface, [])
+        self.owned_before = self.project_created
+        self.slug, self.project_id = project["slug"], project["id"]
+        if project.get("type") != interface.project_type:
+            raise ParameterError(
+                "FastLabel project %r is of type %s; this label schema needs a %s project; nothing was uploaded"
+                % (self.slug, project.get("type"), interface.project_type)
+            )
+        if self.project_created:
+            logger.info("Resuming run '%s' in FastLabel project %s", self.anno_key, self.slug)
+        return project, self._missing_classes(interface, client.classes(self.slug))
+
+    def _missing_classes(self, interface, existing):
+        """The class bodies to create; refuses a class of another type."""
+        by_value = {c.get("value"): c for c in existing}
+        if interface.project_type == IMAGE_CLASSIFICATION:
+            return [] if existing else [None]
+        missing = []
+        for body in interface.annotation_classes():
+            found = by_value.get(body["value"])
+            if found is None:
+                missing.append(body)
+            elif found.get("type") != body["type"]:
+                raise ParameterError(
+                    "FastLabel project %s already has a class %r of type %s (this run needs %s); nothing was uploaded"
+                    % (self.slug, body["value"], found.get("type"), body["type"])
+                )
+        return missing
+
+    # ------------------------------------------------------------------
+    # creating
+
+    def _create_project(self, client, interface):
+        dataset = self.samples._root_dataset.name
+        name = "%s [%s]" % (self.config.project_name or "FiftyOne %s" % dataset, self.anno_key)
+        self.slug = project_slug_for(dataset, self.anno_key, self.config.run_id)
+        self.created_project = self.project_created = True
+        self.project_id = client.create_project(interface.project_type, name, self.slug)
+        logger.info("Created FastLabel project %s (%s)", self.slug, name)
+
+    def _record(self, client):
+        """Records the project with the run as soon as it is known, so that
+        a killed process leaves a run that knows what it owns."""
+        if self.resume is not None and self.resume.project_id == self.project_id:
+            return
+        self.backend.record_partial(self.samples, self.anno_key, self._results({}, {}))
+
+    def _create_classes(self, client, interface, missing):
+        if not missing:
+            return
+        if interface.project_type == IMAGE_CLASSIFICATION:
+            self.new_classification_class = not self.created_project
+            client.create_classification_class(self.slug, interface.classification_attributes())
+            return
+        if not self.created_project:
+            self.new_class_values = [body["value"] for body in missing]
+            logger.info("Adding %d classes to FastLabel project %s", len(missing), self.slug)
+        for body in missing:
+            client.create_class(self.slug, body)
+
+    def _run_tasks(self, client, names):
+        """``{sample_id: task_id}`` of the run's tasks in the project."""
+        sample_of = {n: s for s, n in names.items()}
+        found = {}
+        for task in client.iter_tasks(self.endpoint, self.slug, tag=self.anno_key):
+            sample_id = sample_of.get(task.get("name"))
+            if sample_id is not None:
+                found[sample_id] = task["id"]
+        if found:
+            logger.info("%d of the run's %d tasks are already in project %s", len(found), len(names), self.slug)
+        return found
+
+    def _send_tasks(self, client, names, sent, existing, path_of, converted):
+        config = self.config
+        tags = [self.anno_key] + [t for t in config.tags if t != self.anno_key]
+        todo = [s for s in names if s not in existing]
+
+        def send(sample_id):
+            annotations, attributes, _ = sent[sample_id]
+            body = {"project": self.slug, "name": names[sample_id], "tags": tags}
+            if self.endpoint == CLASSIFICATION_TASKS:
+                if attributes:
+                    body["attributes"] = attributes
+            elif annotations:
+                body["annotations"] = annotations
+            if config.priority is not None:
+                body["priority"] = config.priority
+            if config.assignee:
+                body["assignee"] = config.assignee
+            body["file"] = _base64_image(path_of[sample_id], sample_id in converted)
+            return client.create_task(self.endpoint, body)
+
+        workers = config.upload_workers
+        logger.info("Creating %d tasks (%d in flight)...", len(todo), workers)
+        with progress_bar(len(names)) as advance, concurrent.futures.ThreadPoolExecutor(
+            workers, thread_name_prefix="fastlabel-upload"
+        ) as pool:
+            advance(len(names) - len(todo))
+            # a bounded queue: files are read and encoded just before sending
+            pending = set()
+            try:
+                for sample_id in todo:
+                    pending.add(pool.submit(send, sample_id))
+                    if len(pending) >= 2 * workers:
+                        done, pending = concurrent.futures.wait(pending, return_when=concurrent.futures.FIRST_COMPLETED)
+                        for future in done:
+                            future.result()
+                            advance()
+                for future in concurrent.futures.as_completed(pending):
+                    future.result()
+                    advance()
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+
+    def _read_back(self, client, names, sent):
+        """Reads the run's tasks once: ``({sample_id: task_id},
+        {FastLabel annotation id: FiftyOne part id})``."""
+        sample_of = {n: s for s, n in names.items()}
+        task_ids, annotation_ids = {}, {}
+        for task in client.iter_tasks(self.endpoint, self.slug, tag=self.anno_key):
+            sample_id = sample_of.get(task.get("name"))
+            if sample_id is None:
+                continue
+            task_ids[sample_id] = task["id"]
+            annotations, _, parts = sent[sample_id]
+            annotation_ids.update(match_annotation_ids(task, annotations, parts, sample_id))
+        missing = set(names) - set(task_ids)
+        if missing:
+            raise AnnotationBackendError(
+                "%d tasks of the run are missing from project %s after the upload (e.g. %s)"
+                % (len(missing), self.slug, names[sorted(missing)[0]])
+            )
+        return task_ids, annotation_ids
+
+    # ------------------------------------------------------------------
+    # failure
+
+    def _on_failure(self, client, error, names):
+        on_service = {}
+        if self.project_id is not None:
+            try:
+                on_service = self._run_tasks(client, names)
+            except Exception as e:
+                logger.warning("Could not count the run's tasks in project %s: %s", self.slug, e)
+        handle_failed_upload(
+            self.backend,
+            self.samples,
+            self.anno_key,
+            error,
+            len(on_service),
+            len(names),
+            "tasks",
+            self.slug,
+            self._results(on_service, {}),
+            roll_back=lambda: self._roll_back(client, names),
+            owned_before=self.owned_before,
+        )
+
+    def _roll_back(self, client, names):
+        """Deletes what this call created: its project, or in a reused
+        project the run's tasks (an unanswered create may have made one) and
+        the classes it added."""
+        if self.created_project:
+            project_id = self.project_id or (client.find_project(self.slug) or {}).get("id")
+            if project_id is not None:
+                client.delete_project(project_id)
+                logger.info("Deleted FastLabel project %s, created by the failed upload", self.slug)
+            return
+        if self.slug is None:
+            return
+        for task_id in self._run_tasks(client, names).values():
+            client.delete_task(task_id)
+        if self.new_class_values or self.new_classification_class:
+            added = set(self.new_class_values)
+            for cls in client.classes(self.slug):
+                if self.new_classification_class or cls.get("value") in added:
+                    client.delete_class(cls["id"])
+            logger.info("Deleted the classes the failed upload added to FastLabel project %s", self.slug)
+
+
+def _png_bytes(path):
+    with Image.open(path) as image:
+        out = io.BytesIO()
+        image.save(out, format="PNG")
+        return out.getvalue()
+
+
+def _base64_image(path, convert):
+    if convert:
+        data = _png_bytes(path)
+    else:
+        with open(path, "rb") as f:
+            data = f.read()
+    return base64.b64encode(data).decode("ascii")
