@@ -149,7 +149,7 @@ class FastLabelDoc(Doc):
 
     def _set_choice(self, field, value, attributes=None):
         key = self._key(field)
-        items = [{"key": key, "value": value}] + self._attribute_items(field, attributes)
+        items = ([] if value is None else [{"key": key, "value": value}]) + self._attribute_items(field, attributes)
         if self.human.classification:
             own = {key} | set((self.mapping.get("attributes", {}).get(field) or {}).values())
             kept = [{"key": i["key"], "value": i["value"]} for i in self.task.get("attributes") or [] if i.get("key") not in own]

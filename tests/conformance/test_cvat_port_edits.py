@@ -99,12 +99,13 @@ EDIT_CASES = {
         labels=lambda: fol.Keypoints(
             keypoints=[
                 fol.Keypoint(label="a", points=[[0.1, 0.1], [NAN, NAN], [0.3, 0.3]]),
-                fol.Keypoint(label="b", points=[[0.5, 0.5], [0.6, 0.6]]),
+                fol.Keypoint(label="b", points=[[0.5, 0.5], [NAN, NAN], [0.6, 0.6]]),
             ]
         ),
-        edit=dict(label="b", points=[[0.55, 0.45], [0.65, 0.7]]),
+        # a missing point stays missing, at its index
+        edit=dict(label="b", points=[[0.55, 0.45], [NAN, NAN], [0.65, 0.7]]),
         add=lambda d, f: d.add_points(f, "a", [[0.7, 0.1], [0.8, 0.2], [0.9, 0.1]]),
-        edited=dict(label="b", points=[[0.55, 0.45], [0.65, 0.7]]),
+        edited=dict(label="b", points=[[0.55, 0.45], [NAN, NAN], [0.65, 0.7]]),
         added=dict(label="a", points=[[0.7, 0.1], [0.8, 0.2], [0.9, 0.1]]),
     ),
 }
@@ -156,7 +157,7 @@ def _check(label, want, human, label_type):
     if "bounding_box" in want:
         assert label.bounding_box == pytest.approx(want["bounding_box"], abs=1e-6)
     if label_type == "keypoints":
-        assert np.allclose(label.points, want["points"], atol=1e-6)
+        assert np.allclose(np.asarray(label.points, float), want["points"], atol=1e-6, equal_nan=True)
     elif "points" in want:
         assert len(label.points) == len(want["points"])
         for shape, expected in zip(label.points, want["points"]):

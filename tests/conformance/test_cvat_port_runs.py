@@ -116,7 +116,7 @@ def test_deleted_tasks(service, dataset, media):
     assert snapshot(dataset, ["ground_truth"]) == before
 
 
-def test_get_status(service, dataset, media):
+def test_get_status(service, dataset, media, capsys):
     """The same keys on every backend; items submitted, deleted on the
     service, skipped and untouched counted as such; then what loads."""
     samples = add_samples(dataset, media, 4, ground_truth=_boxes)
@@ -143,6 +143,9 @@ def test_get_status(service, dataset, media):
     assert isinstance(status["annotators"], dict)
     if human.identity is not None:
         assert set(status["annotators"]) == {human.identity}
+    results.print_status()
+    printed = capsys.readouterr().out
+    assert results.project_url in printed  # where to look
 
     dataset.load_annotations("status")
     after = snapshot(dataset, ["ground_truth"])

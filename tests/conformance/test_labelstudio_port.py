@@ -1,6 +1,7 @@
 """FiftyOne's ``tests/intensive/labelstudio_tests.py``, ported to every backend.
 
-- annotate_simple: a person places labels of each type on every sample of a
+- annotate_simple: a person places labels of each type (FiftyOne's five, plus
+  classifications, polygons, instances, segmentation) on every sample of a
   new field, every sample comes back labelled, with the exact values; the
   cases of FiftyOne's import/export label mappings are the labels placed
   (percent rectangle -> box, polygon -> closed filled Polyline, points of one
@@ -21,7 +22,7 @@ import pytest
 import fiftyone.core.labels as fol
 
 from .conftest import CONFIG_CLASSES, registered_backend
-from .helpers import add_samples, by_id, labels_of, snapshot
+from .helpers import HEIGHT, WIDTH, add_samples, by_id, labels_of, rect_mask, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -77,6 +78,19 @@ SIMPLE = {
         ],
         [[("Tail", TAIL)], [("LEye", TAIL[:2]), ("REye", TAIL[2:4])]],
     ),
+    "instances": (
+        {"type": "instances", "classes": SHAPES},
+        [lambda d: d.add_mask("f", "Airplane", (10, 10, 30, 40)), lambda d: d.add_mask("f", "Car", (50, 20, 90, 60))],
+        [[("Airplane", (10, 10, 30, 40))], [("Car", (50, 20, 90, 60))]],
+    ),
+    "segmentation": (
+        {"type": "segmentation", "mask_targets": {1: "Planet", 2: "Moonwalker"}},
+        [
+            lambda d: (d.add_mask("f", "Planet", (0, 0, 50, 40)), d.add_mask("f", "Moonwalker", (60, 50, 100, 80))),
+            lambda d: d.add_mask("f", "Moonwalker", (20, 20, 40, 40)),
+        ],
+        [[(1, (0, 0, 50, 40)), (2, (60, 50, 100, 80))], [(2, (20, 20, 40, 40))]],
+    ),
     "scalar": (
         {"type": "scalar"},
         [lambda d: d.set_number("f", 100), lambda d: d.set_number("f", 42)],
@@ -110,6 +124,13 @@ def test_annotate_simple(service, dataset, media, label_type):
         if label_type == "classification":
             assert isinstance(value, fol.Classification) and (value.label,) == want
             continue
+        if label_type == "segmentation":
+            mask = np.zeros((HEIGHT, WIDTH), dtype=np.uint8)
+            for pixel_value, rect in want:
+                mask += rect_mask(rect, value=pixel_value)
+            assert isinstance(value, fol.Segmentation)
+            assert np.array_equal(value.get_mask(), mask)
+            continue
         labels = sorted(labels_of(value), key=lambda l: l.label)
         if label_type == "classifications":
             assert tuple(l.label for l in labels) == want
@@ -118,6 +139,12 @@ def test_annotate_simple(service, dataset, media, label_type):
         for label, (_, geometry) in zip(labels, want):
             if label_type == "detections":
                 assert label.bounding_box == pytest.approx(geometry, abs=1e-6)
+            elif label_type == "instances":
+                x0, y0, x1, y1 = geometry  # box and mask rebuilt from the region
+                assert label.bounding_box == pytest.approx(
+                    [x0 / WIDTH, y0 / HEIGHT, (x1 - x0) / WIDTH, (y1 - y0) / HEIGHT], abs=1e-6
+                )
+                assert np.array_equal(np.asarray(label.get_mask()).astype(bool), np.ones((y1 - y0, x1 - x0), bool))
             elif label_type == "keypoints":
                 # points placed for one object come back as ONE Keypoint, in order
                 assert np.allclose(label.points, geometry, atol=1e-6)
