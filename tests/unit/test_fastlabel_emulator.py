@@ -548,6 +548,25 @@ def test_tags_match_any_option():
         FastLabelEmulator(tags_match="some")
 
 
+def test_annotation_order_option_lists_a_tasks_annotations_backwards():
+    with FastLabelEmulator(api_key="k", annotation_order="reversed") as emulator:
+        create_project(emulator)
+        create_class(emulator)
+        task_id = create_task(emulator, annotations=[bbox((1, 1, 5, 5)), bbox((2, 2, 9, 9))])
+        listed = ok(call(emulator, "GET", "tasks/image", params={"project": "proj"}))[0]
+        assert [a["points"] for a in listed["annotations"]] == [[2, 2, 9, 9], [1, 1, 5, 5]]
+        assert [a["points"] for a in get_task(emulator, task_id)["annotations"]] == [[2, 2, 9, 9], [1, 1, 5, 5]]
+        edited = ok(call(emulator, "PUT", "tasks/image/" + task_id, json={"annotations": [bbox((1, 1, 5, 5)), bbox((3, 3, 4, 4))]}))
+        assert [a["points"] for a in edited["annotations"]] == [[3, 3, 4, 4], [1, 1, 5, 5]]
+    with FastLabelEmulator(api_key="k") as emulator:
+        create_project(emulator)
+        create_class(emulator)
+        task_id = create_task(emulator, annotations=[bbox((1, 1, 5, 5)), bbox((2, 2, 9, 9))])
+        assert [a["points"] for a in get_task(emulator, task_id)["annotations"]] == [[1, 1, 5, 5], [2, 2, 9, 9]]
+    with pytest.raises(ValueError):
+        FastLabelEmulator(annotation_order="random")
+
+
 def test_tags_add_and_remove(emulator, project):
     ids = [create_task(emulator, name="t%d.png" % i, tags=["old"] if i == 0 else []) for i in range(3)]
 

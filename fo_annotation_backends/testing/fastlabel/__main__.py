@@ -27,6 +27,9 @@ def main(argv=None):
         "--tags-match", choices=("all", "any"), default="all", help="a tags filter matches tasks with all (default) or any of the tags"
     )
     parser.add_argument("--delete-status", type=int, choices=(200, 204), default=204, help="status of a successful DELETE")
+    parser.add_argument(
+        "--annotation-order", choices=("created", "reversed"), default="created", help="the order tasks list their annotations in"
+    )
     args = parser.parse_args(argv)
     from .server import FastLabelEmulator
 
@@ -39,6 +42,7 @@ def main(argv=None):
             max_file_bytes=args.max_file_bytes,
             tags_match=args.tags_match,
             delete_status=args.delete_status,
+            annotation_order=args.annotation_order,
             **kwargs,
         )
     except ValueError as e:

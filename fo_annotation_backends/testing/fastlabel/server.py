@@ -81,6 +81,9 @@ emulator; a client should not depend on the ones marked "choice"):
   (``GET workspaces-users``); tasks answer the user's name, or null
 - the image URL of a task works with its signature (no key) or with the
   Bearer key; fetching it is not counted in the call budget
+- a task lists its annotations in creation order (choice; the service does
+  not document one; ``annotation_order="reversed"`` lists them backwards,
+  so that a client can show it does not depend on the order)
 
 Faults, the call budget (10,000 calls per 600 s by default, as FastLabel
 documents: 429 with ``Retry-After`` and a ``message``) and the control
@@ -101,6 +104,7 @@ logger = logging.getLogger(__name__)
 API_PREFIX = "/v1/"
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
 DEFAULT_ADMIN_EMAIL = "emulator-admin@fastlabel.local"
+ANNOTATION_ORDERS = ("created", "reversed")
 
 #: (method, path template, handler); the first match wins, so literal paths
 #: come before the templates they would also match
@@ -203,6 +207,8 @@ class FastLabelEmulator(EmulatorServer):
             every tag given) or ``"any"``
         delete_status (204): the status of a successful DELETE, 204 or 200
             (both with an empty body; the SDK accepts both)
+        annotation_order ("created"): the order in which image tasks list
+            their annotations: ``"created"`` or ``"reversed"``
         host ("127.0.0.1"): the address to bind
         port (0): the port (0: a free one)
         admin_name ("Emulator Admin"), admin_email: the workspace user who
@@ -222,6 +228,7 @@ class FastLabelEmulator(EmulatorServer):
         max_file_bytes=DEFAULT_MAX_FILE_BYTES,
         tags_match="all",
         delete_status=204,
+        annotation_order="created",
         host="127.0.0.1",
         port=0,
         admin_name="Emulator Admin",
@@ -241,6 +248,9 @@ class FastLabelEmulator(EmulatorServer):
             raise ValueError("max_file_bytes must be >= 1")
         if delete_status not in (200, 204):
             raise ValueError("delete_status must be 200 or 204")
+        if annotation_order not in ANNOTATION_ORDERS:
+            raise ValueError("annotation_order must be one of %s" % ", ".join(ANNOTATION_ORDERS))
+        self.annotation_order = annotation_order
         self.max_file_bytes = int(max_file_bytes)
         self.delete_status = delete_status
         try:
@@ -404,9 +414,15 @@ class FastLabelEmulator(EmulatorServer):
     def _create_classification_task(self, request, body):
         return self._create_task(body, IMAGE_CLASSIFICATION)
 
+    def _ordered(self, task):
+        """An image task answer with its annotations in ``annotation_order``."""
+        if self.annotation_order == "reversed":
+            task["annotations"] = task["annotations"][::-1]
+        return task
+
     def _list_image_tasks(self, request, body):
         with self.state.lock:
-            return self.state.list_tasks(IMAGE, request.query)
+            return [self._ordered(t) for t in self.state.list_tasks(IMAGE, request.query)]
 
     def _list_classification_tasks(self, request, body):
         with self.state.lock:
@@ -414,7 +430,7 @@ class FastLabelEmulator(EmulatorServer):
 
     def _find_image_task(self, request, body, task_id):
         with self.state.lock:
-            return self.state.public_task(self.state.task(task_id, IMAGE))
+            return self._ordered(self.state.public_task(self.state.task(task_id, IMAGE)))
 
     def _find_classification_task(self, request, body, task_id):
         with self.state.lock:
@@ -422,7 +438,7 @@ class FastLabelEmulator(EmulatorServer):
 
     def _update_image_task(self, request, body, task_id):
         with self.state.lock:
-            return self.state.update_task(task_id, body, IMAGE)
+            return self._ordered(self.state.update_task(task_id, body, IMAGE))
 
     def _update_classification_task(self, request, body, task_id):
         with self.state.lock:
