@@ -317,7 +317,7 @@ def test_selected_samples_to_fastlabel_with_the_key_from_the_secrets(
         assert dataset.first().ground_truth.detections[0].bounding_box == pytest.approx([0.2, 0.3, 0.3, 0.1])
 
         status = run(STATUS, dataset, anno_key="selected").result["status"]
-        assert status["total"] == 2 and status["statuses"] == {"completed": 2}
+        assert status["total"] == 2 and status["service"]["statuses"] == {"completed": 2}
 
         # a wrong key (from the secrets) comes back as one readable line, without the key
         wrong = "wrong-" + secrets.token_hex(12)
