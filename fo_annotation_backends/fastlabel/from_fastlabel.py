@@ -9,7 +9,7 @@ import numpy as np
 import fiftyone.core.labels as fol
 
 from ..core import geometry, masks
-from ..core.idmap import split_part_id
+from ..core.idmap import part_id, split_part_id
 from ..core.secrets import get_logger
 from .interface import CHOICE_TYPES, CLASSIFICATION_TYPE, IMAGE_CLASSIFICATION
 from .to_fastlabel import _is_missing
@@ -17,7 +17,7 @@ from .to_fastlabel import _is_missing
 logger = get_logger(__name__)
 
 
-def task_to_labels(interface, spec, task, annotation_ids, current_labels):
+def task_to_labels(interface, spec, task, annotation_ids, current_labels, new_ids=None):
     """The FiftyOne labels of one field in one FastLabel task.
 
     Args:
@@ -31,6 +31,9 @@ def task_to_labels(interface, spec, task, annotation_ids, current_labels):
         current_labels: ``{label_id: Label}`` of this field's uploaded labels
             that still exist in the dataset (for ids, closed/filled flags,
             keypoint point counts and mask resolutions)
+        new_ids (None): a dict filled with ``{FastLabel annotation id:
+            FiftyOne part id}`` of the new labels made here, so that a run
+            remembers them (a second load keeps their ids)
 
     Returns:
         ``{label_id: Label}``, or the scalar value (or ``None``) for scalar
@@ -78,7 +81,7 @@ def task_to_labels(interface, spec, task, annotation_ids, current_labels):
     width, height = _task_size(spec, task)
     if spec.type == "segmentation":
         return _segmentation_from_annotations(spec, mine, annotation_ids, current_labels, width, height)
-    return _objects_from_annotations(interface, spec, mine, annotation_ids, current_labels, width, height)
+    return _objects_from_annotations(interface, spec, mine, annotation_ids, current_labels, width, height, new_ids)
 
 
 def _task_size(spec, task):
@@ -222,7 +225,7 @@ def _classifications_from_values(interface, spec, values, current_labels):
     return labels
 
 
-def _objects_from_annotations(interface, spec, mine, annotation_ids, current_labels, width, height):
+def _objects_from_annotations(interface, spec, mine, annotation_ids, current_labels, width, height, new_ids=None):
     # the annotations of one FiftyOne label share its id (part ids); others
     # are new: one label each, except new single points, which make one
     # Keypoint per class (points in placement order)
@@ -253,6 +256,8 @@ def _objects_from_annotations(interface, spec, mine, annotation_ids, current_lab
             continue
         if existing:
             label.id = key
+        elif new_ids is not None:
+            new_ids.update((item.get("id"), part_id(label.id, index)) for index, item in parts if item.get("id"))
         labels[label.id] = label
     return labels
 

@@ -79,11 +79,15 @@ def download(backend, results):
     if missing:
         logger.warning("%d tasks of this run no longer exist in FastLabel; their samples keep their labels", missing)
     annotation_ids = results.annotation_ids
+    new_ids = {}
 
     def convert(spec, task, uploaded, sample_id):
-        return task_to_labels(interface, spec, task, annotation_ids, uploaded)
+        return task_to_labels(interface, spec, task, annotation_ids, uploaded, new_ids)
 
     out = build_annotations(results.samples, fields, results.id_map, list(results.task_ids), annotated, convert)
+    # FiftyOne adds the new labels to the run's id_map and saves the results
+    # after the merge: remembering their FastLabel ids keeps them on a reload
+    annotation_ids.update(new_ids)
     for field in fields:
         if interface.is_numeric_scalar(field):
             _one_number_type(out[field].get("scalar", {}))

@@ -25,7 +25,7 @@ from fo_annotation_backends.core.errors import (
     ServiceError,
 )
 from fo_annotation_backends.core.runs import STATUS_KEYS
-from fo_annotation_backends.fastlabel import FastLabelBackend, FastLabelClient
+from fo_annotation_backends.fastlabel import FastLabelBackend, FastLabelClient, UploadInterruptedError
 from fo_annotation_backends.testing.fastlabel import FastLabelEmulator
 
 from conftest import FASTLABEL_CONFIG_CLS, registered_backend, temporary_dataset
@@ -192,6 +192,28 @@ def test_a_killed_upload_is_recovered_by_the_same_call(record, fastlabel_dataset
     assert _label_state(dataset) == before
 
 
+def test_the_cleanup_of_an_unfinished_run_deletes_its_marked_tasks_only(
+    fastlabel_dataset, second_dataset, fastlabel_backend, fastlabel_emulator, tmp_path
+):
+    (tmp_path / "b").mkdir()
+    add_images(fastlabel_dataset, str(tmp_path), 2, ground_truth=_boxes)
+    add_images(second_dataset, str(tmp_path / "b"), 6, ground_truth=_boxes)
+    other = fastlabel_dataset.annotate("k", backend=fastlabel_backend, label_schema=SCHEMA)
+    fastlabel_emulator.set_faults(fail_after=3, fault_operations=["POST tasks/image"])
+    with pytest.raises(UploadInterruptedError):
+        second_dataset.annotate("k", backend=fastlabel_backend, label_schema=SCHEMA, project=other.project_slug, max_retries=0)
+    fastlabel_emulator.reset_faults()
+    assert len(_project_tasks(fastlabel_emulator, other.project_id)) == 2 + 3
+
+    # as if the record of its tasks was lost: the tasks' names still mark them
+    unfinished = second_dataset.load_annotation_results("k")
+    assert not unfinished.upload_complete and len(unfinished.task_ids) == 3
+    unfinished.task_ids = {}
+    FastLabelBackend.save_run_results(second_dataset, "k", unfinished, cache=False)
+    second_dataset.load_annotation_results("k", cache=False).cleanup()
+    assert set(_project_tasks(fastlabel_emulator, other.project_id)) == set(other.task_ids.values())
+
+
 # --------------------------------------------------------------------------
 # a deleted project
 
@@ -309,7 +331,7 @@ def test_the_client_is_an_annotation_api_and_the_backend_works_after_a_with_bloc
         standalone.close()
 
 
-def test_get_status_has_the_common_shape(fastlabel_dataset, fastlabel_backend, fastlabel_annotator, tmp_path):
+def test_get_status_has_the_common_shape(fastlabel_dataset, fastlabel_backend, fastlabel_annotator, tmp_path, capsys):
     add_images(fastlabel_dataset, str(tmp_path), 4, ground_truth=_boxes)
     results = fastlabel_dataset.annotate("k", backend=fastlabel_backend, label_schema=SCHEMA)
     samples = list(fastlabel_dataset)
@@ -324,6 +346,9 @@ def test_get_status_has_the_common_shape(fastlabel_dataset, fastlabel_backend, f
     service = status["service"]
     assert service["statuses"] == {"completed": 1, "approved": 1, "registered": 1}
     assert service["project_slug"] == results.project_slug and service["loadable"] == 2
+    results.print_status()
+    printed = capsys.readouterr().out
+    assert "labeled:   2" in printed and "reviewed:  1" in printed and "deleted on the server: 1" in printed
 
 
 def test_annotation_ids_are_matched_by_content_when_the_server_lists_them_in_another_order(tmp_path):

@@ -242,3 +242,19 @@ def test_cleanup_deletes_the_project_or_only_the_runs_tasks(fastlabel_dataset, f
     assert client.call("GET", "tasks/count", params={"project": first.project_slug}) == 2
     first.cleanup()
     assert client.find_project(first.project_slug) is None
+
+
+def test_a_label_added_in_fastlabel_keeps_its_id_on_the_next_load(fastlabel_dataset, fastlabel_backend, fastlabel_annotator, tmp_path):
+    dataset = fastlabel_dataset
+    add_images(dataset, str(tmp_path), 1, ground_truth=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2])))
+    results = dataset.annotate("twice", backend=fastlabel_backend, label_schema=SCHEMA)
+    task = fastlabel_annotator.task(results.task_ids[dataset.first().id])
+    added = {"type": "bbox", "value": _value(results, "ground_truth", "cat"), "points": [40, 30, 56, 42], "attributes": []}
+    fastlabel_annotator.submit(task["id"], task["annotations"] + [added])
+    dataset.load_annotations("twice")
+    ids = dataset.values("ground_truth.detections.id", unwind=True)
+    assert len(ids) == 2
+    dataset.tag_labels("checked", label_fields="ground_truth")
+    dataset.load_annotations("twice")  # nothing changed in FastLabel: the same labels, tags kept
+    assert dataset.values("ground_truth.detections.id", unwind=True) == ids
+    assert dataset.count_label_tags() == {"checked": 2}
