@@ -8,7 +8,7 @@ with the key in ``FIFTYONE_KILI_API_KEY`` (and ``url`` for a server other
 than Kili's cloud).
 """
 
-from ..core.errors import UploadInterruptedError
+from ..core.errors import ProjectDeletedError, UploadInterruptedError
 from .backend import (
     KiliAnnotationResults,
     KiliBackend,
@@ -25,6 +25,7 @@ __all__ = [
     "KiliClient",
     "KiliGraphQLError",
     "KiliInterface",
+    "ProjectDeletedError",
     "UploadInterruptedError",
     "json_response_to_labels",
     "labels_to_json_response",

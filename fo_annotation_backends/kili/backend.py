@@ -7,35 +7,34 @@ services that speak its protocol:
   shared child jobs, safe category keys that map back to the exact class
   names);
 - local images go up through signed storage URLs, http(s) media by URL, 100
-  assets per call, under ids chosen by us, so that a retried or resumed
-  upload never creates a duplicate asset;
+  assets per call, under ids derived from the project, the run id and the
+  sample, so that a retried or resumed upload never creates a duplicate
+  asset (``upload.py``);
 - existing labels go up as PREDICTION labels whose ``mid`` is the FiftyOne
   label id, so edits and deletions come back by id;
 - the label that counts is chosen like Kili's own export (latest human label,
   latest review, or one annotator's), with optional asset filters; assets
-  nobody labelled keep their labels.
+  nobody labelled keep their labels (``download.py``);
+- what a run owns is recorded (the project it created, its assets by id):
+  ``cleanup()`` deletes the run's assets, and the project only when this run
+  created it and nothing else is in it.
 """
 
 import collections
-import concurrent.futures
 import hashlib
+import numbers
 import os
-import uuid
 import webbrowser
 
 import fiftyone.utils.annotations as foua
 
-from ..core.params import reject_unknown_parameters
-from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin, handle_failed_upload, keypoint_skeletons
-from ..core.download import build_annotations
-from ..core.errors import AnnotationBackendError
-from ..core.idmap import field_values, label_ids
-from ..core.media import check_image_media, is_remote, sample_image_sizes
-from ..core.progress import progress_bar
-from ..core.schema import normalize_label_schema
+from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin
+from ..core.errors import ParameterError, ProjectDeletedError
+from ..core.params import check_choice, check_positive, reject_unknown_parameters
+from ..core.runs import remove_run_items, status_dict
 from ..core.secrets import get_logger
-from .client import ASSET_FIELDS, DEFAULT_URL, HUMAN_LABEL_TYPES, LABEL_FIELDS, KiliClient, loads_json_field, project_url
-from .convert import KiliInterface, json_response_to_labels, labels_to_json_response
+from .client import DEFAULT_URL, HUMAN_LABEL_TYPES, KiliClient, project_url
+from .convert import KiliInterface
 
 logger = get_logger(__name__)
 
@@ -43,6 +42,9 @@ API_KEY_ENV = "FIFTYONE_KILI_API_KEY"
 URL_ENV = "FIFTYONE_KILI_URL"
 KILI_MAX_ASSETS_PER_PROJECT = 25000  # stated by Kili's documentation
 LABEL_SELECTIONS = ("latest", "latest_review", "annotator")
+#: asset statuses of Kili's (V1) workflow, for ``status_in``
+ASSET_STATUSES = ("TODO", "ONGOING", "LABELED", "REVIEWED", "TO_REVIEW")
+MARK_FILTERS = ("consensus_mark_gte", "consensus_mark_lte", "honeypot_mark_gte", "honeypot_mark_lte")
 SUPPORTED_TYPES = (
     "classification",
     "classifications",
@@ -54,11 +56,13 @@ SUPPORTED_TYPES = (
     "segmentation",
     "scalar",
 )
-_DESCRIPTION_PREFIX = "FiftyOne annotation run '%s'"
 
 
 class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
     """Configuration of the Kili backend.
+
+    Every option is checked when the config is built, before anything is
+    created on the server.
 
     Args:
         name: the backend name (``"kili"``)
@@ -68,8 +72,7 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
             Kili's cloud, ``https://cloud.kili-technology.com/api/label/v2/graphql``)
         api_key (None): the API key (``FIFTYONE_KILI_API_KEY``); never
             stored in the run
-        project_id (None): an existing project to add the assets to (also how
-            an interrupted upload is resumed)
+        project_id (None): an existing project to add the assets to
         project_name (None): the title of a new project (default
             ``FiftyOne <dataset name>``)
         label_selection ("latest"): which label of an asset counts:
@@ -81,9 +84,9 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         status_in (None): only assets with one of these statuses (e.g.
             ``["LABELED", "REVIEWED"]``) are loaded; others keep their labels
         consensus_mark_gte, consensus_mark_lte (None): only assets with a
-            consensus mark in this range are loaded
+            consensus mark in this range (0 to 1) are loaded
         honeypot_mark_gte, honeypot_mark_lte (None): only assets with a
-            honeypot mark in this range are loaded
+            honeypot mark in this range (0 to 1) are loaded
         max_assets_per_project (25000): Kili's limit of assets per project,
             checked before anything is uploaded (raise it for self-hosted
             servers configured otherwise)
@@ -94,7 +97,9 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         max_calls (500): the most API calls per ``window_seconds``
         window_seconds (60): the pacing window, in seconds
         timeout (300): the read timeout of each request, in seconds
-        max_retries (5): retries of failed requests
+        max_retries (5): retries of failed requests (0 for none)
+        run_id (None): the run's id, set when the run is registered (it
+            marks what the run creates on the server)
     """
 
     def __init__(
@@ -127,12 +132,6 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         reject_unknown_parameters(type(self), name, kwargs)
         super().__init__(name, label_schema, media_field=media_field)
         self.run_id = run_id
-        if label_selection not in LABEL_SELECTIONS:
-            raise AnnotationBackendError(
-                "label_selection must be one of %s, not %r" % (", ".join(LABEL_SELECTIONS), label_selection)
-            )
-        if label_selection == "annotator" and not annotator:
-            raise AnnotationBackendError("label_selection='annotator' needs `annotator=<email>`")
         self.url = url
         self.project_id = project_id
         self.project_name = project_name
@@ -152,6 +151,37 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         self.timeout = timeout
         self.max_retries = max_retries
         self.api_key = api_key
+        self._check_options()
+
+    def _check_options(self):
+        check_choice(self, "label_selection", LABEL_SELECTIONS)
+        if self.label_selection == "annotator" and not self.annotator:
+            raise ParameterError("label_selection='annotator' needs `annotator=<email>`")
+        check_positive(self, ["max_assets_per_project", "upload_workers", "download_page_size", "max_calls"])
+        check_positive(self, ["window_seconds", "timeout"], integer=False)
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise ParameterError("`max_retries` must be an integer >= 0, not %r" % (self.max_retries,))
+        if not isinstance(self.model_name, str) or not self.model_name:
+            raise ParameterError("`model_name` must be a non-empty string, not %r" % (self.model_name,))
+        if self.project_id is not None and (not isinstance(self.project_id, str) or not self.project_id):
+            raise ParameterError("`project_id` must be a Kili project id (a string), not %r" % (self.project_id,))
+        unknown = [s for s in self.status_in or [] if s not in ASSET_STATUSES]
+        if unknown:
+            raise ParameterError(
+                "`status_in` has unknown asset status(es) %s; Kili's are %s" % (unknown, ", ".join(ASSET_STATUSES))
+            )
+        for name in MARK_FILTERS:
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1
+            ):
+                raise ParameterError("`%s` must be a number from 0 to 1 (Kili's marks), not %r" % (name, value))
+        for low, high in (MARK_FILTERS[:2], MARK_FILTERS[2:]):
+            if getattr(self, low) is not None and getattr(self, high) is not None and getattr(self, low) > getattr(self, high):
+                raise ParameterError(
+                    "`%s` (%r) is above `%s` (%r): no asset would be loaded"
+                    % (low, getattr(self, low), high, getattr(self, high))
+                )
 
     @property
     def endpoint(self):
@@ -185,242 +215,41 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
 
 
 class KiliBackend(ImageBackendMixin, foua.AnnotationBackend):
-    """Sends samples to a Kili project and merges the labels back."""
+    """Sends samples to a Kili project and merges the labels back.
+
+    An upload that fails leaves nothing behind when the run had nothing on
+    the server yet; otherwise the run stays registered as unfinished and the
+    same ``annotate()`` call resumes it (see ``upload.py``).
+    """
 
     client_cls = KiliClient
 
     def _upload(self, samples, anno_key):
-        # a project this call created is deleted if no asset reached it;
-        # otherwise its assets stay and UploadInterruptedError says how to
-        # resume
-        return _Uploader(self, samples, anno_key).run()
+        from .upload import Uploader  # upload.py and download.py import this module
+
+        return Uploader(self, samples, anno_key).run()
 
     def _download(self, results):
         """Downloads the label that counts of every asset of the run."""
-        return _Downloader(self, results).run()
+        from .download import Downloader
+
+        return Downloader(self, results).run()
 
 
-def asset_id_for(project_id, anno_key, sample_id):
+def asset_id_for(project_id, run_id, sample_id):
     """The asset id of a sample in a run: a cuid-like string derived from
-    the project, the run key and the sample, so that every attempt of the
-    same upload names its assets the same."""
-    digest = hashlib.sha1(("%s/%s/%s" % (project_id, anno_key, sample_id)).encode()).hexdigest()
+    the project, the run id and the sample, so that every attempt of the
+    same run names its assets the same, and no other run (another dataset,
+    a clone with the same sample ids, an earlier run under the same key)
+    names them so."""
+    digest = hashlib.sha1(("%s/%s/%s" % (project_id, run_id, sample_id)).encode()).hexdigest()
     return "c" + digest[:24]
 
 
-def external_id_for(anno_key, sample_id):
-    """The external id (the asset name in Kili's app) of a sample in a run."""
-    return "%s_%s" % (anno_key, sample_id)
-
-
-class _Uploader:
-    def __init__(self, backend, samples, anno_key):
-        self.backend = backend
-        self.config = backend.config
-        self.samples = samples
-        self.anno_key = anno_key
-        self.created_project_id = None
-        self.appended = 0
-
-    def run(self):
-        config = self.config
-        fields = normalize_label_schema(config.label_schema, self.samples, SUPPORTED_TYPES)
-        if not len(self.samples):
-            raise AnnotationBackendError("The view is empty: there is nothing to annotate")
-        skeletons = keypoint_skeletons(self.samples, fields)
-        interface = KiliInterface(fields, skeletons=skeletons)
-        ids, paths = self.samples.values(["id", config.media_field])
-        check_image_media(list(zip(ids, paths)))
-        self._check_capacity(len(ids), 0)
-        image_sizes = sample_image_sizes(self.samples, ids, paths) if interface.needs_image_size() else {}
-
-        # everything local is checked: now the server
-        client = self.backend.connect_to_api()
-        viewer = client.viewer()
-        logger.info("Connected to Kili at %s as %s", client.url, viewer.get("email"))
-        project_id, project_created = self._project(client, interface)
-        asset_ids = {s: asset_id_for(project_id, self.anno_key, s) for s in ids}
-        try:
-            todo, needs_labels = self._pending(client, project_id, ids, asset_ids, project_created)
-            id_map = self._upload(client, project_id, fields, interface, ids, paths, asset_ids, todo, needs_labels, image_sizes)
-        except BaseException as e:
-            self._on_failure(client, project_id, len(ids), e)
-            raise
-
-        logger.info("Kili project %s has the %d assets of run '%s'", project_id, len(ids), self.anno_key)
-        return KiliAnnotationResults(
-            self.samples,
-            config,
-            self.anno_key,
-            id_map,
-            project_id=project_id,
-            asset_ids=asset_ids,
-            interface=interface.to_dict(),
-            project_created=project_created,
-            backend=self.backend,
-        )
-
-    def _check_capacity(self, new_assets, existing):
-        limit = self.config.max_assets_per_project
-        if limit is not None and existing + new_assets > limit:
-            where = "the project already has %d assets and " % existing if existing else ""
-            raise AnnotationBackendError(
-                "Kili accepts at most %d assets per project; %sthis run has %d samples. Nothing was uploaded. "
-                "Split the view into runs of at most %d samples (e.g. `view.skip(n).limit(%d)`), each in its "
-                "own project, or raise `max_assets_per_project` if your server allows more"
-                % (limit, where, new_assets, max(limit - existing, 0) or limit, limit)
-            )
-
-    def _project(self, client, interface):
-        """``(project_id, created by this run)``: the reused project (its
-        jsonInterface extended with ours) or a new one."""
-        config = self.config
-        ours = interface.json_interface()
-        if config.project_id is not None:
-            project = client.get_project(config.project_id)
-            if project is None:
-                raise AnnotationBackendError("Kili project %s does not exist (or this key cannot see it)" % config.project_id)
-            if project.get("inputType") not in (None, "IMAGE"):
-                raise AnnotationBackendError(
-                    "Kili project %s has input type %s; images need an IMAGE project" % (project["id"], project["inputType"])
-                )
-            merged = _merge_interfaces(project["id"], project.get("jsonInterface") or {}, ours)
-            if merged != project.get("jsonInterface"):
-                logger.info("Adding this run's jobs to the jsonInterface of project %s", project["id"])
-                client.update_json_interface(project["id"], merged)
-            description = project.get("description") or ""
-            created = description.startswith(_DESCRIPTION_PREFIX % self.anno_key)
-            return project["id"], created
-
-        title = config.project_name or "FiftyOne %s" % self.samples._root_dataset.name
-        description = "%s of dataset '%s' (upload %s)" % (
-            _DESCRIPTION_PREFIX % self.anno_key,
-            self.samples._root_dataset.name,
-            uuid.uuid4().hex,
-        )
-        project_id = client.create_project(title, description, ours)
-        self.created_project_id = project_id
-        logger.info("Created Kili project %s (%s)", project_id, title)
-        return project_id, True
-
-    def _pending(self, client, project_id, ids, asset_ids, project_created):
-        """The samples whose asset is still to create, and those whose
-        PREDICTION label is still to add (a resumed upload)."""
-        if self.created_project_id is not None:
-            return list(ids), set(ids)  # a new project: nothing exists
-        external_ids = {external_id_for(self.anno_key, s): s for s in ids}
-        existing = client.existing_external_ids(project_id, list(external_ids))
-        existing_samples = [external_ids[e] for e in existing]
-        ours = client.assets_by_id(project_id, [asset_ids[s] for s in existing_samples], fields="id")
-        foreign = [s for s in existing_samples if asset_ids[s] not in ours]
-        if foreign:
-            raise AnnotationBackendError(
-                "Kili project %s already has assets named like %d samples of run '%s' (e.g. %s) that this "
-                "run did not create. Nothing was uploaded. Use another run key or another project"
-                % (project_id, len(foreign), self.anno_key, external_id_for(self.anno_key, foreign[0]))
-            )
-        todo = [s for s in ids if asset_ids[s] not in ours]
-        self._check_capacity(len(todo), client.count_assets({"project": {"id": project_id}}))
-        labelled = client.assets_with_prediction(project_id, [asset_ids[s] for s in existing_samples], self.config.model_name)
-        needs_labels = set(todo) | {s for s in existing_samples if asset_ids[s] not in labelled}
-        if existing_samples:
-            logger.info(
-                "Resuming: %d of %d assets are already in project %s; %d still need their labels",
-                len(existing_samples),
-                len(ids),
-                project_id,
-                len(needs_labels) - len(todo),
-            )
-        self.appended = len(existing_samples)
-        return todo, needs_labels
-
-    def _upload(self, client, project_id, fields, interface, ids, paths, asset_ids, todo, needs_labels, image_sizes):
-        path_of = dict(zip(ids, paths))
-        todo_set = set(todo)
-        id_map = {field: {} for field in fields}
-        batch_size = 100
-        workers = max(1, int(self.config.upload_workers))
-        with progress_bar(len(ids)) as advance, concurrent.futures.ThreadPoolExecutor(
-            workers, thread_name_prefix="kili-upload"
-        ) as pool:
-            advance(len(ids) - len(todo_set | needs_labels))
-            values = field_values(self.samples, list(fields))  # one query for the whole view
-            for start in range(0, len(ids), batch_size):
-                batch = ids[start : start + batch_size]
-                predictions = []
-                for sample_id in batch:
-                    sample_values = {field: values[field].get(sample_id) for field in fields}
-                    for field, spec in fields.items():
-                        value = sample_values[field]
-                        if spec.type == "scalar":
-                            if value is not None:
-                                id_map[field][sample_id] = True
-                        else:
-                            id_map[field][sample_id] = label_ids(value, spec.multiple)
-                    if sample_id in needs_labels:
-                        response = labels_to_json_response(interface, sample_values, image_sizes.get(sample_id))
-                        if response:
-                            predictions.append((asset_ids[sample_id], response))
-                new = [s for s in batch if s in todo_set]
-                # Kili refuses hosted URLs and uploaded files in one call
-                for group in (
-                    [s for s in new if is_remote(path_of[s])],
-                    [s for s in new if not is_remote(path_of[s])],
-                ):
-                    if group:
-                        self._append_assets(client, pool, project_id, group, path_of, asset_ids)
-                if predictions:
-                    client.append_predictions(project_id, self.config.model_name, predictions)
-                advance(len([s for s in batch if s in todo_set or s in needs_labels]))
-        return id_map
-
-    def _append_assets(self, client, pool, project_id, sample_ids, path_of, asset_ids):
-        contents = {s: path_of[s] for s in sample_ids if is_remote(path_of[s])}
-        local = [s for s in sample_ids if s not in contents]
-        if local:
-            bucket_paths = ["projects/%s/assets/%s/content" % (project_id, asset_ids[s]) for s in local]
-            urls = client.signed_upload_urls(bucket_paths)
-            futures = {pool.submit(client.upload_file, url, path_of[s]): s for s, url in zip(local, urls)}
-            try:
-                for future in concurrent.futures.as_completed(futures):
-                    contents[futures[future]] = future.result()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
-        assets = [
-            {
-                "id": asset_ids[s],
-                "external_id": external_id_for(self.anno_key, s),
-                "content": contents[s],
-                "json_metadata": {
-                    "fiftyone_sample_id": s,
-                    "fiftyone_run": self.anno_key,
-                    "filename": os.path.basename(path_of[s]),
-                },
-            }
-            for s in sample_ids
-        ]
-        client.append_assets(project_id, assets)
-        self.appended += len(assets)
-
-    def _on_failure(self, client, project_id, total, error):
-        delete = (lambda: client.delete_project(project_id)) if self.created_project_id is not None else None
-        handle_failed_upload(error, self.anno_key, self.appended, total, "assets", project_id, "project_id=%r" % project_id, delete)
-
-
-def _merge_interfaces(project_id, theirs, ours):
-    """The project's jsonInterface with our jobs added; a job of the same
-    name with another definition is an error (raised before any upload)."""
-    jobs = dict((theirs or {}).get("jobs") or {})
-    for name, job in ours["jobs"].items():
-        if name in jobs and jobs[name] != job:
-            raise AnnotationBackendError(
-                "Kili project %s already has a job '%s' with another definition; nothing was uploaded. "
-                "Use a new project, or a label field name that maps to another job" % (project_id, name)
-            )
-        jobs[name] = job
-    return dict(theirs or {}, jobs=jobs)
+def external_id_for(anno_key, sample_id, run_id):
+    """The external id (the asset name in Kili's app) of a sample in a run:
+    ``<run key>_<sample id>_<8 digits of the run id>``."""
+    return "%s_%s_%s" % (anno_key, sample_id, (run_id or "")[:8])
 
 
 def select_label(labels, selection="latest", annotator=None):
@@ -444,69 +273,18 @@ def select_label(labels, selection="latest", annotator=None):
     return max(candidates, key=lambda l: l.get("createdAt") or "")
 
 
-class _Downloader:
-    def __init__(self, backend, results):
-        self.backend = backend
-        self.results = results
-        self.config = results.config
-
-    def run(self):
-        results, config = self.results, self.config
-        fields = normalize_label_schema(config.label_schema, results.samples, SUPPORTED_TYPES)
-        interface = results.interface(fields)
-        client = self.backend.connect_to_api()
-        sample_of = {a: s for s, a in results.asset_ids.items()}
-        logger.info("Downloading labels from Kili project %s...", results.project_id)
-        annotated = {}
-        resolutions = {}
-        found = 0
-        for asset in results.iter_assets(client, "%s labels { %s }" % (ASSET_FIELDS, LABEL_FIELDS), filtered=True):
-            found += 1
-            sample_id = sample_of[asset["id"]]
-            label = select_label(asset.get("labels"), config.label_selection, config.annotator)
-            if label is not None:
-                annotated[sample_id] = loads_json_field(label.get("jsonResponse")) or {}
-                resolution = asset.get("resolution") or {}
-                if resolution.get("width") and resolution.get("height"):
-                    resolutions[sample_id] = (int(resolution["width"]), int(resolution["height"]))
-        logger.info(
-            "%d of %d assets have a label that counts (%d matched the filters)",
-            len(annotated),
-            len(results.asset_ids),
-            found,
-        )
-        image_sizes = self._image_sizes(interface, annotated, resolutions)
-
-        def convert(spec, response, uploaded, sample_id):
-            return json_response_to_labels(interface, spec, response, uploaded, image_sizes.get(sample_id))
-
-        return build_annotations(results.samples, fields, results.id_map, list(results.asset_ids), annotated, convert)
-
-    def _image_sizes(self, interface, annotated, resolutions):
-        if not interface.needs_image_size() or not annotated:
-            return {}
-        samples = self.results.samples
-        ids = list(annotated)
-        paths = samples.select(ids, ordered=True).values(self.config.media_field)
-        local = [(i, p) for i, p in zip(ids, paths) if not is_remote(p)]
-        sizes = {i: resolutions[i] for i, p in zip(ids, paths) if is_remote(p) and i in resolutions}
-        remote_unknown = [(i, p) for i, p in zip(ids, paths) if is_remote(p) and i not in resolutions]
-        todo = local + remote_unknown
-        if todo:
-            sizes.update(sample_image_sizes(samples, [i for i, _ in todo], [p for _, p in todo]))
-        return sizes
-
-
 class KiliAnnotationResults(foua.AnnotationResults):
     """The results of a Kili annotation run.
 
     Attributes:
         project_id: the Kili project id
         asset_ids: ``{sample_id: asset_id}``
-        interface: the jsonInterface names of the run (job of every field,
-            category key of every class and attribute value)
-        project_created: whether this run created the project (cleanup
-            deletes it) or reused one (cleanup deletes only its assets)
+        interface_mapping: the jsonInterface names of the run (job of every
+            field, category key of every class and attribute value)
+        project_created: whether this run created the project (recorded
+            when it was created): only then may ``cleanup()`` delete it
+        upload_complete: whether the upload finished (an unfinished run is
+            resumed by the same ``annotate()`` call)
     """
 
     def __init__(
@@ -518,14 +296,16 @@ class KiliAnnotationResults(foua.AnnotationResults):
         project_id=None,
         asset_ids=None,
         interface=None,
-        project_created=True,
+        project_created=False,
+        upload_complete=True,
         backend=None,
     ):
         super().__init__(samples, config, anno_key, id_map, backend=backend)
         self.project_id = project_id
         self.asset_ids = asset_ids or {}
         self.interface_mapping = interface
-        self.project_created = project_created
+        self.project_created = bool(project_created)
+        self.upload_complete = bool(upload_complete)
 
     @property
     def sample_to_asset(self):
@@ -541,11 +321,22 @@ class KiliAnnotationResults(foua.AnnotationResults):
         """The :class:`KiliInterface` this run was uploaded with."""
         return KiliInterface(fields, mapping=self.interface_mapping)
 
+    def require_project(self, client):
+        """Raises :class:`ProjectDeletedError` if the run's project is gone."""
+        if self.project_id is None or client.get_project(self.project_id) is None:
+            key = self.key
+            raise ProjectDeletedError(
+                "Kili project %s of run '%s' no longer exists (deleted by cleanup(), "
+                "load_annotations(..., cleanup=True) or in Kili): there is nothing to load and the dataset was not "
+                "changed. Remove the run with `dataset.delete_annotation_run('%s')`" % (self.project_id, key, key),
+                status_code=404,
+            )
+
     def iter_assets(self, client, fields, filtered=False):
         """This run's assets that still exist (``filtered``: only those that
         pass the configured asset filters), page by page."""
         ids = list(self.asset_ids.values())
-        page_size = max(1, int(self.config.download_page_size))
+        page_size = int(self.config.download_page_size)
         extra = self.config.asset_filters() if filtered else {}
         for start in range(0, len(ids), page_size):
             chunk = ids[start : start + page_size]
@@ -559,67 +350,97 @@ class KiliAnnotationResults(foua.AnnotationResults):
         webbrowser.open_new_tab(self.project_url)
 
     def get_status(self):
-        """The run's progress, from the server.
+        """The run's progress, from the server, in the shape every backend of
+        this package gives (``core.runs.status_dict``).
 
         Returns:
-            a dict with ``project_id``, ``total`` assets, ``statuses``
-            (``{status: assets}``), ``labeled`` (assets with a DEFAULT or
-            REVIEW label), ``reviewed`` (assets with a REVIEW label),
-            ``missing`` (assets deleted on the server) and ``annotators``
-            (``{email: human labels}``)
+            a dict with ``project_id``, ``total`` (the run's assets),
+            ``labeled`` (assets with a label that counts under the run's
+            ``label_selection``), ``reviewed`` (of those, assets with a
+            REVIEW label), ``unlabeled``, ``missing`` (assets deleted on the
+            server), ``annotators`` (``{email: DEFAULT/REVIEW labels}``) and
+            ``service``: ``statuses`` (``{asset status: assets}``) and
+            ``upload_complete``
+
+        Raises:
+            ProjectDeletedError: the project is gone
         """
         client = self._backend.connect_to_api()
+        self.require_project(client)
+        config = self.config
         statuses = collections.Counter()
         annotators = collections.Counter()
         found = labeled = reviewed = 0
-        for asset in self.iter_assets(client, "id status labels { labelType author { email } }"):
+        fields = "id status labels { labelType createdAt author { email } }"
+        for asset in self.iter_assets(client, fields):
             found += 1
             statuses[asset.get("status") or "UNKNOWN"] += 1
             human = [l for l in asset.get("labels") or [] if l.get("labelType") in HUMAN_LABEL_TYPES]
-            labeled += bool(human)
-            reviewed += any(l.get("labelType") == "REVIEW" for l in human)
+            if select_label(human, config.label_selection, config.annotator) is not None:
+                labeled += 1
+                reviewed += any(l.get("labelType") == "REVIEW" for l in human)
             for label in human:
                 annotators[(label.get("author") or {}).get("email") or "unknown"] += 1
-        return {
-            "project_id": self.project_id,
-            "total": len(self.asset_ids),
-            "statuses": dict(statuses),
-            "labeled": labeled,
-            "reviewed": reviewed,
-            "unlabeled": found - labeled,
-            "missing": len(self.asset_ids) - found,
-            "annotators": dict(annotators),
-        }
+        total = len(self.asset_ids)
+        return status_dict(
+            self.project_id,
+            total,
+            labeled,
+            reviewed,
+            total - found,
+            annotators,
+            statuses=dict(statuses),
+            upload_complete=self.upload_complete,
+        )
 
     def print_status(self):
         """Prints :meth:`get_status` in a readable form."""
         status = self.get_status()
         print("Kili project %s (%s)" % (status["project_id"], self.project_url))
+        if not status["service"]["upload_complete"]:
+            print("    the upload did not finish: run the same annotate() call again to resume it")
         print("    assets:    %d" % status["total"])
-        for name, count in sorted(status["statuses"].items()):
+        for name, count in sorted(status["service"]["statuses"].items()):
             print("    %-10s %d" % (name + ":", count))
         print("    labeled:   %d (reviewed: %d)" % (status["labeled"], status["reviewed"]))
+        print("    unlabeled: %d" % status["unlabeled"])
         if status["missing"]:
             print("    deleted on the server: %d" % status["missing"])
         for author, count in sorted(status["annotators"].items()):
             print("    %s: %d label(s)" % (author, count))
 
     def cleanup(self):
-        """Deletes the run from Kili: the project if this run created it,
-        else only this run's assets."""
+        """Deletes what the run owns on Kili: its assets (by recorded id),
+        and the project when this run created it and nothing else is in it.
+        A project already gone is a no-op."""
         if self.project_id is None:
+            logger.info("Run '%s' has no Kili project: nothing to clean up", self.key)
             return
         client = self._backend.connect_to_api()
-        if self.project_created:
+        if client.get_project(self.project_id) is None:
+            logger.info("Kili project %s of run '%s' is already deleted: nothing to clean up", self.project_id, self.key)
+            return
+        present = list(client.assets_by_id(self.project_id, list(self.asset_ids.values()), fields="id"))
+
+        def other_assets_exist():
+            return client.count_assets({"project": {"id": self.project_id}}) > len(present)
+
+        def delete_assets():
+            if present:
+                client.delete_assets(self.project_id, present)
+            logger.info(
+                "Deleted the %d assets of run '%s' from Kili project %s", len(present), self.key, self.project_id
+            )
+
+        def delete_project():
             client.delete_project(self.project_id)
-            logger.info("Deleted Kili project %s", self.project_id)
-        else:
-            client.delete_assets(self.project_id, list(self.asset_ids.values()))
-            logger.info("Deleted the %d assets of run '%s' from Kili project %s", len(self.asset_ids), self.key, self.project_id)
+            logger.info("Deleted Kili project %s (created by run '%s')", self.project_id, self.key)
+
+        remove_run_items(self.project_created, other_assets_exist, delete_project, delete_assets)
 
     @classmethod
     def _from_dict(cls, d, samples, config, anno_key):
-        results = cls(
+        return cls(
             samples,
             config,
             anno_key,
@@ -627,7 +448,8 @@ class KiliAnnotationResults(foua.AnnotationResults):
             project_id=d.get("project_id"),
             asset_ids=d.get("asset_ids") or {},
             interface=d.get("interface_mapping"),
-            project_created=d.get("project_created", True),
+            # a record without it never claims the project: cleanup then
+            # deletes the run's assets only
+            project_created=d.get("project_created", False),
+            upload_complete=d.get("upload_complete", True),
         )
-        results.upload_complete = d.get("upload_complete", True)
-        return results

@@ -13,6 +13,9 @@ asking the server what it has before anything is sent again.
 import gzip
 import json
 import mimetypes
+import urllib.parse
+
+import fiftyone.utils.annotations as foua
 
 from ..core.errors import AuthenticationError, OutcomeUnknownError, ServiceError
 from ..core.http import HttpSession, RetryPolicy
@@ -22,13 +25,18 @@ from ..core.secrets import get_logger, register_secret
 
 logger = get_logger(__name__)
 
-DEFAULT_URL = "https://cloud.kili-technology.com/api/label/v2/graphql"
+GRAPHQL_PATH = "/api/label/v2/graphql"
+DEFAULT_URL = "https://cloud.kili-technology.com" + GRAPHQL_PATH
 MAX_ASSETS_PER_CALL = 100  # appendManyAssets, deleteAssets
 MAX_LABELS_PER_CALL = 100  # appendManyLabels
 MAX_SIGNED_URLS_PER_CALL = 30  # createUploadBucketSignedUrls
 MAX_LABEL_BYTES_PER_CALL = 8 * 1024 * 1024
 GZIP_MIN_BYTES = 1024 * 1024  # Kili's SDK gzips bodies from 1 MB
 HUMAN_LABEL_TYPES = ("DEFAULT", "REVIEW")
+# GraphQL answers errors with 200 or 400 and an ``errors`` list; a 404/405
+# without one comes from something that is not the GraphQL endpoint
+_NOT_FOUND_STATUSES = frozenset({404, 405})
+_ANSWERED_STATUSES = frozenset({400}) | _NOT_FOUND_STATUSES
 
 LABEL_FIELDS = "id labelType createdAt modelName jsonResponse author { id email }"
 ASSET_FIELDS = "id externalId status consensusMark honeypotMark isHoneypot resolution { width height }"
@@ -38,8 +46,12 @@ class KiliGraphQLError(ServiceError):
     """The Kili API answered a request with GraphQL errors."""
 
 
-class KiliClient:
+class KiliClient(foua.AnnotationAPI):
     """The Kili GraphQL API of one endpoint, authenticated with an API key.
+
+    A FiftyOne ``AnnotationAPI``: ``results.connect_to_api()`` and
+    ``foua.connect_to_api(backend="kili")`` return one, and ``close()``
+    releases its connections.
 
     Args:
         url: the GraphQL endpoint (``.../api/label/v2/graphql``)
@@ -122,7 +134,7 @@ class KiliClient:
             headers["Content-Encoding"] = "gzip"
         try:
             response = self.http.request(
-                "POST", self.url, idempotent=idempotent, data=body, headers=headers, ok_statuses={400}
+                "POST", self.url, idempotent=idempotent, data=body, headers=headers, ok_statuses=_ANSWERED_STATUSES
             )
         except AuthenticationError:
             raise AuthenticationError(
@@ -131,11 +143,10 @@ class KiliClient:
         try:
             payload = response.json()
         except ValueError:
-            raise ServiceError(
-                "Kili answered %d with a body that is not JSON" % response.status_code,
-                status_code=response.status_code,
-            ) from None
+            raise self._not_graphql(response, "with a body that is not JSON") from None
         errors = payload.get("errors") if isinstance(payload, dict) else None
+        if not errors and response.status_code in _NOT_FOUND_STATUSES:
+            raise self._not_graphql(response, "(not found)")
         if errors:
             if not isinstance(errors, list):
                 errors = [errors]
@@ -148,6 +159,17 @@ class KiliClient:
         if not isinstance(payload, dict) or "data" not in payload:
             raise ServiceError("Kili answered without data or errors", status_code=response.status_code)
         return payload["data"] or {}
+
+    def _not_graphql(self, response, what):
+        """The error for an answer that no GraphQL API gives: the endpoint is
+        wrong; the message names the one expected."""
+        return ServiceError(
+            "%s is not Kili's GraphQL endpoint: POST answered %d %s. Kili's API is the URL ending in %s, e.g. %s; "
+            "check `url` (or FIFTYONE_KILI_URL)" % (self.url, response.status_code, what, GRAPHQL_PATH, expected_endpoint(self.url)),
+            status_code=response.status_code,
+            method="POST",
+            path=urllib.parse.urlsplit(self.url).path,
+        )
 
     def _mutate_checked(self, document, variables, was_applied):
         """Runs a mutation; when its outcome is unknown, ``was_applied()``
@@ -455,6 +477,15 @@ class KiliClient:
                 "where": {"project": {"id": project_id}, "idIn": [a for a, _ in labels]},
             },
         )
+
+
+def expected_endpoint(url):
+    """Kili's GraphQL endpoint on the server of ``url`` (its origin followed
+    by ``/api/label/v2/graphql``), or Kili's cloud endpoint."""
+    parts = urllib.parse.urlsplit(url or "")
+    if not parts.scheme or not parts.netloc:
+        return DEFAULT_URL
+    return "%s://%s%s" % (parts.scheme, parts.netloc, GRAPHQL_PATH)
 
 
 def project_url(endpoint, project_id):

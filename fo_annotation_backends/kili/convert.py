@@ -1,20 +1,19 @@
 """Conversions between FiftyOne labels and Kili's formats.
 
-- :class:`KiliInterface`: the label schema as a Kili ``jsonInterface``, with
-  the job name of every field and attribute and the category key of every
-  class and attribute value (kept in the run results, see ``to_dict()``).
 - :func:`labels_to_json_response`: the FiftyOne labels of one sample -> the
   ``jsonResponse`` of one Kili label, whose annotation ``mid`` values are
   FiftyOne label ids (part ids for labels made of several regions).
 - :func:`json_response_to_labels`: one field of a ``jsonResponse`` ->
   FiftyOne labels under their original ids, new labels under new ids.
 
+The names of jobs and categories come from a :class:`~.interface.KiliInterface`.
 Kili coordinates are normalised to ``[0, 1]`` like FiftyOne's; masks travel
 as polygons with holes (``core.masks``) and must be rasterised at the
 image's pixel size.
 """
 
 import math
+import re
 
 import numpy as np
 
@@ -22,244 +21,20 @@ import fiftyone.core.labels as fol
 
 from ..core import geometry, masks
 from ..core.idmap import iter_labels, part_id, split_part_id
-from ..core.naming import assign_keys, claim, unique_strings, upper_identifier
 from ..core.secrets import get_logger
+from .interface import CHECKBOX_KEY, CONFIDENCE, POSE_TOOL, TOOLS, KiliInterface
+
+__all__ = [
+    "CHECKBOX_KEY",
+    "CONFIDENCE",
+    "POSE_TOOL",
+    "TOOLS",
+    "KiliInterface",
+    "json_response_to_labels",
+    "labels_to_json_response",
+]
 
 logger = get_logger(__name__)
-
-#: normalised label type -> the Kili object detection tool that draws it
-TOOLS = {
-    "detections": "rectangle",
-    "polygons": "polygon",
-    "polylines": "polyline",
-    "instances": "semantic",
-    "segmentation": "semantic",
-    "keypoints": "marker",
-}
-POSE_TOOL = "pose"
-
-#: the single category of a checkbox (boolean) attribute's child job
-CHECKBOX_KEY = "YES"
-CONFIDENCE = 100
-MAPPING_VERSION = 1
-
-_COLORS = (
-    "#472CED", "#5CE7B7", "#D33BCE", "#FB753C", "#3BCADB", "#733AFB",
-    "#3CD876", "#E5D037", "#E83F59", "#1F8AE5", "#9B5C2E", "#7A8C99",
-)  # fmt: skip
-
-class KiliInterface:
-    """The label schema as a Kili ``jsonInterface``, with the job name of
-    every field, the category key of every class and attribute value.
-
-    Args:
-        fields: ``{field: FieldSpec}``, in schema order
-        skeletons (None): ``{field: KeypointSkeleton}`` for keypoints fields
-            drawn with Kili's pose tool (one named point per skeleton node)
-        mapping (None): a dict returned by :meth:`to_dict` of a stored run:
-            its names are reused exactly
-    """
-
-    def __init__(self, fields, skeletons=None, mapping=None):
-        self.fields = dict(fields)
-        stored = mapping or {}
-        skeletons = skeletons or {}
-        stored_jobs = stored.get("jobs") or {}
-        stored_attribute_jobs = stored.get("attribute_jobs") or {}
-        stored_points = stored.get("pose_points") or {}
-
-        # stored names stay reserved, even for fields no longer annotated
-        taken_jobs = set(stored_jobs.values())
-        for attr_jobs in stored_attribute_jobs.values():
-            taken_jobs.update(attr_jobs.values())
-
-        self._jobs = {}
-        self._categories = {}
-        self._attribute_jobs = {}
-        self._attribute_values = {}
-        self._pose_points = {}
-        for index, (field, spec) in enumerate(self.fields.items(), start=1):
-            job = stored_jobs.get(field) or upper_identifier(field, taken_jobs, "JOB_%d" % index, "JOB")
-            self._jobs[field] = job
-            self._categories[field] = assign_keys(_category_names(spec), (stored.get("categories") or {}).get(field))
-            self._attribute_jobs[field] = _assign_attribute_jobs(
-                spec, job, stored_attribute_jobs.get(field) or {}, taken_jobs
-            )
-            self._attribute_values[field] = _assign_attribute_values(
-                spec, (stored.get("attribute_values") or {}).get(field) or {}
-            )
-            # a field of a stored run keeps its tool (pose or markers)
-            if field in stored_points:
-                self._pose_points[field] = [list(p) for p in stored_points[field]]
-            elif field not in stored_jobs and spec.type == "keypoints" and skeletons.get(field) is not None:
-                self._pose_points[field] = _skeleton_points(skeletons[field])
-
-        self._class_of_key = {f: {k: c for c, k in keys.items()} for f, keys in self._categories.items()}
-        self._attribute_of_job = {f: {j: a for a, j in jobs.items()} for f, jobs in self._attribute_jobs.items()}
-        self._value_of_key = {
-            f: {a: {k: v for v, k in keys.items()} for a, keys in values.items()}
-            for f, values in self._attribute_values.items()
-        }
-
-    # ------------------------------------------------------------------
-    # lookups
-
-    def job_name(self, field):
-        """The name of the top-level job of ``field``."""
-        return self._jobs[field]
-
-    def attribute_jobs(self, field):
-        """``{attribute: child job name}`` of ``field``."""
-        return dict(self._attribute_jobs[field])
-
-    def attribute_of_job(self, field, job):
-        """The attribute of ``field`` whose child job is ``job``, or ``None``."""
-        return self._attribute_of_job[field].get(job)
-
-    def attribute_value_key(self, field, attribute, value):
-        """The category key of a select/radio ``value`` of ``attribute``."""
-        return self._attribute_values[field].get(attribute, {}).get(str(value))
-
-    def attribute_value_of_key(self, field, attribute, key):
-        """The exact ``str(value)`` of category ``key`` of ``attribute``."""
-        return self._value_of_key[field].get(attribute, {}).get(key)
-
-    def category_keys(self, field):
-        """``{class: category key}`` of ``field`` (empty for transcriptions)."""
-        return dict(self._categories[field])
-
-    def category_key(self, field, name):
-        """The category key of class ``name`` of ``field``, or ``None``."""
-        return self._categories[field].get(str(name))
-
-    def class_of_key(self, field, key):
-        """The exact class string of category ``key``, or ``None``."""
-        return self._class_of_key[field].get(key)
-
-    def is_pose(self, field):
-        """Whether the keypoints of ``field`` are drawn with the pose tool."""
-        return field in self._pose_points
-
-    def pose_codes(self, field):
-        """The point codes of a pose field, in skeleton order."""
-        return [code for code, _ in self._pose_points.get(field, [])]
-
-    def needs_image_size(self):
-        """Whether any field needs the image's pixel size (masks)."""
-        return any(spec.type in ("instances", "segmentation") for spec in self.fields.values())
-
-    # ------------------------------------------------------------------
-    # serialisation
-
-    def to_dict(self):
-        """The names of this interface, JSON-able, for :class:`KiliInterface`'s
-        ``mapping`` argument."""
-        return {
-            "version": MAPPING_VERSION,
-            "jobs": dict(self._jobs),
-            "categories": {f: dict(keys) for f, keys in self._categories.items()},
-            "attribute_jobs": {f: dict(jobs) for f, jobs in self._attribute_jobs.items()},
-            "attribute_values": {
-                f: {a: dict(keys) for a, keys in values.items()} for f, values in self._attribute_values.items()
-            },
-            "pose_points": {f: [list(p) for p in points] for f, points in self._pose_points.items()},
-        }
-
-    def json_interface(self):
-        """The project's ``jsonInterface`` (``{"jobs": {...}}``)."""
-        jobs = {}
-        for field, spec in self.fields.items():
-            children = list(self._attribute_jobs[field].values())
-            jobs[self._jobs[field]] = self._field_job(field, spec, children)
-            for name, child in self._attribute_jobs[field].items():
-                jobs[child] = self._attribute_job(field, spec.attributes[name])
-        return {"jobs": jobs}
-
-    def _field_job(self, field, spec, children):
-        keys = self._categories[field]
-        if spec.type == "scalar" and not keys:
-            return _job("TRANSCRIPTION", field, "number" if spec.scalar_type in ("int", "float") else "textField")
-        categories = _categories_content(keys, children)
-        if spec.type in ("scalar", "classification"):
-            return _job("CLASSIFICATION", field, "radio", categories)
-        if spec.type == "classifications":
-            return _job("CLASSIFICATION", field, "checkbox", categories)
-        tool = TOOLS[spec.type]
-        if self.is_pose(field):
-            tool = POSE_TOOL
-            points = [{"code": code, "name": name} for code, name in self._pose_points[field]]
-            for category in categories.values():
-                category["points"] = [dict(p) for p in points]
-        return _job("OBJECT_DETECTION", field, "radio", categories, tools=[tool])
-
-    def _attribute_job(self, field, attr):
-        if attr.type == "text":
-            return _job("TRANSCRIPTION", attr.name, "textField", is_child=True)
-        if attr.type == "checkbox":
-            categories = {CHECKBOX_KEY: {"name": attr.name, "children": [], "color": _COLORS[0]}}
-            return _job("CLASSIFICATION", attr.name, "checkbox", categories, is_child=True)
-        categories = _categories_content(self._attribute_values[field][attr.name], [])
-        return _job("CLASSIFICATION", attr.name, "radio", categories, is_child=True)
-
-
-def _assign_attribute_jobs(spec, job, stored, taken_jobs):
-    """``{attribute: child job}``: ``<JOB>__<ATTRIBUTE>``, one per attribute."""
-    jobs = {}
-    for index, name in enumerate(spec.attributes, start=1):
-        if name in stored:
-            jobs[name] = stored[name]
-        else:
-            suffix = upper_identifier(name, set(), "ATTRIBUTE_%d" % index, "A")
-            jobs[name] = claim("%s__%s" % (job, suffix), taken_jobs)
-    return jobs
-
-
-def _assign_attribute_values(spec, stored):
-    """``{attribute: {str(value): category key}}`` of choice attributes."""
-    values = {}
-    for name, attr in spec.attributes.items():
-        if attr.type == "checkbox":
-            values[name] = {"True": CHECKBOX_KEY}
-        elif attr.type in ("select", "radio"):
-            values[name] = assign_keys(unique_strings(attr.values or []), stored.get(name))
-    return values
-
-
-def _category_names(spec):
-    if spec.type == "scalar":
-        if spec.classes:
-            return list(spec.classes)
-        return ["True", "False"] if spec.scalar_type == "bool" else []
-    return list(spec.classes)
-
-
-def _skeleton_points(skeleton):
-    names = [str(n) for n in (skeleton.labels or [])]
-    if not names:
-        count = max((max(edge) for edge in (skeleton.edges or []) if edge), default=-1) + 1
-        names = [str(i) for i in range(count)]
-    taken = set()
-    return [[upper_identifier(name, taken, "POINT_%d" % i, "POINT"), name] for i, name in enumerate(names)]
-
-
-def _categories_content(keys, children):
-    return {
-        key: {"name": name, "children": list(children), "color": _COLORS[i % len(_COLORS)]}
-        for i, (name, key) in enumerate(keys.items())
-    }
-
-
-def _job(ml_task, instruction, input_type, categories=None, tools=None, is_child=False):
-    job = {"mlTask": ml_task}
-    if tools is not None:
-        job["tools"] = tools
-    job.update(instruction=instruction, required=0, isChild=is_child)
-    content = {"input": input_type}
-    if categories is not None:
-        content["categories"] = categories
-    job["content"] = content
-    return job
-
 
 # --------------------------------------------------------------------------
 # FiftyOne -> Kili
@@ -557,9 +332,32 @@ def _scalar_from_response(interface, spec, job_response):
             return None
         return spec.parse_scalar(name)
     text = job_response.get("text")
-    if text is None or (text == "" and spec.scalar_type != "str"):
+    numeric = interface.is_numeric_scalar(spec.name)
+    if text is None or (text == "" and (numeric or spec.scalar_type != "str")):
         return None
+    if numeric and spec.scalar_type == "str":
+        return parse_number(text)
     return spec.parse_scalar(text)
+
+
+_INT_RE = re.compile(r"^\s*[-+]?\d+\s*$")
+
+
+def parse_number(text):
+    """A transcription answer of a numeric field: an int when it is written
+    as one, a float when it parses as one, else the text as it is (nothing
+    a person typed is dropped)."""
+    if isinstance(text, bool):
+        return text
+    if isinstance(text, (int, float)):
+        return text
+    if _INT_RE.match(str(text)):
+        return int(str(text).strip())
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return text
+    return value if math.isfinite(value) else text
 
 
 def _warn_unknown_key(spec, key):
@@ -642,17 +440,13 @@ def _objects_from_annotations(interface, spec, annotations, current_labels, imag
         key = base_id or mid or "new-%d" % position
         groups.setdefault(key, []).append((index, name, item, base_id is not None))
 
+    if spec.type == "keypoints" and not interface.is_pose(spec.name):
+        groups = _group_new_markers(groups)
+
     labels = {}
-    pose = interface.is_pose(spec.name)
     for key, group in groups.items():
         group.sort(key=lambda entry: entry[0])
         existing = group[0][3]
-        if spec.type == "keypoints" and not existing and not pose:
-            # a marker the annotator added is a keypoint of its own
-            for index, name, item, _ in group:
-                attributes = _attributes_from_children(interface, spec, [item.get("children")], new=True)
-                labels.update(_make_label(interface, spec, None, name, [(0, item)], attributes, None, image_size))
-            continue
         name = group[0][1]
         attributes = _attributes_from_children(
             interface, spec, [item.get("children") for _, _, item, _ in group], new=not existing
@@ -663,6 +457,20 @@ def _objects_from_annotations(interface, spec, annotations, current_labels, imag
             _make_label(interface, spec, key if existing else None, name, parts, attributes, current, image_size)
         )
     return labels
+
+
+def _group_new_markers(groups):
+    """New markers of one class in one asset are one keypoint, their points
+    in placement order; markers carrying an uploaded label id stay with it."""
+    out = {}
+    for key, group in groups.items():
+        if group[0][3]:
+            out[key] = group
+            continue
+        for _, name, item, _ in group:
+            placed = out.setdefault(("new markers", name), [])
+            placed.append((len(placed), name, item, False))
+    return out
 
 
 def _make_label(interface, spec, label_id, name, parts, attributes, current, image_size):
@@ -732,9 +540,12 @@ def _pose_points(interface, spec, item, current):
 
 
 def _segmentation_from_annotations(interface, spec, annotations, current_labels, image_size):
-    if not annotations:
+    current_id = next(iter(current_labels), None)
+    if not annotations and current_id is None:
         return {}
-    width, height = _require_size(spec, image_size)
+    # an uploaded mask is read back at its own size (it was sent normalised
+    # by it); erasing every region leaves it all zeros, under the same id
+    width, height = _mask_size(current_labels.get(current_id)) or _require_size(spec, image_size)
     class_to_value = spec.class_to_value
     mask = np.zeros((height, width), dtype=np.uint8)
     for item in annotations:
@@ -744,10 +555,20 @@ def _segmentation_from_annotations(interface, spec, annotations, current_labels,
         polygons = _scale_polygons(_polygons_of(item), width, height)
         mask[masks.polygons_to_mask(polygons, width, height)] = class_to_value[name]
     label = fol.Segmentation(mask=mask)
-    current_id = next(iter(current_labels), None)
     if current_id is not None:
         label.id = current_id
     return {label.id: label}
+
+
+def _mask_size(label):
+    """``(width, height)`` of a segmentation's mask, or ``None``."""
+    if label is None:
+        return None
+    mask = label.get_mask()
+    if mask is None:
+        return None
+    height, width = np.asarray(mask).shape[:2]
+    return (int(width), int(height)) if width and height else None
 
 
 def _polygons_of(item):

@@ -94,14 +94,16 @@ def test_an_interrupted_upload_resumes_without_duplicates(kili_dataset, kili_bac
         kili_dataset.annotate("resume", backend=kili_backend, label_schema=SCHEMA)
     error = info.value
     assert (error.uploaded, error.total) == (100, 130)
-    assert "project_id=" in str(error)
-    assert "resume" not in kili_dataset.list_annotation_runs()
+    assert "run the same annotate() call again" in str(error)
+    assert "resume" in kili_dataset.list_annotation_runs()  # registered, unfinished
     assert asset_count(kili_annotator, error.project_id) == 100
 
     kili_emulator.set_faults(fail_after=None, fault_operations=None)
     kili_emulator.reset_stats()
-    results = kili_dataset.annotate("resume", backend=kili_backend, label_schema=SCHEMA, project_id=error.project_id)
+    results = kili_dataset.annotate("resume", backend=kili_backend, label_schema=SCHEMA)
+    assert results.project_id == error.project_id
     assert results.project_created  # the first attempt created it: cleanup deletes it
+    assert _count_projects(kili_annotator) == 1
     assert asset_count(kili_annotator, error.project_id) == 130
     assert _predictions_per_asset(kili_annotator, error.project_id) == [1] * 130
     uploaded = kili_emulator.stats()["operations"]

@@ -8,6 +8,8 @@ import pytest
 import fiftyone as fo
 import fiftyone.core.labels as fol
 
+from fo_annotation_backends.core.runs import STATUS_KEYS
+
 from kili_helpers import add_images, asset_count, attr_job, attr_key, box_annotation, category, dets, job, key
 
 pytestmark = pytest.mark.integration
@@ -332,8 +334,9 @@ def test_status_editor_url_and_cleanup(kili_dataset, kili_backend, kili_annotato
 
     results = dataset.load_annotation_results("status")
     status = results.get_status()
-    assert status["total"] == 3
-    assert status["statuses"] == {"LABELED": 1, "REVIEWED": 1, "TODO": 1}
+    assert tuple(status) == STATUS_KEYS
+    assert status["project_id"] == results.project_id and status["total"] == 3
+    assert status["service"] == {"statuses": {"LABELED": 1, "REVIEWED": 1, "TODO": 1}, "upload_complete": True}
     assert (status["labeled"], status["reviewed"], status["unlabeled"], status["missing"]) == (2, 1, 1, 0)
     assert status["annotators"] == {"alice@example.com": 2, "bob@example.com": 1}
     results.print_status()

@@ -35,7 +35,7 @@ from fo_annotation_backends.core.errors import (
     ServiceUnavailableError,
 )
 from fo_annotation_backends.core.pacing import Pacer
-from fo_annotation_backends.kili.client import KiliClient, KiliGraphQLError, project_url
+from fo_annotation_backends.kili.client import KiliClient, KiliGraphQLError, expected_endpoint, project_url
 from scripted_http import Apply, Drop, Respond, ScriptedServer, _Handler, _Server, stop_server
 
 API_KEY = "kili-unit-%s" % uuid.uuid4().hex
@@ -455,6 +455,47 @@ def test_a_body_with_neither_data_nor_errors_is_a_service_error(kili, client, an
 
     assert not isinstance(info.value, KiliGraphQLError)
     assert info.value.status_code == answer.status
+
+
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_wrong_endpoint_names_the_graphql_endpoint_expected(kili, make_client, status):
+    root = kili.graphql_url.split("/api/label/")[0]
+    kili.fault("viewer", Respond(status, json_body={"message": "not found: POST /"}))
+
+    with pytest.raises(ServiceError) as info:
+        make_client(url=kili.graphql_url).viewer()
+
+    text = str(info.value)
+    assert not isinstance(info.value, KiliGraphQLError)
+    assert "is not Kili's GraphQL endpoint" in text and "answered %d" % status in text
+    assert "%s/api/label/v2/graphql" % root in text
+    assert info.value.status_code == status
+
+
+def test_expected_endpoint_is_the_servers_origin_with_kilis_path():
+    assert expected_endpoint("http://127.0.0.1:8080/") == "http://127.0.0.1:8080/api/label/v2/graphql"
+    assert expected_endpoint("https://kili.example.com/api/v1/graphql") == "https://kili.example.com/api/label/v2/graphql"
+    assert expected_endpoint("not a url") == kili_client.DEFAULT_URL
+
+
+def test_a_404_carrying_graphql_errors_is_a_graphql_error(kili, client):
+    kili.fault("viewer", Respond(404, json_body=graphql_error("project not found", "projectNotFound")))
+
+    with pytest.raises(KiliGraphQLError, match="project not found"):
+        client.viewer()
+
+
+def test_the_client_is_a_fiftyone_annotation_api_closed_by_with(kili, make_client, monkeypatch):
+    import fiftyone.utils.annotations as foua
+
+    client = make_client()
+    closed = []
+    monkeypatch.setattr(client.http, "close", lambda: closed.append("http"))
+    monkeypatch.setattr(client.storage, "close", lambda: closed.append("storage"))
+    assert isinstance(client, foua.AnnotationAPI)
+    with client as entered:
+        assert entered is client
+    assert sorted(closed) == ["http", "storage"]
 
 
 def test_other_error_statuses_are_service_errors(kili, client):

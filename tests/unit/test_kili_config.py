@@ -9,7 +9,7 @@ import pytest
 
 import fiftyone as fo
 
-from fo_annotation_backends.core.errors import AnnotationBackendError
+from fo_annotation_backends.core.errors import AnnotationBackendError, ParameterError
 from fo_annotation_backends.core.schema import normalize_label_schema
 from fo_annotation_backends.core.secrets import redact
 from fo_annotation_backends.kili.backend import (
@@ -17,13 +17,13 @@ from fo_annotation_backends.kili.backend import (
     URL_ENV,
     KiliAnnotationResults,
     KiliBackendConfig,
-    _merge_interfaces,
     asset_id_for,
     external_id_for,
     select_label,
 )
 from fo_annotation_backends.kili.client import DEFAULT_URL
 from fo_annotation_backends.kili.convert import KiliInterface
+from fo_annotation_backends.kili.upload import merge_interfaces
 
 SCHEMA = {"ground_truth": {"type": "detections", "classes": ["cat", "dog"]}}
 # keys FiftyOne adds when it stores a run config; not constructor arguments
@@ -78,6 +78,52 @@ def test_unknown_label_selection_is_refused_naming_the_choices(selection):
     for choice in ("latest", "latest_review", "annotator"):
         assert choice in text
     assert repr(selection) in text
+
+
+@pytest.mark.parametrize(
+    "option", ["upload_workers", "download_page_size", "max_assets_per_project", "max_calls", "window_seconds", "timeout"]
+)
+@pytest.mark.parametrize("value", [0, -1, "4", True])
+def test_non_positive_numeric_options_are_refused(option, value):
+    with pytest.raises(ParameterError) as info:
+        make_config(**{option: value})
+
+    assert "`%s`" % option in str(info.value) and repr(value) in str(info.value)
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, None, "3"])
+def test_max_retries_must_be_a_non_negative_integer(value):
+    with pytest.raises(ParameterError, match="max_retries"):
+        make_config(max_retries=value)
+    assert make_config(max_retries=0).max_retries == 0
+
+
+@pytest.mark.parametrize("option", ["consensus_mark_gte", "consensus_mark_lte", "honeypot_mark_gte", "honeypot_mark_lte"])
+@pytest.mark.parametrize("value", [-0.1, 1.5, 80, "0.5", True])
+def test_marks_out_of_range_are_refused(option, value):
+    with pytest.raises(ParameterError, match=option):
+        make_config(**{option: value})
+    assert getattr(make_config(**{option: 0.5}), option) == 0.5
+
+
+def test_an_empty_mark_range_is_refused():
+    with pytest.raises(ParameterError, match="consensus_mark_gte"):
+        make_config(consensus_mark_gte=0.8, consensus_mark_lte=0.2)
+    make_config(consensus_mark_gte=0.2, consensus_mark_lte=0.2)
+
+
+def test_unknown_statuses_are_refused_naming_kilis():
+    with pytest.raises(ParameterError) as info:
+        make_config(status_in=["LABELED", "DONE"])
+
+    assert "'DONE'" in str(info.value) and "TO_REVIEW" in str(info.value)
+
+
+def test_a_misspelled_parameter_names_the_closest():
+    with pytest.raises(ParameterError) as info:
+        make_config(label_selecton="latest")
+
+    assert "'label_selecton'" in str(info.value) and "did you mean 'label_selection'" in str(info.value)
 
 
 def test_defaults():
@@ -362,7 +408,7 @@ def test_asset_id_is_deterministic_and_cuid_like():
     assert _CUID_RE.match(asset_id), asset_id
 
 
-def test_asset_ids_differ_across_project_run_and_sample():
+def test_asset_ids_differ_across_project_run_id_and_sample():
     base = ("proj1", "run1", "5f0000000000000000000001")
     variants = [
         base,
@@ -378,10 +424,13 @@ def test_asset_ids_differ_across_project_run_and_sample():
     assert all(_CUID_RE.match(a) for a in many)
 
 
-def test_external_id_names_the_run_and_the_sample():
-    assert external_id_for("run1", "5f0000000000000000000001") == "run1_5f0000000000000000000001"
-    assert external_id_for("run1", "s1") != external_id_for("run2", "s1")
-    assert external_id_for("run1", "s1") != external_id_for("run1", "s2")
+def test_external_id_names_the_run_the_sample_and_the_run_id():
+    run_id = "0123456789abcdef0123456789abcdef"
+    assert external_id_for("run1", "5f0000000000000000000001", run_id) == "run1_5f0000000000000000000001_01234567"
+    assert external_id_for("run1", "s1", run_id) != external_id_for("run2", "s1", run_id)
+    assert external_id_for("run1", "s1", run_id) != external_id_for("run1", "s2", run_id)
+    # a clone of the dataset (same sample ids) under the same key is another run
+    assert external_id_for("run1", "s1", run_id) != external_id_for("run1", "s1", "fedcba98" + run_id[8:])
 
 
 # --------------------------------------------------------------------------
@@ -395,7 +444,7 @@ JOB_B = {"mlTask": "OBJECT_DETECTION", "tools": ["rectangle"], "content": {"cate
 def test_merge_adds_our_jobs_and_keeps_theirs():
     theirs = {"jobs": {"THEIRS": JOB_B}, "other": "kept"}
 
-    merged = _merge_interfaces("p1", theirs, {"jobs": {"OURS": JOB_A}})
+    merged = merge_interfaces("p1", theirs, {"jobs": {"OURS": JOB_A}})
 
     assert merged == {"jobs": {"THEIRS": JOB_B, "OURS": JOB_A}, "other": "kept"}
     assert theirs == {"jobs": {"THEIRS": JOB_B}, "other": "kept"}  # not modified
@@ -403,13 +452,13 @@ def test_merge_adds_our_jobs_and_keeps_theirs():
 
 @pytest.mark.parametrize("theirs", [None, {}, {"jobs": {}}, {"jobs": None}])
 def test_merge_into_an_empty_interface(theirs):
-    assert _merge_interfaces("p1", theirs, {"jobs": {"OURS": JOB_A}}) == {"jobs": {"OURS": JOB_A}}
+    assert merge_interfaces("p1", theirs, {"jobs": {"OURS": JOB_A}}) == {"jobs": {"OURS": JOB_A}}
 
 
 def test_merge_with_the_same_job_already_there_is_unchanged():
     theirs = {"jobs": {"OURS": json.loads(json.dumps(JOB_A)), "THEIRS": JOB_B}}
 
-    merged = _merge_interfaces("p1", theirs, {"jobs": {"OURS": JOB_A}})
+    merged = merge_interfaces("p1", theirs, {"jobs": {"OURS": JOB_A}})
 
     assert merged == theirs
 
@@ -418,7 +467,7 @@ def test_merge_with_a_conflicting_job_names_it():
     theirs = {"jobs": {"GROUND_TRUTH": JOB_B}}
 
     with pytest.raises(AnnotationBackendError) as info:
-        _merge_interfaces("proj-42", theirs, {"jobs": {"OTHER": JOB_A, "GROUND_TRUTH": JOB_A}})
+        merge_interfaces("proj-42", theirs, {"jobs": {"OTHER": JOB_A, "GROUND_TRUTH": JOB_A}})
 
     text = str(info.value)
     assert "'GROUND_TRUTH'" in text
@@ -442,7 +491,8 @@ def test_results_from_dict_restore_the_run(api_key):
                 "project_id": "proj9",
                 "asset_ids": {"s1": "c1", "s2": "c2"},
                 "interface_mapping": interface.to_dict(),
-                "project_created": False,
+                "project_created": True,
+                "upload_complete": False,
             }
         )
     )
@@ -452,7 +502,8 @@ def test_results_from_dict_restore_the_run(api_key):
     assert results.project_id == "proj9"
     assert results.asset_ids == {"s1": "c1", "s2": "c2"}
     assert results.sample_to_asset == {"s1": "c1", "s2": "c2"}
-    assert results.project_created is False
+    assert results.project_created is True
+    assert results.upload_complete is False
     assert results.id_map == {"ground_truth": {"s1": ["a" * 24]}}
     assert results.project_url == "http://127.0.0.1:8000/label/projects/proj9/"
     assert results.interface(fields).json_interface() == interface.json_interface()
@@ -464,4 +515,18 @@ def test_results_from_an_older_dict_use_defaults():
 
     assert results.asset_ids == {}
     assert results.interface_mapping is None
-    assert results.project_created is True
+    # never guessed: a record that does not say so never claims the project
+    assert results.project_created is False
+    assert results.upload_complete is True
+
+
+def test_results_serialize_what_the_run_owns():
+    results = KiliAnnotationResults(
+        None, make_config(), "run1", {}, project_id="p", asset_ids={"s1": "c1"}, project_created=True, upload_complete=False
+    )
+
+    stored = json.loads(json.dumps(results.serialize()))
+
+    assert (stored["project_created"], stored["upload_complete"]) == (True, False)
+    again = KiliAnnotationResults._from_dict(stored, None, make_config(), "run1")
+    assert (again.project_id, again.asset_ids, again.project_created, again.upload_complete) == ("p", {"s1": "c1"}, True, False)

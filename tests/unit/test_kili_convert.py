@@ -35,6 +35,12 @@ class FieldTypes:
 
 
 def interface_of(schema, samples=None, skeletons=None):
+    """The fields and interface of ``schema``; a field that ``samples`` has
+    is an existing field, as FiftyOne's resolved schema says."""
+    schema = {
+        name: dict(info, existing_field=samples is not None and samples.get_field(name) is not None)
+        for name, info in schema.items()
+    }
     fields = normalize_label_schema(schema, samples=samples)
     return fields, KiliInterface(fields, skeletons=skeletons)
 
@@ -654,18 +660,47 @@ def test_markers_keep_point_indexes_and_ids():
     assert back["size"] == 1
 
 
-def test_an_added_marker_is_a_keypoint_of_its_own():
-    fields, interface = interface_of({"kp": {"type": "keypoints", "classes": ["person"]}})
+def marker(mid, key, x, y, children=None):
+    return {"mid": mid, "type": "marker", "categories": [{"name": key}], "point": {"x": x, "y": y}, "children": children or {}}
+
+
+def test_added_markers_of_one_class_are_one_keypoint_in_placement_order():
+    schema = {"kp": {"type": "keypoints", "classes": ["person", "cat"], "attributes": {"note": {"type": "text"}}}}
+    fields, interface = interface_of(schema)
     label = fol.Keypoint(label="person", points=[[0.1, 0.2], [0.3, 0.4]])
     response = wire(labels_to_json_response(interface, {"kp": fol.Keypoints(keypoints=[label])}))
     items = annotations(response, interface, "kp")
-    items.pop(0)  # the annotator removes the first point
-    items.append({"mid": "x1", "type": "marker", "categories": [{"name": "PERSON"}], "point": {"x": 0.9, "y": 0.8}})
-    items.append({"mid": "x2", "type": "marker", "categories": [{"name": "PERSON"}], "point": {"x": 0.7, "y": 0.6}})
+    items.pop(0)  # the annotator removes the first point of the uploaded keypoint
+    items.append(marker("x1", "PERSON", 0.9, 0.8, {"KP__NOTE": {"text": "first"}}))
+    items.append(marker("c1", "CAT", 0.5, 0.5))
+    items.append(marker("x2", "PERSON", 0.7, 0.6))
+    items.append(marker("x3", "PERSON", 0.1, 0.9))
+
     labels = json_response_to_labels(interface, fields["kp"], response, {label.id: label})
+
     assert_points_equal(labels[label.id].points, [[float("nan"), float("nan")], [0.3, 0.4]])
-    new = [l.points for i, l in labels.items() if i != label.id]
-    assert sorted(new) == [[[0.7, 0.6]], [[0.9, 0.8]]]
+    new = {l.label: l for i, l in labels.items() if i != label.id}
+    assert sorted(new) == ["cat", "person"]
+    assert_points_equal(new["person"].points, [[0.9, 0.8], [0.7, 0.6], [0.1, 0.9]])
+    assert new["person"]["note"] == "first"
+    assert_points_equal(new["cat"].points, [[0.5, 0.5]])
+    assert all(is_object_id(i) for i in labels)
+
+
+def test_new_poses_stay_keypoints_of_their_own():
+    fields, interface = pose_interface()
+    first = [{"code": "NOSE", "point": {"x": 0.1, "y": 0.1}, "type": "marker", "mid": "a"}]
+    second = [{"code": "NOSE", "point": {"x": 0.6, "y": 0.6}, "type": "marker", "mid": "b"}]
+    response = {
+        "KP": {
+            "annotations": [
+                kili_annotation("p1", "PERSON", "pose", points=first),
+                kili_annotation("p2", "PERSON", "pose", points=second),
+            ]
+        }
+    }
+    labels = json_response_to_labels(interface, fields["kp"], response, {})
+    assert sorted(l.points[0][0] for l in labels.values()) == [0.1, 0.6]
 
 
 def pose_interface():
@@ -807,6 +842,29 @@ def test_segmentation_round_trips_exactly_on_a_non_square_image():
     assert np.array_equal(back.mask, expected)
 
 
+def test_an_erased_segmentation_is_an_all_zero_mask_of_the_original_size_under_its_id():
+    fields, interface = interface_of({"seg": {"type": "segmentation", "mask_targets": {1: "road", 2: "sky"}}})
+    label = fol.Segmentation(mask=np.array([[1, 1, 0], [2, 2, 0]], dtype=np.uint8))
+    response = wire(labels_to_json_response(interface, {"seg": label}))
+    response["SEG"]["annotations"] = []  # every region removed
+    for erased in (response, {}):  # with the job left empty, or gone
+        labels = json_response_to_labels(interface, fields["seg"], erased, {label.id: label}, image_size=(30, 20))
+        assert list(labels) == [label.id]
+        assert labels[label.id].mask.dtype == np.uint8
+        assert np.array_equal(labels[label.id].mask, np.zeros((2, 3)))
+    # nothing uploaded and nothing drawn: no label
+    assert json_response_to_labels(interface, fields["seg"], {}, {}, image_size=(30, 20)) == {}
+
+
+def test_segmentation_edit_is_read_at_the_size_of_the_uploaded_mask():
+    fields, interface = interface_of({"seg": {"type": "segmentation", "mask_targets": {1: "road"}}})
+    label = fol.Segmentation(mask=np.array([[1, 1, 0, 0], [1, 1, 0, 0]], dtype=np.uint8))
+    response = wire(labels_to_json_response(interface, {"seg": label}))
+    # the image is 8x4; the uploaded mask 4x2 and drawn over all of it
+    labels = json_response_to_labels(interface, fields["seg"], response, {label.id: label}, image_size=(8, 4))
+    assert np.array_equal(labels[label.id].mask, label.mask)
+
+
 def test_segmentation_edit_is_read_at_the_image_size():
     fields, interface = interface_of({"seg": {"type": "segmentation", "mask_targets": {1: "road", 2: "sky"}}})
     label = fol.Segmentation(mask=np.array([[1, 1, 0, 0], [1, 1, 0, 0]], dtype=np.uint8))
@@ -848,3 +906,22 @@ def test_scalar_numbers_typed_as_json_numbers_and_empty_answers():
     assert json_response_to_labels(interface, fields["n"], {"N": {"text": ""}}, {}) is None
     assert json_response_to_labels(interface, fields["n"], {}, {}) is None
     assert labels_to_json_response(interface, {"n": None}) == {}
+
+
+def test_a_new_scalar_field_without_classes_is_numeric():
+    # FiftyOne's resolved schema: a field the dataset does not have yet
+    fields, interface = interface_of({"count": {"type": "scalar"}})
+    job = interface.json_interface()["jobs"]["COUNT"]
+    assert (job["mlTask"], job["content"]["input"]) == ("TRANSCRIPTION", "number")
+    spec = fields["count"]
+    for text, value in (("3", 3), (" -12 ", -12), ("2.5", 2.5), ("1e-3", 0.001), (7, 7), ("many", "many")):
+        back = json_response_to_labels(interface, spec, {"COUNT": {"text": text}}, {})
+        assert back == value and type(back) is type(value), text
+    assert json_response_to_labels(interface, spec, {"COUNT": {"text": ""}}, {}) is None
+    assert json_response_to_labels(interface, spec, {"COUNT": {"text": "nan"}}, {}) == "nan"
+
+
+def test_an_existing_string_scalar_stays_text():
+    fields, interface = interface_of({"note": {"type": "scalar"}}, FieldTypes(note=fof.StringField()))
+    assert interface.json_interface()["jobs"]["NOTE"]["content"]["input"] == "textField"
+    assert json_response_to_labels(interface, fields["note"], {"NOTE": {"text": "3"}}, {}) == "3"
