@@ -12,10 +12,9 @@ service's own label format by the service's driver (``human_*.py``), built
 on the simulated annotators of ``fo_annotation_backends.testing``.
 """
 
-import string
 import random
+import string
 
-import fiftyone.core.labels  # noqa: F401  (FiftyOne must be importable here)
 from fo_annotation_backends.core.idmap import split_part_id
 
 from .helpers import HEIGHT, WIDTH

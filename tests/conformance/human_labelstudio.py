@@ -4,7 +4,6 @@ brush regions as RLE (Label Studio's own encoding)."""
 
 import xml.etree.ElementTree as ET
 
-import numpy as np
 from label_studio_sdk.converter import brush
 
 from fo_annotation_backends.testing.labelstudio_annotator import LabelStudioAnnotator
@@ -251,8 +250,3 @@ class LabelStudioDoc(Doc):
 def _percent(points):
     return [[100.0 * float(x), 100.0 * float(y)] for x, y in points]
 
-
-def decode_brush(item):
-    """The boolean full-image mask of a brush result item."""
-    flat = brush.decode_rle(item["value"]["rle"])
-    return np.asarray(flat).reshape((item["original_height"], item["original_width"], 4))[:, :, 3] > 127

@@ -57,6 +57,22 @@ def test_detection_labelling(service, dataset, media):
     assert [d.get_attribute_value("test", None) for d in dataset.last().ground_truth.detections] == [None] * 3
 
 
+def test_everything_deleted(service, dataset, media):
+    """A person removes every label of a sample and submits ("nothing here"):
+    the sample loses them; an untouched sample keeps its own."""
+    add_samples(dataset, media, 2, ground_truth=_two_people)
+    before = snapshot(dataset, ["ground_truth"])
+    results = dataset.annotate("empty", backend=service.name, label_field="ground_truth", classes=["person", "car"])
+    human = service.human(results)
+    doc = human.open(dataset.first().id)
+    doc.clear("ground_truth")
+    human.submit(doc)
+
+    dataset.load_annotations("empty")
+    assert labels_of(dataset.first().ground_truth) == []
+    assert snapshot(dataset, ["ground_truth"])[dataset.last().id] == before[dataset.last().id]
+
+
 NAN = float("nan")
 
 # label type -> (existing labels of a sample, the edits, what they come back as)
