@@ -4,52 +4,36 @@ A drop-in replacement for FiftyOne's built-in ``labelstudio`` backend (same
 ``url``/``api_key``/``project_name`` parameters and env vars), with legacy and
 personal access tokens, attributes, every image label type, bounded streamed
 uploads, local-files mode decided by the server, existing-project reuse,
-rollback of failed runs and O(1) cleanup.
+resumable uploads and a cleanup that deletes only what the run created.
 """
 
 import collections
-import concurrent.futures
-import datetime
-import itertools
-import os
-import uuid
+import urllib.parse
 import webbrowser
 
 import fiftyone.utils.annotations as foua
 
-from ..core.params import reject_unknown_parameters
 from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin
-from ..core.errors import AnnotationBackendError, MediaError
 from ..core.download import build_annotations
-from ..core.idmap import field_values, label_ids
-from ..core.media import check_image_media, chunk_by_count_and_bytes, is_remote, sample_image_sizes
-from ..core.progress import progress_bar
+from ..core.errors import ParameterError
+from ..core.params import check_choice, check_positive, reject_unknown_parameters
+from ..core.runs import remove_run_items, status_dict
 from ..core.schema import normalize_label_schema
 from ..core.secrets import get_logger
 from .client import LabelStudioClient
-from .convert import LabelInterface, labels_to_results, results_to_labels
+from .convert import LabelInterface, results_to_labels
+from .upload import SUPPORTED_TYPES, TITLE_MAX_LENGTH, TITLE_MIN_LENGTH, Uploader
 
 logger = get_logger(__name__)
 
-TITLE_MIN_LENGTH, TITLE_MAX_LENGTH = 3, 50  # Label Studio's project title limits
-SAMPLE_KEY = "fo_sample_id"
-UPLOAD_KEY = "fo_upload_id"  # one value per annotate() call: finds its tasks
-_NEEDS_IMAGE_SIZE = ("instances", "segmentation")
-SUPPORTED_TYPES = (
-    "classification",
-    "classifications",
-    "detections",
-    "instances",
-    "polylines",
-    "polygons",
-    "keypoints",
-    "segmentation",
-    "scalar",
-)
+_TRUE_WORDS, _FALSE_WORDS = ("true", "yes", "1"), ("false", "no", "0")
 
 
 class LabelStudioBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
     """Configuration of the Label Studio backend.
+
+    Every option is checked here, so that a bad value is refused before
+    anything is created.
 
     Args:
         name: the backend name (``"labelstudio"``)
@@ -58,8 +42,9 @@ class LabelStudioBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         url (None): the Label Studio server URL (``FIFTYONE_LABELSTUDIO_URL``)
         api_key (None): a legacy token or personal access token
             (``FIFTYONE_LABELSTUDIO_API_KEY``); never stored in the run
-        project_name (None): the project title; an existing title gets a
-            timestamp suffix unless ``reuse_project=True``
+        project_name (None): the project title (3 to 50 characters); an
+            existing title gets a timestamp suffix unless
+            ``reuse_project=True``
         project_id (None): the id of an existing project to add tasks to
         reuse_project (False): add tasks to the project named
             ``project_name`` if it exists
@@ -80,9 +65,10 @@ class LabelStudioBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
             of ``download_page_size`` tasks
         download_page_size (1000): tasks per page of a paged download
         timeout (300): the read timeout of each request, in seconds
-        max_retries (5): retries of failed requests
+        max_retries (5): retries of failed requests (0 for none)
         max_calls (None): an optional calls-per-window budget
         window_seconds (60): the budget window, in seconds
+        run_id (None): the run's id (set when the run is registered)
     """
 
     def __init__(
@@ -115,9 +101,9 @@ class LabelStudioBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         self.run_id = run_id
         self.url = url
         self.project_name = project_name
-        self.project_id = project_id
-        self.reuse_project = reuse_project
-        self.local_files = local_files
+        self.project_id = _integer_or_none(project_id)
+        self.reuse_project = _boolean(reuse_project, "reuse_project")
+        self.local_files = _local_files_mode(local_files)
         self.local_files_document_root = local_files_document_root
         self.upload_max_files = upload_max_files
         self.upload_max_bytes = upload_max_bytes
@@ -130,6 +116,42 @@ class LabelStudioBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         self.max_calls = max_calls
         self.window_seconds = window_seconds
         self.api_key = api_key
+        self._check()
+
+    def _check(self):
+        check_positive(
+            self,
+            [
+                "project_id",
+                "upload_max_files",
+                "upload_max_bytes",
+                "upload_workers",
+                "import_batch_size",
+                "export_max_tasks",
+                "download_page_size",
+                "max_calls",
+            ],
+        )
+        check_positive(self, ["timeout", "window_seconds"], integer=False)
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
+            raise ParameterError("`max_retries` must be an integer >= 0, not %r" % (self.max_retries,))
+        check_choice(self, "local_files", (True, False, "auto"))
+        if self.url is not None:
+            parts = urllib.parse.urlsplit(str(self.url))
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ParameterError(
+                    "`url` must be the http(s) address of the Label Studio server (e.g. http://localhost:8080), "
+                    "not %r" % (self.url,)
+                )
+        name = self.project_name
+        if name is not None and (not isinstance(name, str) or not TITLE_MIN_LENGTH <= len(name) <= TITLE_MAX_LENGTH):
+            length = len(name) if isinstance(name, str) else 0
+            raise ParameterError(
+                "project_name %r has %d characters; Label Studio needs %d to %d"
+                % (name, length, TITLE_MIN_LENGTH, TITLE_MAX_LENGTH)
+            )
+        if not isinstance(self.media_field, str) or not self.media_field:
+            raise ParameterError("`media_field` must be a field name, not %r" % (self.media_field,))
 
     def load_credentials(self, url=None, api_key=None):
         """Fills ``url``/``api_key`` from the annotation config and env vars."""
@@ -139,290 +161,62 @@ class LabelStudioBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         return "%s(url=%r, project_name=%r)" % (type(self).__name__, self.url, self.project_name)
 
 
+def _integer_or_none(value):
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return value
+
+
+def _boolean(value, name):
+    if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS + _FALSE_WORDS:
+        return value.strip().lower() in _TRUE_WORDS
+    if not isinstance(value, bool):
+        raise ParameterError("`%s` must be True or False, not %r" % (name, value))
+    return value
+
+
+def _local_files_mode(value):
+    """``local_files`` as True, False or "auto" (env var strings accepted)."""
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word == "auto":
+            return "auto"
+        if word in _TRUE_WORDS + _FALSE_WORDS:
+            return word in _TRUE_WORDS
+    if isinstance(value, bool):
+        return value
+    # not a valid choice: check_choice says so
+    return value if value is not None else "auto"
+
+
 class LabelStudioBackend(ImageBackendMixin, foua.AnnotationBackend):
     """Sends samples to Label Studio and merges the annotations back."""
 
     def _connect_to_api(self):
+        config = self.config
+        if config.api_key is None or config.url is None:
+            config.load_credentials()
         return LabelStudioClient(
-            self.config.url,
-            self.config.api_key,
-            timeout=self.config.timeout,
-            max_retries=self.config.max_retries,
-            max_calls=self.config.max_calls,
-            window_seconds=self.config.window_seconds,
+            config.url,
+            config.api_key,
+            timeout=config.timeout,
+            max_retries=config.max_retries,
+            max_calls=config.max_calls,
+            window_seconds=config.window_seconds,
         )
 
     def _upload(self, samples, anno_key):
-        # on failure the project is deleted (if this call created it)
-        return _Uploader(self, samples, anno_key).run()
+        return Uploader(self, samples, anno_key, LabelStudioAnnotationResults).run()
 
     def _download(self, results):
-        """Downloads the latest submitted annotation of every task."""
-        return _Downloader(self, results).run()
+        """Downloads the latest submitted annotation of every task.
 
-
-class _Uploader:
-    def __init__(self, backend, samples, anno_key):
-        self.backend = backend
-        self.config = backend.config
-        self.samples = samples
-        self.anno_key = anno_key
-        self.created_project_id = None
-        self.upload_id = uuid.uuid4().hex
-        self.replaced_label_config = None
-
-    def run(self):
-        config = self.config
-        fields = normalize_label_schema(config.label_schema, self.samples, SUPPORTED_TYPES)
-        if not len(self.samples):
-            raise AnnotationBackendError("The view is empty: there is nothing to annotate")
-        interface = LabelInterface(fields)
-        ids, paths = self.samples.values(["id", config.media_field])
-        sizes = check_image_media(list(zip(ids, paths)))
-        image_sizes = self._image_sizes(fields, ids, paths)
-        title = self._title() if config.project_id is None else None
-
-        # everything local is checked: now the server
-        client = self.backend.connect_to_api()
-        client.check_credentials()
-        project = None
-        try:
-            project = self._project(client, interface, title)
-            media_urls = self._media_urls(client, project["id"], ids, paths, sizes)
-            id_map, task_ids = self._import_tasks(client, project["id"], fields, interface, ids, media_urls, image_sizes)
-        except BaseException:
-            self._roll_back(client, project)
-            raise
-
-        logger.info("Created %d tasks in Label Studio project %s", len(task_ids), project["id"])
-        return LabelStudioAnnotationResults(
-            self.samples,
-            config,
-            self.anno_key,
-            id_map,
-            project_id=project["id"],
-            uploaded_tasks=task_ids,
-            tags=interface.tags,
-            attribute_tags=interface.attribute_tags,
-            project_created=self.created_project_id is not None,
-            backend=self.backend,
-        )
-
-    def _roll_back(self, client, project):
-        """Deletes what this upload created: its project, or its tasks in a
-        reused project (found by upload id, so that tasks whose import
-        answer was lost go too) and the labeling config it replaced."""
-        try:
-            if self.created_project_id is not None:
-                logger.info("Upload failed; deleting project %s", self.created_project_id)
-                client.delete_project(self.created_project_id)
-            elif project is not None:
-                ours = client.task_ids_by_sample(project["id"], SAMPLE_KEY, {UPLOAD_KEY: self.upload_id})
-                if ours:
-                    logger.info("Upload failed; deleting its %d tasks from project %s", len(ours), project["id"])
-                    client.delete_tasks(project["id"], list(ours.values()))
-                if self.replaced_label_config:
-                    client.update_label_config(project["id"], self.replaced_label_config)
-        except Exception as e:
-            logger.warning("Could not roll back the failed upload: %s", e)
-
-    def _image_sizes(self, fields, ids, paths):
-        if not any(spec.type in _NEEDS_IMAGE_SIZE for spec in fields.values()):
-            return {}
-        return sample_image_sizes(self.samples, ids, paths)
-
-    def _project(self, client, interface, title):
-        config = self.config
-        label_config = interface.to_xml()
-        if config.project_id is not None:
-            project = client.get_project(int(config.project_id))
-            if project is None:
-                raise AnnotationBackendError("Label Studio project %s does not exist" % config.project_id)
-            return self._reuse(client, project, label_config)
-
-        existing = client.find_projects(title)
-        if existing and config.reuse_project:
-            return self._reuse(client, existing[0], label_config)
-        if existing:
-            title = _unused_title(client, title)
-        project = client.create_project(
-            title, label_config, description="FiftyOne annotation run '%s'" % self.anno_key
-        )
-        self.created_project_id = project["id"]
-        return project
-
-    def _title(self):
-        """The project title: ``project_name`` (checked against the server's
-        limits) or one made from the dataset name."""
-        name = self.config.project_name
-        if name is None:
-            return ("FiftyOne_%s" % self.samples._root_dataset.name.replace(" ", "_"))[:TITLE_MAX_LENGTH]
-        if not TITLE_MIN_LENGTH <= len(name) <= TITLE_MAX_LENGTH:
-            raise AnnotationBackendError(
-                "project_name %r has %d characters; Label Studio needs %d to %d"
-                % (name, len(name), TITLE_MIN_LENGTH, TITLE_MAX_LENGTH)
-            )
-        return name
-
-    def _reuse(self, client, project, label_config):
-        if project.get("label_config", "").strip() != label_config.strip():
-            logger.info("Updating the labeling config of project %s", project["id"])
-            self.replaced_label_config = project.get("label_config")
-            project = client.update_label_config(project["id"], label_config)
-        return project
-
-    def _media_urls(self, client, project_id, ids, paths, sizes):
-        local = [(i, p) for i, p in zip(ids, paths) if not is_remote(p)]
-        urls = {i: p for i, p in zip(ids, paths) if is_remote(p)}
-        if not local:
-            return urls
-        mode = self.config.local_files
-        if mode not in (True, False, "auto"):
-            raise AnnotationBackendError("`local_files` must be True, False or 'auto', not %r" % (mode,))
-        if mode is not False:
-            served = _LocalFiles(client, project_id, self.config).resolve(local)
-            if served is not None:
-                urls.update(served)
-                return urls
-            if mode is True:
-                raise MediaError(
-                    "local_files=True, but the Label Studio server does not serve local files that "
-                    "hold this media (start it with LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED=true and "
-                    "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT set to a folder above the media)"
-                )
-        paths_by_id = dict(local)
-        chunks = list(
-            chunk_by_count_and_bytes(
-                [i for i, _ in local], sizes, self.config.upload_max_files, self.config.upload_max_bytes
-            )
-        )
-        workers = max(1, min(int(self.config.upload_workers), len(chunks)))
-        logger.info("Uploading %d media files in %d requests (%d in flight)...", len(local), len(chunks), workers)
-
-        def upload(chunk):
-            return client.upload_files(project_id, [(i, paths_by_id[i]) for i in chunk])
-
-        # the server parses one request per worker thread, so a second request
-        # in flight keeps it busy while the first one's files are stored
-        with progress_bar(len(local), unit="files") as advance:
-            with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="ls-upload") as pool:
-                pending = {pool.submit(upload, chunk): len(chunk) for chunk in chunks}
-                try:
-                    for future in concurrent.futures.as_completed(pending):
-                        urls.update(future.result())
-                        advance(pending[future])
-                except BaseException:
-                    for future in pending:
-                        future.cancel()
-                    raise
-        return urls
-
-    def _import_tasks(self, client, project_id, fields, interface, ids, media_urls, image_sizes):
-        config = self.config
-        id_map = {field: {} for field in fields}
-        task_ids = {}
-        batch_size = max(1, int(config.import_batch_size))
-        field_names = list(fields)
-        logger.info("Creating %d tasks...", len(ids))
-        with progress_bar(len(ids)) as advance:
-            for start in range(0, len(ids), batch_size):
-                batch_ids = ids[start : start + batch_size]
-                values = field_values(self.samples, field_names, batch_ids)
-                tasks = []
-                for sample_id in batch_ids:
-                    width, height = image_sizes.get(sample_id, (None, None))
-                    result = []
-                    for field, spec in fields.items():
-                        value = values[field].get(sample_id)
-                        if spec.type == "scalar":
-                            if value is not None:
-                                id_map[field][sample_id] = True
-                        else:
-                            id_map[field][sample_id] = label_ids(value, spec.multiple)
-                        result.extend(labels_to_results(spec, interface, value, width, height))
-                    task = {
-                        "data": {"image": media_urls[sample_id], SAMPLE_KEY: sample_id, UPLOAD_KEY: self.upload_id}
-                    }
-                    if result:
-                        task["predictions"] = [{"result": result, "model_version": "fiftyone", "score": 1.0}]
-                    tasks.append(task)
-                created = client.import_tasks(project_id, tasks, SAMPLE_KEY, UPLOAD_KEY)
-                task_ids.update(zip(created, batch_ids))
-                advance(len(batch_ids))
-        return id_map, task_ids
-
-
-def _unused_title(client, title):
-    """``title`` with a timestamp suffix (and a counter if needed) that no
-    project has, within the title length limit."""
-    stamp = datetime.datetime.now().strftime("_%Y%m%d_%H%M%S")
-    for n in itertools.count(1):
-        suffix = stamp if n == 1 else "%s_%d" % (stamp, n)
-        candidate = title[: TITLE_MAX_LENGTH - len(suffix)] + suffix
-        if not client.find_projects(candidate):
-            return candidate
-
-
-class _LocalFiles:
-    """Decides, by asking the server, whether it serves the media itself."""
-
-    def __init__(self, client, project_id, config):
-        self.client = client
-        self.project_id = project_id
-        self.config = config
-
-    def resolve(self, items):
-        paths = [os.path.abspath(p) for _, p in items]
-        common = os.path.commonpath(paths)
-        if os.path.isfile(common):
-            common = os.path.dirname(common)
-        ok, reason = self.client.validate_local_storage(self.project_id, common)
-        if not ok:
-            logger.info("Label Studio will not serve %s as local files (%s); uploading media", common, reason)
-            return None
-        self.client.create_local_storage(self.project_id, common)
-        root = self._document_root(paths[0])
-        if root is None:
-            logger.info("Could not find the server's local-files document root; uploading media")
-            return None
-        logger.info("Serving media from Label Studio's local-files root %s (no upload)", root)
-        return {sample_id: self.client.local_files_url(os.path.relpath(path, root)) for (sample_id, _), path in zip(items, paths)}
-
-    def _document_root(self, probe_path):
-        candidates = []
-        for hint in (self.config.local_files_document_root, os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")):
-            if hint:
-                candidates.append(os.path.abspath(hint))
-        parent = os.path.dirname(probe_path)
-        ancestors = []
-        while True:
-            ancestors.append(parent)
-            up = os.path.dirname(parent)
-            if up == parent:
-                break
-            parent = up
-        candidates.extend(reversed(ancestors))
-        seen = set()
-        for root in candidates:
-            if root in seen or os.path.commonpath([root, probe_path]) != root:
-                continue
-            seen.add(root)
-            if self.client.serves_local_file(os.path.relpath(probe_path, root)):
-                return root
-        return None
-
-
-class _Downloader:
-    def __init__(self, backend, results):
-        self.backend = backend
-        self.results = results
-        self.config = results.config
-
-    def run(self):
-        results = self.results
+        Raises:
+            ProjectDeletedError: the run's project no longer exists
+        """
         fields = normalize_label_schema(self.config.label_schema, results.samples, SUPPORTED_TYPES)
         interface = results.interface(fields)
-        client = self.backend.connect_to_api()
+        client = self.connect_to_api()
         logger.info("Downloading annotations from Label Studio project %s...", results.project_id)
         found = 0
         annotated = {}
@@ -436,11 +230,10 @@ class _Downloader:
             logger.warning("%d tasks of this run no longer exist in Label Studio; their samples keep their labels", missing)
         logger.info("%d of %d tasks have a submitted annotation", len(annotated), len(results.uploaded_tasks))
 
-        sample_ids = list(results.uploaded_tasks.values())
-
         def convert(spec, result, uploaded, sample_id):
             return results_to_labels(spec, interface, result, uploaded)
 
+        sample_ids = list(results.uploaded_tasks.values())
         return build_annotations(results.samples, fields, results.id_map, sample_ids, annotated, convert)
 
 
@@ -463,8 +256,10 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
         uploaded_tasks: ``{task_id: sample_id}``
         tags: ``{field: control tag name}`` of the labeling config
         attribute_tags: ``{field: {attribute: control tag name}}``
-        project_created: whether this run created the project (cleanup
-            deletes it) or reused one (cleanup deletes only its tasks)
+        project_created: whether this run created the project (recorded when
+            it was created or adopted, never guessed)
+        upload_complete: whether the upload finished (an unfinished run is
+            resumed by the same ``annotate()`` call)
     """
 
     def __init__(
@@ -477,7 +272,8 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
         uploaded_tasks=None,
         tags=None,
         attribute_tags=None,
-        project_created=True,
+        project_created=False,
+        upload_complete=True,
         backend=None,
     ):
         super().__init__(samples, config, anno_key, id_map, backend=backend)
@@ -486,6 +282,7 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
         self.tags = tags
         self.attribute_tags = attribute_tags
         self.project_created = project_created
+        self.upload_complete = upload_complete
 
     @property
     def task_ids(self):
@@ -513,7 +310,11 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
 
     def iter_tasks(self, client):
         """This run's tasks that still exist, with their annotations: one
-        export request, or pages for runs above ``export_max_tasks``."""
+        export request, or pages for runs above ``export_max_tasks``.
+
+        Raises:
+            ProjectDeletedError: the run's project no longer exists
+        """
         single = len(self.uploaded_tasks) <= self.config.export_max_tasks
         page_size = self.config.download_page_size
         for task in client.tasks_with_annotations(self.project_id, single_request=single, page_size=page_size):
@@ -524,8 +325,15 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
         """The run's progress, from the server.
 
         Returns:
-            a dict with ``total``, ``labeled``, ``skipped``, ``unlabeled``
-            task counts and ``annotators`` (``{email: annotations}``)
+            the common status dict (:func:`~fo_annotation_backends.core.runs.status_dict`):
+            ``project_id``, ``total``, ``labeled``, ``reviewed`` (always 0:
+            Label Studio Community has no review step), ``unlabeled``,
+            ``missing`` (tasks deleted on the server), ``annotators``
+            (``{email: annotations}``) and ``service`` with ``skipped``
+            (tasks only skipped) and ``url``
+
+        Raises:
+            ProjectDeletedError: the run's project no longer exists
         """
         client = self._backend.connect_to_api()
         users = client.users()
@@ -545,15 +353,17 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
                 else:
                     author = users.get(author, author)
                 per_annotator[str(author)] += 1
-        return {
-            "project_id": self.project_id,
-            "total": len(self.uploaded_tasks),
-            "labeled": labeled,
-            "skipped": skipped,
-            "unlabeled": len(self.uploaded_tasks) - labeled - skipped,
-            "missing": len(self.uploaded_tasks) - found,
-            "annotators": dict(per_annotator),
-        }
+        missing = len(self.uploaded_tasks) - found
+        return status_dict(
+            self.project_id,
+            len(self.uploaded_tasks),
+            labeled,
+            0,
+            missing,
+            per_annotator,
+            skipped=skipped,
+            url=self.project_url,
+        )
 
     def print_status(self):
         """Prints :meth:`get_status` in a readable form."""
@@ -561,29 +371,55 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
         print("Label Studio project %s (%s)" % (status["project_id"], self.project_url))
         print("    tasks:     %d" % status["total"])
         print("    labeled:   %d" % status["labeled"])
-        print("    skipped:   %d" % status["skipped"])
-        print("    unlabeled: %d" % status["unlabeled"])
+        print("    skipped:   %d" % status["service"]["skipped"])
+        print("    unlabeled: %d (skipped included)" % status["unlabeled"])
         if status["missing"]:
             print("    deleted on the server: %d" % status["missing"])
         for author, count in sorted(status["annotators"].items()):
             print("    %s: %d annotation(s)" % (author, count))
 
     def cleanup(self):
-        """Deletes the run from Label Studio in O(1) requests: the project if
-        this run created it, else only this run's tasks."""
+        """Deletes the run's tasks from Label Studio: the whole project (one
+        request) when this run created it and no other task is in it, else
+        the run's tasks by id (one request). An unfinished run's tasks are
+        also found by the run id they carry. A project that no longer exists
+        is a no-op."""
         if self.project_id is None:
             return
         client = self._backend.connect_to_api()
-        if self.project_created:
-            client.delete_project(self.project_id)
+        project_id = int(self.project_id)
+        project = client.get_project(project_id)
+        if project is None:
+            logger.info("Label Studio project %s no longer exists; nothing to clean up", project_id)
+            return
+        ours = set(self.uploaded_tasks)
+        run_id = getattr(self.config, "run_id", None)
+        if not self.upload_complete and run_id:
+            ours.update(client.run_task_ids(project_id, run_id).values())
+
+        def other_tasks_exist():
+            count = project.get("task_number")
+            if count == 0:
+                return False
+            if count is not None and count > len(ours):
+                return True
+            return bool(client.task_ids(project_id) - ours)
+
+        deleted = remove_run_items(
+            self.project_created,
+            other_tasks_exist,
+            lambda: client.delete_project(project_id),
+            lambda: client.delete_tasks(project_id, ours),
+        )
+        if deleted:
+            logger.info("Deleted Label Studio project %s", project_id)
         else:
-            client.delete_tasks(self.project_id, self.task_ids)
-        logger.info("Deleted Label Studio %s of project %s", "project" if self.project_created else "tasks", self.project_id)
+            logger.info("Deleted the run's %d tasks from Label Studio project %s", len(ours), project_id)
 
     @classmethod
     def _from_dict(cls, d, samples, config, anno_key):
         uploaded_tasks = {int(task_id): sample_id for task_id, sample_id in (d.get("uploaded_tasks") or {}).items()}
-        results = cls(
+        return cls(
             samples,
             config,
             anno_key,
@@ -592,7 +428,8 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
             uploaded_tasks=uploaded_tasks,
             tags=d.get("tags"),
             attribute_tags=d.get("attribute_tags"),
-            project_created=d.get("project_created", True),
+            # a record without the flag (older versions) never deletes the project
+            project_created=d.get("project_created", False),
+            upload_complete=d.get("upload_complete", True),
         )
-        results.upload_complete = d.get("upload_complete", True)
-        return results
+

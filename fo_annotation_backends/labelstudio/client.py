@@ -1,10 +1,10 @@
 """A Label Studio REST client for what the backend needs.
 
-Authentication is the ``label-studio-sdk`` 2.x client's: it accepts both
-legacy tokens and personal access tokens (exchanging the latter for
-short-lived access tokens and refreshing them). Requests then go through the
-shared :class:`~fo_annotation_backends.core.http.HttpSession` (retries,
-pacing, counting, redaction), which lets uploads be streamed from disk.
+Every request, token refreshes included, goes through the shared
+:class:`~fo_annotation_backends.core.http.HttpSession` (timeouts, retries
+with backoff and ``Retry-After``, pacing, counting, redaction); uploads are
+streamed from disk. Legacy tokens and personal access tokens both work (see
+:mod:`.auth`).
 """
 
 import json
@@ -12,72 +12,46 @@ import os
 import posixpath
 import urllib.parse
 
-import httpx
 import requests
-from label_studio_sdk.core.api_error import ApiError
-from label_studio_sdk.core.client_wrapper import SyncClientWrapper
-from label_studio_sdk.users.client import UsersClient
 
-from ..core.errors import AuthenticationError, ServiceError, ServiceUnavailableError
+import fiftyone.utils.annotations as foua
+
+from ..core.errors import (
+    AuthenticationError,
+    ParameterError,
+    ProjectDeletedError,
+    ServiceError,
+    ServiceUnavailableError,
+)
 from ..core.http import HttpSession, RetryPolicy
 from ..core.multipart import MultipartFileStream
 from ..core.pacing import Pacer
 from ..core.secrets import get_logger, redact, register_secret
+from .auth import TokenAuth
 
 logger = get_logger(__name__)
 
 LEGACY_DISABLED_MARKER = "legacy token authentication has been disabled"
+EXPECTED_URL = "the address of the Label Studio server, the one you open in a browser (e.g. http://localhost:8080)"
+SAMPLE_KEY = "fo_sample_id"
+RUN_KEY = "fo_run_id"  # every task of a run carries its run id in its data
 
 
-class _SdkAuth(requests.auth.AuthBase):
-    """Adds the SDK's current ``Authorization`` header to each request."""
-
-    def __init__(self, wrapper):
-        self._wrapper = wrapper
-
-    def __call__(self, request):
-        try:
-            request.headers["Authorization"] = self._wrapper.get_headers()["Authorization"]
-        except ApiError as e:
-            raise AuthenticationError(_token_refresh_message(e)) from None
-        return request
-
-    def __repr__(self):
-        return "_SdkAuth()"
-
-
-def _token_refresh_message(error):
-    return (
-        "Label Studio did not accept the personal access token (token refresh "
-        "answered %s: %s). Create a new token under Account & Settings > "
-        "Personal Access Token" % (error.status_code, redact(_api_error_detail(error)))
-    )
-
-
-def _api_error_detail(error):
-    body = error.body
-    if isinstance(body, dict):
-        return str(body.get("detail") or body)
-    return str(body)
-
-
-class LabelStudioClient:
+class LabelStudioClient(foua.AnnotationAPI):
     """A connection to one Label Studio server.
 
     Args:
         url: the server URL, e.g. ``http://localhost:8080``
         api_key: a legacy token or a personal access token
         timeout (300): read timeout of each request, in seconds
-        max_retries (5): retries of failed requests
+        max_retries (5): retries of failed requests (token refreshes too)
         max_calls (None): optional calls-per-window budget
         window_seconds (60): the budget's window
     """
 
     def __init__(self, url, api_key, timeout=300, max_retries=5, max_calls=None, window_seconds=60):
         if not url:
-            raise ValueError(
-                "No Label Studio URL: pass `url=...` or set FIFTYONE_LABELSTUDIO_URL"
-            )
+            raise ParameterError("No Label Studio URL: pass `url=...` or set FIFTYONE_LABELSTUDIO_URL")
         if not api_key:
             raise AuthenticationError(
                 "No Label Studio API key: pass `api_key=...`, set "
@@ -85,87 +59,96 @@ class LabelStudioClient:
             )
         register_secret(api_key)
         self.url = url.rstrip("/")
-        self._sdk_requests = 0
-        hooks = {"request": [self._count_sdk_request]}
-        # The SDK's client core, without the ~35 MB of typed sub-clients that
-        # `label_studio_sdk.LabelStudio` imports: it tells legacy tokens from
-        # personal access tokens and exchanges/refreshes the latter
-        try:
-            self._sdk = SyncClientWrapper(
-                base_url=self.url,
-                api_key=api_key,
-                httpx_client=httpx.Client(timeout=timeout, event_hooks=hooks, follow_redirects=True),
-                timeout=timeout,
-                max_retries=max_retries,
-            )
-        except ApiError as e:
-            raise AuthenticationError(
-                "Label Studio API key rejected before any request: %s" % redact(_api_error_detail(e))
-            ) from None
-        self.users_api = UsersClient(client_wrapper=self._sdk)
+        retry = RetryPolicy(max_retries=max_retries)
+        # endpoints without credentials (health, token refresh); its own
+        # pacer, since a refresh happens while a paced request is in flight
+        self.anonymous = HttpSession(self.url, timeout=(10, timeout), retry=retry, pacer=Pacer(max_calls, window_seconds))
+        self.auth = TokenAuth(api_key, self.anonymous)
         self.http = HttpSession(
-            self.url,
-            auth=_SdkAuth(self._sdk),
-            timeout=(10, timeout),
-            retry=RetryPolicy(max_retries=max_retries),
-            pacer=Pacer(max_calls, window_seconds),
+            self.url, auth=self.auth, timeout=(10, timeout), retry=retry, pacer=Pacer(max_calls, window_seconds)
         )
+        self._sdk_client = None
 
     def __repr__(self):
         return "LabelStudioClient(url=%r)" % self.url
 
-    def _count_sdk_request(self, request):
-        self._sdk_requests += 1
-
     @property
     def request_count(self):
-        """HTTP requests sent so far (ours and the SDK's)."""
-        return self.http.request_count + self._sdk_requests
+        """HTTP requests sent so far (token refreshes and re-sends included)."""
+        return self.http.request_count + self.anonymous.request_count + self.auth.resent_after_401
 
     @property
     def uses_legacy_token(self):
         """Whether the key is a legacy token (else a personal access token)."""
-        return bool(self._sdk._tokens_client._use_legacy_token)
+        return self.auth.uses_legacy_token
 
     def close(self):
-        """Closes pooled connections."""
+        """Closes pooled connections (a new client is needed afterwards)."""
         self.http.close()
+        self.anonymous.close()
+        if self._sdk_client is not None:
+            self._sdk_client.session.close()
+
+    @property
+    def sdk_client(self):
+        """``label_studio_sdk``'s legacy ``Client`` on the same server and
+        credentials (personal access tokens work too), for code written
+        against FiftyOne's built-in backend; created on first use."""
+        if self._sdk_client is None:
+            from label_studio_sdk import Client
+
+            session = requests.Session()
+            session.auth = self.auth  # replaces the SDK's "Token <key>" header
+            self._sdk_client = Client(self.url, api_key="-", session=session)
+        return self._sdk_client
+
+    # FiftyOne's built-in API names it so (its tests use `api._client`)
+    _client = sdk_client
 
     # -- credentials -------------------------------------------------------
 
     def check_credentials(self):
-        """Checks that the server answers and accepts the key.
+        """Checks that a Label Studio server answers at the URL and accepts
+        the key.
 
         Returns:
             the current user's dict (``id``, ``email``, ...)
 
         Raises:
-            ServiceUnavailableError: no Label Studio server answers at the URL
+            ServiceUnavailableError: no server answers at the URL
+            ParameterError: the URL is not a Label Studio server's
             AuthenticationError: the key was refused, saying why
         """
-        try:
-            health = self.http.request("GET", "/health", ok_statuses={404})
-        except (ServiceUnavailableError, ServiceError) as e:
-            raise ServiceUnavailableError("No Label Studio server answers at %s: %s" % (self.url, e)) from None
-        if health.status_code == 404:
-            raise ServiceUnavailableError("%s does not look like a Label Studio server (/health is missing)" % self.url)
-        try:
-            user = self.users_api.whoami()
-        except ApiError as e:
-            if e.status_code in (401, 403):
-                raise AuthenticationError(self._auth_failure_message(e)) from None
-            raise ServiceError(
-                "Label Studio answered %s to the credentials check: %s" % (e.status_code, redact(_api_error_detail(e))),
-                status_code=e.status_code,
-            ) from None
-        except AuthenticationError:
-            raise
-        except httpx.HTTPError as e:
-            raise ServiceUnavailableError("Label Studio at %s did not answer: %s" % (self.url, redact(str(e)))) from None
-        return user.dict() if hasattr(user, "dict") else dict(user)
+        self.check_server()
+        response = self.http.request("GET", "/api/current-user/whoami", ok_statuses={401, 403})
+        if response.status_code in (401, 403):
+            raise AuthenticationError(self._auth_failure_message(_detail(response)))
+        return response.json()
 
-    def _auth_failure_message(self, error):
-        detail = _api_error_detail(error)
+    def check_server(self):
+        """Raises unless a Label Studio server answers at the URL."""
+        try:
+            response = self.anonymous.request("GET", "/health", ok_statuses={400, 401, 403, 404, 405, 500})
+        except ServiceUnavailableError as e:
+            raise ServiceUnavailableError("No Label Studio server answers at %s: %s" % (self.url, e)) from None
+        except ServiceError as e:
+            raise ServiceUnavailableError("The server at %s failed: %s" % (self.url, e)) from None
+        try:
+            healthy = response.status_code == 200 and response.json().get("status") == "UP"
+        except (ValueError, AttributeError):
+            healthy = False
+        if healthy:
+            return
+        parts = urllib.parse.urlsplit(self.url)
+        origin = "%s://%s" % (parts.scheme, parts.netloc)
+        hint = " (did you mean %s?)" % origin if parts.path not in ("", "/") else ""
+        raise ParameterError(
+            "%s is not a Label Studio server: GET %s/health answered HTTP %d, not Label Studio's "
+            '{"status": "UP"}. `url` must be %s%s. Nothing was created.'
+            % (self.url, self.url, response.status_code, EXPECTED_URL, hint)
+        )
+
+    def _auth_failure_message(self, detail):
         if LEGACY_DISABLED_MARKER in detail.lower():
             return (
                 "Label Studio refused the API key: it is a legacy token, and legacy tokens are "
@@ -176,47 +159,69 @@ class LabelStudioClient:
         if self.uses_legacy_token:
             return (
                 "Label Studio did not accept the API key (a legacy token): the key is wrong or was "
-                "revoked. Check `api_key` / FIFTYONE_LABELSTUDIO_API_KEY. (server said: %s)" % redact(detail)
+                "revoked. Check `api_key` / FIFTYONE_LABELSTUDIO_API_KEY. (server said: %s)" % detail
             )
         return (
             "Label Studio did not accept the personal access token: it is invalid, revoked, or from "
-            "another server. Check `api_key` / FIFTYONE_LABELSTUDIO_API_KEY. (server said: %s)" % redact(detail)
+            "another server. Check `api_key` / FIFTYONE_LABELSTUDIO_API_KEY. (server said: %s)" % detail
         )
 
     # -- projects -----------------------------------------------------------
 
-    def find_projects(self, title):
-        """Projects whose title is exactly ``title``."""
-        found = []
+    def _projects(self, title_contains):
         page = 1
         while True:
-            # the server's title filter matches substrings: read every page
-            body = self.http.get_json("/api/projects", params={"title": title, "page_size": 100, "page": page})
+            # the server's title filter matches substrings, case-insensitively
+            body = self.http.get_json(
+                "/api/projects", params={"title": title_contains, "page_size": 100, "page": page}
+            )
             results = body.get("results", []) if isinstance(body, dict) else body
-            found.extend(p for p in results if p.get("title") == title)
+            yield from results
             if not (isinstance(body, dict) and body.get("next")):
-                return found
+                return
             page += 1
 
-    def create_project(self, title, label_config, description=""):
-        """Creates a project; a lost answer is resolved by looking it up.
+    def find_projects(self, title):
+        """Projects whose title is exactly ``title``."""
+        return [p for p in self._projects(title) if p.get("title") == title]
+
+    def find_project_by_marker(self, marker, title_hint=""):
+        """The project whose description contains ``marker`` (a run id),
+        looked for among the projects whose title contains ``title_hint``."""
+        for project in self._projects(title_hint):
+            if marker in (project.get("description") or ""):
+                return project
+        return None
+
+    def create_project(self, title, label_config, description, marker):
+        """Creates a project; a lost answer is resolved by looking for the
+        project whose description carries ``marker``.
 
         Returns:
             the project dict
         """
         payload = {"title": title, "label_config": label_config, "description": description}
-
-        def find_existing():
-            found = self.find_projects(title)
-            return found[0] if found else None
-
-        result = self.http.create("POST", "/api/projects", find_existing=find_existing, json=payload)
+        hint = title[:20]
+        result = self.http.create(
+            "POST", "/api/projects", find_existing=lambda: self.find_project_by_marker(marker, hint), json=payload
+        )
         return result.json() if isinstance(result, requests.Response) else result
 
     def get_project(self, project_id):
         """The project dict, or ``None`` if it does not exist."""
-        response = self.http.request("GET", "/api/projects/%d" % project_id, ok_statuses={404})
+        response = self.http.request("GET", "/api/projects/%d" % int(project_id), ok_statuses={404})
         return None if response.status_code == 404 else response.json()
+
+    def require_project(self, project_id):
+        """The project dict.
+
+        Raises:
+            ProjectDeletedError: the project no longer exists
+        """
+        project = self.get_project(project_id)
+        if project is None:
+            raise _project_deleted(project_id)
+        return project
 
     def update_label_config(self, project_id, label_config):
         """Replaces a project's labeling config."""
@@ -225,8 +230,13 @@ class LabelStudioClient:
         ).json()
 
     def delete_project(self, project_id):
-        """Deletes a project and all its tasks in one request (idempotent)."""
-        self.http.request("DELETE", "/api/projects/%d" % project_id, ok_statuses={404})
+        """Deletes a project and all its tasks in one request.
+
+        Returns:
+            False if it did not exist
+        """
+        response = self.http.request("DELETE", "/api/projects/%d" % int(project_id), ok_statuses={404})
+        return response.status_code != 404
 
     def delete_tasks(self, project_id, task_ids):
         """Deletes the given tasks of a project in one request."""
@@ -237,7 +247,7 @@ class LabelStudioClient:
             "/api/dm/actions",
             idempotent=True,  # deleting twice deletes nothing more
             params={"id": "delete_tasks", "project": project_id},
-            json={"selectedItems": {"all": False, "included": list(task_ids)}},
+            json={"selectedItems": {"all": False, "included": sorted(int(t) for t in task_ids)}},
         )
 
     # -- media ---------------------------------------------------------------
@@ -249,19 +259,16 @@ class LabelStudioClient:
 
         Args:
             project_id: the project id
-            files: a list of ``(key, path)``; ``key`` names the file on the
-                server so that it can be matched back
+            files: a list of ``(key, name, path)``; ``name`` is the file name
+                on the server (a unique prefix is added there), by which the
+                file is matched back to ``key``
 
         Returns:
-            ``{key: media URL path}`` such as ``/data/upload/3/ab12-<key>.jpg``
+            ``{key: (media URL path, file upload id)}``, the URL such as
+            ``/data/upload/3/ab12-<name>``
         """
-        names = {}
-        parts = []
-        for key, path in files:
-            name = "%s%s" % (key, os.path.splitext(path)[1].lower())
-            names[name] = key
-            parts.append((key, name, path))
-        stream = MultipartFileStream(parts)
+        names = {name: key for key, name, _ in files}
+        stream = MultipartFileStream([(key, name, path) for key, name, path in files])
         try:
             # uncommitted uploads create no task, so a repeat is harmless
             response = self.http.request(
@@ -278,21 +285,31 @@ class LabelStudioClient:
         uploads = self.http.get_json(
             "/api/projects/%d/file-uploads" % project_id, params={"ids": json.dumps(upload_ids)}
         )
-        urls = {}
-        for upload in uploads:
-            stored = upload.get("file") or ""
-            base = posixpath.basename(stored)
-            original = base.split("-", 1)[1] if "-" in base else base
-            key = names.get(original)
+        found = {}
+        for name, url, upload_id in _stored_files(uploads):
+            key = names.get(name)
             if key is not None:
-                urls[key] = "/data/" + stored
-        missing = [key for key in names.values() if key not in urls]
+                found[key] = (url, upload_id)
+        missing = [key for key in names.values() if key not in found]
         if missing:
             raise ServiceError(
                 "Label Studio stored %d of %d uploaded files; missing: %s"
-                % (len(urls), len(names), ", ".join(map(str, missing[:5])))
+                % (len(found), len(names), ", ".join(map(str, missing[:5])))
             )
-        return urls
+        return found
+
+    def uploaded_files(self, project_id):
+        """``{name: media URL path}`` of the files uploaded to a project by
+        this user (names as given to :meth:`upload_files`)."""
+        uploads = self.http.get_json("/api/projects/%d/file-uploads" % project_id, params={"all": "true"})
+        return {name: url for name, url, _ in _stored_files(uploads)}
+
+    def delete_file_uploads(self, project_id, upload_ids):
+        """Deletes uploaded files of a project."""
+        if upload_ids:
+            self.http.request(
+                "DELETE", "/api/projects/%d/file-uploads" % project_id, json={"file_upload_ids": list(upload_ids)}
+            )
 
     # -- local files ---------------------------------------------------------
 
@@ -311,15 +328,22 @@ class LabelStudioClient:
         )
         if response.status_code < 300:
             return True, None
-        try:
-            body = response.json()
-            reason = json.dumps(body.get("validation_errors") or body.get("detail") or body)
-        except ValueError:
-            reason = "HTTP %d" % response.status_code
-        return False, redact(reason)
+        return False, _detail(response)
+
+    def local_storages(self, project_id):
+        """The project's local-files storages."""
+        return self.http.get_json("/api/storages/localfiles", params={"project": project_id})
 
     def create_local_storage(self, project_id, path):
-        """Connects a local-files import storage (nothing is synced)."""
+        """Connects a local-files import storage (nothing is synced).
+
+        Returns:
+            ``(storage dict, created)``: ``created`` is False when the project
+            already had one for ``path``
+        """
+        existing = [s for s in self.local_storages(project_id) if s.get("path") == path]
+        if existing:
+            return existing[0], False
         payload = {
             "project": project_id,
             "path": path,
@@ -329,12 +353,15 @@ class LabelStudioClient:
         }
 
         def find_existing():
-            storages = self.http.get_json("/api/storages/localfiles", params={"project": project_id})
-            found = [s for s in storages if s.get("path") == path]
+            found = [s for s in self.local_storages(project_id) if s.get("path") == path]
             return found[0] if found else None
 
         result = self.http.create("POST", "/api/storages/localfiles", find_existing=find_existing, json=payload)
-        return result.json() if isinstance(result, requests.Response) else result
+        return (result.json() if isinstance(result, requests.Response) else result), True
+
+    def delete_local_storage(self, storage_id):
+        """Disconnects a local-files storage (the files stay)."""
+        self.http.request("DELETE", "/api/storages/localfiles/%d" % storage_id, ok_statuses={404})
 
     def serves_local_file(self, relative_path):
         """Whether ``/data/local-files/?d=<relative_path>`` is served."""
@@ -348,37 +375,32 @@ class LabelStudioClient:
         response.close()
         return response.status_code == 200
 
+    def local_files_url(self, relative_path):
+        """The task-data URL of a file under the server's document root."""
+        return "/data/local-files/?d=" + urllib.parse.quote(relative_path)
+
     # -- tasks ---------------------------------------------------------------
 
-    def import_tasks(self, project_id, tasks, sample_key="fo_sample_id", upload_key=None):
+    def import_tasks(self, project_id, tasks, run_id):
         """Creates tasks (with their predictions) in one request.
 
-        A lost answer is resolved by looking the tasks up by sample id, so a
+        A lost answer is resolved by looking the run's tasks up by sample id
+        (every task carries ``run_id`` and its sample id in its data), so a
         retry never creates duplicates.
-
-        Args:
-            project_id: the project id
-            tasks: the task dicts
-            sample_key ("fo_sample_id"): the ``data`` key with the sample id
-            upload_key (None): a ``data`` key whose value, the same in every
-                task of one upload, tells its tasks from earlier tasks of the
-                same samples in a reused project
 
         Returns:
             the new task ids, in the order of ``tasks``
         """
-        sample_ids = [t["data"][sample_key] for t in tasks]
-        where = {upload_key: tasks[0]["data"][upload_key]} if upload_key and tasks else None
+        sample_ids = [t["data"][SAMPLE_KEY] for t in tasks]
 
         def find_existing():
-            existing = self.task_ids_by_sample(project_id, sample_key, where)
+            existing = self.run_task_ids(project_id, run_id)
             found = [existing.get(s) for s in sample_ids]
             if all(found):
                 return found
-            if any(found):
+            if any(found):  # the server imports a request as a whole
                 raise ServiceError(
-                    "Label Studio applied part of a task import (%d of %d tasks); "
-                    "delete the project and try again" % (sum(map(bool, found)), len(found))
+                    "Label Studio applied part of a task import (%d of %d tasks)" % (sum(map(bool, found)), len(found))
                 )
             return None
 
@@ -393,49 +415,78 @@ class LabelStudioClient:
             return result
         task_ids = result.json().get("task_ids")
         if not task_ids or len(task_ids) != len(tasks):
-            existing = self.task_ids_by_sample(project_id, sample_key, where)
+            existing = self.run_task_ids(project_id, run_id)
             task_ids = [existing[s] for s in sample_ids]
         return task_ids
 
-    def iter_tasks(self, project_id, fields="task_only", page_size=1000):
-        """Every task of a project (paginated)."""
-        page = 1
-        while True:
-            response = self.http.request(
-                "GET",
-                "/api/tasks",
-                params={"project": project_id, "page": page, "page_size": page_size, "fields": fields},
-                ok_statuses={404},
-            )
-            if response.status_code == 404:
-                return
-            body = response.json()
-            tasks = body.get("tasks", []) if isinstance(body, dict) else body
-            yield from tasks
-            if len(tasks) < page_size:
-                return
-            page += 1
-
-    def task_ids_by_sample(self, project_id, sample_key="fo_sample_id", where=None):
-        """``{sample id: task id}`` of a project's tasks.
+    def iter_tasks(self, project_id, fields="task_only", page_size=1000, query=None, include=None):
+        """Every task of a project (paginated).
 
         Args:
             project_id: the project id
-            sample_key ("fo_sample_id"): the ``data`` key with the sample id
-            where (None): only tasks whose ``data`` has these values
+            fields ("task_only"): ``"task_only"`` (data) or ``"all"`` (with
+                annotations and predictions)
+            page_size (1000): tasks per request
+            query (None): a Data Manager query (``{"filters": ...}``)
+            include (None): only these task fields, e.g. ``"id"``
+
+        Raises:
+            ProjectDeletedError: the project no longer exists
         """
-        where = where or {}
+        page = 1
+        seen = 0
+        while True:
+            params = {"project": project_id, "page": page, "page_size": page_size, "fields": fields}
+            if query is not None:
+                params["query"] = json.dumps(query)
+            if include is not None:
+                params["include"] = include
+            response = self.http.request("GET", "/api/tasks", params=params, ok_statuses={404})
+            if response.status_code == 404:
+                if page == 1 or "Invalid page" not in _detail(response):
+                    raise _project_deleted(project_id)
+                return  # past the last page
+            body = response.json()
+            tasks = body.get("tasks", []) if isinstance(body, dict) else body
+            yield from tasks
+            seen += len(tasks)
+            total = body.get("total") if isinstance(body, dict) else None
+            if len(tasks) < page_size or (total is not None and seen >= total):
+                return
+            page += 1
+
+    def task_ids(self, project_id, page_size=5000):
+        """The ids of every task of a project."""
+        return {t["id"] for t in self.iter_tasks(project_id, page_size=page_size, include="id")}
+
+    def run_task_ids(self, project_id, run_id, page_size=1000):
+        """``{sample id: task id}`` of the tasks of run ``run_id`` in a
+        project (found by the run id in their data)."""
+        query = {
+            "filters": {
+                "conjunction": "and",
+                "items": [{"filter": "filter:tasks:data.%s" % RUN_KEY, "operator": "equal", "type": "String", "value": run_id}],
+            }
+        }
         out = {}
-        for task in self.iter_tasks(project_id):
+        for task in self.iter_tasks(project_id, page_size=page_size, query=query):
             data = task.get("data") or {}
-            if data.get(sample_key) and all(data.get(k) == v for k, v in where.items()):
-                out[data[sample_key]] = task["id"]
+            # the filter is the server's; the check is ours
+            if data.get(RUN_KEY) == run_id and data.get(SAMPLE_KEY):
+                out[data[SAMPLE_KEY]] = task["id"]
         return out
 
     def export_tasks(self, project_id):
-        """Every task of a project with its annotations, in one request."""
+        """Every task of a project with its annotations, in one request.
+
+        Raises:
+            ProjectDeletedError: the project no longer exists
+        """
         params = {"exportType": "JSON", "download_all_tasks": "true"}
-        return self.http.get_json("/api/projects/%d/export" % project_id, params=params)
+        response = self.http.request("GET", "/api/projects/%d/export" % project_id, params=params, ok_statuses={404})
+        if response.status_code == 404:
+            raise _project_deleted(project_id)
+        return response.json()
 
     def tasks_with_annotations(self, project_id, single_request=True, page_size=1000):
         """Every task of a project with its annotations.
@@ -464,6 +515,41 @@ class LabelStudioClient:
         """The URL where a person sees the project's tasks."""
         return "%s/projects/%d/data" % (self.url, project_id)
 
-    def local_files_url(self, relative_path):
-        """The task-data URL of a file under the server's document root."""
-        return "/data/local-files/?d=" + urllib.parse.quote(relative_path)
+
+def _stored_files(uploads):
+    """``(name as uploaded, media URL path, upload id)`` of file uploads."""
+    for upload in uploads or []:
+        stored = upload.get("file") or ""
+        base = posixpath.basename(stored)
+        # the server stores "<8 random characters>-<name>"
+        name = base.split("-", 1)[1] if "-" in base else base
+        yield name, "/data/" + stored, upload.get("id")
+
+
+def _project_deleted(project_id):
+    return ProjectDeletedError(
+        "Label Studio project %s no longer exists (deleted by a cleanup or on the server): there is nothing to "
+        "load, and the dataset was not changed" % project_id,
+        status_code=404,
+    )
+
+
+def _detail(response):
+    """The server's short explanation of an error answer."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = (response.text or "").strip()
+        return redact(text[:300]) if text and not text.startswith("<") else (response.reason or "no detail")
+    if isinstance(body, dict):
+        for key in ("detail", "validation_errors", "message", "error"):
+            if body.get(key):
+                value = body[key]
+                return redact(value if isinstance(value, str) else json.dumps(value))[:500]
+    return redact(json.dumps(body))[:500]
+
+
+def media_name(run_id, sample_id, path):
+    """The name under which a run uploads a sample's file: unique per run
+    and sample, so that a resumed upload finds what was already sent."""
+    return "%s_%s%s" % (run_id[:12], sample_id, os.path.splitext(path)[1].lower())

@@ -11,6 +11,8 @@ Coordinates in Label Studio are percentages of the image size.
 """
 
 import math
+import numbers
+import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -38,6 +40,9 @@ CONTROL_TAGS = {
 }
 
 _REGION_TYPES = ("detections", "instances", "polylines", "polygons", "keypoints")
+# control names Label Studio takes as they are (FiftyOne's built-in backend
+# names controls after their fields, and code written for it relies on that)
+_PLAIN_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _GEOMETRY_KEYS = ("x", "y", "width", "height", "rotation", "points", "format", "rle")
 KEYPOINT_WIDTH = 0.75
 
@@ -64,7 +69,7 @@ class LabelInterface:
         taken = {IMAGE_TAG}
         tags, attribute_tags = {}, {}
         for field, spec in fields.items():
-            tag = safe_identifier(field, taken)
+            tag = field if _PLAIN_NAME_RE.match(field) and field not in taken else safe_identifier(field, taken)
             taken.add(tag)
             tags[field] = tag
             attribute_tags[field] = {}
@@ -107,9 +112,9 @@ class LabelInterface:
             element = ET.SubElement(root, "Choices", name=tag, toName=IMAGE_TAG, choice="single-radio")
             for value in values:
                 ET.SubElement(element, "Choice", value=str(value))
-        elif spec.scalar_type in ("int", "float"):
+        elif is_numeric_scalar(spec):
             attrs = {"name": tag, "toName": IMAGE_TAG}
-            if spec.scalar_type == "float":
+            if spec.scalar_type != "int":
                 attrs["step"] = "any"
             ET.SubElement(root, "Number", attrs)
         else:
@@ -170,7 +175,8 @@ def labels_to_results(spec, interface, value, width=None, height=None):
         common.update(original_width=int(width), original_height=int(height), image_rotation=0)
 
     if spec.type == "scalar":
-        return [_scalar_result(spec, common, value)]
+        result = _scalar_result(spec, common, value)
+        return [result] if result is not None else []
 
     labels = iter_labels(value)
     results = []
@@ -219,10 +225,25 @@ class _MergedAttributes:
         return default
 
 
+def is_numeric_scalar(spec):
+    """Whether a scalar field is annotated with a ``Number`` control: an int
+    or float field, or a new field without classes (FiftyOne's built-in
+    backend does the same); existing string or bool fields are not."""
+    if spec.classes or spec.scalar_type == "bool":
+        return False
+    if spec.scalar_type in ("int", "float", "number"):
+        return True
+    return not spec.existing
+
+
 def _scalar_result(spec, common, value):
+    if isinstance(value, fol.Regression):  # what the built-in uploads as a number
+        value = value.value
+        if value is None:
+            return None
     if spec.classes or spec.scalar_type == "bool":
         return dict(common, id=_new_region_id(), type="choices", value={"choices": [str(value)]})
-    if spec.scalar_type in ("int", "float"):
+    if is_numeric_scalar(spec) and isinstance(value, numbers.Number):
         return dict(common, id=_new_region_id(), type="number", value={"number": value})
     return dict(common, id=_new_region_id(), type="textarea", value={"text": [str(value)]})
 
@@ -380,34 +401,39 @@ def results_to_labels(spec, interface, items, current_labels):
         attrs_by_region.setdefault(item.get("id"), []).append(item)
 
     labels = {}
-    parts = {}
-    for item in own:
-        region_id = item.get("id")
-        base_id, index = split_part_id(region_id)
-        if base_id not in current_labels:
-            base_id, index = None, 0
-        key = base_id or region_id
-        parts.setdefault(key, []).append((index, item, base_id is not None))
-
-    for key, group in parts.items():
-        group.sort(key=lambda entry: entry[0])
-        existing = group[0][2]
+    for key, (existing, group) in _group_regions(spec, own, current_labels).items():
         head = group[0][1]
-        region_ids = [entry[1].get("id") for entry in group]
-        if spec.type == "keypoints" and not existing:
-            # a point the annotator added is a keypoint of its own
-            for _, item, _ in group:
-                attributes = _attributes_from_items(spec, attr_tag_to_name, attrs_by_region.get(item.get("id"), []))
-                labels.update(_make_label(spec, None, _first_label(item, spec), [(0, item)], attributes, None))
-            continue
-        attr_results = [a for rid in region_ids for a in attrs_by_region.get(rid, [])]
+        region_ids = [item.get("id") for _, item in group]
+        attr_results = [a for rid in region_ids if rid for a in attrs_by_region.get(rid, [])]
         attributes = _attributes_from_items(spec, attr_tag_to_name, attr_results, new=not existing)
         label_name = _first_label(head, spec)
         current = current_labels.get(key) if existing else None
-        labels.update(
-            _make_label(spec, key if existing else None, label_name, [(i, it) for i, it, _ in group], attributes, current)
-        )
+        labels.update(_make_label(spec, key if existing else None, label_name, group, attributes, current))
     return labels
+
+
+def _group_regions(spec, own, current_labels):
+    """The regions of each label: ``{key: (existing, [(index, item)])}``.
+
+    Regions carrying the id of an uploaded label (``<id>`` or ``<id>_<k>``)
+    make up that label. Every other region is a new label of its own, except
+    new keypoints: the points of one class placed in one task are one new
+    ``Keypoint``, in placement order (what FiftyOne's built-in backend does).
+    """
+    groups = {}
+    for position, item in enumerate(own):
+        base_id, index = split_part_id(item.get("id"))
+        if base_id is not None and base_id in current_labels:
+            groups.setdefault(base_id, (True, []))[1].append((index, item))
+        elif spec.type == "keypoints":
+            group = groups.setdefault(("new points", _first_label(item, spec)), (False, []))[1]
+            group.append((len(group), item))
+        else:
+            # a region without an id (made through the API) is still its own
+            groups[("new", position)] = (False, [(0, item)])
+    for _, group in groups.values():
+        group.sort(key=lambda entry: entry[0])
+    return groups
 
 
 def _make_label(spec, label_id, label_name, parts, attributes, current):
@@ -509,7 +535,7 @@ def _classifications_from_results(spec, own, attributes, current_labels):
 
 def _segmentation_from_results(spec, own, current_labels):
     if not own:
-        return {}
+        return _erased_segmentation(current_labels)
     class_to_value = spec.class_to_value
     width = own[0].get("original_width")
     height = own[0].get("original_height")
@@ -527,13 +553,43 @@ def _segmentation_from_results(spec, own, current_labels):
     return {label.id: label}
 
 
+def _erased_segmentation(current_labels):
+    """Every region of an uploaded segmentation was removed: an all-zero
+    mask of the uploaded mask's size, under the same label id."""
+    for label_id, label in current_labels.items():
+        mask = label.get_mask()
+        if mask is None:
+            continue
+        erased = fol.Segmentation(mask=np.zeros(np.asarray(mask).shape[:2], dtype=np.uint8))
+        erased.id = label_id
+        return {label_id: erased}
+    return {}
+
+
 def _scalar_from_results(spec, own):
     for item in own:
         value = item.get("value") or {}
         if "number" in value:
-            return spec.parse_scalar(value["number"])
+            return _number(spec, value["number"])
         if value.get("choices"):
             return spec.parse_scalar(value["choices"][0])
         if value.get("text"):
             return spec.parse_scalar(value["text"][0])
     return None
+
+
+def _number(spec, raw):
+    """A ``Number`` control's value as the field's type; as it is (an int or
+    a float) for a field that did not exist when the run was uploaded."""
+    if raw is None or isinstance(raw, bool):
+        return spec.parse_scalar(raw)
+    if spec.scalar_type in ("int", "float", "bool") or (spec.existing and spec.scalar_type == "str"):
+        return spec.parse_scalar(raw)
+    if isinstance(raw, str):
+        try:
+            raw = float(raw)
+        except ValueError:
+            return spec.parse_scalar(raw)
+    if isinstance(raw, float) and raw.is_integer():
+        return int(raw)
+    return raw

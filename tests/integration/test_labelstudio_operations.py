@@ -11,6 +11,7 @@ import pytest
 import fiftyone as fo
 
 from fo_annotation_backends.core.errors import AnnotationBackendError, AuthenticationError, MediaError, SchemaError
+from fo_annotation_backends.core.runs import STATUS_KEYS
 from fo_annotation_backends.labelstudio import LabelStudioClient
 from ls_helpers import add_images, dets, task_of
 
@@ -139,7 +140,9 @@ def test_empty_view_and_video_are_refused(dataset, media_dir, backend):
 # -- rollback ---------------------------------------------------------------
 
 
-def test_a_failure_halfway_leaves_no_project_and_no_run(dataset, media_dir, backend, ls_client, monkeypatch):
+def test_a_failure_before_any_task_exists_deletes_the_project_and_unregisters_the_run(
+    dataset, media_dir, backend, ls_client, monkeypatch
+):
     add_images(dataset, media_dir, 3, ground_truth=_with_boxes)
     title = "halfway-%s" % uuid.uuid4().hex[:8]
 
@@ -158,31 +161,26 @@ def test_a_failure_halfway_leaves_no_project_and_no_run(dataset, media_dir, back
     assert title in _titles(ls_client)
 
 
-def test_a_failure_in_a_reused_project_removes_only_its_own_tasks(dataset, media_dir, backend, ls_client, monkeypatch):
-    add_images(dataset, media_dir, 5, ground_truth=_with_boxes)
+def test_a_failure_before_any_task_in_a_reused_project_puts_its_config_back(
+    dataset, media_dir, backend, ls_client, monkeypatch
+):
+    add_images(dataset, media_dir, 4, ground_truth=_with_boxes)
     first = dataset.limit(2).annotate("first", backend=backend, label_schema=BOXES)
     before = ls_client.get_project(first.project_id)["label_config"]
-    calls = []
-    real_import = LabelStudioClient.import_tasks
+    files_before = len(ls_client.uploaded_files(first.project_id))
 
-    def import_then_fail(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:  # the first batch went in; the second is lost
-            real_import(self, *args, **kwargs)
-            raise RuntimeError("the answer to the second batch was lost")
-        return real_import(self, *args, **kwargs)
+    def broken_import(self, *args, **kwargs):
+        raise RuntimeError("the answer to the first batch was lost")
 
-    monkeypatch.setattr(LabelStudioClient, "import_tasks", import_then_fail)
-    # the same samples again, with another schema, in the same project
-    with pytest.raises(RuntimeError, match="second batch"):
-        dataset.annotate(
-            "again", backend=backend, project_id=first.project_id, import_batch_size=2,
+    monkeypatch.setattr(LabelStudioClient, "import_tasks", broken_import)
+    with pytest.raises(RuntimeError, match="first batch"):
+        dataset.skip(2).annotate(
+            "again", backend=backend, project_id=first.project_id,
             label_schema={"ground_truth": {"type": "detections", "classes": ["cat", "dog", "bird"]}},
         )
-    assert len(calls) == 2
-    remaining = {t["id"] for t in ls_client.export_tasks(first.project_id)}
-    assert remaining == set(first.uploaded_tasks)
+    assert {t["id"] for t in ls_client.export_tasks(first.project_id)} == set(first.uploaded_tasks)
     assert ls_client.get_project(first.project_id)["label_config"] == before
+    assert len(ls_client.uploaded_files(first.project_id)) == files_before  # its uploads went too
     assert "again" not in dataset.list_annotation_runs()
 
 
@@ -200,7 +198,7 @@ def test_large_runs_download_page_by_page_with_the_same_outcome(dataset, media_d
     annotator.submit(task_of(results, ids[4]), moved)
 
     status = results.get_status()
-    assert (status["labeled"], status["skipped"], status["unlabeled"]) == (3, 1, 1)
+    assert (status["labeled"], status["service"]["skipped"], status["unlabeled"]) == (3, 1, 2)
     client = results.connect_to_api()
     before = client.request_count
     dataset.load_annotations("paged")
@@ -296,16 +294,28 @@ def test_the_api_key_is_never_stored_or_logged(dataset, media_dir, backend, ls_s
     assert results.config.api_key == key  # still usable in memory
 
 
-def test_status_counts_labeled_skipped_and_annotators(dataset, media_dir, backend, annotator, capsys):
+def test_status_has_the_common_shape_and_counts_labeled_skipped_and_annotators(
+    dataset, media_dir, backend, annotator, ls_client, capsys
+):
     add_images(dataset, media_dir, 4, ground_truth=_with_boxes)
     results = dataset.annotate("status", backend=backend, label_schema=BOXES)
     ids = dataset.values("id")
     annotator.submit(task_of(results, ids[0]), [])
     annotator.submit(task_of(results, ids[1]), annotator.prefilled_result(task_of(results, ids[1])))
     annotator.skip(task_of(results, ids[2]))
+    ls_client.http.request("DELETE", "/api/tasks/%d/" % task_of(results, ids[3]))
     status = results.get_status()
-    assert (status["total"], status["labeled"], status["skipped"], status["unlabeled"]) == (4, 2, 1, 1)
-    assert status["annotators"] == {"fiftyone@example.com": 3}
+    assert set(status) == set(STATUS_KEYS)
+    assert status == {
+        "project_id": results.project_id,
+        "total": 4,
+        "labeled": 2,
+        "reviewed": 0,
+        "unlabeled": 1,  # the skipped task
+        "missing": 1,
+        "annotators": {"fiftyone@example.com": 3},
+        "service": {"skipped": 1, "url": results.project_url},
+    }
     results.print_status()
     out = capsys.readouterr().out
     assert "labeled:   2" in out and "skipped:   1" in out and results.project_url in out
@@ -323,7 +333,9 @@ def test_an_existing_title_gets_a_suffix_and_cleanup_is_one_request(dataset, med
     client = second.connect_to_api()
     before = client.request_count
     second.cleanup()
-    assert client.request_count - before == 1
+    # a look at the project and at its task ids (nothing else in it), then
+    # one DELETE for the project and its tasks
+    assert client.request_count - before == 3
     assert ls_client.get_project(second.project_id) is None
     assert ls_client.get_project(first.project_id) is not None
 

@@ -180,7 +180,7 @@ def test_classification_attribute_controls_show_when_a_choice_is_selected():
     ],
 )
 def test_scalar_controls(field, classes, tag, extra):
-    schema = {"s": {"type": "scalar", "classes": classes}}
+    schema = {"s": {"type": "scalar", "classes": classes, "existing_field": True}}
     fields, interface = interface_of(schema, FieldTypes(s=field))
     element = element_named(ET.fromstring(interface.to_xml()), interface.tags["s"])
     assert element.tag == tag
@@ -631,7 +631,8 @@ def test_segmentation_at_another_resolution_is_resized_to_the_image():
     ],
 )
 def test_scalar_round_trips_with_its_type(field, classes, value):
-    fields, interface = interface_of({"s": {"type": "scalar", "classes": classes}}, FieldTypes(s=field))
+    schema = {"s": {"type": "scalar", "classes": classes, "existing_field": True}}
+    fields, interface = interface_of(schema, FieldTypes(s=field))
     spec = fields["s"]
 
     results, out = roundtrip(spec, interface, value, current={})
@@ -647,3 +648,97 @@ def test_missing_scalar_has_no_results_and_comes_back_none():
     spec = fields["s"]
     assert labels_to_results(spec, interface, None) == []
     assert results_to_labels(spec, interface, [], {}) is None
+
+
+def test_a_new_scalar_field_without_classes_is_a_number():
+    # FiftyOne's built-in backend makes a <Number> control for it
+    fields, interface = interface_of({"count": {"type": "scalar", "existing_field": False}}, FieldTypes())
+    spec = fields["count"]
+    element = element_named(ET.fromstring(interface.to_xml()), interface.tags["count"])
+    assert element.tag == "Number"
+    for typed, expected in ((7, 7), (2.5, 2.5), (3.0, 3)):
+        item = {"from_name": interface.tags["count"], "to_name": IMAGE_TAG, "type": "number", "value": {"number": typed}}
+        out = results_to_labels(spec, interface, [item], {})
+        assert out == expected and type(out) is type(expected)
+
+
+def test_a_regression_value_is_uploaded_as_a_number():
+    fields, interface = interface_of({"count": {"type": "scalar", "existing_field": False}}, FieldTypes())
+    (result,) = labels_to_results(fields["count"], interface, fol.Regression(value=42))
+    assert (result["type"], result["value"]) == ("number", {"number": 42})
+
+
+def test_plain_field_names_are_the_control_names():
+    # code written for FiftyOne's built-in backend addresses controls by field name
+    schema = {"new_field-keypoints": {"type": "keypoints", "classes": ["a"]}, "x y": {"type": "classification", "classes": ["a"]}}
+    fields, interface = interface_of(schema)
+    assert interface.tags["new_field-keypoints"] == "new_field-keypoints"
+    assert interface.tags["x y"] == "x_y"
+
+
+def _point(tag, label, x, y, region_id=None):
+    item = {"from_name": tag, "to_name": IMAGE_TAG, "type": "keypointlabels",
+            "value": {"x": x, "y": y, "width": 0.34, "keypointlabels": [label]}}
+    if region_id is not None:
+        item["id"] = region_id
+    return item
+
+
+def test_new_points_of_one_class_in_a_task_are_one_keypoint_in_placement_order():
+    fields, interface = interface_of({"kp": {"type": "keypoints", "classes": ["Tail", "LEye", "REye"]}})
+    spec, tag = fields["kp"], interface.tags["kp"]
+    tail = [_point(tag, "Tail", 10.0 * k, 5.0 * k) for k in range(1, 6)]  # no region ids (made through the API)
+    eyes = [_point(tag, "LEye", 39.0, 81.0, "r1"), _point(tag, "REye", 42.4, 89.4, "r2"),
+            _point(tag, "LEye", 33.3, 77.1, "r3"), _point(tag, "REye", 42.4, 74.5, "r4")]
+
+    (only,) = results_to_labels(spec, interface, tail, {}).values()
+    assert only.label == "Tail"
+    assert_points_equal(only.points, [(0.1 * k, 0.05 * k) for k in range(1, 6)])
+
+    by_class = {k.label: k for k in results_to_labels(spec, interface, eyes, {}).values()}
+    assert sorted(by_class) == ["LEye", "REye"]
+    assert_points_equal(by_class["LEye"].points, [(0.39, 0.81), (0.333, 0.771)])
+    assert_points_equal(by_class["REye"].points, [(0.424, 0.894), (0.424, 0.745)])
+
+
+def test_uploaded_keypoints_stay_their_own_keypoints_next_to_new_points():
+    fields, interface = interface_of({"kp": {"type": "keypoints", "classes": ["person"]}})
+    spec, tag = fields["kp"], interface.tags["kp"]
+    first = fol.Keypoint(label="person", points=[(0.1, 0.1), (0.2, 0.2)])
+    second = fol.Keypoint(label="person", points=[(0.5, 0.5)])
+    results = labels_to_results(spec, interface, fol.Keypoints(keypoints=[first, second]))
+    results += [_point(tag, "person", 70.0, 70.0, "new1"), _point(tag, "person", 80.0, 80.0, "new2")]
+
+    labels = results_to_labels(spec, interface, results, {first.id: first, second.id: second})
+
+    assert len(labels) == 3
+    assert_points_equal(labels[first.id].points, first.points)
+    assert_points_equal(labels[second.id].points, second.points)
+    (new,) = [l for i, l in labels.items() if i not in (first.id, second.id)]
+    assert_points_equal(new.points, [(0.7, 0.7), (0.8, 0.8)])
+
+
+def test_regions_without_ids_are_separate_labels():
+    fields, interface = interface_of({"gt": {"type": "detections", "classes": ["a", "b"]}})
+    spec, tag = fields["gt"], interface.tags["gt"]
+    boxes = [
+        {"from_name": tag, "to_name": IMAGE_TAG, "type": "rectanglelabels",
+         "value": {"x": 10.0 * k, "y": 10.0, "width": 5.0, "height": 5.0, "rotation": 0, "rectanglelabels": ["a"]}}
+        for k in range(3)
+    ]
+    labels = results_to_labels(spec, interface, boxes, {})
+    assert sorted(d.bounding_box[0] for d in labels.values()) == pytest.approx([0.0, 0.1, 0.2])
+
+
+def test_an_erased_segmentation_is_an_all_zero_mask_under_its_id():
+    fields, interface = interface_of({"seg": {"type": "segmentation", "mask_targets": {1: "road"}}})
+    mask = np.zeros((8, 10), dtype=np.uint8)
+    mask[2:5, 3:7] = 1
+    segmentation = fol.Segmentation(mask=mask)
+
+    labels = results_to_labels(fields["seg"], interface, [], {segmentation.id: segmentation})
+
+    assert list(labels) == [segmentation.id]
+    erased = labels[segmentation.id].get_mask()
+    assert erased.shape == (8, 10) and not erased.any()
+    assert results_to_labels(fields["seg"], interface, [], {}) == {}
