@@ -368,3 +368,28 @@ def test_masks_instances_and_segmentation(service, dataset, media):
     assert added.label == "other"
     assert added.bounding_box == pytest.approx([70 / WIDTH, 40 / HEIGHT, 20 / WIDTH, 30 / HEIGHT], abs=1e-6)
     assert np.array_equal(np.asarray(added.get_mask()).astype(bool), np.ones((30, 20), dtype=bool))
+
+
+def test_map_view_stage(service, dataset, media):
+    """cvat test_map_view_stage: a view that maps classes is annotated; the
+    mapped classes go up, an accepted label takes its mapped class, a new
+    label keeps the class it was drawn with."""
+    add_samples(dataset, media, 1, ground_truth=lambda i: detections(box("CAT", [0.1, 0.1, 0.2, 0.2]), box("dog", [0.5, 0.5, 0.2, 0.2])))
+    previous_ids = [d.id for d in dataset.first().ground_truth.detections]
+    labels = dataset.distinct("ground_truth.detections.label")
+    view = dataset.map_labels("ground_truth", {label: label.upper() for label in labels})
+    results = view.annotate("mapped", backend=service.name, label_field="ground_truth")
+    human = service.human(results)
+    doc = human.open(dataset.first().id)
+    assert doc.label_ids("ground_truth") == set(previous_ids)
+    assert doc.classes("ground_truth") == ["CAT", "DOG"]
+    doc.add_box("ground_truth", labels[0].upper(), [0.7, 0.1, 0.2, 0.2])
+    doc.delete("ground_truth", previous_ids[0])
+    human.submit(doc)
+
+    dataset.load_annotations("mapped", cleanup=True)
+    loaded = by_id(dataset.first().ground_truth)
+    assert len(loaded) == len(previous_ids)
+    assert loaded[previous_ids[1]].label == "DOG"  # updated by the mapping
+    (new_id,) = set(loaded) - set(previous_ids)
+    assert loaded[new_id].label == "CAT"

@@ -294,3 +294,33 @@ def test_erased_segmentation(service, dataset, media):
     erased = np.asarray(first.seg.get_mask())
     assert erased.shape == mask.shape and not erased.any()
     assert snapshot(dataset, ["seg"])[dataset.last().id] == before[dataset.last().id]
+
+
+def test_deleted_label_field(service, dataset, media):
+    """cvat test_deleted_label_field: the field is deleted from the dataset
+    after the upload; the labels the person submitted come back under their
+    ids; a scalar field deleted the same way loads without error."""
+    add_samples(dataset, media, 2, ground_truth=_boxes)
+    dataset.set_values("uniqueness", [0.25, 0.5])
+    content = lambda value: sorted((d.label, [round(v, 6) for v in d.bounding_box]) for d in value.detections)  # noqa: E731
+    first_ids = sorted(d.id for d in dataset.first().ground_truth.detections)
+    first = content(dataset.first().ground_truth)
+    view = dataset.select_fields("ground_truth")
+    results = view.annotate("deleted_field", backend=service.name, label_field="ground_truth")
+    human = service.human(results)
+    human.accept(dataset.first().id)
+    dataset.delete_sample_field("ground_truth")
+    dataset.reload()
+    view = dataset.select_fields("uniqueness")
+    view.annotate("deleted_scalar", backend=service.name, label_field="uniqueness")
+    dataset.delete_sample_field("uniqueness")
+    dataset.reload()
+
+    dataset.load_annotations("deleted_scalar", cleanup=True)
+    assert not dataset.has_sample_field("uniqueness")
+    dataset.load_annotations("deleted_field", cleanup=True)
+    # differs from the built-in: an item nobody worked on leaves its sample as it is (CVAT's reloads the upload)
+    assert dataset.last().ground_truth is None
+    assert content(dataset.first().ground_truth) == first
+    # under the ids they were uploaded with
+    assert sorted(d.id for d in dataset.first().ground_truth.detections) == first_ids
