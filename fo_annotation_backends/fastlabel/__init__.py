@@ -8,7 +8,7 @@ with the token in ``FIFTYONE_FASTLABEL_API_KEY`` (or ``FASTLABEL_ACCESS_TOKEN``)
 and ``url`` for a server other than FastLabel's.
 """
 
-from ..core.errors import UploadInterruptedError
+from ..core.errors import ProjectDeletedError, UploadInterruptedError
 from .backend import (
     FastLabelAnnotationResults,
     FastLabelBackend,
@@ -16,13 +16,16 @@ from .backend import (
 )
 from .client import FastLabelClient
 from .convert import FastLabelInterface, labels_to_task, task_to_labels
+from .idmatch import AnnotationIdMismatchError
 
 __all__ = [
+    "AnnotationIdMismatchError",
     "FastLabelAnnotationResults",
     "FastLabelBackend",
     "FastLabelBackendConfig",
     "FastLabelClient",
     "FastLabelInterface",
+    "ProjectDeletedError",
     "UploadInterruptedError",
     "labels_to_task",
     "task_to_labels",

@@ -155,7 +155,7 @@ class Uploader:
         try:
             if project is None:
                 self._create_project(client, interface)
-            self._record(client)
+            self._record()
             self._create_classes(client, interface, missing_classes)
             existing = {} if self.created_project else self._run_tasks(client, names)
             self._send_tasks(client, names, sent, existing, dict(zip(ids, paths)), converted)
@@ -236,6 +236,7 @@ class Uploader:
         the classes it misses. Only reads; refuses what cannot be used."""
         config, resume = self.config, self.resume
         recorded = resume.project_id if resume is not None else None
+        own_slug = project_slug_for(self.samples._root_dataset.name, self.anno_key, config.run_id)
         project = None
         if config.project:
             project = client.find_project(config.project)
@@ -252,7 +253,11 @@ class Uploader:
                     % (self.anno_key, resume.results.project_slug, config.project, resume.results.project_slug,
                        self.anno_key, self.anno_key)
                 )
-            self.project_created = bool(recorded == project["id"] and resume.project_created)
+            # created by this run: recorded so, or carrying its slug (killed before it recorded it)
+            self.project_created = bool(
+                (recorded == project["id"] and resume.project_created)
+                or (resume is not None and recorded is None and project["slug"] == own_slug)
+            )
         elif recorded:
             project = client.project(recorded)
             if project is None and not resume.project_created:
@@ -266,8 +271,7 @@ class Uploader:
             self.project_created = resume.project_created
         elif resume is not None:
             # killed before it recorded a project: its slug says which is ours
-            slug = project_slug_for(self.samples._root_dataset.name, self.anno_key, self.config.run_id)
-            project = client.find_project(slug)
+            project = client.find_project(own_slug)
             self.project_created = project is not None
         if project is None:
             return None, self._missing_classes(interface, [])
@@ -310,7 +314,7 @@ class Uploader:
         self.project_id = client.create_project(interface.project_type, name, self.slug)
         logger.info("Created FastLabel project %s (%s)", self.slug, name)
 
-    def _record(self, client):
+    def _record(self):
         """Records the project with the run as soon as it is known, so that
         a killed process leaves a run that knows what it owns."""
         if self.resume is not None and self.resume.project_id == self.project_id:
