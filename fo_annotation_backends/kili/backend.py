@@ -33,7 +33,7 @@ from ..core.errors import ParameterError, ProjectDeletedError
 from ..core.params import check_choice, check_positive, reject_unknown_parameters
 from ..core.runs import remove_run_items, status_dict
 from ..core.secrets import get_logger
-from .client import DEFAULT_URL, HUMAN_LABEL_TYPES, KiliClient, project_url
+from .client import DEFAULT_URL, HUMAN_LABEL_TYPES, KiliClient, check_endpoint, project_url
 from .convert import KiliInterface
 
 logger = get_logger(__name__)
@@ -154,6 +154,8 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         self._check_options()
 
     def _check_options(self):
+        if self.url is not None:
+            check_endpoint(self.url)
         check_choice(self, "label_selection", LABEL_SELECTIONS)
         if self.label_selection == "annotator" and not self.annotator:
             raise ParameterError("label_selection='annotator' needs `annotator=<email>`")

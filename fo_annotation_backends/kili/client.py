@@ -17,7 +17,7 @@ import urllib.parse
 
 import fiftyone.utils.annotations as foua
 
-from ..core.errors import AuthenticationError, OutcomeUnknownError, ServiceError
+from ..core.errors import AuthenticationError, OutcomeUnknownError, ParameterError, ServiceError
 from ..core.http import HttpSession, RetryPolicy
 from ..core.media import chunk_by_count_and_bytes
 from ..core.pacing import Pacer
@@ -78,6 +78,7 @@ class KiliClient(foua.AnnotationAPI):
     ):
         if not url:
             raise ValueError("The Kili GraphQL endpoint `url` is required")
+        check_endpoint(url)
         if not api_key:
             raise AuthenticationError(
                 "No Kili API key: set FIFTYONE_KILI_API_KEY or pass `api_key=`"
@@ -476,6 +477,16 @@ class KiliClient(foua.AnnotationAPI):
                 "data": {"labelType": label_type, "overwrite": False, "labelsData": labels_data},
                 "where": {"project": {"id": project_id}, "idIn": [a for a, _ in labels]},
             },
+        )
+
+
+def check_endpoint(url):
+    """Raises :class:`ParameterError` unless ``url`` is an http(s) URL (the
+    message names the endpoint expected)."""
+    parts = urllib.parse.urlsplit(url if isinstance(url, str) else "")
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ParameterError(
+            "%r is not a URL: Kili's API is the http(s) URL ending in %s, e.g. %s" % (url, GRAPHQL_PATH, DEFAULT_URL)
         )
 
 

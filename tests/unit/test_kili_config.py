@@ -119,6 +119,14 @@ def test_unknown_statuses_are_refused_naming_kilis():
     assert "'DONE'" in str(info.value) and "TO_REVIEW" in str(info.value)
 
 
+@pytest.mark.parametrize("url", ["localhost:8080/api/label/v2/graphql", "ftp://kili.example.com", "kili"])
+def test_a_url_that_is_not_http_is_refused_naming_the_endpoint(url):
+    with pytest.raises(ParameterError) as info:
+        make_config(url=url)
+
+    assert "/api/label/v2/graphql" in str(info.value)
+
+
 def test_a_misspelled_parameter_names_the_closest():
     with pytest.raises(ParameterError) as info:
         make_config(label_selecton="latest")

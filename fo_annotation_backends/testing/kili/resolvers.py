@@ -21,7 +21,7 @@ from graphql import (
     build_schema,
 )
 
-from .state import KiliError, image_resolution, paginate
+from .rules import KiliError, image_resolution, paginate
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema.graphql")
 

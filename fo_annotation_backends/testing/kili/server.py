@@ -62,7 +62,8 @@ from graphql.language import (
 from ... import __version__
 from ..emulator_base import Call, EmulatorServer, Response, json_response, presented_key
 from .resolvers import Context, build_kili_schema, load_sdl
-from .state import STORAGE_PREFIX, KiliError, KiliState, new_id
+from .rules import STORAGE_PREFIX, KiliError, new_id
+from .state import KiliState
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""The in-memory state of the Kili emulator and its rules.
+"""The in-memory state of the Kili emulator (its rules are in ``rules.py``,
+its labels in ``state_labels.py``).
 
 Records are plain dicts whose public keys are the GraphQL field names of
 their type (``id``, ``externalId``, ``jsonMetadata``...); keys starting with
@@ -13,124 +14,37 @@ themselves).
 import contextlib
 import hashlib
 import hmac
-import io
 import json
 import re
 import secrets
 import threading
-import time
-import uuid
-from datetime import datetime, timezone
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-MAX_ASSETS_PER_CALL = 100
-MAX_LABELS_PER_CALL = 100
-MAX_SIGNED_URLS_PER_CALL = 30
-MAX_DELETE_PER_CALL = 100
-
-LABEL_TYPES = ("AUTOSAVE", "DEFAULT", "INFERENCE", "PREDICTION", "REVIEW")
-#: label types made by people (``isLatestLabelForUser`` is among these)
-HUMAN_TYPES = ("AUTOSAVE", "DEFAULT", "REVIEW")
-#: label types that count as submitted work (``latestLabel``)
-SUBMITTED_TYPES = ("DEFAULT", "REVIEW")
-MODEL_TYPES = ("INFERENCE", "PREDICTION")
-#: input types whose content is media, given by URL
-URL_ONLY_INPUT_TYPES = frozenset(
-    {"AUDIO", "GEOSPATIAL", "IMAGE", "PDF", "VIDEO", "VIDEO_LEGACY", "TIME_SERIES", "URL"}
+from .rules import (
+    FAR_EXPIRY,
+    MAX_ASSETS_PER_CALL,
+    MAX_DELETE_PER_CALL,
+    MAX_SIGNED_URLS_PER_CALL,
+    SIGNATURE_PARAM,
+    STORAGE_PREFIX,
+    URL_ONLY_INPUT_TYPES,
+    Clock,
+    KiliError,
+    check_interface,
+    check_mark,
+    dates_match,
+    given,
+    image_resolution,
+    in_range,
+    metadata_matches,
+    new_id,
+    parse_json,
+    unsupported,
 )
-#: input types whose label jsonResponse is keyed by frame, not by job
-FRAME_KEYED_INPUT_TYPES = frozenset({"VIDEO", "VIDEO_LEGACY"})
-#: jsonResponse keys that are not jobs of the interface
-SPECIAL_RESPONSE_KEYS = frozenset({"ROTATION_JOB", "assetLevel"})
-
-SIGNATURE_PARAM = "X-Goog-Signature"
-STORAGE_PREFIX = "/storage/"
-FAR_EXPIRY = "2099-12-31T23:59:59.000Z"
+from .state_labels import LabelsState
 
 
-class KiliError(Exception):
-    """An error answered as a GraphQL error, with Kili's ``reason``."""
-
-    def __init__(self, message, reason="badRequest"):
-        super().__init__(message)
-        self.message = message
-        self.reason = reason
-
-
-def new_id():
-    """A cuid-like id (25 lowercase alphanumerics starting with ``c``)."""
-    return "c" + uuid.uuid4().hex[:24]
-
-
-class _Clock:
-    """ISO-8601 UTC timestamps with milliseconds, strictly increasing."""
-
-    def __init__(self):
-        self._last_ms = 0
-
-    def now(self):
-        ms = max(int(time.time() * 1000), self._last_ms + 1)
-        self._last_ms = ms
-        stamp = datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
-        return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
-
-
-def _given(where, key):
-    """A filter value, ``None`` when absent or null."""
-    if not where:
-        return None
-    return where.get(key)
-
-
-def _parse_json(text, what, reason, kind=dict):
-    if text is None or text == "":
-        return None
-    if not isinstance(text, str):
-        raise KiliError("%s must be a JSON string" % what, reason)
-    try:
-        value = json.loads(text)
-    except ValueError as e:
-        raise KiliError("%s is not valid JSON: %s" % (what, e), reason) from None
-    if kind is not None and not isinstance(value, kind):
-        raise KiliError("%s must be a JSON %s" % (what, "object" if kind is dict else kind.__name__), reason)
-    return value
-
-
-def _in_range(value, low, high):
-    if low is None and high is None:
-        return True
-    if value is None:
-        return False
-    return (low is None or value >= low) and (high is None or value <= high)
-
-
-def _check_mark(value, name):
-    if value is not None and not 0 <= value <= 1:
-        raise KiliError("%s must be between 0 and 1, not %r" % (name, value), "invalidMark")
-
-
-def _unsupported(where, keys, what):
-    for key in keys:
-        value = _given(where, key)
-        if value not in (None, [], {}, ""):
-            raise KiliError("the emulator does not support the %s filter %r" % (what, key), "unsupportedFilter")
-
-
-def paginate(items, first, skip, max_page_size):
-    """``items[skip:skip + first]`` after checking both against the limits."""
-    if first is None or first < 0:
-        raise KiliError("first must be a non-negative integer", "invalidPagination")
-    if first > max_page_size:
-        raise KiliError(
-            "first is %d: a page holds at most %d items" % (first, max_page_size), "pageSizeTooLarge"
-        )
-    skip = skip or 0
-    if skip < 0:
-        raise KiliError("skip must be a non-negative integer", "invalidPagination")
-    return items[skip : skip + first]
-
-
-class KiliState:
+class KiliState(LabelsState):
     """Users, API keys, projects, assets, labels and stored files.
 
     Args:
@@ -139,7 +53,7 @@ class KiliState:
 
     def __init__(self, secret=None):
         self.lock = threading.Lock()
-        self.clock = _Clock()
+        self.clock = Clock()
         self.secret = (secret or secrets.token_hex(16)).encode("utf-8")
         self.base_url = None  # set when the server starts
         self._seq = 0
@@ -237,16 +151,16 @@ class KiliState:
     def user_matches(self, user, where):
         if not where:
             return True
-        if _given(where, "id") is not None and user["id"] != where["id"]:
+        if given(where, "id") is not None and user["id"] != where["id"]:
             return False
-        if _given(where, "idIn") is not None and user["id"] not in where["idIn"]:
+        if given(where, "idIn") is not None and user["id"] not in where["idIn"]:
             return False
-        if _given(where, "email") is not None and user["email"] != where["email"].strip().lower():
+        if given(where, "email") is not None and user["email"] != where["email"].strip().lower():
             return False
-        if _given(where, "activated") is not None and user["activated"] != where["activated"]:
+        if given(where, "activated") is not None and user["activated"] != where["activated"]:
             return False
-        org = _given(where, "organization")
-        if org and _given(org, "id") is not None and org["id"] != self.organization["id"]:
+        org = given(where, "organization")
+        if org and given(org, "id") is not None and org["id"] != self.organization["id"]:
             return False
         return True
 
@@ -259,11 +173,11 @@ class KiliState:
         for record in self.api_keys.values():
             if record["_user_id"] != viewer["id"]:
                 continue
-            if _given(where, "id") is not None and record["id"] != where["id"]:
+            if given(where, "id") is not None and record["id"] != where["id"]:
                 continue
-            if _given(where, "key") is not None and record["key"] != where["key"]:
+            if given(where, "key") is not None and record["key"] != where["key"]:
                 continue
-            user_where = _given(where, "user")
+            user_where = given(where, "user")
             if user_where and not self.user_matches(self.users[record["_user_id"]], user_where):
                 continue
             out.append(record)
@@ -271,9 +185,9 @@ class KiliState:
 
     def filter_organizations(self, where):
         org = self.organization
-        if _given(where, "id") is not None and where["id"] != org["id"]:
+        if given(where, "id") is not None and where["id"] != org["id"]:
             return []
-        user_where = _given(where, "user")
+        user_where = given(where, "user")
         if user_where and not any(self.user_matches(u, user_where) for u in self.users.values()):
             return []
         return [org]
@@ -304,7 +218,7 @@ class KiliState:
 
     def project_from_where(self, where):
         """The one project a ``ProjectWhere`` names by id."""
-        project_id = _given(where, "id")
+        project_id = given(where, "id")
         if project_id is None:
             raise KiliError("the project must be given by id", "projectNotFound")
         return self.project(project_id)
@@ -318,7 +232,7 @@ class KiliState:
         input_type = data.get("inputType")
         if not input_type:
             raise KiliError("a project needs an inputType", "invalidInputType")
-        interface = _check_interface(data.get("jsonInterface"))
+        interface = check_interface(data.get("jsonInterface"))
         now = self.clock.now()
         project = {
             "id": new_id(),
@@ -357,25 +271,25 @@ class KiliState:
     def project_matches(self, project, where):
         if not where:
             return True
-        if _given(where, "id") is not None and project["id"] != where["id"]:
+        if given(where, "id") is not None and project["id"] != where["id"]:
             return False
-        if _given(where, "idIn") is not None and project["id"] not in where["idIn"]:
+        if given(where, "idIn") is not None and project["id"] not in where["idIn"]:
             return False
-        search = _given(where, "searchQuery")
+        search = given(where, "searchQuery")
         if search:
             pattern = ".*".join(re.escape(part) for part in search.lower().split("%"))
             if not re.search(pattern, project["title"].lower()):
                 return False
         for key in ("archived", "starred"):
-            if _given(where, key) is not None and project[key] != where[key]:
+            if given(where, key) is not None and project[key] != where[key]:
                 return False
-        if _given(where, "deleted"):
+        if given(where, "deleted"):
             return False  # deleted projects are gone
-        if _given(where, "organizationId") is not None and where["organizationId"] != self.organization["id"]:
+        if given(where, "organizationId") is not None and where["organizationId"] != self.organization["id"]:
             return False
-        if not _dates_match(project, where):
+        if not dates_match(project, where):
             return False
-        _unsupported(where, ["tagIds"], "project")
+        unsupported(where, ["tagIds"], "project")
         return True
 
     def filter_projects(self, where):
@@ -388,13 +302,13 @@ class KiliState:
             if value is None or key in ("author", "shouldRelaunchKpiComputation"):
                 continue
             if key == "jsonInterface":
-                value = json.dumps(_check_interface(value))
+                value = json.dumps(check_interface(value))
             elif key == "title":
                 value = value.strip()
                 if not value:
                     raise KiliError("a project needs a title", "invalidTitle")
             elif key in ("consensusMark", "honeypotMark"):
-                _check_mark(value, key)
+                check_mark(value, key)
             changes[key] = value
         project.update(changes)
         project["updatedAt"] = self.clock.now()
@@ -528,7 +442,7 @@ class KiliState:
             column("statusArray", "TODO"),
         ):
             self.check_content(project, content, json_content)
-            parsed_metadata = _parse_json(metadata, "jsonMetadata of asset %s" % asset_id, "invalidJsonMetadata")
+            parsed_metadata = parse_json(metadata, "jsonMetadata of asset %s" % asset_id, "invalidJsonMetadata")
             prepared.append(
                 {
                     "id": asset_id,
@@ -620,40 +534,40 @@ class KiliState:
     def asset_matches(self, asset, where):
         if not where:
             return True
-        if _given(where, "id") is not None and asset["id"] != where["id"]:
+        if given(where, "id") is not None and asset["id"] != where["id"]:
             return False
-        if _given(where, "idIn") is not None and asset["id"] not in where["idIn"]:
+        if given(where, "idIn") is not None and asset["id"] not in where["idIn"]:
             return False
-        if _given(where, "idNotIn") is not None and asset["id"] in where["idNotIn"]:
+        if given(where, "idNotIn") is not None and asset["id"] in where["idNotIn"]:
             return False
-        project_where = _given(where, "project")
+        project_where = given(where, "project")
         if project_where and not self.project_matches(self.projects[asset["_project_id"]], project_where):
             return False
-        if _given(where, "externalId") is not None and asset["externalId"] != where["externalId"]:
+        if given(where, "externalId") is not None and asset["externalId"] != where["externalId"]:
             return False
-        strictly = _given(where, "externalIdStrictlyIn")
+        strictly = given(where, "externalIdStrictlyIn")
         if strictly is not None and asset["externalId"] not in strictly:
             return False
-        partial = _given(where, "externalIdIn")
+        partial = given(where, "externalIdIn")
         if partial is not None and not any(p in asset["externalId"] for p in partial):
             return False
-        if _given(where, "statusIn") is not None and asset["status"] not in where["statusIn"]:
+        if given(where, "statusIn") is not None and asset["status"] not in where["statusIn"]:
             return False
         for mark in ("consensusMark", "honeypotMark", "inferenceMark"):
-            if not _in_range(asset[mark], _given(where, mark + "Gte"), _given(where, mark + "Lte")):
+            if not in_range(asset[mark], given(where, mark + "Gte"), given(where, mark + "Lte")):
                 return False
         for key in ("isHoneypot", "skipped"):
-            if _given(where, key) is not None and asset[key] != where[key]:
+            if given(where, key) is not None and asset[key] != where[key]:
                 return False
-        if not _dates_match(asset, where):
+        if not dates_match(asset, where):
             return False
-        metadata = _given(where, "metadata")
-        if metadata and not _metadata_matches(json.loads(asset["jsonMetadata"] or "{}"), metadata):
+        metadata = given(where, "metadata")
+        if metadata and not metadata_matches(json.loads(asset["jsonMetadata"] or "{}"), metadata):
             return False
-        label_where = _given(where, "label")
+        label_where = given(where, "label")
         if label_where and not any(self.label_matches(self.labels[l], label_where) for l in asset["_labels"]):
             return False
-        _unsupported(
+        unsupported(
             where,
             [
                 "assigneeIn",
@@ -669,22 +583,22 @@ class KiliState:
             ],
             "asset",
         )
-        issue = _given(where, "issue")
+        issue = given(where, "issue")
         if issue:
-            _unsupported(issue, ["type", "status"], "asset issue")
+            unsupported(issue, ["type", "status"], "asset issue")
         return True
 
     def _candidate_assets(self, where):
         """Assets that may match, in creation order (narrowed by id/project)."""
-        asset_id = _given(where, "id")
+        asset_id = given(where, "id")
         if asset_id is not None:
             asset = self.assets.get(asset_id)
             return [asset] if asset else []
-        project_id = _given(_given(where, "project"), "id")
+        project_id = given(given(where, "project"), "id")
         if project_id is not None:
             project = self.projects.get(project_id)
             return [self.assets[a] for a in project["_assets"]] if project else []
-        ids_in = _given(where, "idIn")
+        ids_in = given(where, "idIn")
         if ids_in is not None:
             found = [self.assets[a] for a in set(ids_in) if a in self.assets]
             return sorted(found, key=lambda a: a["_seq"])
@@ -715,9 +629,9 @@ class KiliState:
                 if value is None:
                     continue
                 if key in ("consensusMark", "honeypotMark"):
-                    _check_mark(value, key)
+                    check_mark(value, key)
                 elif key == "jsonMetadata":
-                    value = json.dumps(_parse_json(value, "jsonMetadata", "invalidJsonMetadata") or {})
+                    value = json.dumps(parse_json(value, "jsonMetadata", "invalidJsonMetadata") or {})
                 elif key == "content":
                     self.check_content(project, value, data.get("jsonContent") or asset["jsonContent"])
                 elif key == "resolution":
@@ -749,10 +663,10 @@ class KiliState:
 
     def delete_assets(self, where):
         """``deleteAssets``: an asset already gone, given by id, succeeded."""
-        ids = _given(where, "idIn")
+        ids = given(where, "idIn")
         outcome = {"succeeded": [], "declined": [], "failed": []}
         if ids is None:
-            if _given(where, "id") is None and _given(_given(where, "project"), "id") is None:
+            if given(where, "id") is None and given(given(where, "project"), "id") is None:
                 raise KiliError("deleteAssets needs idIn, id or a project", "missingFilter")
             matches = self.filter_assets(where)
             if len(matches) > MAX_DELETE_PER_CALL:
@@ -779,9 +693,9 @@ class KiliState:
     def _assets_by_ids(self, where, what):
         """The assets an asset action names (``idIn``, at most 100), with
         the ids that name no asset."""
-        ids = _given(where, "idIn")
+        ids = given(where, "idIn")
         if ids is None:
-            ids = [a["id"] for a in self.filter_assets(where)] if _given(where, "id") or _given(where, "project") else None
+            ids = [a["id"] for a in self.filter_assets(where)] if given(where, "id") or given(where, "project") else None
         if ids is None:
             raise KiliError("%s needs idIn, id or a project" % what, "missingFilter")
         if len(ids) > MAX_DELETE_PER_CALL:
@@ -824,8 +738,8 @@ class KiliState:
     def delete_many_from_dataset(self, where):
         """``deleteManyFromDataset``: deletes every matching asset; returns
         the project."""
-        project_id = _given(_given(where, "project"), "id")
-        if project_id is None and _given(where, "idIn") is None and _given(where, "id") is None:
+        project_id = given(given(where, "project"), "id")
+        if project_id is None and given(where, "idIn") is None and given(where, "id") is None:
             raise KiliError("deleteManyFromDataset needs a project, id or idIn", "missingFilter")
         matches = self.filter_assets(where)
         project = self.projects.get(project_id) if project_id else None
@@ -834,276 +748,3 @@ class KiliState:
         for asset in matches:
             self._delete_asset(asset)
         return project
-
-    # -- labels ----------------------------------------------------------------
-
-    def append_labels(self, data, where, viewer):
-        """``appendManyLabels``: all checked, then all created."""
-        label_type = data["labelType"]
-        items = data.get("labelsData") or []
-        if len(items) > MAX_LABELS_PER_CALL:
-            raise KiliError(
-                "at most %d labels per call, %d given" % (MAX_LABELS_PER_CALL, len(items)), "tooManyLabels"
-            )
-        if data.get("stepId"):
-            raise KiliError("the emulator's projects have no workflow steps (workflow V1)", "unsupported")
-        ids_in = _given(where, "idIn")
-        project_id = _given(_given(where, "project"), "id")
-        prepared = []
-        for index, item in enumerate(items):
-            asset = self.assets.get(item["assetID"])
-            if asset is None:
-                raise KiliError("asset %s not found" % item["assetID"], "assetNotFound")
-            if ids_in is not None and asset["id"] not in ids_in:
-                raise KiliError("asset %s is not in where.idIn" % asset["id"], "assetNotInWhere")
-            if project_id is not None and asset["_project_id"] != project_id:
-                raise KiliError("asset %s is not in project %s" % (asset["id"], project_id), "assetNotInProject")
-            project = self.projects[asset["_project_id"]]
-            response = _parse_json(item["jsonResponse"], "jsonResponse of label %d" % index, "invalidJsonResponse")
-            _check_response_jobs(project, response or {}, index)
-            model_name = item.get("modelName")
-            if label_type in MODEL_TYPES and not model_name:
-                raise KiliError("%s labels need a modelName" % label_type, "missingModelName")
-            author = viewer
-            if item.get("authorID"):
-                author = self.users.get(item["authorID"])
-                if author is None:
-                    raise KiliError("user %s not found (authorID)" % item["authorID"], "userNotFound")
-            seconds = item.get("secondsToLabel")
-            if seconds is not None and seconds < 0:
-                raise KiliError("secondsToLabel must be >= 0", "invalidSecondsToLabel")
-            referenced = item.get("referencedLabelId")
-            if referenced and referenced not in self.labels:
-                raise KiliError("label %s not found (referencedLabelId)" % referenced, "labelNotFound")
-            prepared.append((asset, author, response or {}, model_name, seconds, item))
-        if data.get("overwrite"):
-            self._overwrite(label_type, prepared)
-        created = []
-        for asset, author, response, model_name, seconds, item in prepared:
-            now = self.clock.now()
-            label = {
-                "id": new_id(),
-                "jsonResponse": json.dumps(response),
-                "jsonResponseUrl": None,
-                "labelType": label_type,
-                "createdAt": now,
-                "updatedAt": now,
-                "modelName": model_name,
-                "secondsToLabel": seconds or 0,
-                "totalSecondsToLabel": seconds or 0,
-                "clientVersion": item.get("clientVersion"),
-                "consensusMark": None,
-                "honeypotMark": None,
-                "inferenceMark": None,
-                "skipped": False,
-                "isSentBackToQueue": False,
-                "assetId": asset["id"],
-                "_author_id": author["id"],
-                "_referenced_label_id": item.get("referencedLabelId"),
-                "_seq": self._next_seq(),
-            }
-            self.labels[label["id"]] = label
-            asset["_labels"].append(label["id"])
-            asset["status"] = _status_after(asset["status"], label_type)
-            asset["updatedAt"] = now
-            created.append(label)
-        return created
-
-    def _overwrite(self, label_type, prepared):
-        """``overwrite``: a model's labels replace that model's labels of the
-        same type; a person's replace that author's labels of the type."""
-        for asset, author, _, model_name, _, _ in prepared:
-            doomed = []
-            for label_id in asset["_labels"]:
-                label = self.labels[label_id]
-                if label["labelType"] != label_type:
-                    continue
-                if label_type in MODEL_TYPES:
-                    if label["modelName"] == model_name:
-                        doomed.append(label_id)
-                elif label["_author_id"] == author["id"]:
-                    doomed.append(label_id)
-            for label_id in doomed:
-                asset["_labels"].remove(label_id)
-                del self.labels[label_id]
-
-    def label_matches(self, label, where):
-        if not where:
-            return True
-        if _given(where, "id") is not None and label["id"] != where["id"]:
-            return False
-        if _given(where, "idIn") is not None and label["id"] not in where["idIn"]:
-            return False
-        asset = self.assets[label["assetId"]]
-        project_where = _given(where, "project")
-        if project_where and not self.project_matches(self.projects[asset["_project_id"]], project_where):
-            return False
-        asset_where = _given(where, "asset")
-        if asset_where and not self.asset_matches(asset, asset_where):
-            return False
-        if _given(where, "typeIn") is not None and label["labelType"] not in where["typeIn"]:
-            return False
-        author = self.users.get(label["_author_id"])
-        if _given(where, "authorIn") is not None and not self.author_matches(author, where["authorIn"]):
-            return False
-        is_review = label["labelType"] == "REVIEW"
-        for key, wanted, negate in (
-            ("labelerIn", not is_review, False),
-            ("labelerNotIn", not is_review, True),
-            ("reviewerIn", is_review, False),
-            ("reviewerNotIn", is_review, True),
-        ):
-            names = _given(where, key)
-            if names is None:
-                continue
-            named = wanted and self.author_matches(author, names)
-            if named == negate:
-                return False
-        user_where = _given(where, "user")
-        if user_where and (author is None or not self.user_matches(author, user_where)):
-            return False
-        for mark in ("consensusMark", "honeypotMark"):
-            if not _in_range(label[mark], _given(where, mark + "Gte"), _given(where, mark + "Lte")):
-                return False
-        created = _given(where, "createdAt")
-        if created is not None and not label["createdAt"].startswith(created):
-            return False
-        if _given(where, "createdAtGte") is not None and label["createdAt"] < where["createdAtGte"]:
-            return False
-        if _given(where, "createdAtLte") is not None and label["createdAt"] > where["createdAtLte"]:
-            return False
-        _unsupported(where, ["search"], "label")
-        return True
-
-    def filter_labels(self, where):
-        """Labels matching a ``LabelWhere``, in creation order."""
-        asset_where = _given(where, "asset")
-        project_where = _given(where, "project")
-        scope = {}
-        if asset_where:
-            scope.update(asset_where)
-        if project_where and _given(project_where, "id") is not None:
-            scope["project"] = {"id": project_where["id"]}
-        assets = self._candidate_assets(scope) if scope else list(self.assets.values())
-        labels = [self.labels[l] for a in assets for l in a["_labels"]]
-        labels.sort(key=lambda l: l["_seq"])
-        return [l for l in labels if self.label_matches(l, where)]
-
-    def delete_labels(self, ids):
-        if len(ids) > MAX_DELETE_PER_CALL:
-            raise KiliError("at most %d labels per call" % MAX_DELETE_PER_CALL, "tooManyLabels")
-        deleted = []
-        for label_id in ids:
-            label = self.labels.pop(label_id, None)
-            if label is None:
-                continue
-            asset = self.assets[label["assetId"]]
-            asset["_labels"].remove(label_id)
-            if not any(self.labels[l]["labelType"] in HUMAN_TYPES for l in asset["_labels"]):
-                asset["status"] = "TODO"
-            asset["updatedAt"] = self.clock.now()
-            deleted.append(label_id)
-        return deleted
-
-    def asset_labels(self, asset):
-        return [self.labels[l] for l in asset["_labels"]]
-
-    def latest_label(self, asset):
-        """The asset's latest DEFAULT or REVIEW label."""
-        for label_id in reversed(asset["_labels"]):
-            label = self.labels[label_id]
-            if label["labelType"] in SUBMITTED_TYPES:
-                return label
-        return None
-
-    def latest_labels(self, asset):
-        """The latest DEFAULT or REVIEW label of each author."""
-        latest = {}
-        for label in self.asset_labels(asset):
-            if label["labelType"] in SUBMITTED_TYPES:
-                latest[label["_author_id"]] = label
-        return sorted(latest.values(), key=lambda l: l["_seq"])
-
-    def is_latest_of_author(self, label, types):
-        """Whether ``label`` (of one of ``types``) is its author's latest label
-        of those types on its asset."""
-        if label["labelType"] not in types:
-            return False
-        asset = self.assets[label["assetId"]]
-        for label_id in reversed(asset["_labels"]):
-            other = self.labels[label_id]
-            if other["_author_id"] == label["_author_id"] and other["labelType"] in types:
-                return other["id"] == label["id"]
-        return False
-
-
-def _status_after(status, label_type):
-    if label_type == "DEFAULT":
-        return "LABELED"
-    if label_type == "REVIEW":
-        return "REVIEWED"
-    if label_type == "AUTOSAVE" and status == "TODO":
-        return "ONGOING"
-    return status
-
-
-def _check_interface(text):
-    interface = _parse_json(text, "jsonInterface", "invalidJsonInterface")
-    if interface is None:
-        raise KiliError("a project needs a jsonInterface", "invalidJsonInterface")
-    jobs = interface.get("jobs", {})
-    if not isinstance(jobs, dict):
-        raise KiliError("jsonInterface.jobs must be an object", "invalidJsonInterface")
-    for name, job in jobs.items():
-        if not isinstance(job, dict) or not isinstance(job.get("mlTask"), str):
-            raise KiliError("job %s of the jsonInterface needs an mlTask" % name, "invalidJsonInterface")
-    return interface
-
-
-def _check_response_jobs(project, response, index):
-    if project["inputType"] in FRAME_KEYED_INPUT_TYPES:
-        return
-    jobs = json.loads(project["jsonInterface"]).get("jobs", {})
-    for key in response:
-        if key not in jobs and key not in SPECIAL_RESPONSE_KEYS:
-            raise KiliError(
-                "jsonResponse of label %d answers job %r, which is not in the project's jsonInterface" % (index, key),
-                "invalidJsonResponse",
-            )
-
-
-def _metadata_matches(metadata, where):
-    for key, wanted in where.items():
-        value = metadata.get(key)
-        if isinstance(wanted, dict):
-            try:
-                if "gte" in wanted and not value >= wanted["gte"]:
-                    return False
-                if "lte" in wanted and not value <= wanted["lte"]:
-                    return False
-            except TypeError:
-                return False
-        elif value != wanted:
-            return False
-    return True
-
-
-def image_resolution(data):
-    """``{width, height}`` of image bytes, or ``None`` when Pillow cannot
-    read them."""
-    try:
-        from PIL import Image
-
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-    except Exception:
-        return None
-    return {"width": int(width), "height": int(height)}
-
-
-def _dates_match(obj, where):
-    """Whether ``obj``'s ``createdAt``/``updatedAt`` pass the ``...Gte``/``...Lte`` bounds of ``where``."""
-    for field in ("createdAt", "updatedAt"):
-        if not _in_range(obj[field], _given(where, field + "Gte"), _given(where, field + "Lte")):
-            return False
-    return True
