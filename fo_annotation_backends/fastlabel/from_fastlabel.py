@@ -234,8 +234,8 @@ def _objects_from_annotations(interface, spec, mine, annotation_ids, current_lab
     for position, name, item in mine:
         known = annotation_ids.get(item.get("id"))
         base_id, index = split_part_id(known) if isinstance(known, str) else (None, None)
-        if base_id in current_labels:
-            key = base_id
+        if base_id is not None:
+            key = base_id  # recorded at upload: its id comes back, even if deleted in the dataset since
         elif single_points:
             key = ("new", name)
             index = len(groups.get(key, []))
@@ -246,15 +246,15 @@ def _objects_from_annotations(interface, spec, mine, annotation_ids, current_lab
     labels = {}
     for key, group in groups.items():
         group.sort(key=lambda entry: entry[0])
-        existing = key in current_labels
+        recorded = isinstance(key, str)
         values = _attribute_items([a for _, _, item in group for a in item.get("attributes") or []])
-        attributes = _parse_attributes(interface, spec, values, new=not existing)
-        current = current_labels.get(key) if existing else None
+        attributes = _parse_attributes(interface, spec, values, new=not recorded)
+        current = current_labels.get(key) if recorded else None
         parts = [(index, item) for index, _, item in group]
         label = _make_label(interface, spec, group[0][1], parts, attributes, current, width, height)
         if label is None:
             continue
-        if existing:
+        if recorded:
             label.id = key
         elif new_ids is not None:
             new_ids.update((item.get("id"), part_id(label.id, index)) for index, item in parts if item.get("id"))
@@ -392,14 +392,11 @@ def _polygons_of(points):
 
 
 def _segmentation_from_annotations(spec, mine, annotation_ids, current_labels, width, height):
-    label_id = None
-    for _, _, item in mine:
-        base_id, _ = split_part_id(annotation_ids.get(item.get("id")) or "")
-        if base_id in current_labels:
-            label_id = base_id
-            break
+    # the uploaded label: still in the dataset, else as recorded at upload
+    recorded = [split_part_id(annotation_ids.get(item.get("id")) or "")[0] for _, _, item in mine]
+    label_id = next((i for i in recorded if i in current_labels), None) or next(iter(current_labels), None)
     if label_id is None:
-        label_id = next(iter(current_labels), None)
+        label_id = next((i for i in recorded if i is not None), None)
     if not mine and label_id is None:
         return {}
 
