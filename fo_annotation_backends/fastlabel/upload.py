@@ -79,6 +79,8 @@ def task_name_for(anno_key, run_id, sample_id, path, convert):
 
 def is_run_task_name(name, run_id):
     """Whether a task name was made by :func:`task_name_for` for this run."""
+    if not run_id:
+        return False
     stem = os.path.splitext(str(name or ""))[0]
     return bool(re.search(r"-[0-9a-f]{24}-%s$" % re.escape(run_mark(run_id)), stem))
 
