@@ -36,11 +36,16 @@ logger = get_logger(__name__)
 ASSETS_PER_BATCH = 100
 
 
+def run_marker(run_id):
+    """The text that marks what a run creates (in a project description)."""
+    return "(run id %s)" % run_id
+
+
 def project_description(anno_key, dataset_name, run_id):
     """The description of a project a run creates: it carries the run id,
     which finds the project again if the process is killed before the run
     recorded it."""
-    return "FiftyOne annotation run '%s' of dataset '%s' (run id %s)" % (anno_key, dataset_name, run_id)
+    return "FiftyOne annotation run '%s' of dataset '%s' %s" % (anno_key, dataset_name, run_marker(run_id))
 
 
 class Uploader:
@@ -135,8 +140,8 @@ class Uploader:
                     "Kili project %s does not exist (or this key cannot see it); nothing was uploaded"
                     % self.config.project_id
                 )
-            created = resume is not None and resume.project_id == project["id"] and resume.project_created
-            self._adopt(client, project, ours, created)
+            recorded = resume is not None and resume.project_id == project["id"] and resume.project_created
+            self._adopt(client, project, ours, recorded or self._carries_marker(project))
         elif resume is not None and resume.project_id is not None:
             project = client.get_project(resume.project_id)
             if project is not None:
@@ -160,11 +165,15 @@ class Uploader:
     def _title(self):
         return self.config.project_name or "FiftyOne %s" % self.dataset_name
 
+    def _carries_marker(self, project):
+        """Whether ``project`` was created by this run (an attempt killed
+        before it recorded it): its description carries the run id."""
+        return run_marker(self.config.run_id) in (project.get("description") or "")
+
     def _marked_project(self, client):
         """The project carrying this run's id in its description, if any."""
-        marker = "(run id %s)" % self.config.run_id
         for found in client.find_projects(self._title()):
-            if marker in (found.get("description") or ""):
+            if self._carries_marker(found):
                 return client.get_project(found["id"])
         return None
 

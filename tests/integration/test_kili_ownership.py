@@ -25,7 +25,8 @@ from fo_annotation_backends.core.errors import (
     ServiceError,
 )
 from fo_annotation_backends.core.runs import STATUS_KEYS
-from fo_annotation_backends.kili import KiliClient
+from fo_annotation_backends.kili import KiliBackendConfig, KiliClient
+from fo_annotation_backends.kili.upload import project_description
 
 from kili_helpers import add_images, box_annotation, dets, job, key
 
@@ -204,6 +205,32 @@ def test_a_killed_upload_is_resumed_by_the_same_call(kili_dataset, kili_backend,
     assert kili_emulator.stats()["operations"].get("createProject") is None
     kili_dataset.load_annotations("killed")
     assert _state(kili_dataset) == before
+
+
+@pytest.mark.parametrize("explicit", [False, True], ids=["same-call", "project_id"])
+def test_an_attempt_killed_before_it_recorded_its_project_is_found_by_its_mark(
+    explicit, kili_dataset, kili_backend, kili_emulator, kili_annotator, tmp_path
+):
+    add_images(kili_dataset, str(tmp_path), 2, ground_truth=_boxes)
+    # what the killed attempt left: the run registered (with its run id) and
+    # a project carrying that id, nothing recorded with the run
+    config = KiliBackendConfig(kili_backend, SCHEMA, url=kili_emulator.url, api_key=kili_emulator.api_key)
+    config.build().register_run(kili_dataset, "early", overwrite=False)
+    description = project_description("early", kili_dataset.name, config.run_id)
+    project = kili_annotator.graphql(
+        "mutation($data: CreateProjectData!) { data: createProject(data: $data) { id } }",
+        {"data": {"title": "FiftyOne %s" % kili_dataset.name, "description": description, "inputType": "IMAGE",
+                  "jsonInterface": json.dumps({"jobs": {}})}},
+    )["data"]["id"]
+
+    options = {"project_id": project} if explicit else {}
+    results = kili_dataset.annotate("early", backend=kili_backend, label_schema=SCHEMA, **options)
+
+    assert list(_projects(kili_emulator)) == [project] and results.project_id == project
+    assert results.project_created  # marked as this run's: its cleanup deletes it
+    assert len(_asset_ids(kili_emulator, project)) == 2
+    results.cleanup()
+    assert _projects(kili_emulator) == {}
 
 
 def _wait_for_assets(emulator, process, count, timeout):

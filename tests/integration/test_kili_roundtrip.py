@@ -393,3 +393,38 @@ def test_reused_project_keeps_its_jobs_and_assets(kili_dataset, kili_backend, ki
         dataset.annotate("reuse2", backend=kili_backend, label_schema=SCHEMA, project_id=project_id)
     assert "reuse2" not in dataset.list_annotation_runs()
     assert asset_count(kili_annotator, project_id) == 1
+
+
+def test_new_markers_a_new_number_and_an_erased_segmentation(kili_dataset, kili_backend, kili_annotator, tmp_path):
+    """FiftyOne's contract on every backend: new points of one class are one
+    Keypoint, a new scalar field is numeric, an erased mask is all zeros."""
+    mask = np.zeros((60, 80), dtype=np.uint8)
+    mask[10:20, 10:30] = 1
+    add_images(kili_dataset, str(tmp_path), 1, seg=lambda i: fol.Segmentation(mask=mask))
+    schema = {
+        "kp": {"type": "keypoints", "classes": ["person"]},
+        "count": {"type": "scalar"},
+        "seg": {"type": "segmentation", "mask_targets": {1: "road"}},
+    }
+    results = kili_dataset.annotate("rules", backend=kili_backend, label_schema=schema)
+    sample = kili_dataset.first()
+    asset = results.asset_ids[sample.id]
+    response = kili_annotator.prefilled(results.project_id, asset)
+    assert response[job(results, "seg")]["annotations"]
+    response[job(results, "seg")]["annotations"] = []
+    response[job(results, "kp")] = {
+        "annotations": [
+            {"mid": mid, "type": "marker", "categories": [category(key(results, "kp", "person"))], "point": point}
+            for mid, point in (("m1", {"x": 0.2, "y": 0.3}), ("m2", {"x": 0.6, "y": 0.7}))
+        ]
+    }
+    response[job(results, "count")] = {"text": "3"}
+    kili_annotator.submit(results.project_id, asset, response)
+
+    kili_dataset.load_annotations("rules")
+    sample.reload()
+    (keypoint,) = sample.kp.keypoints
+    assert keypoint.label == "person" and [list(p) for p in keypoint.points] == [[0.2, 0.3], [0.6, 0.7]]
+    assert sample.count == 3 and type(sample.count) is int
+    assert sample.seg.id == results.id_map["seg"][sample.id]
+    assert sample.seg.mask.shape == (60, 80) and not sample.seg.mask.any()
