@@ -230,8 +230,17 @@ class LabelStudioBackend(ImageBackendMixin, foua.AnnotationBackend):
             logger.warning("%d tasks of this run no longer exist in Label Studio; their samples keep their labels", missing)
         logger.info("%d of %d tasks have a submitted annotation", len(annotated), len(results.uploaded_tasks))
 
+        added_labels = results.added_labels
+
         def convert(spec, result, uploaded, sample_id):
-            return results_to_labels(spec, interface, result, uploaded)
+            aliases = added_labels.get(spec.name, {}).get(sample_id) or {}
+            added = {}
+            labels = results_to_labels(spec, interface, result, uploaded, aliases=aliases, added=added)
+            if added:
+                # FiftyOne saves the results after merging: the next load
+                # gives these regions the same label ids
+                added_labels.setdefault(spec.name, {}).setdefault(sample_id, {}).update(added)
+            return labels
 
         sample_ids = list(results.uploaded_tasks.values())
         return build_annotations(results.samples, fields, results.id_map, sample_ids, annotated, convert)
@@ -260,6 +269,9 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
             it was created or adopted, never guessed)
         upload_complete: whether the upload finished (an unfinished run is
             resumed by the same ``annotate()`` call)
+        added_labels: ``{field: {sample_id: {region id: label id}}}`` of the
+            regions a load turned into new labels, so that loading again
+            keeps their ids
     """
 
     def __init__(
@@ -274,6 +286,7 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
         attribute_tags=None,
         project_created=False,
         upload_complete=True,
+        added_labels=None,
         backend=None,
     ):
         super().__init__(samples, config, anno_key, id_map, backend=backend)
@@ -283,6 +296,7 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
         self.attribute_tags = attribute_tags
         self.project_created = project_created
         self.upload_complete = upload_complete
+        self.added_labels = added_labels or {}
 
     @property
     def task_ids(self):
@@ -431,5 +445,6 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
             # a record without the flag (older versions) never deletes the project
             project_created=d.get("project_created", False),
             upload_complete=d.get("upload_complete", True),
+            added_labels=d.get("added_labels"),
         )
 

@@ -367,16 +367,20 @@ def _new_region_id():
 # --------------------------------------------------------------------------
 
 
-def results_to_labels(spec, interface, items, current_labels):
+def results_to_labels(spec, interface, items, current_labels, aliases=None, added=None):
     """The FiftyOne labels of one field in one annotation's ``result``.
 
     Args:
         spec: the field's ``FieldSpec``
         interface: the :class:`LabelInterface`
         items: every result item of the annotation
-        current_labels: ``{label_id: Label}`` of this field's uploaded labels
-            that still exist in the dataset (for ids, closed/filled flags and
-            keypoint point counts)
+        current_labels: ``{label_id: Label}`` of this field's labels in the
+            run's id_map that still exist in the dataset (for ids,
+            closed/filled flags and keypoint point counts)
+        aliases (None): ``{region id: label id}`` of regions an earlier load
+            turned into new labels: they keep those labels' ids
+        added (None): a dict that receives ``{region id: label id}`` of the
+            regions that make new labels now
 
     Returns:
         ``{label_id: Label}``, or the scalar value for scalar fields
@@ -401,30 +405,39 @@ def results_to_labels(spec, interface, items, current_labels):
         attrs_by_region.setdefault(item.get("id"), []).append(item)
 
     labels = {}
-    for key, (existing, group) in _group_regions(spec, own, current_labels).items():
+    for key, (existing, group) in _group_regions(spec, own, current_labels, aliases or {}).items():
         head = group[0][1]
         region_ids = [item.get("id") for _, item in group]
         attr_results = [a for rid in region_ids if rid for a in attrs_by_region.get(rid, [])]
         attributes = _attributes_from_items(spec, attr_tag_to_name, attr_results, new=not existing)
         label_name = _first_label(head, spec)
         current = current_labels.get(key) if existing else None
-        labels.update(_make_label(spec, key if existing else None, label_name, group, attributes, current))
+        made = _make_label(spec, key if existing else None, label_name, group, attributes, current)
+        if not existing and added is not None:
+            for label_id in made:
+                added.update({rid: label_id for rid in region_ids if rid})
+        labels.update(made)
     return labels
 
 
-def _group_regions(spec, own, current_labels):
+def _group_regions(spec, own, current_labels, aliases):
     """The regions of each label: ``{key: (existing, [(index, item)])}``.
 
     Regions carrying the id of an uploaded label (``<id>`` or ``<id>_<k>``)
-    make up that label. Every other region is a new label of its own, except
-    new keypoints: the points of one class placed in one task are one new
+    make up that label, and so do the regions an earlier load made a label
+    of (``aliases``). Every other region is a new label of its own, except new
+    keypoints: the points of one class placed in one task are one new
     ``Keypoint``, in placement order (what FiftyOne's built-in backend does).
     """
     groups = {}
     for position, item in enumerate(own):
-        base_id, index = split_part_id(item.get("id"))
+        region_id = item.get("id")
+        base_id, index = split_part_id(region_id)
         if base_id is not None and base_id in current_labels:
             groups.setdefault(base_id, (True, []))[1].append((index, item))
+        elif region_id and aliases.get(region_id) in current_labels:
+            group = groups.setdefault(aliases[region_id], (True, []))[1]
+            group.append((len(group), item))
         elif spec.type == "keypoints":
             group = groups.setdefault(("new points", _first_label(item, spec)), (False, []))[1]
             group.append((len(group), item))
@@ -456,7 +469,9 @@ def _make_label(spec, label_id, label_name, parts, attributes, current):
         if current is not None:
             closed, filled = bool(current.closed), bool(current.filled)
         else:
-            closed = filled = spec.type == "polygons"
+            # drawn with the polygon tool (Label Studio has no other): a
+            # closed, filled shape unless the region says it is open
+            closed = filled = parts[0][1]["value"].get("closed", True) is not False
         label = fol.Polyline(label=label_name, points=shapes, closed=closed, filled=filled, **kwargs)
     elif spec.type == "keypoints":
         count = len(current.points) if current is not None and current.points else 0

@@ -132,6 +132,13 @@ def test_new_field_is_created_from_annotations(dataset, media_dir, backend, anno
     ]
     assert dataset.last().animals is None
 
+    # loading again keeps the added label's id (and what was set on it)
+    added_id = first.animals.detections[0].id
+    dataset.tag_labels("checked", label_fields="animals")
+    dataset.load_annotations("new")
+    first.reload()
+    assert [(d.id, d.tags) for d in first.animals.detections] == [(added_id, ["checked"])]
+
 
 def test_latest_submitted_annotation_wins(dataset, media_dir, backend, annotator):
     add_images(dataset, media_dir, 1, ground_truth=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2])))

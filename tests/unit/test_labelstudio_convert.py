@@ -494,15 +494,21 @@ def test_existing_shapes_keep_closed_and_filled(label_type, closed, filled):
     assert_points_equal(out.points[0], shape.points[0])
 
 
-@pytest.mark.parametrize("label_type, closed", [("polygons", True), ("polylines", False)])
-def test_new_shapes_are_closed_only_for_polygon_fields(label_type, closed):
+@pytest.mark.parametrize("label_type", ["polygons", "polylines"])
+@pytest.mark.parametrize("closed", [True, False, None])
+def test_new_shapes_are_closed_and_filled_as_the_polygon_tool_drew_them(label_type, closed):
+    # Label Studio has a polygon tool only: its shapes are closed, filled
+    # polygons (FiftyOne's built-in reads them so) unless the region says open
     fields, interface = interface_of({"f": {"type": label_type, "classes": ["x"]}})
-    item = {"id": "new1", "from_name": interface.tags["f"], "to_name": IMAGE_TAG, "type": "polygonlabels",
-            "value": {"points": [[10, 10], [50, 10], [30, 40]], "closed": True, "polygonlabels": ["x"]}}
+    value = {"points": [[10, 10], [50, 10], [30, 40]], "polygonlabels": ["x"]}
+    if closed is not None:
+        value["closed"] = closed
+    item = {"id": "new1", "from_name": interface.tags["f"], "to_name": IMAGE_TAG, "type": "polygonlabels", "value": value}
 
     ((label,),) = [list(results_to_labels(fields["f"], interface, [item], {}).values())]
 
-    assert label.closed is closed and label.filled is closed
+    expected = closed is not False
+    assert label.closed is expected and label.filled is expected
     assert_points_equal(label.points[0], [(0.1, 0.1), (0.5, 0.1), (0.3, 0.4)])
 
 
@@ -742,3 +748,20 @@ def test_an_erased_segmentation_is_an_all_zero_mask_under_its_id():
     erased = labels[segmentation.id].get_mask()
     assert erased.shape == (8, 10) and not erased.any()
     assert results_to_labels(fields["seg"], interface, [], {}) == {}
+
+
+def test_regions_a_load_made_labels_of_keep_those_ids_on_the_next_load():
+    fields, interface = interface_of({"kp": {"type": "keypoints", "classes": ["a"]}, "gt": {"type": "detections", "classes": ["a"]}})
+    box = {"id": "box1", "from_name": interface.tags["gt"], "to_name": IMAGE_TAG, "type": "rectanglelabels",
+           "value": {"x": 10.0, "y": 10.0, "width": 5.0, "height": 5.0, "rotation": 0, "rectanglelabels": ["a"]}}
+    points = [_point(interface.tags["kp"], "a", 10.0, 20.0, "p1"), _point(interface.tags["kp"], "a", 30.0, 40.0, "p2")]
+
+    for field, items in (("gt", [box]), ("kp", points)):
+        added = {}
+        (first_id, first), = results_to_labels(fields[field], interface, items, {}, added=added).items()
+        assert added == {item["id"]: first_id for item in items}
+        # FiftyOne added the label and put its id in the run's id_map
+        again = results_to_labels(fields[field], interface, items, {first_id: first}, aliases=added)
+        assert list(again) == [first_id]
+        unknown = results_to_labels(fields[field], interface, items, {}, aliases=added)
+        assert list(unknown) != [first_id]  # the label was deleted in the dataset: a new one
