@@ -216,7 +216,7 @@ def test_loading_twice_keeps_the_ids(service, dataset, media):
     dataset.tag_labels("checked", label_fields="f")  # a user's work on the loaded label
     dataset.load_annotations("twice")
     assert dataset.values("f.detections.id", unwind=True) == [first_id]
-    assert dataset.values("f.detections.tags", unwind=True) == [["checked"]]
+    assert dataset.values("f.detections.tags", unwind=True) == ["checked"]
 
 
 def _existing_labels(label_type, i):
