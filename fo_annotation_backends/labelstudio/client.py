@@ -451,7 +451,9 @@ class LabelStudioClient(foua.AnnotationAPI):
             yield from tasks
             seen += len(tasks)
             total = body.get("total") if isinstance(body, dict) else None
-            if len(tasks) < page_size or (total is not None and seen >= total):
+            # the server may serve smaller pages than asked for
+            # (TASK_API_PAGE_SIZE_MAX): its total says when to stop
+            if not tasks or (seen >= total if total is not None else len(tasks) < page_size):
                 return
             page += 1
 

@@ -165,7 +165,7 @@ def test_instances_and_segmentation_masks(dataset, media_dir, backend, annotator
     add_images(
         dataset,
         media_dir,
-        1,
+        2,
         width=width,
         height=height,
         objects=lambda i: fol.Detections(
@@ -187,8 +187,17 @@ def test_instances_and_segmentation_masks(dataset, media_dir, backend, annotator
     # the person relabels the sky region as tree; instance accepted unchanged
     next(r for r in seg_regions if r["value"]["brushlabels"] == ["sky"])["value"]["brushlabels"] = ["tree"]
     annotator.submit(task, result)
+    # on the other sample, the person removes every region of the segmentation
+    erased = dataset.last()
+    erased_id = erased.seg.id
+    erased_task = task_of(results, erased.id)
+    annotator.submit(erased_task, [r for r in annotator.prefilled_result(erased_task) if r["from_name"] != "seg"])
     dataset.load_annotations("masks")
     sample.reload()
+    erased.reload()
+    # an all-zero mask of the original size, under the same label id
+    assert erased.seg.id == erased_id
+    assert erased.seg.get_mask().shape == (height, width) and not erased.seg.get_mask().any()
 
     blob = sample.objects.detections[0]
     assert blob.id == blob_id
