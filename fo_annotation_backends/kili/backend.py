@@ -287,6 +287,8 @@ class KiliAnnotationResults(foua.AnnotationResults):
             when it was created): only then may ``cleanup()`` delete it
         upload_complete: whether the upload finished (an unfinished run is
             resumed by the same ``annotate()`` call)
+        added_label_ids: ``{field: {sample_id: {origin: label_id}}}``, the
+            ids given to labels people added, kept for the next load
     """
 
     def __init__(
@@ -300,6 +302,7 @@ class KiliAnnotationResults(foua.AnnotationResults):
         interface=None,
         project_created=False,
         upload_complete=True,
+        added_label_ids=None,
         backend=None,
     ):
         super().__init__(samples, config, anno_key, id_map, backend=backend)
@@ -308,6 +311,7 @@ class KiliAnnotationResults(foua.AnnotationResults):
         self.interface_mapping = interface
         self.project_created = bool(project_created)
         self.upload_complete = bool(upload_complete)
+        self.added_label_ids = added_label_ids or {}
 
     @property
     def sample_to_asset(self):
@@ -454,4 +458,5 @@ class KiliAnnotationResults(foua.AnnotationResults):
             # deletes the run's assets only
             project_created=d.get("project_created", False),
             upload_complete=d.get("upload_complete", True),
+            added_label_ids=d.get("added_label_ids"),
         )

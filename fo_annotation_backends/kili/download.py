@@ -1,13 +1,17 @@
 """Loading a Kili run: the label that counts of every asset of the run,
-converted back to FiftyOne labels under their original ids."""
+converted back to FiftyOne labels under their original ids; labels a person
+added keep the ids of their first load (``results.added_label_ids``), and
+regions drawn with another label type's tool come back as that type, for
+FiftyOne's ``unexpected`` handling."""
 
 from ..core.download import build_annotations
+from ..core.idmap import load_current_labels
 from ..core.media import is_remote, sample_image_sizes
 from ..core.schema import normalize_label_schema
 from ..core.secrets import get_logger
 from .backend import SUPPORTED_TYPES, select_label
 from .client import ASSET_FIELDS, LABEL_FIELDS, loads_json_field
-from .convert import json_response_to_labels
+from .from_kili import NewLabelIds, foreign_labels, json_response_to_labels
 
 logger = get_logger(__name__)
 
@@ -52,11 +56,33 @@ class Downloader:
             found,
         )
         image_sizes = self._image_sizes(interface, annotated, resolutions)
+        # a field deleted from a sample gets back whatever comes, ids included
+        current = load_current_labels(results.samples, list(fields), list(annotated))
+        previous_ids = results.added_label_ids
+        added_ids = {field: dict(previous_ids.get(field) or {}) for field in fields}
+        foreign = {field: {} for field in fields}
 
         def convert(spec, response, uploaded, sample_id):
-            return json_response_to_labels(interface, spec, response, uploaded, image_sizes.get(sample_id))
+            field = spec.name
+            new_ids = NewLabelIds(added_ids[field].pop(sample_id, None))
+            uploaded_ids = []
+            if current[field].get(sample_id) is None:
+                uploaded_ids = _as_list(results.id_map.get(field, {}).get(sample_id))
+            labels = json_response_to_labels(
+                interface, spec, response, uploaded, image_sizes.get(sample_id), uploaded_ids, new_ids
+            )
+            for return_type, drawn in foreign_labels(interface, spec, response, new_ids).items():
+                foreign[field].setdefault(return_type, {})[sample_id] = drawn
+            if new_ids.current:
+                added_ids[field][sample_id] = new_ids.current
+            return labels
 
-        return build_annotations(results.samples, fields, results.id_map, list(results.asset_ids), annotated, convert)
+        out = build_annotations(results.samples, fields, results.id_map, list(results.asset_ids), annotated, convert)
+        for field, by_type in foreign.items():
+            out[field].update(by_type)
+        # saved with the run by FiftyOne after the merge
+        results.added_label_ids = {field: ids for field, ids in added_ids.items() if ids}
+        return out
 
     def _image_sizes(self, interface, annotated, resolutions):
         if not interface.needs_image_size() or not annotated:
@@ -71,3 +97,9 @@ class Downloader:
         if todo:
             sizes.update(sample_image_sizes(samples, [i for i, _ in todo], [p for _, p in todo]))
         return sizes
+
+
+def _as_list(ids):
+    if ids is None or ids is True:
+        return []
+    return list(ids) if isinstance(ids, (list, tuple)) else [ids]

@@ -428,3 +428,36 @@ def test_new_markers_a_new_number_and_an_erased_segmentation(kili_dataset, kili_
     assert sample.count == 3 and type(sample.count) is int
     assert sample.seg.id == results.id_map["seg"][sample.id]
     assert sample.seg.mask.shape == (60, 80) and not sample.seg.mask.any()
+
+
+def test_added_labels_keep_their_ids_and_foreign_points_are_kept_once(kili_dataset, kili_backend, kili_annotator, tmp_path):
+    add_images(kili_dataset, str(tmp_path), 2, ground_truth=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2])))
+    schema = {"ground_truth": {"type": "detections", "classes": ["cat", "dog"]}}
+    results = kili_dataset.annotate("ids", backend=kili_backend, label_schema=schema)
+    first, second = list(kili_dataset)
+    gt = job(results, "ground_truth")
+    response = kili_annotator.prefilled(results.project_id, results.asset_ids[first.id])
+    response[gt]["annotations"].append(box_annotation("added-1", key(results, "ground_truth", "dog"), 0.5, 0.5, 0.7, 0.7))
+    point = {"mid": "pt-1", "type": "marker", "categories": [category(key(results, "ground_truth", "cat"))],
+             "point": {"x": 0.3, "y": 0.4}, "children": {}}
+    response[gt]["annotations"].append(point)
+    kili_annotator.submit(results.project_id, results.asset_ids[first.id], response)
+    uploaded_second = [d.id for d in second.ground_truth.detections]
+    kili_annotator.submit(
+        results.project_id, results.asset_ids[second.id], kili_annotator.prefilled(results.project_id, results.asset_ids[second.id])
+    )
+
+    kili_dataset.load_annotations("ids", unexpected="keep")
+    ids = sorted(kili_dataset.values("ground_truth.detections.id", unwind=True))
+    (point_id,) = kili_dataset.values("keypoints.keypoints.id", unwind=True)
+    kili_dataset.tag_labels("checked", label_fields="ground_truth")
+    kili_dataset.load_annotations("ids", unexpected="keep")
+    assert sorted(kili_dataset.values("ground_truth.detections.id", unwind=True)) == ids
+    assert kili_dataset.values("keypoints.keypoints.id", unwind=True) == [point_id]  # merged, not added twice
+    assert kili_dataset.count_label_tags() == {"checked": 3}
+
+    # the field deleted from the dataset: the person's labels come back under their ids
+    kili_dataset.delete_sample_field("ground_truth")
+    kili_dataset.load_annotations("ids", unexpected="ignore")
+    second.reload()
+    assert [d.id for d in second.ground_truth.detections] == uploaded_second
