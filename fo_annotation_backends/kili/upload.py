@@ -69,6 +69,7 @@ class Uploader:
 
     @property
     def dataset_name(self):
+        """The name of the dataset being annotated."""
         return self.samples._root_dataset.name
 
     def run(self):
@@ -209,6 +210,10 @@ class Uploader:
         PREDICTION label is still to add (a resumed upload)."""
         if self.created_here:
             return list(ids), set(ids)  # a new project: nothing exists
+        if self.resume is None:
+            # a new run id names assets no earlier attempt can have created
+            self._check_capacity(len(ids), client.count_assets({"project": {"id": self.project_id}}))
+            return list(ids), set(ids)
         model = self.config.model_name
         found = client.assets_by_id(
             self.project_id, [self.asset_ids[s] for s in ids], fields="id labels { labelType modelName }"
