@@ -21,7 +21,7 @@ from ..core.runs import remove_run_items, status_dict
 from ..core.schema import normalize_label_schema
 from ..core.secrets import get_logger
 from .client import LabelStudioClient
-from .convert import LabelInterface, results_to_labels
+from .convert import LabelInterface, foreign_labels, results_to_labels
 from .upload import SUPPORTED_TYPES, TITLE_MAX_LENGTH, TITLE_MIN_LENGTH, Uploader
 
 logger = get_logger(__name__)
@@ -231,11 +231,22 @@ class LabelStudioBackend(ImageBackendMixin, foua.AnnotationBackend):
         logger.info("%d of %d tasks have a submitted annotation", len(annotated), len(results.uploaded_tasks))
 
         added_labels = results.added_labels
+        dataset = results.samples._dataset
+        deleted_fields = {field for field in fields if not dataset.has_field(field)}
+        unexpected = collections.defaultdict(lambda: collections.defaultdict(dict))
 
         def convert(spec, result, uploaded, sample_id):
+            for return_type, labels in foreign_labels(spec, interface, result).items():
+                unexpected[spec.name][return_type][sample_id] = labels
+            known_ids = ()
+            if spec.name in deleted_fields:
+                # the labels come back under the ids they were uploaded with
+                known_ids = _as_list(results.id_map.get(spec.name, {}).get(sample_id))
             aliases = added_labels.get(spec.name, {}).get(sample_id) or {}
             added = {}
-            labels = results_to_labels(spec, interface, result, uploaded, aliases=aliases, added=added)
+            labels = results_to_labels(
+                spec, interface, result, uploaded, aliases=aliases, added=added, known_ids=known_ids
+            )
             if added:
                 # FiftyOne saves the results after merging: the next load
                 # gives these regions the same label ids
@@ -243,7 +254,17 @@ class LabelStudioBackend(ImageBackendMixin, foua.AnnotationBackend):
             return labels
 
         sample_ids = list(results.uploaded_tasks.values())
-        return build_annotations(results.samples, fields, results.id_map, sample_ids, annotated, convert)
+        annotations = build_annotations(results.samples, fields, results.id_map, sample_ids, annotated, convert)
+        # labels of another type drawn in a field: FiftyOne's `unexpected`
+        for field, by_type in unexpected.items():
+            annotations[field].update({return_type: dict(values) for return_type, values in by_type.items()})
+        return annotations
+
+
+def _as_list(ids):
+    if ids is None or ids is True:
+        return []
+    return list(ids) if isinstance(ids, (list, tuple)) else [ids]
 
 
 def latest_annotation(task):

@@ -10,6 +10,7 @@
 Coordinates in Label Studio are percentages of the image size.
 """
 
+import dataclasses
 import math
 import numbers
 import re
@@ -367,7 +368,7 @@ def _new_region_id():
 # --------------------------------------------------------------------------
 
 
-def results_to_labels(spec, interface, items, current_labels, aliases=None, added=None):
+def results_to_labels(spec, interface, items, current_labels, aliases=None, added=None, known_ids=()):
     """The FiftyOne labels of one field in one annotation's ``result``.
 
     Args:
@@ -381,13 +382,15 @@ def results_to_labels(spec, interface, items, current_labels, aliases=None, adde
             turned into new labels: they keep those labels' ids
         added (None): a dict that receives ``{region id: label id}`` of the
             regions that make new labels now
+        known_ids (()): uploaded label ids that keep their id although they
+            are not in ``current_labels`` (the field was deleted)
 
     Returns:
         ``{label_id: Label}``, or the scalar value for scalar fields
     """
     tag = interface.tags[spec.name]
     attr_tag_to_name = {t: n for n, t in interface.attribute_tags.get(spec.name, {}).items()}
-    own = [item for item in items if item.get("from_name") == tag]
+    own = [item for item in items if item.get("from_name") == tag and not _is_foreign(spec, item)]
     attr_items = [item for item in items if item.get("from_name") in attr_tag_to_name]
 
     if spec.type == "scalar":
@@ -395,17 +398,68 @@ def results_to_labels(spec, interface, items, current_labels, aliases=None, adde
 
     if spec.type in ("classification", "classifications"):
         image_attrs = _attributes_from_items(spec, attr_tag_to_name, attr_items)
+        if not current_labels and spec.type == "classification" and known_ids:
+            current_labels = {known_ids[0]: None}
         return _classifications_from_results(spec, own, image_attrs, current_labels)
 
     if spec.type == "segmentation":
+        if not current_labels and own and known_ids:
+            current_labels = {known_ids[0]: None}
         return _segmentation_from_results(spec, own, current_labels)
 
+    known = dict(current_labels)
+    known.update({label_id: None for label_id in known_ids if label_id not in known})
+    return _region_labels(spec, own, attr_tag_to_name, attr_items, known, aliases or {}, added)
+
+
+#: a region type drawn in a field of another type -> (the label type it
+#: makes, FiftyOne's return type)
+FOREIGN_TYPES = {
+    "rectanglelabels": ("detections", "detections"),
+    "keypointlabels": ("keypoints", "keypoints"),
+    "polygonlabels": ("polylines", "polylines"),
+    "brushlabels": ("instances", "detections"),
+}
+
+
+def foreign_labels(spec, interface, items):
+    """Labels of another type drawn in a field's control (a point in a
+    detections field), which FiftyOne handles as ``unexpected``.
+
+    Returns:
+        ``{return_type: {label_id: Label}}`` (return types other than the
+        field's own)
+    """
+    tag = interface.tags[spec.name]
+    by_type = {}
+    for item in items:
+        if item.get("from_name") == tag and _is_foreign(spec, item) and item.get("type") in FOREIGN_TYPES:
+            by_type.setdefault(item["type"], []).append(item)
+    out = {}
+    for result_type, group in by_type.items():
+        label_type, return_type = FOREIGN_TYPES[result_type]
+        if return_type == spec.return_type:
+            continue  # the field's own return type: not unexpected
+        as_spec = dataclasses.replace(spec, type=label_type, attributes={}, classes=[])
+        out.setdefault(return_type, {}).update(_region_labels(as_spec, group, {}, [], {}, {}, None))
+    return out
+
+
+def _is_foreign(spec, item):
+    """Whether a result item of the field's control has another type."""
+    kind = item.get("type")
+    if kind is None or spec.type == "scalar":
+        return False
+    return kind != CONTROL_TAGS[spec.type][1]
+
+
+def _region_labels(spec, own, attr_tag_to_name, attr_items, current_labels, aliases, added):
     attrs_by_region = {}
     for item in attr_items:
         attrs_by_region.setdefault(item.get("id"), []).append(item)
 
     labels = {}
-    for key, (existing, group) in _group_regions(spec, own, current_labels, aliases or {}).items():
+    for key, (existing, group) in _group_regions(spec, own, current_labels, aliases).items():
         head = group[0][1]
         region_ids = [item.get("id") for _, item in group]
         attr_results = [a for rid in region_ids if rid for a in attrs_by_region.get(rid, [])]
@@ -536,7 +590,7 @@ def _classifications_from_results(spec, own, attributes, current_labels):
         chosen.extend((item.get("value") or {}).get("choices") or [])
     if spec.type == "classification":
         chosen = chosen[:1]
-    by_name = {label.label: label_id for label_id, label in current_labels.items()}
+    by_name = {label.label: label_id for label_id, label in current_labels.items() if label is not None}
     single_id = next(iter(current_labels), None) if spec.type == "classification" else None
     labels = {}
     for name in chosen:

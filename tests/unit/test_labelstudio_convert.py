@@ -15,6 +15,7 @@ from fo_annotation_backends.core.schema import normalize_label_schema
 from fo_annotation_backends.labelstudio.convert import (
     IMAGE_TAG,
     LabelInterface,
+    foreign_labels,
     labels_to_results,
     results_to_labels,
 )
@@ -765,3 +766,33 @@ def test_regions_a_load_made_labels_of_keep_those_ids_on_the_next_load():
         assert list(again) == [first_id]
         unknown = results_to_labels(fields[field], interface, items, {}, aliases=added)
         assert list(unknown) != [first_id]  # the label was deleted in the dataset: a new one
+
+
+def test_a_point_drawn_in_a_detections_field_is_an_unexpected_keypoint():
+    fields, interface = interface_of(DETECTION_SCHEMA)
+    spec = fields["det"]
+    box = fol.Detection(label="cat", bounding_box=[0.1, 0.1, 0.2, 0.2])
+    results = labels_to_results(spec, interface, fol.Detections(detections=[box]))
+    results.append(_point(interface.tags["det"], "cat", 30.0, 40.0, "pt1"))
+
+    labels = results_to_labels(spec, interface, results, {box.id: box})
+    unexpected = foreign_labels(spec, interface, results)
+
+    assert list(labels) == [box.id]  # the field's own work is unaffected
+    assert list(unexpected) == ["keypoints"]
+    (point,) = unexpected["keypoints"].values()
+    assert isinstance(point, fol.Keypoint) and point.label == "cat"
+    assert_points_equal(point.points, [(0.3, 0.4)])
+    assert foreign_labels(spec, interface, results[:-1]) == {}
+
+
+def test_labels_of_a_deleted_field_come_back_under_their_uploaded_ids():
+    fields, interface = interface_of(DETECTION_SCHEMA)
+    spec = fields["det"]
+    box = fol.Detection(label="cat", bounding_box=[0.1, 0.1, 0.2, 0.2])
+    results = labels_to_results(spec, interface, fol.Detections(detections=[box]))
+
+    labels = results_to_labels(spec, interface, results, {}, known_ids=[box.id])
+
+    assert list(labels) == [box.id]
+    assert labels[box.id].bounding_box == pytest.approx([0.1, 0.1, 0.2, 0.2])
