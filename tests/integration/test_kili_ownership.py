@@ -23,6 +23,7 @@ from fo_annotation_backends.core.errors import (
     ParameterError,
     ProjectDeletedError,
     ServiceError,
+    UploadInterruptedError,
 )
 from fo_annotation_backends.core.runs import STATUS_KEYS
 from fo_annotation_backends.kili import KiliBackendConfig, KiliClient
@@ -166,6 +167,38 @@ def test_a_failure_before_any_asset_puts_a_reused_projects_interface_back(
     assert after["jsonInterface"] == theirs
     assert len(_asset_ids(kili_emulator, project)) == 1
     assert "reused" not in kili_dataset.list_annotation_runs()
+
+
+def test_an_unfinished_run_in_a_reused_project_is_discarded_by_deleting_only_its_assets(
+    kili_dataset, kili_backend, kili_emulator, kili_annotator, tmp_path
+):
+    add_images(kili_dataset, str(tmp_path), 3, ground_truth=_boxes)
+    project = kili_annotator.graphql(
+        "mutation($data: CreateProjectData!) { data: createProject(data: $data) { id } }",
+        {"data": {"title": "Theirs", "description": "", "inputType": "IMAGE", "jsonInterface": json.dumps({"jobs": {}})}},
+    )["data"]["id"]
+    kili_annotator.graphql(
+        "mutation($data: AppendManyAssetsData!, $where: ProjectWhere!) { data: appendManyAssets(data: $data, where: $where) { id } }",
+        {"data": {"contentArray": ["http://127.0.0.1:9/x.png"], "externalIDArray": ["theirs-1"]}, "where": {"id": project}},
+    )
+    (theirs,) = _asset_ids(kili_emulator, project)
+    # the assets go up, then their predictions are refused (429, no retries)
+    kili_emulator.set_faults(rate_limit=1.0, retry_after=0, fault_operations=["appendManyLabels"])
+    with pytest.raises(UploadInterruptedError, match="run the same annotate"):
+        kili_dataset.annotate("discard", backend=kili_backend, label_schema=SCHEMA, project_id=project, max_retries=0)
+    kili_emulator.reset_faults()
+    assert len(_asset_ids(kili_emulator, project)) == 4
+
+    unfinished = kili_dataset.load_annotation_results("discard")
+    assert (unfinished.upload_complete, unfinished.project_created) == (False, False)
+    with pytest.raises(AnnotationBackendError, match="did not finish"):
+        unfinished.backend.download_annotations(unfinished)
+    assert unfinished.get_status()["service"]["upload_complete"] is False
+    unfinished.cleanup()
+    assert _asset_ids(kili_emulator, project) == [theirs] and project in _projects(kili_emulator)
+    kili_dataset.delete_annotation_run("discard")
+    kili_dataset.annotate("discard", backend=kili_backend, label_schema=SCHEMA, project_id=project)
+    assert len(_asset_ids(kili_emulator, project)) == 4
 
 
 def test_a_killed_upload_is_resumed_by_the_same_call(kili_dataset, kili_backend, kili_emulator, tmp_path):
