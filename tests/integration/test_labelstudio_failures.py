@@ -241,3 +241,32 @@ def test_a_used_run_key_says_how_to_proceed(dataset, media_dir, backend, ls_clie
     with pytest.raises(ParameterError, match="already has an annotation run 'k'.*Use another run key.*cleanup\\(\\)"):
         dataset.annotate("k", backend=backend, label_schema=BOXES)
     assert {p["id"] for p in _projects(ls_client)} == before
+
+
+def test_an_unfinished_run_in_another_runs_project_is_discarded_by_its_cleanup(
+    dataset, media_dir, backend, ls_client, monkeypatch
+):
+    add_images(dataset, media_dir, 5, gt=_boxes)
+    first = dataset.limit(2).annotate("first", backend=backend, label_schema=BOXES)
+    real_import = LabelStudioClient.import_tasks
+    imports = []
+
+    def answer_lost_on_the_second_batch(self, *args, **kwargs):
+        imports.append(1)
+        created = real_import(self, *args, **kwargs)
+        if len(imports) == 2:
+            raise ServiceUnavailableError("the answer was lost")
+        return created
+
+    monkeypatch.setattr(LabelStudioClient, "import_tasks", answer_lost_on_the_second_batch)
+    with pytest.raises(UploadInterruptedError):
+        dataset.skip(2).annotate("k", backend=backend, label_schema=BOXES, project_id=first.project_id, import_batch_size=1)
+    assert len(ls_client.task_ids(first.project_id)) == 4
+
+    unfinished = dataset.load_annotation_results("k", cache=False)
+    assert not unfinished.upload_complete and not unfinished.project_created
+    unfinished.cleanup()
+    dataset.delete_annotation_run("k")
+
+    assert ls_client.task_ids(first.project_id) == set(first.uploaded_tasks)
+    dataset.annotate("k", backend=backend, label_schema=BOXES)  # the key is free again
