@@ -239,10 +239,8 @@ def test_request_preview_load_status_cleanup_delete_with_kili(kili_dataset, kili
     assert after[s1.id] == {}
     for untouched in (samples[2], samples[3]):
         assert set(after[untouched.id]) == set(before[untouched.id])
-    # loading again changes nothing, except that the box the annotator added
-    # (no FiftyOne id in Kili) comes back under a new id: FiftyOne deletes the
-    # copy of the first load and adds this one
-    assert preview_load(dataset, "plugin_run") == {"ground_truth": {"added": 1, "edited": 0, "deleted": 1}}
+    # loading again changes nothing: the box the annotator added keeps the id of its first load
+    assert preview_load(dataset, "plugin_run") == {"ground_truth": {"added": 0, "edited": 0, "deleted": 0}}
 
     status = run(STATUS, dataset, anno_key="plugin_run").result
     assert status["status"]["total"] == 3 and status["status"]["labeled"] == 2
