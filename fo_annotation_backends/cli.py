@@ -879,8 +879,9 @@ def _doctor_backend(report, name, entry, raw_entry, path, environ, timeout):
         return
     if not key:
         return
-    from .core.errors import AuthenticationError, ServiceError, ServiceUnavailableError
+    from .core.errors import AuthenticationError, ParameterError, ServiceError, ServiceUnavailableError
 
+    endpoint = {"kili": " (the GraphQL endpoint, .../api/label/v2/graphql)", "fastlabel": " (the API base, ending in /v1/)"}
     try:
         who = _check_server(kind, url, key, timeout)
     except AuthenticationError as e:
@@ -898,8 +899,15 @@ def _doctor_backend(report, name, entry, raw_entry, path, environ, timeout):
             % (PROG, name, name, name.upper()),
         )
         return
+    except ParameterError as e:
+        # the client recognised a server that is not the service's API
+        report.fail(
+            subject,
+            "%s (%s) is not the %s API: %s" % (url, url_where, TITLES[kind], _first_line(e)),
+            "point the url at the %s API%s" % (TITLES[kind], endpoint.get(kind, " (the address you open in a browser)")),
+        )
+        return
     except ServiceError as e:
-        endpoint = {"kili": " (the GraphQL endpoint, .../api/label/v2/graphql)", "fastlabel": " (the API base, ending in /v1/)"}
         report.fail(
             subject,
             "%s answered with an error (%s): %s" % (url, url_where, _first_line(e)),

@@ -16,7 +16,7 @@ class, so each service keeps its own ``XBackendConfig``/``XBackend``/
 import fiftyone.core.fields as fof
 import fiftyone.core.media as fom
 
-from .errors import AnnotationBackendError, UploadInterruptedError
+from .errors import AnnotationBackendError
 from .runs import RunOwnershipMixin
 from .secrets import get_logger, register_secret
 
@@ -167,39 +167,3 @@ def ensure_upload_complete(results):
         "again (run key '%s') to resume it, or discard it with `dataset.load_annotation_results('%s').cleanup()` "
         "and `dataset.delete_annotation_run('%s')`" % (key, key, key, key)
     )
-
-
-def handle_failed_upload(error, anno_key, done, total, items, project, resume_hint, delete_project=None):
-    """What a failed upload leaves: with nothing of the run on the service,
-    the project this upload created is deleted (``delete_project``) and the
-    error goes on as it is; otherwise the items stay and an
-    :class:`UploadInterruptedError` (chained to ``error``) says how to resume.
-
-    Args:
-        error: the exception that stopped the upload
-        anno_key: the run key
-        done: how many of the run's items the service has
-        total: how many items the run has
-        items: what they are called ("assets", "tasks")
-        project: the project (id or slug), for the message
-        resume_hint: the ``annotate()`` argument that resumes, e.g.
-            ``"project_id='abc'"``
-        delete_project (None): a callable deleting the project, when this
-            upload created it
-    """
-    if done == 0:
-        if delete_project is not None:
-            try:
-                logger.info("Upload failed before anything was created; deleting project %s", project)
-                delete_project()
-            except Exception as e:
-                logger.warning("Could not delete project %s: %s", project, e)
-        return
-    message = (
-        "The upload of run '%s' stopped after %d of %d %s (%s: %s). Project %s keeps them: run the same annotate() "
-        "call with %s to resume (nothing is sent twice), or delete the project"
-        % (anno_key, done, total, items, type(error).__name__, error, project, resume_hint)
-    )
-    if isinstance(error, Exception):
-        raise UploadInterruptedError(message, project=project, uploaded=done, total=total) from error
-    logger.warning(message)

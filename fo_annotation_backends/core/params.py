@@ -52,17 +52,20 @@ def reject_unknown_parameters(config_cls, backend_name, unknown):
     )
 
 
-def check_positive(config, names, integer=True):
+def check_positive(config, names, integer=True, allow_zero=False, allow_none=True):
     """Raises :class:`ParameterError` unless each of ``config``'s attributes
-    ``names`` is ``None`` or a positive number (an int when ``integer``)."""
+    ``names`` is a positive number (an int when ``integer``; zero too when
+    ``allow_zero``), or ``None`` when ``allow_none``."""
     for name in names:
         value = getattr(config, name, None)
-        if value is None:
+        if value is None and allow_none:
             continue
         kinds = (int,) if integer else (int, float)
-        if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        too_small = value < 0 if allow_zero and isinstance(value, kinds) else not isinstance(value, kinds) or value <= 0
+        if isinstance(value, bool) or not isinstance(value, kinds) or too_small:
             raise ParameterError(
-                "`%s` must be a positive %s, not %r" % (name, "integer" if integer else "number", value)
+                "`%s` must be a %s %s, not %r"
+                % (name, "non-negative" if allow_zero else "positive", "integer" if integer else "number", value)
             )
 
 
@@ -70,7 +73,8 @@ def check_choice(config, name, choices):
     """Raises :class:`ParameterError` unless ``config.<name>`` is one of
     ``choices``."""
     value = getattr(config, name, None)
-    if value not in choices:
+    # by type too: 1 == True, but `local_files=1` is not a choice
+    if not any(value == choice and type(value) is type(choice) for choice in choices):
         raise ParameterError(
             "`%s` must be one of %s, not %r" % (name, ", ".join(repr(c) for c in choices), value)
         )

@@ -138,8 +138,7 @@ class FastLabelBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         check_positive(self, ["window_seconds", "timeout"], integer=False)
         if self.window_seconds is None or self.timeout is None:
             raise ParameterError("`window_seconds` and `timeout` must be positive numbers, not None")
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ParameterError("`max_retries` must be an integer >= 0, not %r" % (max_retries,))
+        check_positive(self, ["max_retries"], allow_zero=True, allow_none=False)
         if self.url is not None and not self.url.startswith(("http://", "https://")):
             raise ParameterError(
                 "`url` must be the FastLabel API base, an http(s) URL ending in /v1/ like %s, not %r"

@@ -161,8 +161,7 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
             raise ParameterError("label_selection='annotator' needs `annotator=<email>`")
         check_positive(self, ["max_assets_per_project", "upload_workers", "download_page_size", "max_calls"])
         check_positive(self, ["window_seconds", "timeout"], integer=False)
-        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
-            raise ParameterError("`max_retries` must be an integer >= 0, not %r" % (self.max_retries,))
+        check_positive(self, ["max_retries"], allow_zero=True, allow_none=False)
         if not isinstance(self.model_name, str) or not self.model_name:
             raise ParameterError("`model_name` must be a non-empty string, not %r" % (self.model_name,))
         if self.project_id is not None and (not isinstance(self.project_id, str) or not self.project_id):

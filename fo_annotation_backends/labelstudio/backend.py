@@ -133,8 +133,7 @@ class LabelStudioBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
             ],
         )
         check_positive(self, ["timeout", "window_seconds"], integer=False)
-        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int) or self.max_retries < 0:
-            raise ParameterError("`max_retries` must be an integer >= 0, not %r" % (self.max_retries,))
+        check_positive(self, ["max_retries"], allow_zero=True, allow_none=False)
         check_choice(self, "local_files", (True, False, "auto"))
         if self.url is not None:
             parts = urllib.parse.urlsplit(str(self.url))

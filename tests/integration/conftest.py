@@ -3,13 +3,10 @@ started once per session (its data directory is reused between runs, so
 later runs start in seconds), and the Kili and FastLabel emulators (one per
 test, from this package's pytest plugin)."""
 
-import contextlib
 import os
-import uuid
 
 import pytest
 
-import fiftyone as fo
 
 from fo_annotation_backends.labelstudio import LabelStudioClient
 from fo_annotation_backends.testing.fastlabel_annotator import FastLabelAnnotator
@@ -17,7 +14,7 @@ from fo_annotation_backends.testing.kili_annotator import KiliAnnotator
 from fo_annotation_backends.testing.labelstudio_annotator import LabelStudioAnnotator
 from fo_annotation_backends.testing.labelstudio_server import LabelStudioServer, cache_dir
 
-CONFIG_CLS = "fo_annotation_backends.labelstudio.LabelStudioBackendConfig"
+from registration import CONFIG_CLS, FASTLABEL_CONFIG_CLS, KILI_CONFIG_CLS, registered_backend, temporary_dataset
 
 
 @pytest.fixture(scope="session")
@@ -56,32 +53,6 @@ def ls_client(ls_server):
     return LabelStudioClient(ls_server.url, ls_server.legacy_token)
 
 
-@contextlib.contextmanager
-def registered_backend(name, entry):
-    """``fo.annotation_config.backends[name] = entry`` for a while."""
-    saved = fo.annotation_config.backends.get(name)
-    fo.annotation_config.backends[name] = entry
-    try:
-        yield name
-    finally:
-        if saved is None:
-            fo.annotation_config.backends.pop(name, None)
-        else:
-            fo.annotation_config.backends[name] = saved
-
-
-def temporary_dataset(prefix):
-    """A new dataset whose runs are cleaned up, then deleted."""
-    ds = fo.Dataset("%s-%s" % (prefix, uuid.uuid4().hex[:10]))
-    yield ds
-    for key in ds.list_annotation_runs():
-        try:
-            ds.load_annotation_results(key).cleanup()
-        except Exception:
-            pass
-    ds.delete()
-
-
 @pytest.fixture
 def backend(ls_server):
     """Registers our backend as ``labelstudio`` (replacing the built-in)."""
@@ -108,9 +79,6 @@ def media_dir(tmp_path):
     return str(folder)
 
 
-KILI_CONFIG_CLS = "fo_annotation_backends.kili.KiliBackendConfig"
-
-
 @pytest.fixture
 def kili_backend(kili_emulator):
     """Registers our Kili backend as ``kili``, pointed at the emulator."""
@@ -128,9 +96,6 @@ def kili_annotator(kili_emulator):
 def kili_dataset(kili_backend):
     """A dataset whose runs are cleaned up while the emulator still runs."""
     yield from temporary_dataset("kili")
-
-
-FASTLABEL_CONFIG_CLS = "fo_annotation_backends.fastlabel.FastLabelBackendConfig"
 
 
 @pytest.fixture

@@ -148,6 +148,28 @@ def test_doctor_names_a_missing_key_and_a_server_that_does_not_answer(cli_env, k
     assert lines_of(out, "warn", "plugin") and "plugin install" in lines_of(out, "warn", "plugin")[0]
 
 
+def test_doctor_names_the_endpoint_expected_when_the_url_is_not_the_api(cli_env, kili_emulator, fastlabel_emulator):
+    kili_root = kili_emulator.url.split("/api/label/")[0] + "/"
+    fastlabel_root = fastlabel_emulator.url.rstrip("/")[: -len("/v1")] + "/"
+    write_config(
+        cli_env,
+        {
+            "kili": {"config_cls": CONFIG_CLASSES["kili"], "url": kili_root},
+            "fastlabel": {"config_cls": CONFIG_CLASSES["fastlabel"], "url": fastlabel_root},
+        },
+    )
+    cli_env["FIFTYONE_KILI_API_KEY"] = kili_emulator.api_key
+    cli_env["FIFTYONE_FASTLABEL_API_KEY"] = fastlabel_emulator.api_key
+    code, out, err = run_cli(cli_env, "doctor", "--timeout", "5")
+    assert code == 1, out + err
+    (kili,) = lines_of(out, "FAIL", "kili")
+    assert "api/label/v2/graphql" in kili and "-- fix:" in kili, kili
+    (fastlabel,) = lines_of(out, "FAIL", "fastlabel")
+    assert "is not the FastLabel API" in fastlabel and "/v1/" in fastlabel, fastlabel
+    assert "-- fix: point the url at the FastLabel API (the API base, ending in /v1/)" in fastlabel
+    assert kili_emulator.api_key not in out + err and fastlabel_emulator.api_key not in out + err
+
+
 def test_doctor_warns_when_fiftyone_annotation_backends_hides_an_entry(emulator_config):
     emulator_config["FIFTYONE_ANNOTATION_BACKENDS"] = "*,kili"
     code, out, err = run_cli(emulator_config, "doctor")

@@ -28,7 +28,7 @@ from fo_annotation_backends.core.runs import STATUS_KEYS
 from fo_annotation_backends.fastlabel import FastLabelBackend, FastLabelClient, UploadInterruptedError
 from fo_annotation_backends.testing.fastlabel import FastLabelEmulator
 
-from conftest import FASTLABEL_CONFIG_CLS, registered_backend, temporary_dataset
+from registration import FASTLABEL_CONFIG_CLS, registered_backend, temporary_dataset
 from dataset_helpers import add_images, dets
 
 pytestmark = pytest.mark.integration

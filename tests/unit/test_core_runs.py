@@ -172,3 +172,31 @@ def test_resume_state_reads_the_partial_results():
 
     assert (ResumeState("r", Partial()).project_id, ResumeState("r", Partial()).project_created) == (12, True)
     assert (ResumeState("r").project_id, ResumeState("r").project_created) == (None, False)
+
+
+def test_check_choice_compares_types_too():
+    class C:
+        mode = 1
+
+    with pytest.raises(ParameterError, match="not 1"):
+        check_choice(C(), "mode", (True, False, "auto"))
+
+
+def test_check_positive_can_allow_zero():
+    class C:
+        retries, negative = 0, -1
+
+    check_positive(C(), ["retries"], allow_zero=True)
+    with pytest.raises(ParameterError, match="`negative` must be a non-negative integer, not -1"):
+        check_positive(C(), ["negative"], allow_zero=True)
+    with pytest.raises(ParameterError, match="`retries` must be a positive integer, not 0"):
+        check_positive(C(), ["retries"])
+
+
+def test_check_positive_can_refuse_none():
+    class C:
+        retries = None
+
+    check_positive(C(), ["retries"])
+    with pytest.raises(ParameterError, match="`retries` must be a non-negative integer, not None"):
+        check_positive(C(), ["retries"], allow_zero=True, allow_none=False)
