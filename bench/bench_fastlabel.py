@@ -126,6 +126,8 @@ SIDE_LABELS = {
 
 FO_ANNOTATIONS = "fiftyone.utils.annotations"
 FL_BACKEND = "fo_annotation_backends.fastlabel.backend"
+FL_UPLOAD = "fo_annotation_backends.fastlabel.upload"
+FL_TASKS = "fo_annotation_backends.fastlabel.runtasks"
 FL_CLIENT = "fo_annotation_backends.fastlabel.client"
 CORE_HTTP = "fo_annotation_backends.core.http"
 CORE_PACING = "fo_annotation_backends.core.pacing"
@@ -134,21 +136,24 @@ CORE_DOWNLOAD = "fo_annotation_backends.core.download"
 PACING_LABEL = "  ↳ waiting for the budget (`Pacer`; threads add up)"
 BREAKDOWN = [
     (FO_ANNOTATIONS, "_build_label_schema", "FiftyOne: validate the label schema"),
-    (FL_BACKEND, "normalize_label_schema", "normalize schema"),
-    (FL_BACKEND, "_Uploader._check_media", "check media files"),
-    (FL_BACKEND, "sample_image_sizes", "image sizes (from metadata)"),
+    (FL_UPLOAD, "normalize_label_schema", "normalize schema"),
+    (FL_UPLOAD, "Uploader._check_media", "check media files"),
+    (FL_UPLOAD, "sample_image_sizes", "image sizes (from metadata)"),
     (FL_BACKEND, "FastLabelBackend._connect_to_api", "create client"),
     (FL_CLIENT, "FastLabelClient.check_credentials", "check credentials (`GET projects`)"),
-    (FL_BACKEND, "_Uploader._project", "create project + classes"),
-    (FL_BACKEND, "_Uploader._upload", "create the tasks (`upload_workers` threads)"),
-    (FL_BACKEND, "field_values", "  read label fields (FiftyOne `values()`)"),
-    (FL_BACKEND, "labels_to_task", "  convert labels to task annotations"),
-    (FL_BACKEND, "_base64_image", "  read + base64-encode the images (threads add up)"),
+    (FL_UPLOAD, "Uploader._find_project", "find project"),
+    (FL_UPLOAD, "Uploader._create_project", "create project"),
+    (FL_UPLOAD, "Uploader._create_classes", "create classes"),
+    (FL_UPLOAD, "Uploader._convert", "convert labels (before the first request)"),
+    (FL_UPLOAD, "Uploader._send_tasks", "create the tasks (`upload_workers` threads)"),
+    (FL_UPLOAD, "field_values", "  read label fields (FiftyOne `values()`)"),
+    (FL_UPLOAD, "labels_to_task", "  convert labels to task annotations"),
+    (FL_UPLOAD, "_base64_image", "  read + base64-encode the images (threads add up)"),
     (FL_CLIENT, "FastLabelClient.create_task", "  `POST tasks/image` incl. pacing (threads add up)"),
-    (FL_BACKEND, "_Uploader._read_back", "read back task + annotation ids (`GET tasks/image`)"),
+    (FL_UPLOAD, "Uploader._read_back", "read back task + annotation ids (`GET tasks/image`)"),
     (FL_BACKEND, "FastLabelBackend.download_annotations", "download_annotations (backend)"),
     (CORE_DOWNLOAD, "load_current_labels", "  read current labels (FiftyOne `values()`)"),
-    (FL_BACKEND, "task_to_labels", "  convert tasks to labels"),
+    (FL_TASKS, "task_to_labels", "  convert tasks to labels"),
     (FO_ANNOTATIONS, "_merge_labels", "FiftyOne: merge labels into the dataset"),
     (FL_CLIENT, "FastLabelClient.delete_project", "delete project"),
     (CORE_HTTP, "HttpSession.request", "every API call: pacing + HTTP (threads add up)"),

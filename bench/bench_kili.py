@@ -104,26 +104,28 @@ def storage_path_key(path):
 
 FO_ANNOTATIONS = "fiftyone.utils.annotations"
 KILI_BACKEND = "fo_annotation_backends.kili.backend"
+KILI_UPLOAD = "fo_annotation_backends.kili.upload"
+KILI_DOWNLOAD = "fo_annotation_backends.kili.download"
 KILI_CLIENT = "fo_annotation_backends.kili.client"
 CORE_DOWNLOAD = "fo_annotation_backends.core.download"
 
 BREAKDOWN = [
     (FO_ANNOTATIONS, "_build_label_schema", "FiftyOne: validate the label schema"),
-    (KILI_BACKEND, "normalize_label_schema", "normalize schema"),
-    (KILI_BACKEND, "check_image_media", "check media files"),
+    (KILI_UPLOAD, "normalize_label_schema", "normalize schema"),
+    (KILI_UPLOAD, "check_image_media", "check media files"),
     (KILI_BACKEND, "KiliBackend._connect_to_api", "create client"),
     (KILI_CLIENT, "KiliClient.viewer", "check credentials (viewer)"),
-    (KILI_BACKEND, "_Uploader._project", "create project"),
-    (KILI_BACKEND, "_Uploader._upload", "upload assets + predictions (batches of 100)"),
-    (KILI_BACKEND, "field_values", "  read label fields (FiftyOne values())"),
-    (KILI_BACKEND, "labels_to_json_response", "  convert labels to jsonResponse"),
+    (KILI_UPLOAD, "Uploader._resolve_project", "find + create project"),
+    (KILI_UPLOAD, "Uploader._upload", "upload assets + predictions (batches of 100)"),
+    (KILI_UPLOAD, "field_values", "  read label fields (FiftyOne values())"),
+    (KILI_UPLOAD, "labels_to_json_response", "  convert labels to jsonResponse"),
     (KILI_CLIENT, "KiliClient.signed_upload_urls", "  signed upload URLs (30 a call)"),
     (KILI_CLIENT, "KiliClient.upload_file", "  PUT files (upload_workers threads; durations add up)"),
     (KILI_CLIENT, "KiliClient.append_assets", "  appendManyAssets (100 a call)"),
     (KILI_CLIENT, "KiliClient.append_predictions", "  appendManyLabels PREDICTION (100 a call)"),
     (KILI_BACKEND, "KiliBackend.download_annotations", "download_annotations (backend)"),
     (CORE_DOWNLOAD, "load_current_labels", "  read current labels (FiftyOne values())"),
-    (KILI_BACKEND, "json_response_to_labels", "  convert jsonResponse to labels"),
+    (KILI_DOWNLOAD, "json_response_to_labels", "  convert jsonResponse to labels"),
     (KILI_CLIENT, "KiliClient.query", "every GraphQL query (incl. the JSON decode)"),
     (KILI_CLIENT, "KiliClient.mutate", "every GraphQL mutation"),
     (FO_ANNOTATIONS, "_merge_labels", "FiftyOne: merge labels into the dataset"),

@@ -157,6 +157,7 @@ def run_annotator(url, token, task_to_index, threads, deadline):
 FO_ANNOTATIONS = "fiftyone.utils.annotations"
 BUILTIN = "fiftyone.utils.labelstudio"
 OURS_BACKEND = "fo_annotation_backends.labelstudio.backend"
+OURS_UPLOAD = "fo_annotation_backends.labelstudio.upload"
 OURS_DOWNLOAD = "fo_annotation_backends.core.download"
 OURS_CLIENT = "fo_annotation_backends.labelstudio.client"
 
@@ -176,16 +177,17 @@ BREAKDOWN = {
     ],
     "ours_ls": [
         (FO_ANNOTATIONS, "_build_label_schema", "FiftyOne: validate the label schema"),
-        (OURS_BACKEND, "normalize_label_schema", "normalize schema"),
-        (OURS_BACKEND, "check_image_media", "check media files"),
+        (OURS_UPLOAD, "normalize_label_schema", "normalize schema"),
+        (OURS_UPLOAD, "check_image_media", "check media files"),
         (OURS_CLIENT, "LabelStudioClient.__init__", "create client"),
         (OURS_CLIENT, "LabelStudioClient.check_credentials", "check credentials (health + whoami)"),
-        (OURS_BACKEND, "_Uploader._project", "find + create project"),
-        (OURS_BACKEND, "_Uploader._media_urls", "media: local-files check + upload"),
+        (OURS_UPLOAD, "Uploader._resolve_project", "find + create project"),
+        (OURS_UPLOAD, "_Media.__init__", "media: local-files check"),
+        (OURS_UPLOAD, "_Media._upload", "media: upload"),
         (OURS_CLIENT, "LabelStudioClient.upload_files", "  upload files (+ file-uploads lookup)"),
-        (OURS_BACKEND, "_Uploader._import_tasks", "build + import tasks with predictions"),
-        (OURS_BACKEND, "field_values", "  read label fields (FiftyOne values())"),
-        (OURS_BACKEND, "labels_to_results", "  convert labels to results"),
+        (OURS_UPLOAD, "Uploader._send_tasks", "build + import tasks with predictions"),
+        (OURS_UPLOAD, "field_values", "  read label fields (FiftyOne values())"),
+        (OURS_UPLOAD, "labels_to_results", "  convert labels to results"),
         (OURS_CLIENT, "LabelStudioClient.import_tasks", "  POST tasks"),
         (OURS_BACKEND, "LabelStudioBackend.download_annotations", "download_annotations (backend)"),
         (OURS_CLIENT, "LabelStudioClient.export_tasks", "  export tasks (1 request + JSON decode)"),
