@@ -44,6 +44,9 @@ RETURN_TYPES = {
     "scalar": "scalar",
 }
 
+#: every normalised image label type; each service backend supports all of them
+IMAGE_TYPES = tuple(RETURN_TYPES)
+
 ATTRIBUTE_TYPES = ("select", "radio", "checkbox", "text")
 SCALAR_TYPES = ("int", "float", "bool", "str")
 

@@ -37,7 +37,7 @@ from ..core.idmap import field_values, label_ids
 from ..core.media import check_image_media, sample_image_sizes
 from ..core.progress import progress_bar
 from ..core.runs import handle_failed_upload
-from ..core.schema import normalize_label_schema
+from ..core.schema import IMAGE_TYPES, normalize_label_schema
 from ..core.secrets import get_logger
 from .client import CLASSIFICATION_TASKS, IMAGE_TASKS
 from .convert import IMAGE_CLASSIFICATION, FastLabelInterface, labels_to_task
@@ -47,17 +47,7 @@ logger = get_logger(__name__)
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # FastLabel's limit for image tasks
 ACCEPTED_EXTENSIONS = (".png", ".jpg", ".jpeg")
-SUPPORTED_TYPES = (
-    "classification",
-    "classifications",
-    "detections",
-    "instances",
-    "polylines",
-    "polygons",
-    "keypoints",
-    "segmentation",
-    "scalar",
-)
+SUPPORTED_TYPES = IMAGE_TYPES
 #: how many hex digits of the run id mark the run's project slug and task names
 RUN_MARK_LENGTH = 12
 _SLUG_RE = re.compile(r"[^a-z0-9_-]+")

@@ -32,6 +32,7 @@ from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin
 from ..core.errors import ParameterError, ProjectDeletedError
 from ..core.params import check_choice, check_positive, reject_unknown_parameters
 from ..core.runs import remove_run_items, status_dict
+from ..core.schema import IMAGE_TYPES
 from ..core.secrets import get_logger
 from .client import DEFAULT_URL, HUMAN_LABEL_TYPES, KiliClient, check_endpoint, project_url
 from .convert import KiliInterface
@@ -45,17 +46,7 @@ LABEL_SELECTIONS = ("latest", "latest_review", "annotator")
 #: asset statuses of Kili's (V1) workflow, for ``status_in``
 ASSET_STATUSES = ("TODO", "ONGOING", "LABELED", "REVIEWED", "TO_REVIEW")
 MARK_FILTERS = ("consensus_mark_gte", "consensus_mark_lte", "honeypot_mark_gte", "honeypot_mark_lte")
-SUPPORTED_TYPES = (
-    "classification",
-    "classifications",
-    "detections",
-    "instances",
-    "polylines",
-    "polygons",
-    "keypoints",
-    "segmentation",
-    "scalar",
-)
+SUPPORTED_TYPES = IMAGE_TYPES
 
 
 class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):

@@ -19,7 +19,7 @@ from ..core.idmap import field_values, label_ids
 from ..core.media import check_image_media, chunk_by_count_and_bytes, is_remote, sample_image_sizes
 from ..core.progress import progress_bar
 from ..core.runs import handle_failed_upload
-from ..core.schema import normalize_label_schema
+from ..core.schema import IMAGE_TYPES, normalize_label_schema
 from ..core.secrets import get_logger
 from .client import RUN_KEY, SAMPLE_KEY, media_name
 from .convert import LabelInterface, labels_to_results
@@ -28,17 +28,7 @@ logger = get_logger(__name__)
 
 TITLE_MIN_LENGTH, TITLE_MAX_LENGTH = 3, 50  # Label Studio's project title limits
 _NEEDS_IMAGE_SIZE = ("instances", "segmentation")
-SUPPORTED_TYPES = (
-    "classification",
-    "classifications",
-    "detections",
-    "instances",
-    "polylines",
-    "polygons",
-    "keypoints",
-    "segmentation",
-    "scalar",
-)
+SUPPORTED_TYPES = IMAGE_TYPES
 
 
 def project_description(anno_key, run_id):

@@ -4,7 +4,6 @@ discovered from FIFTYONE_PLUGINS_DIR, its operators run end to end with
 events run the same way."""
 
 import asyncio
-import contextlib
 import os
 import secrets
 
@@ -17,6 +16,7 @@ from fiftyone.operators.registry import OperatorRegistry
 
 from dataset_helpers import add_images, dets
 from kili_helpers import box_annotation, job, key
+from registration import registered_backend
 
 from fo_annotation_backends.core.secrets import redact
 from fo_annotation_backends.plugin import helpers
@@ -58,19 +58,6 @@ def plugins_dir(tmp_path_factory, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     return folder
 
-
-@contextlib.contextmanager
-def registered_backend(name, entry):
-    """``fo.annotation_config.backends[name] = entry`` for a while."""
-    saved = fo.annotation_config.backends.get(name)
-    fo.annotation_config.backends[name] = entry
-    try:
-        yield name
-    finally:
-        if saved is None:
-            fo.annotation_config.backends.pop(name, None)
-        else:
-            fo.annotation_config.backends[name] = saved
 
 
 def run(operator_uri, dataset=None, view=None, selected=None, **params):
