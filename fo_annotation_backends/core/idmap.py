@@ -59,6 +59,17 @@ def label_ids(value, multiple):
     return ids[0] if ids else None
 
 
+def record_ids(id_map, spec, sample_id, value):
+    """Records one sample's uploaded ``value`` of field ``spec`` in the
+    run's ``id_map``: its label ids, or ``True`` for a scalar that has a
+    value (a scalar without one is not recorded)."""
+    if spec.type == "scalar":
+        if value is not None:
+            id_map[sample_id] = True
+    else:
+        id_map[sample_id] = label_ids(value, spec.multiple)
+
+
 def load_current_labels(samples, fields, sample_ids):
     """The current values of ``fields`` for ``sample_ids``, by sample id.
 

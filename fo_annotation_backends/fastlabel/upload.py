@@ -33,7 +33,7 @@ from PIL import Image
 
 from ..core.backend import keypoint_skeletons
 from ..core.errors import AnnotationBackendError, MediaError, ParameterError, ProjectDeletedError
-from ..core.idmap import field_values, label_ids
+from ..core.idmap import field_values, record_ids
 from ..core.media import check_image_media, sample_image_sizes
 from ..core.progress import progress_bar
 from ..core.runs import handle_failed_upload
@@ -214,12 +214,7 @@ class Uploader:
         for sample_id in ids:
             sample_values = {field: values[field].get(sample_id) for field in fields}
             for field, spec in fields.items():
-                value = sample_values[field]
-                if spec.type == "scalar":
-                    if value is not None:
-                        self.id_map[field][sample_id] = True
-                else:
-                    self.id_map[field][sample_id] = label_ids(value, spec.multiple)
+                record_ids(self.id_map[field], spec, sample_id, sample_values[field])
             sent[sample_id] = labels_to_task(interface, sample_values, sizes.get(sample_id))
         return sent
 

@@ -22,7 +22,7 @@ import os
 
 from ..core.backend import keypoint_skeletons
 from ..core.errors import AnnotationBackendError, ParameterError
-from ..core.idmap import field_values, label_ids
+from ..core.idmap import field_values, record_ids
 from ..core.media import check_image_media, is_remote, sample_image_sizes
 from ..core.progress import progress_bar
 from ..core.runs import handle_failed_upload
@@ -256,12 +256,7 @@ class Uploader:
                 for sample_id in batch:
                     sample_values = {field: values[field].get(sample_id) for field in fields}
                     for field, spec in fields.items():
-                        value = sample_values[field]
-                        if spec.type == "scalar":
-                            if value is not None:
-                                self.id_map[field][sample_id] = True
-                        else:
-                            self.id_map[field][sample_id] = label_ids(value, spec.multiple)
+                        record_ids(self.id_map[field], spec, sample_id, sample_values[field])
                     if sample_id in needs_labels:
                         response = labels_to_json_response(interface, sample_values, image_sizes.get(sample_id))
                         if response:

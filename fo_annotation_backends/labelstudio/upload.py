@@ -15,7 +15,7 @@ import itertools
 import os
 
 from ..core.errors import MediaError, ParameterError
-from ..core.idmap import field_values, label_ids
+from ..core.idmap import field_values, record_ids
 from ..core.media import check_image_media, chunk_by_count_and_bytes, is_remote, sample_image_sizes
 from ..core.progress import progress_bar
 from ..core.runs import handle_failed_upload
@@ -221,7 +221,7 @@ class Uploader:
             result = []
             for field, spec in self.fields.items():
                 value = values[field].get(sample_id)
-                entries[field].update(_id_entry(spec, sample_id, value))
+                record_ids(entries[field], spec, sample_id, value)
                 result.extend(labels_to_results(spec, self.interface, value, width, height))
             task = {"data": {"image": urls[sample_id], SAMPLE_KEY: sample_id, RUN_KEY: self.run_id}}
             if result:
@@ -243,7 +243,7 @@ class Uploader:
                 if sample_id in recorded:
                     self.id_map[field][sample_id] = recorded[sample_id]
                 else:
-                    self.id_map[field].update(_id_entry(spec, sample_id, values[field].get(sample_id)))
+                    record_ids(self.id_map[field], spec, sample_id, values[field].get(sample_id))
 
     # -- failures ------------------------------------------------------------
 
@@ -306,12 +306,6 @@ class Uploader:
         if self.replaced_label_config is not None:
             logger.info("Putting back the labeling config of project %s", project_id)
             client.update_label_config(project_id, self.replaced_label_config)
-
-
-def _id_entry(spec, sample_id, value):
-    if spec.type == "scalar":
-        return {sample_id: True} if value is not None else {}
-    return {sample_id: label_ids(value, spec.multiple)}
 
 
 def _same_id(a, b):

@@ -3,7 +3,8 @@
 import fiftyone.core.labels as fol
 import pytest
 
-from fo_annotation_backends.core.idmap import is_object_id, iter_labels, label_ids, part_id, split_part_id
+from fo_annotation_backends.core.idmap import is_object_id, iter_labels, label_ids, part_id, record_ids, split_part_id
+from fo_annotation_backends.core.schema import normalize_label_schema
 
 LABEL_ID = "64b7f0c2a1b2c3d4e5f60718"
 
@@ -46,3 +47,26 @@ def test_iter_labels_and_label_ids_of_containers_and_single_labels():
     assert label_ids(None, multiple=False) is None
     assert label_ids(fol.Detections(), multiple=False) is None
     assert iter_labels(5) == []
+
+
+def test_record_ids_keeps_label_ids_and_marks_scalars_with_a_value():
+    fields = normalize_label_schema(
+        {
+            "boxes": {"type": "detections", "classes": ["a"]},
+            "label": {"type": "classification", "classes": ["a"]},
+            "count": {"type": "scalar"},
+        }
+    )
+    boxes = fol.Detections(detections=[fol.Detection(label="a"), fol.Detection(label="a")])
+    label = fol.Classification(label="a")
+    id_map = {field: {} for field in fields}
+    record_ids(id_map["boxes"], fields["boxes"], "s1", boxes)
+    record_ids(id_map["boxes"], fields["boxes"], "s2", None)
+    record_ids(id_map["label"], fields["label"], "s1", label)
+    record_ids(id_map["count"], fields["count"], "s1", 3)
+    record_ids(id_map["count"], fields["count"], "s2", None)
+    assert id_map == {
+        "boxes": {"s1": [d.id for d in boxes.detections], "s2": []},
+        "label": {"s1": label.id},
+        "count": {"s1": True},
+    }
