@@ -6,7 +6,6 @@ runs are cleaned up while the service still runs.
 The Label Studio server is package-scoped: one for these tests, stopped when
 they are done (the integration tier starts its own on the same data dir)."""
 
-import contextlib
 import dataclasses
 import os
 import uuid
@@ -16,6 +15,7 @@ import pytest
 import fiftyone as fo
 
 from fo_annotation_backends.testing.labelstudio_server import LabelStudioServer, cache_dir
+from fo_annotation_backends.testing.registration import registered_backend
 
 from .drivers import make_human
 
@@ -52,20 +52,6 @@ class Service:
     def human(self, results):
         """The person working on ``results``' run in this service."""
         return make_human(self, results)
-
-
-@contextlib.contextmanager
-def registered_backend(name, entry):
-    """``fo.annotation_config.backends[name] = entry`` for a while."""
-    saved = fo.annotation_config.backends.get(name)
-    fo.annotation_config.backends[name] = entry
-    try:
-        yield name
-    finally:
-        if saved is None:
-            fo.annotation_config.backends.pop(name, None)
-        else:
-            fo.annotation_config.backends[name] = saved
 
 
 @pytest.fixture(params=BACKENDS)

@@ -2,28 +2,15 @@
 up: shared by the integration tests (importable as ``registration``, unlike
 ``conftest``, whose module name the unit tier's conftest shares)."""
 
-import contextlib
 import uuid
 
 import fiftyone as fo
 
+from fo_annotation_backends.testing.registration import registered_backend
+
 CONFIG_CLS = "fo_annotation_backends.labelstudio.LabelStudioBackendConfig"
 KILI_CONFIG_CLS = "fo_annotation_backends.kili.KiliBackendConfig"
 FASTLABEL_CONFIG_CLS = "fo_annotation_backends.fastlabel.FastLabelBackendConfig"
-
-
-@contextlib.contextmanager
-def registered_backend(name, entry):
-    """``fo.annotation_config.backends[name] = entry`` for a while."""
-    saved = fo.annotation_config.backends.get(name)
-    fo.annotation_config.backends[name] = entry
-    try:
-        yield name
-    finally:
-        if saved is None:
-            fo.annotation_config.backends.pop(name, None)
-        else:
-            fo.annotation_config.backends[name] = saved
 
 
 def temporary_dataset(prefix):
