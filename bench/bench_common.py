@@ -299,7 +299,11 @@ class Breakdown:
 
     def as_dict(self):
         return {
-            phase: [[label, self.times[phase][label], self.calls[phase][label]] for label in self.labels if label in self.times[phase]]
+            phase: [
+                [label, self.times[phase][label], self.calls[phase][label]]
+                for label in self.labels
+                if label in self.times[phase]
+            ]
             for phase in self.times
         }
 
@@ -427,7 +431,9 @@ def build_dataset(name, paths, with_boxes=True, metadata=True, field=FIELD):
         samples.append(
             fo.Sample(
                 filepath=path,
-                **{field: fol.Detections(detections=[fol.Detection(label=l, bounding_box=b) for l, b in boxes])},
+                **{
+                    field: fol.Detections(detections=[fol.Detection(label=label, bounding_box=b) for label, b in boxes])
+                },
             )
         )
     dataset.add_samples(samples, progress=False)
@@ -594,7 +600,7 @@ def write_section(path, name, body):
     block = "%s\n%s\n%s" % (start, body.strip("\n"), end)
     i, j = text.find(start), text.find(end)
     if i >= 0 and j > i:
-        text = text[:i] + block + text[j + len(end):]
+        text = text[:i] + block + text[j + len(end) :]
     else:
         if not text.strip():
             text = RESULTS_HEADER
@@ -703,7 +709,7 @@ def run_worker_process(command, out_path, log_path, timeout, on_pause=None, env=
             for line in process.stdout:
                 if line.startswith(PAUSE_PREFIX):
                     try:
-                        answer = on_pause(json.loads(line[len(PAUSE_PREFIX):])) if on_pause else {}
+                        answer = on_pause(json.loads(line[len(PAUSE_PREFIX) :])) if on_pause else {}
                     except Exception as e:
                         pause_error = "%s: %s" % (type(e).__name__, e)
                         answer = {"error": pause_error}

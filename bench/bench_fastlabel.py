@@ -177,7 +177,11 @@ def worker_ours(spec, out):
 
         import fiftyone as fo
 
-        fo.annotation_config.backends[BACKEND] = {"config_cls": CONFIG_CLS, "url": spec["url"], "api_key": spec["api_key"]}
+        fo.annotation_config.backends[BACKEND] = {
+            "config_cls": CONFIG_CLS,
+            "url": spec["url"],
+            "api_key": spec["api_key"],
+        }
         dataset = fo.load_dataset(spec["dataset"])
         dataset.count()  # connect to the database before measuring
         ids_before = set(dataset.values(FIELD + ".detections.id", unwind=True))
@@ -428,7 +432,13 @@ def sdk_inputs(dataset):
     """What the baseline starts from: paths, task names, image sizes and
     boxes, in memory."""
     paths, widths, heights, labels, boxes = dataset.values(
-        ["filepath", "metadata.width", "metadata.height", FIELD + ".detections.label", FIELD + ".detections.bounding_box"]
+        [
+            "filepath",
+            "metadata.width",
+            "metadata.height",
+            FIELD + ".detections.label",
+            FIELD + ".detections.bounding_box",
+        ]
     )
     items = []
     for path, width, height, sample_labels, sample_boxes in zip(paths, widths, heights, labels, boxes):
@@ -439,7 +449,7 @@ def sdk_inputs(dataset):
                 "index": image_index(path),
                 "width": width,
                 "height": height,
-                "boxes": [[l, list(b)] for l, b in zip(sample_labels or [], sample_boxes or [])],
+                "boxes": [[label, list(b)] for label, b in zip(sample_labels or [], sample_boxes or [])],
             }
         )
     return {"classes": list(CLASSES), "items": items}
@@ -583,7 +593,9 @@ def budget_figures(calls, max_calls, window, phase_seconds, step=0.01):
         delays = [starts[k + max_calls] - (ends[k] + window) for k in range(n - max_calls)]
         out["pacer_delay_ms_median"] = 1000 * statistics.median(delays)
         out["pacer_delay_ms_mean"] = 1000 * statistics.mean(delays)
-    out["pacing_efficiency"] = out["lower_bound"] / out["start_span"] if out["lower_bound"] and out["start_span"] else None
+    out["pacing_efficiency"] = (
+        out["lower_bound"] / out["start_span"] if out["lower_bound"] and out["start_span"] else None
+    )
     if last_start - first > window:
         counts = []
         t = first
@@ -645,11 +657,20 @@ def _print_round(name, out):
     if out.get("tasks_failed") is not None:
         log(
             "  %-9s tasks created %d, failed %d (first failure at task #%s; %s)"
-            % (name, out.get("tasks_created", 0), out["tasks_failed"], out.get("first_failure_position"), out.get("failure_codes"))
+            % (
+                name,
+                out.get("tasks_created", 0),
+                out["tasks_failed"],
+                out.get("first_failure_position"),
+                out.get("failure_codes"),
+            )
         )
     annotator = out.get("annotator") or {}
     if annotator:
-        log("  %-9s (annotator: %d tasks in %.1f s, untimed)" % (name, annotator.get("annotated", 0), annotator.get("seconds", 0)))
+        log(
+            "  %-9s (annotator: %d tasks in %.1f s, untimed)"
+            % (name, annotator.get("annotated", 0), annotator.get("seconds", 0))
+        )
 
 
 def sdk_version():
@@ -673,9 +694,16 @@ def main(argv=None):
     )
     parser.add_argument("--n", type=int, default=1000, help="images (default 1000)")
     parser.add_argument(
-        "--rounds", "--repeats", dest="rounds", type=int, default=3, help="rounds of each, alternating the order (default 3)"
+        "--rounds",
+        "--repeats",
+        dest="rounds",
+        type=int,
+        default=3,
+        help="rounds of each, alternating the order (default 3)",
     )
-    parser.add_argument("--max-calls", type=int, default=300, help="the scaled-down budget: calls per window (default 300)")
+    parser.add_argument(
+        "--max-calls", type=int, default=300, help="the scaled-down budget: calls per window (default 300)"
+    )
     parser.add_argument("--window-seconds", type=float, default=10.0, help="the budget window in seconds (default 10)")
     parser.add_argument("--skip-baseline", action="store_true", help="run ours only")
     parser.add_argument(
@@ -683,7 +711,9 @@ def main(argv=None):
         action="store_true",
         help="in every round, also run ours with FastLabel's real budget (10,000 calls per 600 s, emulator and client)",
     )
-    parser.add_argument("--profile", action="store_true", help="one extra round of ours under cProfile (not in the tables)")
+    parser.add_argument(
+        "--profile", action="store_true", help="one extra round of ours under cProfile (not in the tables)"
+    )
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed 10-image warm-up round of both")
     parser.add_argument(
         "--config",
@@ -712,20 +742,29 @@ def main(argv=None):
             ours_config[key.strip()] = value
     for key in ("max_calls", "window_seconds"):
         if key in ours_config:
-            parser.error("set the budget with --max-calls/--window-seconds (emulator and client together), not --config %s" % key)
+            parser.error(
+                "set the budget with --max-calls/--window-seconds (emulator and client together), not --config %s" % key
+            )
 
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    command = "./run bench fastlabel" + ("" if not sys.argv[1:] else " " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    command = "./run bench fastlabel" + (
+        "" if not sys.argv[1:] else " " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    )
     started = datetime.datetime.now()
     os.makedirs(OUT_DIR, exist_ok=True)
     if not args.skip_baseline and not os.access(SDK_PYTHON, os.X_OK):
-        parser.error("the FastLabel SDK environment is missing: %s (run ./run setup), or use --skip-baseline" % SDK_PYTHON)
+        parser.error(
+            "the FastLabel SDK environment is missing: %s (run ./run setup), or use --skip-baseline" % SDK_PYTHON
+        )
 
     info = machine_info()
     info["versions"] = package_versions(("fiftyone", "requests", "Pillow", "psutil"))
     info["versions"]["fastlabel (SDK venv)"] = sdk_version() if not args.skip_baseline else "not run"
     info["git"] = git_state()
-    log("machine: %d CPUs (%s), %.1f GB RAM, load %.2f/%.2f/%.2f" % (info["nproc"], info["cpu"], info["ram_gb"], *info["loadavg"]))
+    log(
+        "machine: %d CPUs (%s), %.1f GB RAM, load %.2f/%.2f/%.2f"
+        % (info["nproc"], info["cpu"], info["ram_gb"], *info["loadavg"])
+    )
 
     from bench_common import make_std_images
 
@@ -772,7 +811,10 @@ def main(argv=None):
         with open(warm_inputs_path, "w") as f:
             json.dump(sdk_inputs(warm), f)
 
-        log("starting the FastLabel emulator (CLI subprocess, %d calls per %g s, enforced)..." % (args.max_calls, args.window_seconds))
+        log(
+            "starting the FastLabel emulator (CLI subprocess, %d calls per %g s, enforced)..."
+            % (args.max_calls, args.window_seconds)
+        )
         t0 = time.perf_counter()
         emulator.start()
         report["emulator"] = {
@@ -802,7 +844,9 @@ def main(argv=None):
                 out = runner.sdk(warm_inputs_path, "warmup", "sleep")
                 report["warmup"]["sdk"] = out.get("error") or "ok"
 
-        sides = ["ours"] + ([] if args.skip_baseline else ["sdk", "sdk_plain"]) + (["ours_full"] if args.full_limit else [])
+        sides = (
+            ["ours"] + ([] if args.skip_baseline else ["sdk", "sdk_plain"]) + (["ours_full"] if args.full_limit else [])
+        )
         for r in range(1, args.rounds + 1):
             # alternate the order between rounds, so that drift favours no side
             order = sides if r % 2 else list(reversed(sides))
@@ -928,7 +972,9 @@ def _breakdown_median(rounds, phase, label):
 
 
 def _cpu(rounds, phase, who):
-    return _median([r["cpu"][phase][who] for r in _ok(rounds) if (r.get("cpu") or {}).get(phase, {}).get(who) is not None])
+    return _median(
+        [r["cpu"][phase][who] for r in _ok(rounds) if (r.get("cpu") or {}).get(phase, {}).get(who) is not None]
+    )
 
 
 def render(report):
@@ -996,7 +1042,8 @@ def render(report):
     if probe:
         add(
             "- **Emulator transport:** a small call (`GET projects?limit=1`) takes %s ms kept-alive and %s ms on a new "
-            "connection (median of 30, budget lifted)." % (fmt(probe.get("keepalive_ms"), "%.1f"), fmt(probe.get("new_connection_ms"), "%.1f"))
+            "connection (median of 30, budget lifted)."
+            % (fmt(probe.get("keepalive_ms"), "%.1f"), fmt(probe.get("new_connection_ms"), "%.1f"))
         )
     add(
         "- **Workload:** N=%d generated 640x480 JPEGs (%.1f MB in total; each travels base64-encoded inside its "
@@ -1005,19 +1052,23 @@ def render(report):
     )
     overrides = report.get("ours_config_overrides") or {}
     add(
-        "- **Ours:** `dataset.annotate(key, backend=\"fastlabel\", label_schema=..., max_calls=%d, window_seconds=%g%s)` "
+        '- **Ours:** `dataset.annotate(key, backend="fastlabel", label_schema=..., max_calls=%d, window_seconds=%g%s)` '
         "(%s), then `load_annotations()` and `results.cleanup()`."
         % (
             budget_calls,
             budget_window,
             "".join(", %s=%s" % (k, json.dumps(v)) for k, v in overrides.items()),
-            ", ".join("`%s=%s`" % (k, ours_config[k]) for k in ("upload_workers", "max_retries", "timeout") if k in ours_config),
+            ", ".join(
+                "`%s=%s`" % (k, ours_config[k])
+                for k in ("upload_workers", "max_retries", "timeout")
+                if k in ours_config
+            ),
         )
     )
     add(
         "- **Baseline:** `bench/fastlabel_sdk_baseline.py`, *what a user would write by hand with the official SDK* "
         "(not a FiftyOne backend; it starts from the paths, image sizes and boxes already in memory: reading them from "
-        "FiftyOne took %.2f s, not timed): `fastlabel.Client()`, `create_project(type=\"image_bbox\")`, "
+        'FiftyOne took %.2f s, not timed): `fastlabel.Client()`, `create_project(type="image_bbox")`, '
         "`create_annotation` per class, then `create_image_task(project, name, file_path, annotations=[bbox in pixels])` "
         "per image in a loop. The SDK does not pace and does not retry (one `requests.post` per call, a new connection "
         "each; a 429 is raised as `FastLabelInvalidException`), so two variants: **plain loop** (as fast as it goes; a "
@@ -1043,8 +1094,12 @@ def render(report):
         "Peak RSS = the client subprocess's peak resident set during the phase (the largest over the rounds); ours "
         "includes FiftyOne (~270 MB once loaded), the SDK process does not: compare the growth."
         % (
-            "after an untimed 10-image warm-up of ours and of the SDK (fixed sleep)" if report.get("warmup") else "with no warm-up",
-            "%d rounds, the order alternating; times are the median, (min–max) in brackets" % rounds if rounds > 1 else "one round",
+            "after an untimed 10-image warm-up of ours and of the SDK (fixed sleep)"
+            if report.get("warmup")
+            else "with no warm-up",
+            "%d rounds, the order alternating; times are the median, (min–max) in brackets" % rounds
+            if rounds > 1
+            else "one round",
             budget_window,
             budget_rate,
             budget_calls,
@@ -1057,7 +1112,7 @@ def render(report):
     )
     add(
         "- Between the upload and the download the parent plays the annotator in FastLabel's web editor "
-        "(`FastLabelAnnotator`, 4 threads: `task()`, then `submit(..., status=\"completed\")`; edited boxes keep their "
+        '(`FastLabelAnnotator`, 4 threads: `task()`, then `submit(..., status="completed")`; edited boxes keep their '
         "ids): keep every box (image i%3==0), move the first box 5% of the width right (i%3==1), delete the last box "
         "(i%3==2), as in the other benches. Not timed, not counted; the web editor's calls are not API calls, so the "
         "emulator's budget is lifted while it works and restored with a fresh window afterwards."
@@ -1065,7 +1120,10 @@ def render(report):
     add("")
 
     # --- the budget -----------------------------------------------------------------------
-    add("## The budget: %d calls per %g s (%.0f calls/s), N=%d%s" % (budget_calls, budget_window, budget_rate, n, ", median of %d rounds" % rounds if rounds > 1 else ""))
+    add(
+        "## The budget: %d calls per %g s (%.0f calls/s), N=%d%s"
+        % (budget_calls, budget_window, budget_rate, n, ", median of %d rounds" % rounds if rounds > 1 else "")
+    )
     add("")
     verdict = []
     steady = _budget(ours, "annotate", "steady_fraction")
@@ -1142,8 +1200,12 @@ def render(report):
                     ", ".join(str(v) for v in s.get("all_over_limit", [])) or "—",
                     fmt(s.get("peak_max"), "%d"),
                     _range_cell(_budget(rs, phase, "phase_rate"), "%.1f") if binding else "—",
-                    "— (most calls refused)" if refused else (
-                        _range_cell(_budget(rs, phase, "phase_fraction"), "%.2f") if binding else "not binding (%s call(s))" % fmt(_median(calls), "%d")
+                    "— (most calls refused)"
+                    if refused
+                    else (
+                        _range_cell(_budget(rs, phase, "phase_fraction"), "%.2f")
+                        if binding
+                        else "not binding (%s call(s))" % fmt(_median(calls), "%d")
                     ),
                     ("**%s**" % _range_cell(steady_values, "%.3f")) if steady_values else "—",
                     _range_cell(_budget(rs, phase, "pacing_efficiency"), "%.3f") if binding and not refused else "—",
@@ -1190,7 +1252,12 @@ def render(report):
                 time_cell(po),
                 time_cell(ps),
                 fmt(ratio, "%.2fx"),
-                time_cell(pp) + (" (with %s× 429)" % _range_cell([r.get("tasks_failed", 0) for r in _ok(plain)], "%d") if pp and po_name == "annotate" else ""),
+                time_cell(pp)
+                + (
+                    " (with %s× 429)" % _range_cell([r.get("tasks_failed", 0) for r in _ok(plain)], "%d")
+                    if pp and po_name == "annotate"
+                    else ""
+                ),
                 fmt(po and po["requests"], "%d"),
                 fmt(ps and ps["requests"], "%d"),
                 fmt(pp and pp["requests"], "%d"),
@@ -1247,7 +1314,10 @@ def render(report):
             )
         )
         add("")
-        add("| phase | time (s), full limit | time (s), %d per %g s | API calls | calls/s over the phase | calls/s between the first and last call | 429s | over the budget | peak RSS (MB) | RSS growth (MB) |" % (budget_calls, budget_window))
+        add(
+            "| phase | time (s), full limit | time (s), %d per %g s | API calls | calls/s over the phase | calls/s between the first and last call | 429s | over the budget | peak RSS (MB) | RSS growth (MB) |"
+            % (budget_calls, budget_window)
+        )
         add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for phase in OURS_PHASES[1:]:
             pf, pb, sf = _phase(full, phase), _phase(ours, phase), _server(full, phase) or {}
@@ -1276,20 +1346,36 @@ def render(report):
     scale = 1000.0 / n if n else 0
     add("| phase | ours | SDK + sleep | SDK plain loop (429s included) |")
     add("|---|---:|---:|---:|")
-    for label, po_name, ps_name in (("`annotate()` / upload", "annotate", "upload"), ("`load_annotations()` / download", "load_annotations", "download"), ("cleanup", "cleanup", "cleanup")):
+    for label, po_name, ps_name in (
+        ("`annotate()` / upload", "annotate", "upload"),
+        ("`load_annotations()` / download", "load_annotations", "download"),
+        ("cleanup", "cleanup", "cleanup"),
+    ):
         po, ps, pp = _phase(ours, po_name), _phase(sdk, ps_name), _phase(plain, ps_name)
         add(
             "| %s | %s | %s | %s |"
-            % (label, fmt(po and po["requests"] * scale, "%.0f"), fmt(ps and ps["requests"] * scale, "%.0f"), fmt(pp and pp["requests"] * scale, "%.0f"))
+            % (
+                label,
+                fmt(po and po["requests"] * scale, "%.0f"),
+                fmt(ps and ps["requests"] * scale, "%.0f"),
+                fmt(pp and pp["requests"] * scale, "%.0f"),
+            )
         )
     add("")
     varied = []
-    for side, rs, phases in (("ours", ours, OURS_PHASES), ("SDK + sleep", sdk, SDK_PHASES), ("SDK plain", plain, SDK_PHASES)):
+    for side, rs, phases in (
+        ("ours", ours, OURS_PHASES),
+        ("SDK + sleep", sdk, SDK_PHASES),
+        ("SDK plain", plain, SDK_PHASES),
+    ):
         for phase in phases[1:]:
             ph = _phase(rs, phase)
             if ph and len(set(ph["all_requests"])) > 1:
                 varied.append("%s %s: %s" % (side, phase, ", ".join(str(v) for v in ph["all_requests"])))
-    add("Request counts are those of the first round; %s." % ("they were the same in every round" if not varied else "they varied: " + "; ".join(varied)))
+    add(
+        "Request counts are those of the first round; %s."
+        % ("they were the same in every round" if not varied else "they varied: " + "; ".join(varied))
+    )
     add("")
 
     # --- per operation on the server -----------------------------------------------------------
@@ -1307,17 +1393,26 @@ def render(report):
     columns = [c for c in columns if _server(c[1], c[2])]
     ops = collections.OrderedDict()
     for _, rs, phase in columns:
-        for op in (_server(rs, phase).get("operations") or {}):
+        for op in _server(rs, phase).get("operations") or {}:
             ops[op] = True
     if columns:
         add("| operation | %s |" % " | ".join(c[0] for c in columns))
         add("|---|%s|" % "|".join("---:" for _ in columns))
         for op in sorted(ops):
-            add("| `%s` | %s |" % (op, " | ".join(str((_server(rs, phase).get("operations") or {}).get(op, "")) for _, rs, phase in columns)))
+            add(
+                "| `%s` | %s |"
+                % (
+                    op,
+                    " | ".join(
+                        str((_server(rs, phase).get("operations") or {}).get(op, "")) for _, rs, phase in columns
+                    ),
+                )
+            )
         add(
             "| **HTTP statuses** | %s |"
             % " | ".join(
-                ", ".join("%s×%s" % (v, k) for k, v in sorted((_server(rs, phase).get("statuses") or {}).items())) for _, rs, phase in columns
+                ", ".join("%s×%s" % (v, k) for k, v in sorted((_server(rs, phase).get("statuses") or {}).items()))
+                for _, rs, phase in columns
             )
         )
         add("")
@@ -1333,7 +1428,9 @@ def render(report):
             report.get("labels_expected"),
             ", ".join(str(r.get("labels_after_load")) for r in _ok(ours)) or "—",
             ", ".join(str(r.get("labels_after_load")) for r in _ok(sdk)) or "—",
-            (", ours with the full limit **%s**" % ", ".join(str(r.get("labels_after_load")) for r in _ok(full))) if full else "",
+            (", ours with the full limit **%s**" % ", ".join(str(r.get("labels_after_load")) for r in _ok(full)))
+            if full
+            else "",
         )
     )
     indices = list(range(n))
@@ -1350,7 +1447,8 @@ def render(report):
                         r.get("round"),
                         r.get("tasks_created", 0),
                         r.get("tasks_failed", 0),
-                        ", ".join("%s× HTTP %s" % (v, k) for k, v in sorted((r.get("failure_codes") or {}).items())) or "none",
+                        ", ".join("%s× HTTP %s" % (v, k) for k, v in sorted((r.get("failure_codes") or {}).items()))
+                        or "none",
                         r.get("first_failure_position"),
                     )
                 )
@@ -1359,7 +1457,10 @@ def render(report):
             annotator = r.get("annotator") or {}
             extra = ""
             if "ids_new" in r:
-                extra = "; label ids: %d kept, %d new (expected: all kept, none new)" % (r.get("ids_kept", 0), r.get("ids_new", 0))
+                extra = "; label ids: %d kept, %d new (expected: all kept, none new)" % (
+                    r.get("ids_kept", 0),
+                    r.get("ids_new", 0),
+                )
             add(
                 "- %s, round %s: %d tasks uploaded, %d submitted by the annotator (%.1f s, %d annotation ids kept by the "
                 "editor); images whose boxes equal the expected edits (class, box within 2e-4): **%d / %d**%s%s"
@@ -1386,7 +1487,11 @@ def render(report):
         first = _median(_budget(ours, "annotate", "first_start"))
         last_end = _median(_budget(ours, "annotate", "last_end"))
         if po and first is not None and last_end is not None:
-            boundaries = [r["budget"]["annotate"].get("window_starts") or [] for r in _ok(ours) if "annotate" in (r.get("budget") or {})]
+            boundaries = [
+                r["budget"]["annotate"].get("window_starts") or []
+                for r in _ok(ours)
+                if "annotate" in (r.get("budget") or {})
+            ]
             columns = list(zip(*boundaries)) if boundaries else []
             accepted = _median(_budget(ours, "annotate", "accepted")) or 0
             add(
@@ -1470,14 +1575,22 @@ def render(report):
             "Wall time inside named functions during each phase of ours under the budget (median over the rounds), "
             "taken by wrapping them in the worker (no profiler; ↳ entries are part of the entry above them; what is "
             "left of a phase is FiftyOne's own bookkeeping; calls made from several threads at once add up their "
-            "durations, so they can exceed the phase; the \"every API call\" rows overlap the rows above them)."
+            'durations, so they can exceed the phase; the "every API call" rows overlap the rows above them).'
         )
         add("")
         for phase in ("annotate", "load_annotations", "cleanup"):
             ph = _phase(ours, phase)
             if not ph:
                 continue
-            add("**%s** (whole phase %.2f s; CPU: client %s s, emulator %s s)" % (phase, ph["seconds"], fmt(_cpu(ours, phase, "client"), "%.2f"), fmt(_cpu(ours, phase, "emulator"), "%.2f")))
+            add(
+                "**%s** (whole phase %.2f s; CPU: client %s s, emulator %s s)"
+                % (
+                    phase,
+                    ph["seconds"],
+                    fmt(_cpu(ours, phase, "client"), "%.2f"),
+                    fmt(_cpu(ours, phase, "emulator"), "%.2f"),
+                )
+            )
             add("")
             add("| step | seconds | calls |")
             add("|---|---:|---:|")
@@ -1490,7 +1603,9 @@ def render(report):
                 add("| %s | %.2f | %d |" % (shown, statistics.median(v[0] for v in values), values[0][1]))
             add("")
 
-    add("MB = 2^20 bytes. Raw figures (per round: every request's start, end and status, per endpoint, RSS at phase start, CPU): `bench/out/fastlabel/report.json` (not committed).")
+    add(
+        "MB = 2^20 bytes. Raw figures (per round: every request's start, end and status, per endpoint, RSS at phase start, CPU): `bench/out/fastlabel/report.json` (not committed)."
+    )
     add("")
     return "\n".join(lines)
 

@@ -148,7 +148,11 @@ def worker_ours(spec, out):
 
         import fiftyone as fo
 
-        fo.annotation_config.backends[BACKEND] = {"config_cls": CONFIG_CLS, "url": spec["url"], "api_key": spec["api_key"]}
+        fo.annotation_config.backends[BACKEND] = {
+            "config_cls": CONFIG_CLS,
+            "url": spec["url"],
+            "api_key": spec["api_key"],
+        }
         dataset = fo.load_dataset(spec["dataset"])
         dataset.count()  # connect to the database before measuring
         ids_before = set(dataset.values(FIELD + ".detections.id", unwind=True))
@@ -176,13 +180,23 @@ def worker_ours(spec, out):
         out["assets"] = len(results.asset_ids)
         out["config"] = {
             k: getattr(results.config, k)
-            for k in ("upload_workers", "download_page_size", "max_calls", "window_seconds", "model_name", "label_selection")
+            for k in (
+                "upload_workers",
+                "download_page_size",
+                "max_calls",
+                "window_seconds",
+                "model_name",
+                "label_selection",
+            )
         }
 
         # the annotator, played by the parent: not timed, not counted
         paths = dict(zip(*dataset.values(["id", "filepath"])))
         answer = pause_for_parent(
-            {"project_id": results.project_id, "assets": {a: image_index(paths[s]) for s, a in results.asset_ids.items()}}
+            {
+                "project_id": results.project_id,
+                "assets": {a: image_index(paths[s]) for s, a in results.asset_ids.items()},
+            }
         )
         out["annotator"] = answer
 
@@ -389,10 +403,10 @@ class Annotator:
             )["data"]
             for asset in page:
                 labels = asset.get("labels") or []
-                human = [l for l in labels if l["labelType"] in ("DEFAULT", "REVIEW")]
-                pool = human or [l for l in labels if l["labelType"] == "PREDICTION"]
+                human = [label for label in labels if label["labelType"] in ("DEFAULT", "REVIEW")]
+                pool = human or [label for label in labels if label["labelType"] == "PREDICTION"]
                 if pool:
-                    response = max(pool, key=lambda l: l["createdAt"])["jsonResponse"]
+                    response = max(pool, key=lambda label: label["createdAt"])["jsonResponse"]
                     prefilled[asset["id"]] = json.loads(response) if isinstance(response, str) else (response or {})
                 else:
                     prefilled[asset["id"]] = {}
@@ -425,7 +439,8 @@ def sdk_inputs(dataset, json_interface, job):
                 "index": image_index(path),
                 "external_id": os.path.splitext(os.path.basename(path))[0],
                 "labels": [
-                    {"id": i, "label": l, "box": list(b)} for i, l, b in zip(sample_ids or [], sample_labels or [], sample_boxes or [])
+                    {"id": i, "label": label, "box": list(b)}
+                    for i, label, b in zip(sample_ids or [], sample_labels or [], sample_boxes or [])
                 ],
             }
         )
@@ -527,32 +542,49 @@ def _print_round(name, out, phases):
             )
     annotator = out.get("annotator") or {}
     if annotator:
-        log("  %-8s (annotator: %d labels in %.1f s, untimed)" % (name, annotator.get("annotated", 0), annotator.get("seconds", 0)))
+        log(
+            "  %-8s (annotator: %d labels in %.1f s, untimed)"
+            % (name, annotator.get("annotated", 0), annotator.get("seconds", 0))
+        )
 
 
 def graphql_ops(stats):
     """The GraphQL root-field operations of an emulator stats dict (not the
     storage transfers, not /version)."""
-    return sum(n for op, n in (stats.get("operations") or {}).items() if op not in ("storage_put", "storage_get", "version", "other"))
+    return sum(
+        n
+        for op, n in (stats.get("operations") or {}).items()
+        if op not in ("storage_put", "storage_get", "version", "other")
+    )
 
 
 def sdk_version():
     try:
-        return subprocess.run(
-            [SDK_PYTHON, "-c", "from importlib import metadata; print(metadata.version('kili'))"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stdout.strip() or "?"
+        return (
+            subprocess.run(
+                [SDK_PYTHON, "-c", "from importlib import metadata; print(metadata.version('kili'))"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout.strip()
+            or "?"
+        )
     except Exception:
         return "?"
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Our Kili backend vs the official Kili SDK by hand, on the Kili emulator")
+    parser = argparse.ArgumentParser(
+        description="Our Kili backend vs the official Kili SDK by hand, on the Kili emulator"
+    )
     parser.add_argument("--n", type=int, default=1000, help="images (default 1000)")
     parser.add_argument(
-        "--rounds", "--repeats", dest="rounds", type=int, default=3, help="rounds of each, alternating the order (default 3)"
+        "--rounds",
+        "--repeats",
+        dest="rounds",
+        type=int,
+        default=3,
+        help="rounds of each, alternating the order (default 3)",
     )
     parser.add_argument("--skip-baseline", action="store_true", help="run ours only")
     parser.add_argument(
@@ -560,7 +592,9 @@ def main(argv=None):
         action="store_true",
         help="in every round, also run ours with the emulator enforcing Kili's 500 calls per 60 s",
     )
-    parser.add_argument("--profile", action="store_true", help="one extra round of ours under cProfile (not in the tables)")
+    parser.add_argument(
+        "--profile", action="store_true", help="one extra round of ours under cProfile (not in the tables)"
+    )
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed 10-image warm-up round of both")
     parser.add_argument(
         "--config",
@@ -601,7 +635,10 @@ def main(argv=None):
     info["versions"] = package_versions(("fiftyone", "requests", "graphql-core", "psutil"))
     info["versions"]["kili (SDK venv)"] = sdk_version() if not args.skip_baseline else "not run"
     info["git"] = git_state()
-    log("machine: %d CPUs (%s), %.1f GB RAM, load %.2f/%.2f/%.2f" % (info["nproc"], info["cpu"], info["ram_gb"], *info["loadavg"]))
+    log(
+        "machine: %d CPUs (%s), %.1f GB RAM, load %.2f/%.2f/%.2f"
+        % (info["nproc"], info["cpu"], info["ram_gb"], *info["loadavg"])
+    )
 
     from bench_common import make_std_images
 
@@ -700,7 +737,11 @@ def main(argv=None):
         if args.profile:
             log("profile round of ours (cProfile; not in the tables)...")
             out = runner.ours(
-                base, "profile", config=ours_config, profile_prefix=os.path.join(OUT_DIR, "profile_ours_"), breakdown=False
+                base,
+                "profile",
+                config=ours_config,
+                profile_prefix=os.path.join(OUT_DIR, "profile_ours_"),
+                breakdown=False,
             )
             report["profile"] = {
                 "error": out.get("error"),
@@ -777,7 +818,11 @@ def _server(rounds, phase):
 
 def _sum_phases(rounds, phases):
     """Median over the rounds of the sum of several phases' seconds."""
-    sums = [sum(r["phases"][p]["seconds"] for p in phases) for r in _ok(rounds) if all(p in (r.get("phases") or {}) for p in phases)]
+    sums = [
+        sum(r["phases"][p]["seconds"] for p in phases)
+        for r in _ok(rounds)
+        if all(p in (r.get("phases") or {}) for p in phases)
+    ]
     if not sums:
         return None
     return {"seconds": statistics.median(sums), "all_seconds": sums}
@@ -861,10 +906,12 @@ def render(report):
     )
     overrides = report.get("ours_config_overrides") or {}
     add(
-        "- **Ours:** `dataset.annotate(key, backend=\"kili\", label_schema=...)` with %s (%s), then "
+        '- **Ours:** `dataset.annotate(key, backend="kili", label_schema=...)` with %s (%s), then '
         "`load_annotations()` and `results.cleanup()`."
         % (
-            "the default config" if not overrides else "the config overridden by `--config` (%s)" % json.dumps(overrides),
+            "the default config"
+            if not overrides
+            else "the config overridden by `--config` (%s)" % json.dumps(overrides),
             ", ".join(
                 "`%s=%s`" % (k, ours_config[k])
                 for k in ("upload_workers", "download_page_size", "max_calls", "window_seconds")
@@ -878,7 +925,7 @@ def render(report):
         "already in memory (reading them from FiftyOne is not timed), and does: `create_project` with the same "
         "jsonInterface our backend builds; `append_many_to_dataset` of the same local files with external ids; its own "
         "conversion of the boxes to jsonResponses (FiftyOne label ids as `mid`); `append_labels` of them as "
-        "PREDICTION labels (`model_name=\"%s\"`); after the annotator, `kili.assets(project_id, fields=[id, externalId, "
+        'PREDICTION labels (`model_name="%s"`); after the annotator, `kili.assets(project_id, fields=[id, externalId, '
         "labels.jsonResponse, labels.labelType, labels.createdAt, labels.author.email])`, the latest DEFAULT/REVIEW label "
         "of each asset, converted back to boxes (no merge into a FiftyOne dataset: that part of our `load_annotations()` "
         "has no counterpart); `delete_project`. The SDK's start-up handshake (`Kili(...)`: viewer, version, apiKeys; the "
@@ -893,12 +940,13 @@ def render(report):
         "(`/_emulator/stats`, reset before each phase; storage transfers not included). Peak RSS = the client "
         "subprocess's peak resident set during the phase (sampled every 20 ms; the largest over the rounds): ours "
         "includes FiftyOne and its database client (~270 MB once loaded), the SDK process has no FiftyOne, so compare "
-        "the RSS *growth*." % (
+        "the RSS *growth*."
+        % (
             "after an untimed 10-image warm-up of both" if report.get("warmup") else "with no warm-up (`--no-warmup`)",
             "%d rounds, the order alternating (ours first in odd rounds); times are the median, (min–max) in brackets"
             % rounds
             if rounds > 1
-            else "one round"
+            else "one round",
         )
     )
     add(
@@ -919,8 +967,10 @@ def render(report):
         ("`load_annotations()` / download", "load_annotations", "download"),
         ("`results.cleanup()` / `delete_project`", "cleanup", "cleanup"),
     ]
-    add("| phase (ours / baseline) | ours time (s) | SDK time (s) | ours / SDK | requests ours | requests SDK "
-        "| GraphQL ops ours | GraphQL ops SDK | peak RSS ours (MB) | peak RSS SDK (MB) | RSS growth ours (MB) | RSS growth SDK (MB) |")
+    add(
+        "| phase (ours / baseline) | ours time (s) | SDK time (s) | ours / SDK | requests ours | requests SDK "
+        "| GraphQL ops ours | GraphQL ops SDK | peak RSS ours (MB) | peak RSS SDK (MB) | RSS growth ours (MB) | RSS growth SDK (MB) |"
+    )
     add("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, po_name, ps_name in rows:
         po = _phase(ours_rounds, po_name) if po_name else None
@@ -1002,7 +1052,9 @@ def render(report):
     # --- requests per 1000 -------------------------------------------------------
     add("### Requests per 1,000 samples")
     add("")
-    add("| phase | ours: HTTP requests | ours: GraphQL ops | ours: storage PUTs | SDK: HTTP requests | SDK: GraphQL ops | SDK: storage PUTs |")
+    add(
+        "| phase | ours: HTTP requests | ours: GraphQL ops | ours: storage PUTs | SDK: HTTP requests | SDK: GraphQL ops | SDK: storage PUTs |"
+    )
     add("|---|---:|---:|---:|---:|---:|---:|")
     scale = 1000.0 / n if n else 0
     for label, po_name, ps_name in (
@@ -1054,14 +1106,17 @@ def render(report):
     columns = [c for c in columns if _server(c[1], c[2])]
     ops = collections.OrderedDict()
     for _, rs, phase in columns:
-        for op in (_server(rs, phase).get("operations") or {}):
+        for op in _server(rs, phase).get("operations") or {}:
             ops[op] = True
     add("| operation | %s |" % " | ".join(c[0] for c in columns))
     add("|---|%s|" % "|".join("---:" for _ in columns))
     for op in sorted(ops, key=lambda o: (o.startswith("storage"), o)):
         add(
             "| `%s` | %s |"
-            % (op, " | ".join(str((_server(rs, phase).get("operations") or {}).get(op, "")) for _, rs, phase in columns))
+            % (
+                op,
+                " | ".join(str((_server(rs, phase).get("operations") or {}).get(op, "")) for _, rs, phase in columns),
+            )
         )
     add(
         "| **HTTP statuses** | %s |"
@@ -1082,7 +1137,9 @@ def render(report):
             % (
                 side,
                 phase,
-                ", ".join("%d× `%s`" % (v, k) for k, v in (_phase(rs, phase) or {}).get("requests_by_endpoint", {}).items())
+                ", ".join(
+                    "%d× `%s`" % (v, k) for k, v in (_phase(rs, phase) or {}).get("requests_by_endpoint", {}).items()
+                )
                 or "none",
             )
             for side, rs, phases in (("ours", ours_rounds, OURS_PHASES[1:]), ("SDK", sdk_rounds, SDK_PHASES[1:]))
@@ -1129,7 +1186,9 @@ def render(report):
                 )
             )
             add("")
-        add("| phase | time (s) with budget | time (s) without (median) | GraphQL ops | peak calls in a 60 s window | over the limit | 429s |")
+        add(
+            "| phase | time (s) with budget | time (s) without (median) | GraphQL ops | peak calls in a 60 s window | over the limit | 429s |"
+        )
         add("|---|---:|---:|---:|---:|---:|---:|")
         for phase in OURS_PHASES[1:]:
             pb, pm, sb = _phase(brs, phase), _phase(ours_rounds, phase), _server(brs, phase)
@@ -1166,7 +1225,11 @@ def render(report):
         )
     )
     indices = list(range(n))
-    for side, rs in (("ours", ours_rounds), ("SDK", sdk_rounds), ("ours under the budget", (budget or {}).get("rounds") or [])):
+    for side, rs in (
+        ("ours", ours_rounds),
+        ("SDK", sdk_rounds),
+        ("ours under the budget", (budget or {}).get("rounds") or []),
+    ):
         for r in rs:
             if r.get("error"):
                 add("- **%s, round %s FAILED:** `%s`" % (side, r.get("round"), r["error"]))
@@ -1174,7 +1237,10 @@ def render(report):
             good, bad = check_summary(r.get("summary") or {}, indices)
             extra = ""
             if "ids_new" in r:
-                extra = "; label ids: %d kept, %d new (expected: all kept, none new)" % (r.get("ids_kept", 0), r.get("ids_new", 0))
+                extra = "; label ids: %d kept, %d new (expected: all kept, none new)" % (
+                    r.get("ids_kept", 0),
+                    r.get("ids_new", 0),
+                )
             annotator = r.get("annotator") or {}
             add(
                 "- %s, round %s: %d assets uploaded, %d labelled by the annotator (%.1f s); images whose boxes equal the "
@@ -1194,7 +1260,10 @@ def render(report):
     interfaces = [r.get("annotator", {}).get("json_interface") for r in _ok(ours_rounds) + _ok(sdk_rounds)]
     if interfaces and have_sdk:
         same = all(i == report.get("json_interface") for i in interfaces)
-        add("- the project's jsonInterface on the server, every round of both sides: %s" % ("identical" if same else "**DIFFERENT**"))
+        add(
+            "- the project's jsonInterface on the server, every round of both sides: %s"
+            % ("identical" if same else "**DIFFERENT**")
+        )
     add("")
 
     # --- where the time goes ------------------------------------------------------------
@@ -1205,7 +1274,7 @@ def render(report):
             "Wall time inside named functions during each phase (median over the rounds), taken by wrapping them in the "
             "worker (no profiler; ↳ entries are part of the entry above them; what is left of a phase is FiftyOne's own "
             "bookkeeping; calls made from several threads at once, like the file PUTs, add up their durations; the "
-            "\"every GraphQL query/mutation\" rows overlap the rows above them)."
+            '"every GraphQL query/mutation" rows overlap the rows above them).'
         )
         add("")
         for phase in ("annotate", "load_annotations", "cleanup"):
@@ -1225,7 +1294,9 @@ def render(report):
                 add("| %s | %.2f | %d |" % (shown, statistics.median(v[0] for v in values), values[0][1]))
             add("")
 
-    add("MB = 2^20 bytes. Raw figures (per round, per endpoint, RSS at phase start, bytes sent): `bench/out/kili/report.json` (not committed).")
+    add(
+        "MB = 2^20 bytes. Raw figures (per round, per endpoint, RSS at phase start, bytes sent): `bench/out/kili/report.json` (not committed)."
+    )
     add("")
     return "\n".join(lines)
 

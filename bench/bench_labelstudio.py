@@ -35,9 +35,9 @@ import datetime
 import json
 import os
 import shlex
-import statistics
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -62,6 +62,7 @@ from bench_common import (  # noqa: E402
     Breakdown,
     Meter,
     build_dataset,
+    fmt as _fmt,
     git_state,
     image_index as _image_index,
     labels_summary as _labels_summary,
@@ -69,12 +70,11 @@ from bench_common import (  # noqa: E402
     machine_info,
     make_std_images,
     max_rss_mb as _max_rss_mb,
+    package_versions as _package_versions,
     shift_headings,
+    time_cell as _time_cell,
     write_section,
 )
-from bench_common import fmt as _fmt  # noqa: E402
-from bench_common import package_versions as _package_versions  # noqa: E402
-from bench_common import time_cell as _time_cell  # noqa: E402
 
 BACKENDS = {
     "builtin_ls": {
@@ -225,7 +225,7 @@ def worker_round(spec, out):
             if name == "builtin_ls":
                 import label_studio_sdk
 
-                label_studio_sdk.Client  # what the built-in uses (legacy client)
+                label_studio_sdk.Client  # noqa: B018 -- what the built-in uses (legacy client)
 
         meter.measure("import", do_import)
         breakdown = Breakdown(meter)
@@ -246,7 +246,11 @@ def worker_round(spec, out):
         task_to_index = {int(t): _image_index(paths[s]) for t, s in results.uploaded_tasks.items()}
         t0 = time.perf_counter()
         out["annotated_tasks"] = run_annotator(
-            spec["url"], spec["token"], task_to_index, spec["annotator_threads"], time.monotonic() + spec["annotator_timeout"]
+            spec["url"],
+            spec["token"],
+            task_to_index,
+            spec["annotator_threads"],
+            time.monotonic() + spec["annotator_timeout"],
         )
         out["annotator_seconds"] = time.perf_counter() - t0
 
@@ -489,7 +493,9 @@ def main(argv=None):
     parser.add_argument("--big-count", type=int, default=200, help="files of the big upload (default 200, ~1 GB)")
     parser.add_argument("--small-count", type=int, default=20, help="files of the small upload (default 20, ~100 MB)")
     parser.add_argument("--big-side", type=int, default=1300, help="side of the big PNGs (default 1300: ~5 MB each)")
-    parser.add_argument("--backends", default="builtin_ls,ours_ls", help="comparison order (default builtin_ls,ours_ls)")
+    parser.add_argument(
+        "--backends", default="builtin_ls,ours_ls", help="comparison order (default builtin_ls,ours_ls)"
+    )
     parser.add_argument(
         "--repeats",
         type=int,
@@ -502,7 +508,9 @@ def main(argv=None):
     parser.add_argument("--profile", action="store_true", help="cProfile annotate/load of our backend into bench/out/")
     parser.add_argument("--data-dir", default=os.path.join(CACHE, "bench-ls-data"), help="the server's data dir")
     parser.add_argument(
-        "--results", default=RESULTS_MD, help="the markdown file whose labelstudio section is written (default bench/RESULTS.md)"
+        "--results",
+        default=RESULTS_MD,
+        help="the markdown file whose labelstudio section is written (default bench/RESULTS.md)",
     )
     parser.add_argument("--no-write", action="store_true", help="print only; do not write RESULTS.md")
     parser.add_argument("--keep-datasets", action="store_true")
@@ -514,7 +522,9 @@ def main(argv=None):
 
     # a SIGTERM unwinds like Ctrl-C, so the `finally` below stops the server
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    command = "./run bench labelstudio" + ("" if not sys.argv[1:] else " " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    command = "./run bench labelstudio" + (
+        "" if not sys.argv[1:] else " " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    )
     started = datetime.datetime.now()
     # the built-in decides local-files mode from the CLIENT's environment:
     # make sure both backends upload (the server does not serve local files)
@@ -580,7 +590,10 @@ def main(argv=None):
         t0 = time.perf_counter()
         server.start()
         report["server"] = {"url": server.url, "version": server.version(), "start_seconds": time.perf_counter() - t0}
-        log("Label Studio %s up at %s in %.1fs" % (report["server"]["version"], server.url, report["server"]["start_seconds"]))
+        log(
+            "Label Studio %s up at %s in %.1fs"
+            % (report["server"]["version"], server.url, report["server"]["start_seconds"])
+        )
         server.reset()
         common = {"url": server.url, "token": server.legacy_token}
 
@@ -727,10 +740,15 @@ def _cleanup_seconds(report, backend):
     subset = timed[0].get("cleanup_subset") if timed else None
     if subset:
         total = timed[0].get("cleanup_tasks_total") or subset
-        return ph["seconds"], ph["seconds"] * total / subset, "measured on %d of %d tasks, extrapolated x%.1f" % (
-            subset,
-            total,
-            total / subset,
+        return (
+            ph["seconds"],
+            ph["seconds"] * total / subset,
+            "measured on %d of %d tasks, extrapolated x%.1f"
+            % (
+                subset,
+                total,
+                total / subset,
+            ),
         )
     return ph["seconds"], ph["seconds"], ""
 
@@ -767,7 +785,12 @@ def render(report):
     add(
         "- **Software:** Label Studio server %s (local, 127.0.0.1, SQLite, local-files serving OFF, "
         "`LABEL_STUDIO_DATA_UPLOAD_MAX_NUMBER_FILES=10000`), Python %s, fiftyone %s, label-studio-sdk %s"
-        % ((report.get("server") or {}).get("version", "?"), info["python"], versions.get("fiftyone"), versions.get("label-studio-sdk"))
+        % (
+            (report.get("server") or {}).get("version", "?"),
+            info["python"],
+            versions.get("fiftyone"),
+            versions.get("label-studio-sdk"),
+        )
     )
     add(
         "- **Workload:** N=%d generated 640x480 JPEGs (%.1f MB in total), %d ground-truth boxes (3-4 per image, "
@@ -794,7 +817,8 @@ def render(report):
     add(
         "- Between `annotate()` and `load_annotations()` a simulated annotator (`LabelStudioAnnotator`, %s threads) "
         "submits every task, starting from the pre-annotations: keep all boxes (image i%%3==0), move the first box "
-        "5%% right (i%%3==1), delete the last box (i%%3==2). Not timed, not counted." % report.get("annotator_threads", "?")
+        "5%% right (i%%3==1), delete the last box (i%%3==2). Not timed, not counted."
+        % report.get("annotator_threads", "?")
     )
     add("")
 
@@ -862,7 +886,10 @@ def render(report):
     add("|---|---:|---:|")
     for phase in PHASES:
         pb, po = _phase(report, b, phase), _phase(report, o, phase)
-        add("| %s | %s | %s |" % (phase, _fmt(pb and pb["rss_growth_mb"], "%+.0f"), _fmt(po and po["rss_growth_mb"], "%+.0f")))
+        add(
+            "| %s | %s | %s |"
+            % (phase, _fmt(pb and pb["rss_growth_mb"], "%+.0f"), _fmt(po and po["rss_growth_mb"], "%+.0f"))
+        )
     add("")
 
     # sanity
@@ -895,7 +922,13 @@ def render(report):
         for r in rounds:
             add(
                 "- %s, round %s: %d tasks uploaded, %d annotated (annotator %.0f s)"
-                % (BACKENDS[name]["title"], r.get("repeat", 1), r.get("tasks", 0), r.get("annotated_tasks", 0), r.get("annotator_seconds", 0))
+                % (
+                    BACKENDS[name]["title"],
+                    r.get("repeat", 1),
+                    r.get("tasks", 0),
+                    r.get("annotated_tasks", 0),
+                    r.get("annotator_seconds", 0),
+                )
             )
         for r in _failed_rounds(report, name):
             add("- **%s, round %s FAILED:** `%s`" % (BACKENDS[name]["title"], r.get("repeat", 1), r["error"]))
@@ -944,7 +977,10 @@ def render(report):
             if not ph:
                 continue
             parts = ["%d× `%s`" % (n, k) for k, n in ph["requests_by_endpoint"].items()]
-            add("- %s (%d, %.1f MB sent): %s" % (phase, ph["requests"], ph["bytes_sent"] / MB, "; ".join(parts) or "none"))
+            add(
+                "- %s (%d, %.1f MB sent): %s"
+                % (phase, ph["requests"], ph["bytes_sent"] / MB, "; ".join(parts) or "none")
+            )
         add("")
 
     # memory
@@ -958,7 +994,9 @@ def render(report):
             "annotate RSS growth above)." % (report.get("big_file_mb") or 0)
         )
         add("")
-        add("| upload | files | annotate time (s) | requests | MB sent | RSS before (MB) | peak RSS (MB) | growth (MB) |")
+        add(
+            "| upload | files | annotate time (s) | requests | MB sent | RSS before (MB) | peak RSS (MB) | growth (MB) |"
+        )
         add("|---|---:|---:|---:|---:|---:|---:|---:|")
         for tag in ("small", "big"):
             m = mem.get(tag)
@@ -966,7 +1004,10 @@ def render(report):
                 continue
             ph = (m.get("phases") or {}).get("annotate")
             if m.get("error") or not ph:
-                add("| %.0f MB | %d | FAILED: %s | | | | | |" % (m.get("bytes", 0) / MB, m.get("files", 0), m.get("error")))
+                add(
+                    "| %.0f MB | %d | FAILED: %s | | | | | |"
+                    % (m.get("bytes", 0) / MB, m.get("files", 0), m.get("error"))
+                )
                 continue
             add(
                 "| %.0f MB (%.2f GB) | %d | %.1f | %d | %.0f | %.0f | %.0f | %+.0f |"
@@ -1021,7 +1062,13 @@ def render(report):
         speedup = full / po["seconds"] if po["seconds"] else float("inf")
         add(
             "| cleanup ≥ 20x faster | %.0fx (%.2f s vs %.2f s%s) | %s |"
-            % (speedup, po["seconds"], full, ("; built-in " + note) if note else "", "yes" if speedup >= 20 else "**no**")
+            % (
+                speedup,
+                po["seconds"],
+                full,
+                ("; built-in " + note) if note else "",
+                "yes" if speedup >= 20 else "**no**",
+            )
         )
     else:
         add("| cleanup ≥ 20x faster | not measured | **no** |")
@@ -1062,7 +1109,9 @@ def render(report):
     add("")
     add("MB = 2^20 bytes, GB = 10^9 bytes.")
     add("")
-    add("Raw figures (per-endpoint counts, RSS at phase start, bytes sent, per round): `bench/out/report.json` (not committed).")
+    add(
+        "Raw figures (per-endpoint counts, RSS at phase start, bytes sent, per round): `bench/out/report.json` (not committed)."
+    )
     add("")
     return "\n".join(lines)
 

@@ -108,7 +108,13 @@ def upload(client, loop, spec, inputs, out):
             for label, box in item["boxes"]
         ]
         try:
-            task_id = loop(client.create_image_task, project=slug, name=item["name"], file_path=item["path"], annotations=annotations)
+            task_id = loop(
+                client.create_image_task,
+                project=slug,
+                name=item["name"],
+                file_path=item["path"],
+                annotations=annotations,
+            )
         except FastLabelException as e:
             failures.append([position, item["index"], getattr(e, "code", None), str(getattr(e, "message", e))[:160]])
             continue
@@ -144,7 +150,9 @@ def download(client, loop, spec, index_of):
             if a.get("type") != "bbox":
                 continue
             x1, y1, x2, y2 = (float(v) for v in a["points"])
-            boxes.append([a["value"], [round(v, 4) for v in (x1 / width, y1 / height, (x2 - x1) / width, (y2 - y1) / height)]])
+            boxes.append(
+                [a["value"], [round(v, 4) for v in (x1 / width, y1 / height, (x2 - x1) / width, (y2 - y1) / height)]]
+            )
         summary[str(index_of[task["name"]])] = sorted(boxes)
     return summary, len(everything)
 

@@ -85,10 +85,10 @@ def annotation_to_box(annotation):
 
 
 def latest_human_label(labels):
-    candidates = [l for l in labels or [] if l.get("labelType") in HUMAN_LABEL_TYPES]
+    candidates = [label for label in labels or [] if label.get("labelType") in HUMAN_LABEL_TYPES]
     if not candidates:
         return None
-    return max(candidates, key=lambda l: l.get("createdAt") or "")
+    return max(candidates, key=lambda label: label.get("createdAt") or "")
 
 
 def upload(kili, spec, inputs):
@@ -108,7 +108,13 @@ def upload(kili, spec, inputs):
     )
     asset_ids = created["asset_ids"]
     responses = [
-        {job: {"annotations": [box_to_annotation(l["id"], key_of[l["label"]], l["box"]) for l in item["labels"]]}}
+        {
+            job: {
+                "annotations": [
+                    box_to_annotation(label["id"], key_of[label["label"]], label["box"]) for label in item["labels"]
+                ]
+            }
+        }
         for item in items
     ]
     kili.append_labels(

@@ -66,8 +66,14 @@ def simulate_annotator(annotator, task_ids, rng):
                     "from_name": "ground_truth",
                     "to_name": "image",
                     "type": "rectanglelabels",
-                    "value": {"x": 5.0, "y": 5.0, "width": 20.0, "height": 15.0, "rotation": 0,
-                              "rectanglelabels": [rng.choice(CLASSES)]},
+                    "value": {
+                        "x": 5.0,
+                        "y": 5.0,
+                        "width": 20.0,
+                        "height": 15.0,
+                        "rotation": 0,
+                        "rectanglelabels": [rng.choice(CLASSES)],
+                    },
                 }
             )
         if n % 4 == 3 and n % 8 == 7:
@@ -83,7 +89,7 @@ def simulate_kili_annotator(annotator, results, rng):
     job = mapping["jobs"]["ground_truth"]
     keys = mapping["categories"]["ground_truth"]
     classes = {v: k for k, v in keys.items()}
-    for n, (sample_id, asset_id) in enumerate(sorted(results.asset_ids.items())):
+    for n, (_sample_id, asset_id) in enumerate(sorted(results.asset_ids.items())):
         response = annotator.prefilled(results.project_id, asset_id)
         boxes = response.setdefault(job, {"annotations": []})["annotations"]
         if n % 4 == 0 and boxes:  # move and relabel the first box
@@ -92,7 +98,9 @@ def simulate_kili_annotator(annotator, results, rng):
             for vertex in vertices:
                 vertex["x"] += shift
             name = classes[boxes[0]["categories"][0]["name"]]
-            boxes[0]["categories"] = [{"name": keys[CLASSES[(CLASSES.index(name) + 1) % len(CLASSES)]], "confidence": 100}]
+            boxes[0]["categories"] = [
+                {"name": keys[CLASSES[(CLASSES.index(name) + 1) % len(CLASSES)]], "confidence": 100}
+            ]
         if n % 4 == 1 and boxes:  # delete the last box
             boxes.pop()
         if n % 4 == 2:  # add a box the model missed
@@ -101,9 +109,16 @@ def simulate_kili_annotator(annotator, results, rng):
                     "mid": "new%05d" % n,
                     "type": "rectangle",
                     "categories": [{"name": keys[rng.choice(CLASSES)], "confidence": 100}],
-                    "boundingPoly": [{"normalizedVertices": [
-                        {"x": 0.05, "y": 0.2}, {"x": 0.05, "y": 0.05}, {"x": 0.25, "y": 0.05}, {"x": 0.25, "y": 0.2}
-                    ]}],
+                    "boundingPoly": [
+                        {
+                            "normalizedVertices": [
+                                {"x": 0.05, "y": 0.2},
+                                {"x": 0.05, "y": 0.05},
+                                {"x": 0.25, "y": 0.05},
+                                {"x": 0.25, "y": 0.2},
+                            ]
+                        }
+                    ],
                     "children": {},
                 }
             )
@@ -120,7 +135,7 @@ def simulate_fastlabel_annotator(annotator, results, rng):
     approving some tasks."""
     values = results.interface_mapping["classes"]["ground_truth"]
     classes = {v: k for k, v in values.items()}
-    for n, (sample_id, task_id) in enumerate(sorted(results.task_ids.items())):
+    for n, (_sample_id, task_id) in enumerate(sorted(results.task_ids.items())):
         task = annotator.task(task_id)
         boxes = task["annotations"]
         width = task["width"]
@@ -133,7 +148,9 @@ def simulate_fastlabel_annotator(annotator, results, rng):
         if n % 4 == 1 and boxes:  # delete the last box
             boxes.pop()
         if n % 4 == 2:  # add a box the model missed
-            boxes.append({"type": "bbox", "value": values[rng.choice(CLASSES)], "points": [16, 12, 80, 48], "attributes": []})
+            boxes.append(
+                {"type": "bbox", "value": values[rng.choice(CLASSES)], "points": [16, 12, 80, 48], "attributes": []}
+            )
         if n % 4 == 3 and n % 8 == 7:
             continue  # nobody opened this one: it keeps its labels
         annotator.submit(task_id, boxes, status="completed")
@@ -150,7 +167,9 @@ def build_dataset(fo, fol, media, count):
         dataset.add_sample(
             fo.Sample(
                 filepath=path,
-                ground_truth=fol.Detections(detections=[fol.Detection(label=label, bounding_box=box) for label, box in boxes]),
+                ground_truth=fol.Detections(
+                    detections=[fol.Detection(label=label, bounding_box=box) for label, box in boxes]
+                ),
             )
         )
     return dataset
@@ -207,8 +226,14 @@ def run_fastlabel(args):
         simulate_fastlabel_annotator(FastLabelAnnotator(server.url, server.api_key), results, random.Random(1))
 
     return run_emulated(
-        args, "fastlabel", FastLabelBackendConfig, FastLabelEmulator, simulate, "FastLabel",
-        project_name="FiftyOne demo", priority="high",
+        args,
+        "fastlabel",
+        FastLabelBackendConfig,
+        FastLabelEmulator,
+        simulate,
+        "FastLabel",
+        project_name="FiftyOne demo",
+        priority="high",
     )
 
 
@@ -246,8 +271,10 @@ def run_emulated(args, backend, config_cls, emulator_cls, simulate, service, **a
 
 def _print_requests(server):
     stats = server.stats()
-    print("\nThe server answered %d requests: %s" % (stats["requests"], ", ".join(
-        "%s %d" % item for item in sorted(stats["operations"].items()))))
+    print(
+        "\nThe server answered %d requests: %s"
+        % (stats["requests"], ", ".join("%s %d" % item for item in sorted(stats["operations"].items())))
+    )
 
 
 def _wait_for_ctrl_c(server):
@@ -291,7 +318,9 @@ def run_labelstudio(args):
 
         dataset.load_annotations(anno_key)
         print_changes(dataset, before)
-        print("\nLook at the project: %s (user %s, password %s)" % (results.project_url, server.username, server.password))
+        print(
+            "\nLook at the project: %s (user %s, password %s)" % (results.project_url, server.username, server.password)
+        )
         if args.keep_server:
             print("Server left running; press Ctrl-C to stop it.")
             server.wait()

@@ -13,6 +13,8 @@ class, so each service keeps its own ``XBackendConfig``/``XBackend``/
   upload did not finish.
 """
 
+from typing import Optional
+
 import fiftyone.core.fields as fof
 import fiftyone.core.media as fom
 
@@ -102,7 +104,7 @@ class ImageBackendMixin(RunOwnershipMixin):
 
     #: the client class of a service spoken through ``core.http`` (its
     #: constructor takes the endpoint, the key and the budget options)
-    client_cls = None
+    client_cls: Optional[type] = None
 
     def _connect_to_api(self):
         config = self.config

@@ -205,8 +205,7 @@ class HttpSession:
                 if not retryable:
                     if not idempotent and status in self.retry.statuses:
                         raise OutcomeUnknownError(
-                            "%s %s answered %d; the server may have applied it"
-                            % (method, _path_of(url), status)
+                            "%s %s answered %d; the server may have applied it" % (method, _path_of(url), status)
                         )
                     raise self._error_for(method, url, response)
             elif sent and not idempotent:
@@ -220,8 +219,7 @@ class HttpSession:
                 if response is not None:
                     raise self._error_for(method, url, response, retries=attempt - 1)
                 raise ServiceUnavailableError(
-                    "Could not reach %s after %d attempts: %s"
-                    % (_origin_of(url), attempt, _describe(error))
+                    "Could not reach %s after %d attempts: %s" % (_origin_of(url), attempt, _describe(error))
                 ) from None
             delay = self.retry.delay_for(attempt, response)
             logger.debug(

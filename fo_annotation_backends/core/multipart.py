@@ -28,8 +28,7 @@ class MultipartFileStream:
             content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
             head = (
                 '--%s\r\nContent-Disposition: form-data; name="%s"; filename="%s"\r\n'
-                "Content-Type: %s\r\n\r\n"
-                % (self.boundary, _quote(field_name), _quote(filename), content_type)
+                "Content-Type: %s\r\n\r\n" % (self.boundary, _quote(field_name), _quote(filename), content_type)
             ).encode("utf-8")
             size = os.path.getsize(path)
             self._parts.append((head, path, size))

@@ -75,6 +75,4 @@ def check_choice(config, name, choices):
     value = getattr(config, name, None)
     # by type too: 1 == True, but `local_files=1` is not a choice
     if not any(value == choice and type(value) is type(choice) for choice in choices):
-        raise ParameterError(
-            "`%s` must be one of %s, not %r" % (name, ", ".join(repr(c) for c in choices), value)
-        )
+        raise ParameterError("`%s` must be one of %s, not %r" % (name, ", ".join(repr(c) for c in choices), value))

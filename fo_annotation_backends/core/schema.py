@@ -153,8 +153,7 @@ class FieldSpec:
                 return str(raw).strip().lower() in ("true", "1", "yes")
         except (TypeError, ValueError):
             raise SchemaError(
-                "Field '%s' expects %s values; the service returned %r"
-                % (self.name, self.scalar_type, raw)
+                "Field '%s' expects %s values; the service returned %r" % (self.name, self.scalar_type, raw)
             ) from None
         return raw if isinstance(raw, str) else str(raw)
 
@@ -184,8 +183,7 @@ def normalize_label_schema(label_schema, samples=None, supported_types=None):
         label_type = info.get("type")
         if label_type not in LABEL_TYPES:
             raise SchemaError(
-                "Field '%s' has unknown label type %r; expected one of %s"
-                % (field, label_type, sorted(LABEL_TYPES))
+                "Field '%s' has unknown label type %r; expected one of %s" % (field, label_type, sorted(LABEL_TYPES))
             )
         type_, multiple = LABEL_TYPES[label_type]
         if supported_types is not None and type_ not in supported_types:
@@ -199,8 +197,7 @@ def normalize_label_schema(label_schema, samples=None, supported_types=None):
 
         if type_ not in ("scalar",) and not classes:
             raise SchemaError(
-                "Field '%s' has no classes: pass `classes=[...]` or a "
-                "`label_schema` entry with classes for it" % field
+                "Field '%s' has no classes: pass `classes=[...]` or a `label_schema` entry with classes for it" % field
             )
         _check_unique(field, classes)
 

@@ -13,7 +13,7 @@ import threading
 REDACTED = "***"
 
 _lock = threading.Lock()
-_secrets = set()
+_secrets: set[str] = set()
 
 _AUTH_HEADER_RE = re.compile(
     r"(?i)((?:authorization|x-api-key)['\"]?\s*[:=]\s*['\"]?(?:token|bearer|basic|apikey)?\s*)([^\s'\",}]+)"

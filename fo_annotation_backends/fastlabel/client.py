@@ -39,7 +39,9 @@ class FastLabelClient(foua.AnnotationAPI):
         sleep (time.sleep): the sleep function (for tests)
     """
 
-    def __init__(self, url=DEFAULT_URL, api_key=None, timeout=300, max_retries=5, max_calls=10000, window_seconds=600, sleep=None):
+    def __init__(
+        self, url=DEFAULT_URL, api_key=None, timeout=300, max_retries=5, max_calls=10000, window_seconds=600, sleep=None
+    ):
         if not url:
             raise ValueError("The FastLabel API `url` is required")
         if not api_key:
@@ -204,7 +206,9 @@ class FastLabelClient(foua.AnnotationAPI):
         in a project, which is how a lost answer is resolved."""
 
         def existing():
-            found = self.call("GET", endpoint, params={"project": body["project"], "taskName": body["name"], "limit": 10})
+            found = self.call(
+                "GET", endpoint, params={"project": body["project"], "taskName": body["name"], "limit": 10}
+            )
             return next((t["id"] for t in found or [] if t.get("name") == body["name"]), None)
 
         return self.create(endpoint, body, existing)

@@ -4,9 +4,8 @@ labels under new ids."""
 
 import math
 
-import numpy as np
-
 import fiftyone.core.labels as fol
+import numpy as np
 
 from ..core import geometry, masks
 from ..core.idmap import part_id, split_part_id

@@ -237,8 +237,14 @@ class Uploader:
                     "Run '%s' is an unfinished upload into FastLabel project %s, not %r: run the same annotate() "
                     "call with project=%r (or without `project`) to resume it, or discard it first with "
                     "`dataset.load_annotation_results('%s').cleanup()` and `dataset.delete_annotation_run('%s')`"
-                    % (self.anno_key, resume.results.project_slug, config.project, resume.results.project_slug,
-                       self.anno_key, self.anno_key)
+                    % (
+                        self.anno_key,
+                        resume.results.project_slug,
+                        config.project,
+                        resume.results.project_slug,
+                        self.anno_key,
+                        self.anno_key,
+                    )
                 )
             # created by this run: recorded so, or carrying its slug (killed before it recorded it)
             self.project_created = bool(
@@ -355,9 +361,10 @@ class Uploader:
 
         workers = config.upload_workers
         logger.info("Creating %d tasks (%d in flight)...", len(todo), workers)
-        with progress_bar(len(names)) as advance, concurrent.futures.ThreadPoolExecutor(
-            workers, thread_name_prefix="fastlabel-upload"
-        ) as pool:
+        with (
+            progress_bar(len(names)) as advance,
+            concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="fastlabel-upload") as pool,
+        ):
             advance(len(names) - len(todo))
             # a bounded queue: files are read and encoded just before sending
             pending = set()

@@ -169,7 +169,11 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
             ):
                 raise ParameterError("`%s` must be a number from 0 to 1 (Kili's marks), not %r" % (name, value))
         for low, high in (MARK_FILTERS[:2], MARK_FILTERS[2:]):
-            if getattr(self, low) is not None and getattr(self, high) is not None and getattr(self, low) > getattr(self, high):
+            if (
+                getattr(self, low) is not None
+                and getattr(self, high) is not None
+                and getattr(self, low) > getattr(self, high)
+            ):
                 raise ParameterError(
                     "`%s` (%r) is above `%s` (%r): no asset would be loaded"
                     % (low, getattr(self, low), high, getattr(self, high))
@@ -256,13 +260,15 @@ def select_label(labels, selection="latest", annotator=None):
         annotator (None): an email, for ``"annotator"``
     """
     types = ("REVIEW",) if selection == "latest_review" else HUMAN_LABEL_TYPES
-    candidates = [l for l in labels or [] if l.get("labelType") in types]
+    candidates = [label for label in labels or [] if label.get("labelType") in types]
     if selection == "annotator":
         wanted = (annotator or "").lower()
-        candidates = [l for l in candidates if ((l.get("author") or {}).get("email") or "").lower() == wanted]
+        candidates = [
+            label for label in candidates if ((label.get("author") or {}).get("email") or "").lower() == wanted
+        ]
     if not candidates:
         return None
-    return max(candidates, key=lambda l: l.get("createdAt") or "")
+    return max(candidates, key=lambda label: label.get("createdAt") or "")
 
 
 class KiliAnnotationResults(foua.AnnotationResults):
@@ -371,10 +377,10 @@ class KiliAnnotationResults(foua.AnnotationResults):
         for asset in self.iter_assets(client, fields):
             found += 1
             statuses[asset.get("status") or "UNKNOWN"] += 1
-            human = [l for l in asset.get("labels") or [] if l.get("labelType") in HUMAN_LABEL_TYPES]
+            human = [label for label in asset.get("labels") or [] if label.get("labelType") in HUMAN_LABEL_TYPES]
             if select_label(human, config.label_selection, config.annotator) is not None:
                 labeled += 1
-                reviewed += any(l.get("labelType") == "REVIEW" for l in human)
+                reviewed += any(label.get("labelType") == "REVIEW" for label in human)
             for label in human:
                 annotators[(label.get("author") or {}).get("email") or "unknown"] += 1
         total = len(self.asset_ids)
@@ -414,7 +420,9 @@ class KiliAnnotationResults(foua.AnnotationResults):
             return
         client = self._backend.connect_to_api()
         if client.get_project(self.project_id) is None:
-            logger.info("Kili project %s of run '%s' is already deleted: nothing to clean up", self.project_id, self.key)
+            logger.info(
+                "Kili project %s of run '%s' is already deleted: nothing to clean up", self.project_id, self.key
+            )
             return
         present = list(client.assets_by_id(self.project_id, list(self.asset_ids.values()), fields="id"))
 

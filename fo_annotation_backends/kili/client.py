@@ -80,9 +80,7 @@ class KiliClient(foua.AnnotationAPI):
             raise ValueError("The Kili GraphQL endpoint `url` is required")
         check_endpoint(url)
         if not api_key:
-            raise AuthenticationError(
-                "No Kili API key: set FIFTYONE_KILI_API_KEY or pass `api_key=`"
-            )
+            raise AuthenticationError("No Kili API key: set FIFTYONE_KILI_API_KEY or pass `api_key=`")
         register_secret(api_key)
         self.url = url
         self.max_checks = max_checks
@@ -166,7 +164,8 @@ class KiliClient(foua.AnnotationAPI):
         wrong; the message names the one expected."""
         return ServiceError(
             "%s is not Kili's GraphQL endpoint: POST answered %d %s. Kili's API is the URL ending in %s, e.g. %s; "
-            "check `url` (or FIFTYONE_KILI_URL)" % (self.url, response.status_code, what, GRAPHQL_PATH, expected_endpoint(self.url)),
+            "check `url` (or FIFTYONE_KILI_URL)"
+            % (self.url, response.status_code, what, GRAPHQL_PATH, expected_endpoint(self.url)),
             status_code=response.status_code,
             method="POST",
             path=urllib.parse.urlsplit(self.url).path,
@@ -285,9 +284,7 @@ class KiliClient(foua.AnnotationAPI):
 
     def count_assets(self, where):
         """The number of assets matching an ``AssetWhere``."""
-        return self.query(
-            "query($where: AssetWhere!) { data: countAssets(where: $where) }", {"where": where}
-        )["data"]
+        return self.query("query($where: AssetWhere!) { data: countAssets(where: $where) }", {"where": where})["data"]
 
     def existing_external_ids(self, project_id, external_ids):
         """The subset of ``external_ids`` that are assets of the project."""
@@ -432,7 +429,9 @@ class KiliClient(foua.AnnotationAPI):
         """
         encoded = [(asset_id, json.dumps(response)) for asset_id, response in labels]
         sizes = {i: len(text) for i, (_, text) in enumerate(encoded)}
-        for indices in chunk_by_count_and_bytes(list(range(len(encoded))), sizes, MAX_LABELS_PER_CALL, MAX_LABEL_BYTES_PER_CALL):
+        for indices in chunk_by_count_and_bytes(
+            list(range(len(encoded))), sizes, MAX_LABELS_PER_CALL, MAX_LABEL_BYTES_PER_CALL
+        ):
             chunk = [encoded[i] for i in indices]
             for check in range(self.max_checks + 1):
                 try:
@@ -455,8 +454,8 @@ class KiliClient(foua.AnnotationAPI):
             asset_id
             for asset_id, asset in assets.items()
             if any(
-                l.get("labelType") == "PREDICTION" and l.get("modelName") == model_name
-                for l in asset.get("labels") or []
+                label.get("labelType") == "PREDICTION" and label.get("modelName") == model_name
+                for label in asset.get("labels") or []
             )
         }
 

@@ -11,9 +11,8 @@ tool of another label type (a point in a detections job), for FiftyOne's
 import math
 import re
 
-import numpy as np
-
 import fiftyone.core.labels as fol
+import numpy as np
 
 from ..core import geometry, masks
 from ..core.idmap import split_part_id
@@ -136,7 +135,9 @@ def foreign_labels(interface, spec, json_response, new_ids=None):
             out.setdefault(return_type, {})[label.id] = label
     for name, items in markers.items():
         attributes = _attributes_from_children(interface, spec, [i.get("children") for i in items], new=True)
-        points = [[float(p["x"]), float(p["y"])] for p in (i.get("point") or {} for i in items) if "x" in p and "y" in p]
+        points = [
+            [float(p["x"]), float(p["y"])] for p in (i.get("point") or {} for i in items) if "x" in p and "y" in p
+        ]
         label = new_ids.assign(fol.Keypoint(label=name, points=points, **attributes), "foreign markers:%s" % name)
         out.setdefault("keypoints", {})[label.id] = label
     return out

@@ -253,5 +253,3 @@ def _job(ml_task, instruction, input_type, categories=None, tools=None, is_child
         content["categories"] = categories
     job["content"] = content
     return job
-
-

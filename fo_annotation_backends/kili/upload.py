@@ -223,8 +223,8 @@ class Uploader:
             s
             for s in present
             if any(
-                l.get("labelType") == "PREDICTION" and l.get("modelName") == model
-                for l in found[self.asset_ids[s]].get("labels") or []
+                label.get("labelType") == "PREDICTION" and label.get("modelName") == model
+                for label in found[self.asset_ids[s]].get("labels") or []
             )
         }
         todo = [s for s in ids if self.asset_ids[s] not in found]
@@ -245,9 +245,10 @@ class Uploader:
         todo_set = set(todo)
         self.id_map = {field: {} for field in fields}
         workers = int(self.config.upload_workers)
-        with progress_bar(len(ids)) as advance, concurrent.futures.ThreadPoolExecutor(
-            workers, thread_name_prefix="kili-upload"
-        ) as pool:
+        with (
+            progress_bar(len(ids)) as advance,
+            concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="kili-upload") as pool,
+        ):
             advance(len(ids) - len(todo_set | needs_labels))
             values = field_values(self.samples, list(fields))  # one query for the whole view
             for start in range(0, len(ids), ASSETS_PER_BATCH):

@@ -65,7 +65,8 @@ def token_kind(api_key, now=None):
     expiry = claims.get("exp")
     if not isinstance(expiry, (int, float)):
         raise AuthenticationError(
-            "The Label Studio API key is a JWT without an expiry, which Label Studio does not issue. %s" % NEW_TOKEN_HINT
+            "The Label Studio API key is a JWT without an expiry, which Label Studio does not issue. %s"
+            % NEW_TOKEN_HINT
         )
     now = time.time() if now is None else now
     if expiry < now:
@@ -138,8 +139,7 @@ class TokenAuth(requests.auth.AuthBase):
         if response.status_code in (400, 401, 403):
             raise AuthenticationError(
                 "Label Studio refused the personal access token (the token refresh answered %d: %s). It is invalid, "
-                "revoked, or from another server. %s"
-                % (response.status_code, _detail(response), NEW_TOKEN_HINT)
+                "revoked, or from another server. %s" % (response.status_code, _detail(response), NEW_TOKEN_HINT)
             )
         try:
             access = response.json()["access"]
@@ -175,7 +175,7 @@ class TokenAuth(requests.auth.AuthBase):
             return response
         refused = (response.request.headers.get("Authorization") or "").partition(" ")[2]
         new_token = self.access_token(replace=refused)
-        response.content  # read the body so that the connection can be reused
+        response.content  # noqa: B018 -- read the body so that the connection can be reused
         response.close()
         retry = response.request.copy()
         retry._resent_after_401 = True

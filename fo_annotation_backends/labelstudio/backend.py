@@ -226,7 +226,9 @@ class LabelStudioBackend(ImageBackendMixin, foua.AnnotationBackend):
                 annotated[results.uploaded_tasks[task["id"]]] = annotation.get("result") or []
         missing = len(results.uploaded_tasks) - found
         if missing:
-            logger.warning("%d tasks of this run no longer exist in Label Studio; their samples keep their labels", missing)
+            logger.warning(
+                "%d tasks of this run no longer exist in Label Studio; their samples keep their labels", missing
+            )
         logger.info("%d of %d tasks have a submitted annotation", len(annotated), len(results.uploaded_tasks))
 
         added_labels = results.added_labels
@@ -467,4 +469,3 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
             upload_complete=d.get("upload_complete", True),
             added_labels=d.get("added_labels"),
         )
-

@@ -12,9 +12,8 @@ import os
 import posixpath
 import urllib.parse
 
-import requests
-
 import fiftyone.utils.annotations as foua
+import requests
 
 from ..core.errors import (
     AuthenticationError,
@@ -62,7 +61,9 @@ class LabelStudioClient(foua.AnnotationAPI):
         retry = RetryPolicy(max_retries=max_retries)
         # endpoints without credentials (health, token refresh); its own
         # pacer, since a refresh happens while a paced request is in flight
-        self.anonymous = HttpSession(self.url, timeout=(10, timeout), retry=retry, pacer=Pacer(max_calls, window_seconds))
+        self.anonymous = HttpSession(
+            self.url, timeout=(10, timeout), retry=retry, pacer=Pacer(max_calls, window_seconds)
+        )
         self.auth = TokenAuth(api_key, self.anonymous)
         self.http = HttpSession(
             self.url, auth=self.auth, timeout=(10, timeout), retry=retry, pacer=Pacer(max_calls, window_seconds)
@@ -172,9 +173,7 @@ class LabelStudioClient(foua.AnnotationAPI):
         page = 1
         while True:
             # the server's title filter matches substrings, case-insensitively
-            body = self.http.get_json(
-                "/api/projects", params={"title": title_contains, "page_size": 100, "page": page}
-            )
+            body = self.http.get_json("/api/projects", params={"title": title_contains, "page_size": 100, "page": page})
             results = body.get("results", []) if isinstance(body, dict) else body
             yield from results
             if not (isinstance(body, dict) and body.get("next")):
@@ -467,7 +466,9 @@ class LabelStudioClient(foua.AnnotationAPI):
         query = {
             "filters": {
                 "conjunction": "and",
-                "items": [{"filter": "filter:tasks:data.%s" % RUN_KEY, "operator": "equal", "type": "String", "value": run_id}],
+                "items": [
+                    {"filter": "filter:tasks:data.%s" % RUN_KEY, "operator": "equal", "type": "String", "value": run_id}
+                ],
             }
         }
         out = {}

@@ -16,11 +16,10 @@ import numbers
 import re
 import xml.etree.ElementTree as ET
 
+import fiftyone.core.labels as fol
 import numpy as np
 from bson import ObjectId
 from PIL import Image
-
-import fiftyone.core.labels as fol
 
 from ..core import geometry
 from ..core.idmap import iter_labels, part_id, split_part_id
@@ -136,7 +135,9 @@ class LabelInterface:
             element = ET.SubElement(root, "Choices", dict(attrs, choice="multiple"))
             ET.SubElement(element, "Choice", value=attr.name)
             return
-        element = ET.SubElement(root, "Choices", dict(attrs, choice="single-radio" if attr.type == "radio" else "single"))
+        element = ET.SubElement(
+            root, "Choices", dict(attrs, choice="single-radio" if attr.type == "radio" else "single")
+        )
         for value in attr.values or []:
             ET.SubElement(element, "Choice", value=str(value))
 
@@ -189,7 +190,7 @@ def labels_to_results(spec, interface, value, width=None, height=None):
     if spec.type == "classifications":
         if labels:
             results.append(
-                dict(common, id=labels[0].id, type="choices", value={"choices": [l.label for l in labels]})
+                dict(common, id=labels[0].id, type="choices", value={"choices": [label.label for label in labels]})
             )
             # attributes of a multi-label field are image-level: the first
             # classification that sets one provides it
@@ -278,9 +279,7 @@ def _region_geometries(spec, label, width, height):
         return [{"format": "rle", "rle": _encode_rle(full)}]
     if spec.type in ("polylines", "polygons"):
         return [
-            {"points": geometry.to_percent(shape), "closed": True}
-            for shape in (label.points or [])
-            if len(shape) >= 2
+            {"points": geometry.to_percent(shape), "closed": True} for shape in (label.points or []) if len(shape) >= 2
         ]
     if spec.type == "keypoints":
         out = []

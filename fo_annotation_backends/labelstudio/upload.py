@@ -131,7 +131,9 @@ class Uploader:
             if project is not None:
                 return self._adopt(project, created=resume.project_created)
             logger.warning(
-                "Project %s of the unfinished run '%s' no longer exists; starting afresh", resume.project_id, self.anno_key
+                "Project %s of the unfinished run '%s' no longer exists; starting afresh",
+                resume.project_id,
+                self.anno_key,
             )
         title = self._title()
         if config.reuse_project:
@@ -182,7 +184,9 @@ class Uploader:
         existing = client.run_task_ids(project_id, self.run_id)
         stray = len(set(existing) - in_view)
         if stray:
-            logger.warning("%d tasks of run '%s' are for samples outside this view; left as they are", stray, self.anno_key)
+            logger.warning(
+                "%d tasks of run '%s' are for samples outside this view; left as they are", stray, self.anno_key
+            )
         self.tasks_before = {s: t for s, t in existing.items() if s in in_view}
         self.task_ids = {t: s for s, t in self.tasks_before.items()}
         if self.tasks_before:
@@ -363,7 +367,10 @@ class _Media:
             else:
                 self.pending.add(sample_id)
         if len(self.pending) < len(local):
-            logger.info("%d media files of this run are already uploaded; not sending them again", len(local) - len(self.pending))
+            logger.info(
+                "%d media files of this run are already uploaded; not sending them again",
+                len(local) - len(self.pending),
+            )
 
     def urls_for(self, batch):
         """``{sample id: media URL}`` of a batch, uploading what is needed."""
@@ -374,7 +381,9 @@ class _Media:
 
     def _upload(self, sample_ids):
         config = self.config
-        chunks = list(chunk_by_count_and_bytes(sample_ids, self.sizes, config.upload_max_files, config.upload_max_bytes))
+        chunks = list(
+            chunk_by_count_and_bytes(sample_ids, self.sizes, config.upload_max_files, config.upload_max_bytes)
+        )
         workers = max(1, min(int(config.upload_workers), len(chunks)))
         logger.info("Uploading %d media files in %d requests (%d in flight)...", len(sample_ids), len(chunks), workers)
 

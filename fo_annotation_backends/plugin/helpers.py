@@ -11,12 +11,11 @@ import json
 import math
 import time
 
-import numpy as np
-import requests
-
 import fiftyone as fo
 import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
+import numpy as np
+import requests
 
 from fo_annotation_backends.core.errors import AnnotationBackendError
 from fo_annotation_backends.core.secrets import get_logger, redact, register_secret
@@ -424,7 +423,9 @@ def compare_annotations(dataset, results, annotations):
         expected = _RETURN_TYPES.get(label_type)
         field_annos = annotations.get(field) or {}
         if expected == "scalar":
-            counts = _compare_scalars(dataset, field, info, results.id_map.get(field) or {}, field_annos.get("scalar") or {})
+            counts = _compare_scalars(
+                dataset, field, info, results.id_map.get(field) or {}, field_annos.get("scalar") or {}
+            )
         elif expected is not None:
             counts = _compare_labels(
                 dataset, field, label_type, info, results.id_map.get(field) or {}, field_annos.get(expected) or {}
@@ -504,7 +505,7 @@ def _compare_labels(dataset, field, label_type, info, id_map, annos):
         returned = set(sample_annos)
         deleted = {i for i in existing - returned if i in labels} if allow_deletions else set()
         counts["deleted"] += len(deleted)
-        remaining = {i: l for i, l in labels.items() if i not in deleted}
+        remaining = {i: label for i, label in labels.items() if i not in deleted}
         merge = returned & existing
         if is_list:
             if value is None:
@@ -609,7 +610,8 @@ def preview_markdown(preview):
 
 
 _PREVIEW_TTL = 30.0
-_preview_cache = {}
+#: ``(dataset name, run key) -> (time, preview)``
+_preview_cache: dict[tuple, tuple] = {}
 
 
 def cached_preview(dataset, anno_key, creds=None, ttl=_PREVIEW_TTL):

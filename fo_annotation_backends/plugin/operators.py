@@ -44,7 +44,8 @@ def _runs_input(ctx, inputs, description="The annotation run"):
         choices.add_choice(
             run["anno_key"],
             label=run["anno_key"],
-            description="%s (%s): %s" % (run["backend"], h.SERVICE_LABELS.get(run["service"], run["service"]), ", ".join(run["fields"])),
+            description="%s (%s): %s"
+            % (run["backend"], h.SERVICE_LABELS.get(run["service"], run["service"]), ", ".join(run["fields"])),
         )
     inputs.enum("anno_key", choices.values(), required=True, label="Annotation run", view=choices)
     return ctx.params.get("anno_key")
@@ -204,7 +205,9 @@ class RequestAnnotations(foo.Operator):
             attr_choices = types.Dropdown(space=4)
             for t in h.ATTRIBUTE_TYPES:
                 attr_choices.add_choice(t, label=t)
-            attribute.enum("type", attr_choices.values(), required=True, default="text", label="Type", view=attr_choices)
+            attribute.enum(
+                "type", attr_choices.values(), required=True, default="text", label="Type", view=attr_choices
+            )
             attribute.list("values", types.String(), label="Values", description="Required for select and radio")
             attribute.str("default", label="Default", description="Optional value of new labels")
             attrs_prop = inputs.list(
@@ -235,9 +238,15 @@ class RequestAnnotations(foo.Operator):
             priorities = types.Dropdown()
             for name in PRIORITIES:
                 priorities.add_choice(name, label=name)
-            inputs.enum("priority", priorities.values(), label="Priority", description="The tasks' priority", view=priorities)
-            inputs.list("tags", types.String(), label="Tags", description="Tags of every task (the run key is always one)")
-            inputs.str("assignee", label="Assignee", description="The slug of the workspace user to assign the tasks to")
+            inputs.enum(
+                "priority", priorities.values(), label="Priority", description="The tasks' priority", view=priorities
+            )
+            inputs.list(
+                "tags", types.String(), label="Tags", description="Tags of every task (the run key is always one)"
+            )
+            inputs.str(
+                "assignee", label="Assignee", description="The slug of the workspace user to assign the tasks to"
+            )
         elif service == "kili":
             from fo_annotation_backends.kili.backend import LABEL_SELECTIONS
 
@@ -489,7 +498,8 @@ class CleanupAnnotations(foo.Operator):
         h.forget_preview(dataset, anno_key)
         return {
             "anno_key": anno_key,
-            "message": "Deleted the data of run `%s` from %s." % (anno_key, h.SERVICE_LABELS.get(run["service"], run["backend"])),
+            "message": "Deleted the data of run `%s` from %s."
+            % (anno_key, h.SERVICE_LABELS.get(run["service"], run["backend"])),
         }
 
     def resolve_output(self, ctx):

@@ -76,10 +76,14 @@ class AnnotationRunsPanel(foo.Panel):
         ctx.prompt(h.uri(h.GET_ANNOTATION_STATUS), params={"anno_key": ctx.params.get("anno_key")})
 
     def cleanup(self, ctx):
-        ctx.prompt(h.uri(h.CLEANUP_ANNOTATIONS), params={"anno_key": ctx.params.get("anno_key")}, on_success=self.on_load)
+        ctx.prompt(
+            h.uri(h.CLEANUP_ANNOTATIONS), params={"anno_key": ctx.params.get("anno_key")}, on_success=self.on_load
+        )
 
     def delete(self, ctx):
-        ctx.prompt(h.uri(h.DELETE_ANNOTATION_RUN), params={"anno_key": ctx.params.get("anno_key")}, on_success=self.on_load)
+        ctx.prompt(
+            h.uri(h.DELETE_ANNOTATION_RUN), params={"anno_key": ctx.params.get("anno_key")}, on_success=self.on_load
+        )
 
     # -- layout
 
@@ -119,7 +123,9 @@ class AnnotationRunsPanel(foo.Panel):
             if run.get("project_url"):
                 row.btn("open_%d" % i, label="Open in %s" % service, icon="open_in_new", href=run["project_url"])
             manage = panel.h_stack("manage_%d" % i, gap=1)
-            manage.btn("cleanup_%d" % i, label="Clean up", icon="cleaning_services", on_click=self.cleanup, params=params)
+            manage.btn(
+                "cleanup_%d" % i, label="Clean up", icon="cleaning_services", on_click=self.cleanup, params=params
+            )
             manage.btn("delete_%d" % i, label="Delete run", icon="delete", on_click=self.delete, params=params)
 
         return types.Property(panel, view=types.GridView(orientation="vertical", gap=2))

@@ -184,7 +184,9 @@ def validate_knobs(knobs):
         elif name == "enforce_limit":
             value = bool(value)
         else:
-            raise ValueError("unknown knob %r (known: %s)" % (name, ", ".join(list(FAULT_DEFAULTS) + list(LIMIT_KNOBS))))
+            raise ValueError(
+                "unknown knob %r (known: %s)" % (name, ", ".join(list(FAULT_DEFAULTS) + list(LIMIT_KNOBS)))
+            )
         out[name] = value
     if sum(out.get(k, 0.0) for k in ("rate_limit", "server_error", "drop")) > 1.0:
         raise ValueError("rate_limit + server_error + drop must not exceed 1")
@@ -264,7 +266,9 @@ class EmulatorServer:
         self._knobs = dict(FAULT_DEFAULTS)
         self._knobs.update(max_calls=None, window_seconds=60.0, enforce_limit=True)
         self._knobs.update(
-            validate_knobs(dict(faults or {}, max_calls=max_calls, window_seconds=window_seconds, enforce_limit=enforce_limit))
+            validate_knobs(
+                dict(faults or {}, max_calls=max_calls, window_seconds=window_seconds, enforce_limit=enforce_limit)
+            )
         )
         self._fail_countdown = self._knobs["fail_after"]
         self._outage = False
@@ -295,7 +299,10 @@ class EmulatorServer:
         self._server.emulator = self
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator-%d" % self.port, daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="emulator-%d" % self.port,
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -498,7 +505,10 @@ class EmulatorServer:
             self._over_limit += 1
             if knobs["enforce_limit"]:
                 wait = self._window[0] + window - now if self._window else window
-                return _too_many(max(1, math.ceil(wait)), "the emulator's call budget (%d calls per %gs) is spent" % (max_calls, window))
+                return _too_many(
+                    max(1, math.ceil(wait)),
+                    "the emulator's call budget (%d calls per %gs) is spent" % (max_calls, window),
+                )
         self._window.append(now)
         self._peak = max(self._peak, len(self._window))
         return None
@@ -506,7 +516,7 @@ class EmulatorServer:
     def _control(self, request):
         if not self.authorized(request):
             return json_response(401, {"message": "control endpoints need the API key"})
-        name = request.path[len(CONTROL_PREFIX):].strip("/")
+        name = request.path[len(CONTROL_PREFIX) :].strip("/")
         try:
             if name == "stats" and request.method == "GET":
                 return json_response(200, self.stats())
@@ -618,7 +628,7 @@ def presented_key(headers):
         if scheme.lower() in ("x-api-key:", "bearer", "token") and rest.strip():
             return rest.strip()
         if scheme.lower().startswith("x-api-key:") and len(scheme) > len("x-api-key:"):
-            return scheme[len("x-api-key:"):].strip()
+            return scheme[len("x-api-key:") :].strip()
     bare = (headers.get("X-API-Key") or "").strip()
     return bare or None
 
@@ -630,7 +640,9 @@ def add_arguments(parser):
     """Adds the common emulator options (address, key, seed, faults, budget)."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
-    parser.add_argument("--api-key", default=None, help="the API key clients must send (default: a random one, printed)")
+    parser.add_argument(
+        "--api-key", default=None, help="the API key clients must send (default: a random one, printed)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault-injection generator")
     faults = parser.add_argument_group("faults (fractions of requests)")
     faults.add_argument("--rate-limit", type=float, default=0.0, help="answered 429 with Retry-After, not processed")
@@ -638,9 +650,13 @@ def add_arguments(parser):
     faults.add_argument("--drop", type=float, default=0.0, help="connection closed without an answer, not processed")
     faults.add_argument("--slow", type=float, default=0.0, help="delayed by --slow-seconds before processing")
     faults.add_argument("--slow-seconds", type=float, default=1.0)
-    faults.add_argument("--lost-response", type=float, default=0.0, help="mutations processed, then the connection closed")
+    faults.add_argument(
+        "--lost-response", type=float, default=0.0, help="mutations processed, then the connection closed"
+    )
     faults.add_argument("--retry-after", type=float, default=1.0, help="Retry-After of the 429 faults, in seconds")
-    faults.add_argument("--fault-operations", default=None, help="comma-separated operations that faults apply to (default all)")
+    faults.add_argument(
+        "--fault-operations", default=None, help="comma-separated operations that faults apply to (default all)"
+    )
     faults.add_argument("--fail-after", type=int, default=None, help="every request after the next N gets a 503")
     budget = parser.add_argument_group("call budget")
     budget.add_argument("--max-calls", type=int, default=None, help="calls allowed per window; more get 429")

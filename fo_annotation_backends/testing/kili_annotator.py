@@ -73,11 +73,11 @@ class KiliAnnotator:
         """What the editor shows an annotator first: the latest label, or
         the uploaded prediction (a copy the caller may edit)."""
         labels = self.asset(project_id, asset_id).get("labels") or []
-        human = [l for l in labels if l["labelType"] in ("DEFAULT", "REVIEW")]
-        pool = human or [l for l in labels if l["labelType"] == "PREDICTION"]
+        human = [label for label in labels if label["labelType"] in ("DEFAULT", "REVIEW")]
+        pool = human or [label for label in labels if label["labelType"] == "PREDICTION"]
         if not pool:
             return {}
-        return json.loads(json.dumps(max(pool, key=lambda l: l["createdAt"])["jsonResponse"] or {}))
+        return json.loads(json.dumps(max(pool, key=lambda label: label["createdAt"])["jsonResponse"] or {}))
 
     def submit(self, project_id, asset_id, json_response, author="annotator@example.com", label_type="DEFAULT"):
         """Submits a label as ``author`` (DEFAULT, or REVIEW for a reviewer)."""

@@ -149,12 +149,19 @@ class LabelStudioServer:
         self._log = open(self.log_path, "ab")
         self._log_offset = self._log.tell()
         self.process = subprocess.Popen(
-            command, env=env, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            command,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError("Label Studio exited with code %s; see %s" % (self.process.returncode, self.log_path))
+                raise RuntimeError(
+                    "Label Studio exited with code %s; see %s" % (self.process.returncode, self.log_path)
+                )
             actual = self._announced_port()
             if actual is not None and actual != self.port:
                 self.stop()
@@ -235,9 +242,7 @@ class LabelStudioServer:
 
     def set_legacy_tokens_enabled(self, enabled, personal_access_token):
         """Enables or disables legacy tokens for the organization."""
-        access = requests.post(
-            self.url + "/api/token/refresh/", json={"refresh": personal_access_token}, timeout=30
-        )
+        access = requests.post(self.url + "/api/token/refresh/", json={"refresh": personal_access_token}, timeout=30)
         access.raise_for_status()
         response = requests.post(
             self.url + "/api/jwt/settings",

@@ -34,7 +34,7 @@ def xpath_literal(text):
         return "'%s'" % text
     if '"' not in text:
         return '"%s"' % text
-    return "concat(%s)" % ", \"'\", ".join("'%s'" % part for part in text.split("'"))
+    return "concat(%s)" % ', "\'", '.join("'%s'" % part for part in text.split("'"))
 
 
 class FormTraffic:

@@ -132,7 +132,6 @@ def app_server(tmp_path, artifacts, isolated_home, plugins_dir, annotation_confi
     the database service that this process started (two processes starting
     it at once race for the database dir)."""
     import fiftyone.core.odm as foo
-
     from app_server import AppServer
 
     foo.get_db_conn()

@@ -13,21 +13,35 @@ import re
 import time
 import uuid
 
-import numpy as np
-import pytest
-from PIL import Image, ImageDraw
-
 import fiftyone as fo
 import fiftyone.core.labels as fol
+import numpy as np
+import pytest
+from app_ui import (
+    FormTraffic,
+    close_output,
+    execute,
+    field_value,
+    open_dataset,
+    open_operator,
+    open_operator_browser,
+    open_panel,
+    set_field,
+)
+from PIL import Image, ImageDraw
 
-from app_ui import FormTraffic, close_output, execute, field_value, open_dataset, open_operator
-from app_ui import open_operator_browser, open_panel, set_field
 from fo_annotation_backends.testing.kili_annotator import KiliAnnotator
 
 pytestmark = pytest.mark.browser
 
 PLUGIN = "@fo-annotation-backends/annotation"
-OPERATORS = ["request_annotations", "load_annotations", "get_annotation_status", "cleanup_annotations", "delete_annotation_run"]
+OPERATORS = [
+    "request_annotations",
+    "load_annotations",
+    "get_annotation_status",
+    "cleanup_annotations",
+    "delete_annotation_run",
+]
 PANEL = "annotation_runs"
 
 # what the forms show (the plugin's labels)
@@ -80,7 +94,11 @@ def app_dataset(tmp_path):
 def kili_here(kili_emulator):
     """Our Kili backend registered in this process too (to read the run's
     results: project and asset ids), for the test's duration."""
-    entry = {"config_cls": "fo_annotation_backends.kili.KiliBackendConfig", "url": kili_emulator.url, "api_key": kili_emulator.api_key}
+    entry = {
+        "config_cls": "fo_annotation_backends.kili.KiliBackendConfig",
+        "url": kili_emulator.url,
+        "api_key": kili_emulator.api_key,
+    }
     saved = fo.annotation_config.backends.get("kili")
     fo.annotation_config.backends["kili"] = entry
     try:

@@ -10,9 +10,8 @@ import dataclasses
 import os
 import uuid
 
-import pytest
-
 import fiftyone as fo
+import pytest
 
 from fo_annotation_backends.testing.labelstudio_server import LabelStudioServer, cache_dir
 from fo_annotation_backends.testing.registration import registered_backend

@@ -4,11 +4,10 @@ conformance tests (no zoo datasets: there is no internet here)."""
 import math
 import os
 
-import numpy as np
-from PIL import Image
-
 import fiftyone as fo
 import fiftyone.core.labels as fol
+import numpy as np
+from PIL import Image
 
 #: every generated image has this size: not square, so that a backend that
 #: swaps width and height is caught
@@ -101,7 +100,7 @@ def snapshot(dataset, fields, attributes=()):
             value = sample[field]
             if isinstance(value, fol.Label):
                 row[field] = sorted(
-                    (comparable(l, attributes) for l in labels_of(value)), key=lambda c: c["id"]
+                    (comparable(label, attributes) for label in labels_of(value)), key=lambda c: c["id"]
                 )
             else:
                 row[field] = value

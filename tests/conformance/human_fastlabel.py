@@ -128,14 +128,20 @@ class FastLabelDoc(Doc):
         values = self._values(field)
         objects = {}  # the annotations of one label (its parts) are one object
         for annotation in self._annotations(field):
-            key = base_id(self.label_of.get(annotation.get("id"))) if self.human.field_type(field) != "segmentation" else None
+            key = (
+                base_id(self.label_of.get(annotation.get("id")))
+                if self.human.field_type(field) != "segmentation"
+                else None
+            )
             key = key or annotation.get("id") or id(annotation)
             objects.setdefault(key, values[annotation["value"]])
         return sorted(objects.values())
 
     def _choice_annotations(self, field):
         key = self._key(field)
-        return [a for a in self.task.get("annotations") or [] if a.get("type") == "classification" and a.get("value") == key]
+        return [
+            a for a in self.task.get("annotations") or [] if a.get("type") == "classification" and a.get("value") == key
+        ]
 
     def _choice_items(self, field):
         if self.human.classification:
@@ -145,21 +151,34 @@ class FastLabelDoc(Doc):
 
     def _choice_value(self, field):
         key = self._key(field)
-        return next((i.get("value") for i in self._choice_items(field) if i.get("key") == key and i.get("value") not in (None, "", [])), None)
+        return next(
+            (
+                i.get("value")
+                for i in self._choice_items(field)
+                if i.get("key") == key and i.get("value") not in (None, "", [])
+            ),
+            None,
+        )
 
     def _set_choice(self, field, value, attributes=None):
         key = self._key(field)
         items = ([] if value is None else [{"key": key, "value": value}]) + self._attribute_items(field, attributes)
         if self.human.classification:
             own = {key} | set((self.mapping.get("attributes", {}).get(field) or {}).values())
-            kept = [{"key": i["key"], "value": i["value"]} for i in self.task.get("attributes") or [] if i.get("key") not in own]
+            kept = [
+                {"key": i["key"], "value": i["value"]}
+                for i in self.task.get("attributes") or []
+                if i.get("key") not in own
+            ]
             self.task["attributes"] = kept + items
             return
         found = self._choice_annotations(field)
         if found:
             found[0]["attributes"] = items
         else:
-            self.task.setdefault("annotations", []).append({"type": "classification", "value": key, "attributes": items})
+            self.task.setdefault("annotations", []).append(
+                {"type": "classification", "value": key, "attributes": items}
+            )
 
     # -- adding ----------------------------------------------------------
 

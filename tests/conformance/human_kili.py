@@ -41,7 +41,9 @@ class KiliHuman(Human):
     def skip(self, sample_id):
         # the app autosaves what was open; an autosave is not submitted work
         doc = self.open(sample_id)
-        self.annotator.submit(self.project_id, self.items()[sample_id], doc.response, author=ANNOTATOR, label_type="AUTOSAVE")
+        self.annotator.submit(
+            self.project_id, self.items()[sample_id], doc.response, author=ANNOTATOR, label_type="AUTOSAVE"
+        )
 
     def delete_item(self, sample_id):
         self.annotator.delete_assets(self.project_id, [self.items()[sample_id]])
@@ -146,7 +148,9 @@ class KiliDoc(Doc):
 
     def set_number(self, field, value):
         if self.mapping["categories"].get(field):
-            self.response[self._job(field)] = {"categories": [{"name": self._key(field, value), "confidence": CONFIDENCE}]}
+            self.response[self._job(field)] = {
+                "categories": [{"name": self._key(field, value), "confidence": CONFIDENCE}]
+            }
         else:
             self.response[self._job(field)] = {"text": str(value)}
 

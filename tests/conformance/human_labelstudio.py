@@ -92,7 +92,9 @@ class LabelStudioDoc(Doc):
         tag = self._tag(field)
         regions = [r for r in self.result if r.get("from_name") == tag]
         if label_id is not None:
-            regions = sorted((r for r in regions if base_id(r.get("id")) == label_id), key=lambda r: part_index(r["id"]))
+            regions = sorted(
+                (r for r in regions if base_id(r.get("id")) == label_id), key=lambda r: part_index(r["id"])
+            )
         return regions
 
     def _item(self, field, type_, value, region_id=None):
@@ -129,7 +131,9 @@ class LabelStudioDoc(Doc):
         for name, value in (attributes or {}).items():
             tag = self._attr_tag(field, name)
             self.result[:] = [
-                r for r in self.result if not (r.get("from_name") == tag and (not regional or r.get("id") == region["id"]))
+                r
+                for r in self.result
+                if not (r.get("from_name") == tag and (not regional or r.get("id") == region["id"]))
             ]
             if value is None or (types[name] == "checkbox" and not value):
                 continue
@@ -156,18 +160,24 @@ class LabelStudioDoc(Doc):
     def add_box(self, field, label, bounding_box, attributes=None):
         x, y, w, h = (100.0 * v for v in bounding_box)
         region = self._item(
-            field, "rectanglelabels", {"x": x, "y": y, "width": w, "height": h, "rotation": 0, "rectanglelabels": [label]}
+            field,
+            "rectanglelabels",
+            {"x": x, "y": y, "width": w, "height": h, "rotation": 0, "rectanglelabels": [label]},
         )
         self._set_attributes(field, region, attributes)
 
     def add_polygon(self, field, label, points, attributes=None):
-        region = self._item(field, "polygonlabels", {"points": _percent(points), "closed": True, "polygonlabels": [label]})
+        region = self._item(
+            field, "polygonlabels", {"points": _percent(points), "closed": True, "polygonlabels": [label]}
+        )
         self._set_attributes(field, region, attributes)
 
     def add_points(self, field, label, points, attributes=None):
         for index, (x, y) in enumerate(points):
             region = self._item(
-                field, "keypointlabels", {"x": 100.0 * x, "y": 100.0 * y, "width": KEYPOINT_WIDTH, "keypointlabels": [label]}
+                field,
+                "keypointlabels",
+                {"x": 100.0 * x, "y": 100.0 * y, "width": KEYPOINT_WIDTH, "keypointlabels": [label]},
             )
             if index == 0:
                 self._set_attributes(field, region, attributes)
@@ -203,7 +213,11 @@ class LabelStudioDoc(Doc):
 
     def add_foreign_point(self, field, label, point):
         x, y = point
-        self._item(field, "keypointlabels", {"x": 100.0 * x, "y": 100.0 * y, "width": KEYPOINT_WIDTH, "keypointlabels": [label]})
+        self._item(
+            field,
+            "keypointlabels",
+            {"x": 100.0 * x, "y": 100.0 * y, "width": KEYPOINT_WIDTH, "keypointlabels": [label]},
+        )
 
     # -- editing ---------------------------------------------------------
 
@@ -240,7 +254,9 @@ class LabelStudioDoc(Doc):
 
     def delete(self, field, label_id):
         tags = self._tags(field)
-        self.result[:] = [r for r in self.result if not (r.get("from_name") in tags and base_id(r.get("id")) == label_id)]
+        self.result[:] = [
+            r for r in self.result if not (r.get("from_name") in tags and base_id(r.get("id")) == label_id)
+        ]
 
     def clear(self, field):
         tags = self._tags(field)
@@ -249,4 +265,3 @@ class LabelStudioDoc(Doc):
 
 def _percent(points):
     return [[100.0 * float(x), 100.0 * float(y)] for x, y in points]
-

@@ -4,11 +4,9 @@ additions by label id for every spatial type, attributes, the ``allow_*``
 restrictions, existing and new fields, several fields at once, keypoints,
 masks (instances, segmentation with mask targets)."""
 
+import fiftyone.core.labels as fol
 import numpy as np
 import pytest
-
-import fiftyone.core.labels as fol
-
 from fiftyone import ViewField as F
 
 from .helpers import HEIGHT, WIDTH, add_samples, box, by_id, comparable, detections, ids, labels_of, rect_mask, snapshot
@@ -79,7 +77,10 @@ NAN = float("nan")
 EDIT_CASES = {
     "detections": dict(
         labels=lambda: fol.Detections(
-            detections=[fol.Detection(label="a", bounding_box=[0.1, 0.1, 0.2, 0.2]), fol.Detection(label="b", bounding_box=[0.5, 0.5, 0.3, 0.3])]
+            detections=[
+                fol.Detection(label="a", bounding_box=[0.1, 0.1, 0.2, 0.2]),
+                fol.Detection(label="b", bounding_box=[0.5, 0.5, 0.3, 0.3]),
+            ]
         ),
         edit=dict(label="b", bounding_box=[0.2, 0.25, 0.3, 0.4]),
         add=lambda d, f: d.add_box(f, "a", [0.6, 0.1, 0.2, 0.1]),
@@ -95,7 +96,9 @@ EDIT_CASES = {
         ),
         edit=dict(label="b", points=[[0.15, 0.1], [0.35, 0.15], [0.25, 0.35], [0.1, 0.3]]),
         add=lambda d, f: d.add_polygon(f, "a", [[0.6, 0.1], [0.8, 0.1], [0.7, 0.3]]),
-        edited=dict(label="b", points=[[[0.15, 0.1], [0.35, 0.15], [0.25, 0.35], [0.1, 0.3]]], closed=True, filled=True),
+        edited=dict(
+            label="b", points=[[[0.15, 0.1], [0.35, 0.15], [0.25, 0.35], [0.1, 0.3]]], closed=True, filled=True
+        ),
         added=dict(label="a", points=[[[0.6, 0.1], [0.8, 0.1], [0.7, 0.3]]], closed=True, filled=True),
     ),
     "polylines": dict(
@@ -205,7 +208,11 @@ def test_attributes(service, dataset, media):
     )
     schema = {
         "gt": {"type": "detections", "classes": ["cat", "dog"], "attributes": ATTRIBUTES},
-        "weather": {"type": "classification", "classes": ["sunny", "rainy"], "attributes": {"mood": ATTRIBUTES["mood"]}},
+        "weather": {
+            "type": "classification",
+            "classes": ["sunny", "rainy"],
+            "attributes": {"mood": ATTRIBUTES["mood"]},
+        },
     }
     results = dataset.annotate("attrs", backend=service.name, label_schema=schema)
     human = service.human(results)
@@ -234,7 +241,12 @@ def test_attributes(service, dataset, media):
 def test_example_restricting_label_edits(service, dataset, media):
     """cvat test_example_restricting_label_edits: every ``allow_*`` False;
     only the attribute edit goes through."""
-    add_samples(dataset, media, 1, ground_truth=lambda i: detections(box("person", [0.1, 0.1, 0.2, 0.3]), box("person", [0.5, 0.4, 0.25, 0.3])))
+    add_samples(
+        dataset,
+        media,
+        1,
+        ground_truth=lambda i: detections(box("person", [0.1, 0.1, 0.2, 0.3]), box("person", [0.5, 0.4, 0.25, 0.3])),
+    )
     previous = [comparable(d) for d in dataset.first().ground_truth.detections]
     attributes = {"sex": {"type": "select", "values": ["male", "female"]}, "age": {"type": "text"}}
     results = dataset.annotate(
@@ -374,7 +386,12 @@ def test_map_view_stage(service, dataset, media):
     """cvat test_map_view_stage: a view that maps classes is annotated; the
     mapped classes go up, an accepted label takes its mapped class, a new
     label keeps the class it was drawn with."""
-    add_samples(dataset, media, 1, ground_truth=lambda i: detections(box("CAT", [0.1, 0.1, 0.2, 0.2]), box("dog", [0.5, 0.5, 0.2, 0.2])))
+    add_samples(
+        dataset,
+        media,
+        1,
+        ground_truth=lambda i: detections(box("CAT", [0.1, 0.1, 0.2, 0.2]), box("dog", [0.5, 0.5, 0.2, 0.2])),
+    )
     previous_ids = [d.id for d in dataset.first().ground_truth.detections]
     labels = dataset.distinct("ground_truth.detections.label")
     view = dataset.map_labels("ground_truth", {label: label.upper() for label in labels})

@@ -7,11 +7,10 @@ erased segmentation."""
 
 import builtins
 
-import numpy as np
-import pytest
-
 import fiftyone.core.labels as fol
 import fiftyone.utils.annotations as foua
+import numpy as np
+import pytest
 
 from fo_annotation_backends.core import errors
 
@@ -77,7 +76,10 @@ def test_example_add_new_label_fields(service, dataset, media):
     add_samples(dataset, media, 2)
     view = dataset.limit(1)
     results = view.annotate(
-        "new_field", backend=service.name, label_field="new_classifications", label_type="classifications",
+        "new_field",
+        backend=service.name,
+        label_field="new_classifications",
+        label_type="classifications",
         classes=["dog", "cat", "person"],
     )
     assert dataset.get_annotation_info("new_field") is not None

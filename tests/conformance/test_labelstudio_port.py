@@ -16,11 +16,10 @@
 
 import xml.etree.ElementTree as ET
 
-import numpy as np
-import pytest
-
 import fiftyone as fo
 import fiftyone.core.labels as fol
+import numpy as np
+import pytest
 
 from .conftest import CONFIG_CLASSES, registered_backend
 from .helpers import HEIGHT, WIDTH, add_samples, by_id, labels_of, rect_mask, snapshot
@@ -128,11 +127,11 @@ def test_annotate_simple(service, dataset, media, label_type):
             assert isinstance(value, fol.Segmentation)
             assert np.array_equal(value.get_mask(), mask)
             continue
-        labels = sorted(labels_of(value), key=lambda l: l.label)
+        labels = sorted(labels_of(value), key=lambda label: label.label)
         if label_type == "classifications":
-            assert tuple(l.label for l in labels) == want
+            assert tuple(label.label for label in labels) == want
             continue
-        assert [l.label for l in labels] == [w[0] for w in want]
+        assert [label.label for label in labels] == [w[0] for w in want]
         for label, (_, geometry) in zip(labels, want):
             if label_type == "detections":
                 assert label.bounding_box == pytest.approx(geometry, abs=1e-6)
@@ -204,9 +203,7 @@ def test_loading_twice_keeps_the_ids(service, dataset, media):
     again (FiftyOne saves the results after every load, so a backend can
     remember the ids it gave): tags and fields set on it in between survive."""
     samples = add_samples(dataset, media, 2)
-    results = dataset.annotate(
-        "twice", backend=service.name, label_field="f", label_type="detections", classes=["obj"]
-    )
+    results = dataset.annotate("twice", backend=service.name, label_field="f", label_type="detections", classes=["obj"])
     human = service.human(results)
     doc = human.open(samples[0].id)
     doc.add_box("f", "obj", [0.1, 0.2, 0.3, 0.4])
@@ -227,7 +224,8 @@ def _existing_labels(label_type, i):
     if label_type == "detections":
         return fol.Detections(
             detections=[
-                fol.Detection(label=names[(i + k) % 4], bounding_box=(rng.random(4) / 2).round(4).tolist()) for k in range(2)
+                fol.Detection(label=names[(i + k) % 4], bounding_box=(rng.random(4) / 2).round(4).tolist())
+                for k in range(2)
             ]
         )
     if label_type == "polylines":
@@ -239,7 +237,8 @@ def _existing_labels(label_type, i):
         )
     return fol.Keypoints(
         keypoints=[
-            fol.Keypoint(label=names[(i + k) % 4], points=rng.random((n, 2)).round(4).tolist()) for k, n in enumerate((5, 4))
+            fol.Keypoint(label=names[(i + k) % 4], points=rng.random((n, 2)).round(4).tolist())
+            for k, n in enumerate((5, 4))
         ]
     )
 
@@ -255,7 +254,7 @@ def test_annotate_with_predictions(service, dataset, media, label_type):
     for sample in samples:
         doc = human.open(sample.id)
         # the existing labels are the pre-annotations the person sees
-        assert doc.classes("f") == sorted(l.label for l in labels_of(sample.f))
+        assert doc.classes("f") == sorted(label.label for label in labels_of(sample.f))
         if label_type != "classification":
             assert doc.label_ids("f") == set(by_id(sample.f))
         human.submit(doc)  # accepted as they are

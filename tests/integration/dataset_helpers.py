@@ -2,11 +2,10 @@
 
 import os
 
-import numpy as np
-from PIL import Image
-
 import fiftyone as fo
 import fiftyone.core.labels as fol
+import numpy as np
+from PIL import Image
 
 
 def make_image(folder, name, width=80, height=60, seed=0):

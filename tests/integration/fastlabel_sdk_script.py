@@ -80,7 +80,9 @@ def main(config_path):
             project="sdk-all", type="bbox", value="cat", title="Cat", color="#FF0000", attributes=[KIND, SIZE]
         ),
         "road": client.create_annotation(project="sdk-all", type="polygon", value="road", title="Road"),
-        "sky": client.create_annotation(project="sdk-all", type="segmentation", value="sky", title="Sky", max_area_count=None),
+        "sky": client.create_annotation(
+            project="sdk-all", type="segmentation", value="sky", title="Sky", max_area_count=None
+        ),
         "scene": client.create_annotation(
             project="sdk-all", type="classification", value="scene", title="Scene", attributes=[WEATHER]
         ),
@@ -128,7 +130,9 @@ def main(config_path):
         annotations=[{"type": "bbox", "value": "car", "points": [1, 1, 8, 8]}],
     )
     out["task_ids"] = [t0, t1, t2, tb]
-    out["duplicate_task"] = error(lambda: client.create_image_task(project="sdk-all", name="local0.png", file_path=images["png0"]))
+    out["duplicate_task"] = error(
+        lambda: client.create_image_task(project="sdk-all", name="local0.png", file_path=images["png0"])
+    )
     out["unknown_class"] = error(
         lambda: client.create_image_task(
             project="sdk-all",
@@ -181,7 +185,11 @@ def main(config_path):
 
     # image classification
     c0 = client.create_image_classification_task(
-        project="sdk-cls", name="c0.png", file_path=images["png0"], attributes=[{"key": "weather", "value": "sunny"}], tags=["run-1"]
+        project="sdk-cls",
+        name="c0.png",
+        file_path=images["png0"],
+        attributes=[{"key": "weather", "value": "sunny"}],
+        tags=["run-1"],
     )
     client.create_image_classification_task(project="sdk-cls", name="c1.jpg", file_path=images["jpg"])
     out["classification_task_id"] = c0
@@ -191,7 +199,9 @@ def main(config_path):
         c0, status="completed", attributes=[{"key": "weather", "value": "rainy"}]
     )
     out["classification_find"] = client.find_image_classification_task(c0)
-    out["classification_by_name"] = client.find_image_classification_task_by_name(project="sdk-cls", task_name="c1.jpg")["name"]
+    out["classification_by_name"] = client.find_image_classification_task_by_name(
+        project="sdk-cls", task_name="c1.jpg"
+    )["name"]
 
     # deletions
     client.delete_task_annotations(t0)
@@ -206,7 +216,9 @@ def main(config_path):
     knobs = {"rate_limit": 1.0, "retry_after": 3, "fault_operations": ["GET tasks/count"]}
     requests.post(control + "faults", json=knobs, headers=headers, timeout=30).raise_for_status()
     out["rate_limited"] = error(lambda: client.count_tasks(project="sdk-all"))
-    requests.post(control + "faults", json={"rate_limit": 0.0, "fault_operations": None}, headers=headers, timeout=30).raise_for_status()
+    requests.post(
+        control + "faults", json={"rate_limit": 0.0, "fault_operations": None}, headers=headers, timeout=30
+    ).raise_for_status()
 
     for project_id in (all_id, bbox_id, cls_id):
         client.delete_project(project_id)

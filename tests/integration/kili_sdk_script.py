@@ -132,7 +132,8 @@ def main(config_path):
 
     asset_ids = out["local_asset_ids"] + out["hosted_asset_ids"]
     responses = [
-        {"OBJECT_DETECTION_JOB": {"annotations": [box("box-%d" % i, 0.1, 0.2, 0.5, 0.6)]}} for i in range(len(asset_ids))
+        {"OBJECT_DETECTION_JOB": {"annotations": [box("box-%d" % i, 0.1, 0.2, 0.5, 0.6)]}}
+        for i in range(len(asset_ids))
     ]
     labels = kili.append_labels(
         asset_id_array=asset_ids,

@@ -6,8 +6,6 @@ import uuid
 
 import fiftyone as fo
 
-from fo_annotation_backends.testing.registration import registered_backend
-
 CONFIG_CLS = "fo_annotation_backends.labelstudio.LabelStudioBackendConfig"
 KILI_CONFIG_CLS = "fo_annotation_backends.kili.KiliBackendConfig"
 FASTLABEL_CONFIG_CLS = "fo_annotation_backends.fastlabel.FastLabelBackendConfig"

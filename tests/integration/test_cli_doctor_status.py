@@ -12,10 +12,9 @@ import subprocess
 import sys
 
 import pytest
+from kili_helpers import add_images, box_annotation, dets, job, key
 
 from fo_annotation_backends.cli import CONFIG_CLASSES
-
-from kili_helpers import add_images, box_annotation, dets, job, key
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +46,11 @@ def cli_env(tmp_path):
 
 def run_cli(env, *args, timeout=240):
     done = subprocess.run(
-        [sys.executable, "-m", "fo_annotation_backends", *args], capture_output=True, text=True, env=env, timeout=timeout
+        [sys.executable, "-m", "fo_annotation_backends", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
     )
     return done.returncode, done.stdout, done.stderr
 
@@ -60,7 +63,7 @@ def write_config(env, backends):
 
 
 def lines_of(out, tag, subject):
-    return [l for l in out.splitlines() if l.startswith("%-4s  %s:" % (tag, subject))]
+    return [line for line in out.splitlines() if line.startswith("%-4s  %s:" % (tag, subject))]
 
 
 @pytest.fixture
@@ -91,17 +94,23 @@ def test_doctor_is_ok_against_the_emulators(emulator_config, kili_emulator, fast
     assert lines_of(out, "ok", "database")
     assert lines_of(out, "ok", "config")
     for name, emulator, title in (("kili", kili_emulator, "Kili"), ("fastlabel", fastlabel_emulator, "FastLabel")):
-        assert any("config_cls %s imports" % CONFIG_CLASSES[name] in l for l in lines_of(out, "ok", name)), out
-        assert any("API key found in env FIFTYONE_%s_API_KEY" % name.upper() in l for l in lines_of(out, "ok", name)), out
-        assert any("%s at %s answers and accepts the key" % (title, emulator.url) in l for l in lines_of(out, "ok", name)), out
+        assert any("config_cls %s imports" % CONFIG_CLASSES[name] in line for line in lines_of(out, "ok", name)), out
+        assert any(
+            "API key found in env FIFTYONE_%s_API_KEY" % name.upper() in line for line in lines_of(out, "ok", name)
+        ), out
+        assert any(
+            "%s at %s answers and accepts the key" % (title, emulator.url) in line for line in lines_of(out, "ok", name)
+        ), out
         assert emulator.api_key not in out + err
-    assert any("not one of ours" in l for l in lines_of(out, "ok", "cvat"))  # a foreign entry: only imported
+    assert any("not one of ours" in line for line in lines_of(out, "ok", "cvat"))  # a foreign entry: only imported
     assert lines_of(out, "ok", "plugin")
-    assert not [l for l in out.splitlines() if l.startswith(("FAIL", "warn"))], out
+    assert not [line for line in out.splitlines() if line.startswith(("FAIL", "warn"))], out
     assert out.rstrip().endswith("doctor: everything is ok")
 
 
-def test_doctor_fails_on_a_wrong_key_says_how_to_fix_it_and_prints_no_key(emulator_config, kili_emulator, fastlabel_emulator):
+def test_doctor_fails_on_a_wrong_key_says_how_to_fix_it_and_prints_no_key(
+    emulator_config, kili_emulator, fastlabel_emulator
+):
     env = emulator_config
     env["FIFTYONE_KILI_API_KEY"] = WRONG_KEY
     # the FastLabel key: a wrong one written in the file (and none in the env)
@@ -138,12 +147,14 @@ def test_doctor_names_a_missing_key_and_a_server_that_does_not_answer(cli_env, k
     code, out, err = run_cli(cli_env, "doctor", "--timeout", "3")
     assert code == 1, out + err
     (kili,) = lines_of(out, "FAIL", "kili")
-    assert "no answer from http://127.0.0.1:%d" % closed in kili and "-- fix: start the server or correct the url" in kili
+    assert (
+        "no answer from http://127.0.0.1:%d" % closed in kili and "-- fix: start the server or correct the url" in kili
+    )
     (fastlabel,) = lines_of(out, "FAIL", "fastlabel")
     assert "no API key" in fastlabel and "-- fix: export FIFTYONE_FASTLABEL_API_KEY=" in fastlabel
     labelstudio = lines_of(out, "FAIL", "labelstudio")
-    assert any("no API key" in l for l in labelstudio)
-    assert any("no server URL" in l and "--url labelstudio=" in l for l in labelstudio)
+    assert any("no API key" in line for line in labelstudio)
+    assert any("no server URL" in line and "--url labelstudio=" in line for line in labelstudio)
     assert kili_emulator.api_key not in out + err
     assert lines_of(out, "warn", "plugin") and "plugin install" in lines_of(out, "warn", "plugin")[0]
 
@@ -185,7 +196,7 @@ def test_doctor_with_a_config_path_and_broken_configs(cli_env, tmp_path):
     code, out, err = run_cli(cli_env, "doctor", "--config-path", str(other))
     assert code == 1, out + err
     assert lines_of(out, "ok", "config") and str(other) in lines_of(out, "ok", "config")[0]
-    assert any("export FIFTYONE_ANNOTATION_CONFIG_PATH=%s" % other in l for l in lines_of(out, "warn", "config"))
+    assert any("export FIFTYONE_ANNOTATION_CONFIG_PATH=%s" % other in line for line in lines_of(out, "warn", "config"))
     (mine,) = lines_of(out, "FAIL", "mine")
     assert "does not import" in mine and "-- fix:" in mine
     (ours,) = lines_of(out, "FAIL", "backends")
@@ -213,7 +224,11 @@ def kili_run(kili_dataset, kili_backend, kili_annotator, tmp_path):
     add_images(dataset, str(media), 3, ground_truth=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2])))
     results = dataset.annotate("cli_run", backend=kili_backend, label_schema=SCHEMA)
     first = dataset.first()
-    response = {job(results, "ground_truth"): {"annotations": [box_annotation("new-1", key(results, "ground_truth", "dog"), 0.5, 0.5, 0.7, 0.7)]}}
+    response = {
+        job(results, "ground_truth"): {
+            "annotations": [box_annotation("new-1", key(results, "ground_truth", "dog"), 0.5, 0.5, 0.7, 0.7)]
+        }
+    }
     kili_annotator.submit(results.project_id, results.asset_ids[first.id], response, author="alice@example.com")
     return dataset, results
 
@@ -239,7 +254,9 @@ def test_status_of_a_kili_run(kili_run, cli_env, kili_emulator, tmp_path):
 
     # the key in another config file, named with --config-path
     other = tmp_path / "other_config.json"
-    other.write_text(json.dumps({"backends": {"kili": {"config_cls": CONFIG_CLASSES["kili"], "api_key": kili_emulator.api_key}}}))
+    other.write_text(
+        json.dumps({"backends": {"kili": {"config_cls": CONFIG_CLASSES["kili"], "api_key": kili_emulator.api_key}}})
+    )
     del cli_env["FIFTYONE_KILI_API_KEY"]
     code, out, err = run_cli(cli_env, "status", dataset.name, "cli_run")
     assert code == 1 and "FAIL" in out  # no key: FIFTYONE_ANNOTATION_CONFIG_PATH's file has none
@@ -264,6 +281,6 @@ def test_status_errors(kili_run, cli_env, kili_emulator):
     cli_env["FIFTYONE_KILI_API_KEY"] = WRONG_KEY
     code, out, err = run_cli(cli_env, "status", dataset.name, "cli_run")
     assert code == 1
-    (fail,) = [l for l in out.splitlines() if l.startswith("FAIL")]
+    (fail,) = [line for line in out.splitlines() if line.startswith("FAIL")]
     assert "AuthenticationError" in fail and "-- fix: export FIFTYONE_KILI_API_KEY" in fail
     assert WRONG_KEY not in out + err and kili_emulator.api_key not in out + err

@@ -1,8 +1,7 @@
 """The main job against the emulators (``./run demo --backend kili|fastlabel``)."""
 
-import pytest
-
 import fiftyone as fo
+import pytest
 
 from fo_annotation_backends import demo
 

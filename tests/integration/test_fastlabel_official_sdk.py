@@ -45,7 +45,12 @@ def images(tmp_path):
     folder = tmp_path / "images"
     folder.mkdir()
     paths = {}
-    for name, size, fmt in (("png0", (64, 48), "PNG"), ("png1", (32, 40), "PNG"), ("jpg", (20, 10), "JPEG"), ("gif", (8, 8), "GIF")):
+    for name, size, fmt in (
+        ("png0", (64, 48), "PNG"),
+        ("png1", (32, 40), "PNG"),
+        ("jpg", (20, 10), "JPEG"),
+        ("gif", (8, 8), "GIF"),
+    ):
         path = folder / ("%s.%s" % (name, fmt.lower()))
         Image.new("RGB", size, (200, 30, 30)).save(path, format=fmt)
         paths[name] = str(path)
@@ -81,7 +86,11 @@ def test_official_sdk_round_trip(tmp_path, images):
     classes = out["class_ids"]
     assert [a["value"] for a in out["annotations"]] == ["cat", "road", "sky", "scene"]
     cat = out["find_annotation_by_value"]
-    assert cat["id"] == classes["cat"] and cat["color"] == "#ff0000" and [a["key"] for a in cat["attributes"]] == ["kind", "size"]
+    assert (
+        cat["id"] == classes["cat"]
+        and cat["color"] == "#ff0000"
+        and [a["key"] for a in cat["attributes"]] == ["kind", "size"]
+    )
     assert out["find_annotation"]["maxAreaCount"] is None
     assert out["update_annotation"]["title"] == "Main road"
     assert isinstance(out["classification_class"], str)
@@ -116,7 +125,10 @@ def test_official_sdk_round_trip(tmp_path, images):
     assert updated["id"] == t0 and updated["status"] == "completed"
     after = out["task0_after"]
     assert after == updated and [a["value"] for a in after["annotations"]] == ["cat", "road"]
-    assert after["annotations"][0]["points"] == [6, 7, 31, 41] and after["annotations"][0]["attributes"] == box["attributes"]
+    assert (
+        after["annotations"][0]["points"] == [6, 7, 31, 41]
+        and after["annotations"][0]["attributes"] == box["attributes"]
+    )
     # the SDK strips ids: the edited annotations got new ones
     assert not {a["id"] for a in after["annotations"]} & {a["id"] for a in task["annotations"]}
 

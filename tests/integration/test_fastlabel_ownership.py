@@ -12,10 +12,11 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 import fiftyone as fo
 import fiftyone.utils.annotations as foua
+import pytest
+from dataset_helpers import add_images, dets
+from registration import FASTLABEL_CONFIG_CLS, registered_backend, temporary_dataset
 
 from fo_annotation_backends.core.errors import (
     AnnotationBackendError,
@@ -27,9 +28,6 @@ from fo_annotation_backends.core.errors import (
 from fo_annotation_backends.core.runs import STATUS_KEYS
 from fo_annotation_backends.fastlabel import FastLabelBackend, FastLabelClient, UploadInterruptedError
 from fo_annotation_backends.testing.fastlabel import FastLabelEmulator
-
-from registration import FASTLABEL_CONFIG_CLS, registered_backend, temporary_dataset
-from dataset_helpers import add_images, dets
 
 pytestmark = pytest.mark.integration
 
@@ -135,7 +133,9 @@ def test_a_failure_adding_classes_to_a_reused_project_deletes_only_the_classes_i
     bigger = {"ground_truth": {"type": "detections", "classes": ["cat", "dog", "bird", "fish"]}}
     fastlabel_emulator.set_faults(fail_after=1, fault_operations=["POST annotations"])  # bird passes, fish fails
     with pytest.raises(AnnotationBackendError):
-        fastlabel_dataset.annotate("b", backend=fastlabel_backend, label_schema=bigger, project=first.project_slug, max_retries=0)
+        fastlabel_dataset.annotate(
+            "b", backend=fastlabel_backend, label_schema=bigger, project=first.project_slug, max_retries=0
+        )
     fastlabel_emulator.reset_faults()
     assert fastlabel_emulator.stats()["operations"]["POST annotations"] >= 2
     assert _class_values(fastlabel_emulator, first.project_id) == before
@@ -144,7 +144,9 @@ def test_a_failure_adding_classes_to_a_reused_project_deletes_only_the_classes_i
 
 
 @pytest.mark.parametrize("record", ["kept", "lost"])
-def test_a_killed_upload_is_recovered_by_the_same_call(record, fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path):
+def test_a_killed_upload_is_recovered_by_the_same_call(
+    record, fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path
+):
     """``lost``: as if the process died between creating the project and
     recording it: the project is found again by its slug (the run id's mark)."""
     dataset = fastlabel_dataset
@@ -154,8 +156,15 @@ def test_a_killed_upload_is_recovered_by_the_same_call(record, fastlabel_dataset
     options = {"upload_workers": 1}
     fastlabel_emulator.set_faults(slow=1.0, slow_seconds=0.3, fault_operations=["POST tasks/image"])
     env = dict(os.environ, FIFTYONE_FASTLABEL_API_KEY=fastlabel_emulator.api_key)
-    command = [sys.executable, os.path.join(HERE, "fastlabel_annotate_script.py"), dataset.name, "k",
-               fastlabel_emulator.url, json.dumps(SCHEMA), json.dumps(options)]
+    command = [
+        sys.executable,
+        os.path.join(HERE, "fastlabel_annotate_script.py"),
+        dataset.name,
+        "k",
+        fastlabel_emulator.url,
+        json.dumps(SCHEMA),
+        json.dumps(options),
+    ]
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.time() + 120
@@ -201,7 +210,9 @@ def test_the_cleanup_of_an_unfinished_run_deletes_its_marked_tasks_only(
     other = fastlabel_dataset.annotate("k", backend=fastlabel_backend, label_schema=SCHEMA)
     fastlabel_emulator.set_faults(fail_after=3, fault_operations=["POST tasks/image"])
     with pytest.raises(UploadInterruptedError):
-        second_dataset.annotate("k", backend=fastlabel_backend, label_schema=SCHEMA, project=other.project_slug, max_retries=0)
+        second_dataset.annotate(
+            "k", backend=fastlabel_backend, label_schema=SCHEMA, project=other.project_slug, max_retries=0
+        )
     fastlabel_emulator.reset_faults()
     assert len(_project_tasks(fastlabel_emulator, other.project_id)) == 2 + 3
 
@@ -272,7 +283,9 @@ BAD_INPUT = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUT))
-def test_bad_input_is_refused_before_any_request(case, fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path):
+def test_bad_input_is_refused_before_any_request(
+    case, fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path
+):
     add_images(fastlabel_dataset, str(tmp_path), 2, ground_truth=_boxes)
     error, message, prepare = BAD_INPUT[case]
     view, options = prepare(fastlabel_dataset, tmp_path)
@@ -283,7 +296,9 @@ def test_bad_input_is_refused_before_any_request(case, fastlabel_dataset, fastla
     assert "k" not in fastlabel_dataset.list_annotation_runs()
 
 
-def test_a_wrong_endpoint_names_the_api_base_expected(fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path):
+def test_a_wrong_endpoint_names_the_api_base_expected(
+    fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path
+):
     add_images(fastlabel_dataset, str(tmp_path), 2, ground_truth=_boxes)
     root = fastlabel_emulator.url[: -len("v1/")]
     with pytest.raises(ParameterError) as info:
@@ -341,7 +356,13 @@ def test_get_status_has_the_common_shape(fastlabel_dataset, fastlabel_backend, f
     status = results.get_status()
     assert tuple(status) == STATUS_KEYS
     assert status["project_id"] == results.project_id
-    assert (status["total"], status["labeled"], status["reviewed"], status["unlabeled"], status["missing"]) == (4, 2, 1, 1, 1)
+    assert (status["total"], status["labeled"], status["reviewed"], status["unlabeled"], status["missing"]) == (
+        4,
+        2,
+        1,
+        1,
+        1,
+    )
     assert status["annotators"] == {}
     service = status["service"]
     assert service["statuses"] == {"completed": 1, "approved": 1, "registered": 1}

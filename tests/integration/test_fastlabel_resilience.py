@@ -7,12 +7,11 @@ import os
 
 import numpy as np
 import pytest
+from dataset_helpers import add_images, dets
 from PIL import Image
 
 from fo_annotation_backends.core.errors import AnnotationBackendError, AuthenticationError, MediaError
 from fo_annotation_backends.fastlabel import UploadInterruptedError
-
-from dataset_helpers import add_images, dets
 
 pytestmark = pytest.mark.integration
 
@@ -38,12 +37,16 @@ def _tasks(client, slug):
     return list(client.iter_pages("tasks/image", {"project": slug}))
 
 
-def test_refused_formats_and_sizes_are_named_before_anything_is_sent(fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path):
+def test_refused_formats_and_sizes_are_named_before_anything_is_sent(
+    fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path
+):
     add_images(fastlabel_dataset, str(tmp_path), 2, ground_truth=_boxes)
     bmp = tmp_path / "odd.bmp"
     Image.fromarray(np.zeros((20, 30, 3), dtype=np.uint8)).save(bmp)
     big = tmp_path / "big.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (2700, 2700, 3), dtype=np.uint8)).save(big, compress_level=0)
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (2700, 2700, 3), dtype=np.uint8)).save(
+        big, compress_level=0
+    )
     assert os.path.getsize(big) > 20 * 1024 * 1024
     fastlabel_dataset.add_samples([fastlabel_dataset.first().copy(), fastlabel_dataset.first().copy()])
     for sample, path in zip(fastlabel_dataset.skip(2), (bmp, big)):
@@ -96,7 +99,9 @@ def test_the_token_never_reaches_the_database(fastlabel_dataset, fastlabel_backe
 
 
 @pytest.mark.parametrize("resume_with", [{}, {"project": "<slug>"}], ids=["same call", "project slug"])
-def test_an_interrupted_upload_resumes_without_duplicates(resume_with, fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path):
+def test_an_interrupted_upload_resumes_without_duplicates(
+    resume_with, fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path
+):
     add_images(fastlabel_dataset, str(tmp_path), 12, ground_truth=_boxes)
     before = _label_state(fastlabel_dataset)
     fastlabel_emulator.set_faults(fail_after=5, fault_operations=["POST tasks/image"])
@@ -135,7 +140,9 @@ FAULTS = {
 
 
 @pytest.mark.parametrize("kind", sorted(FAULTS))
-def test_a_run_completes_through_faults(kind, fastlabel_dataset, fastlabel_backend, fastlabel_emulator, fastlabel_annotator, tmp_path):
+def test_a_run_completes_through_faults(
+    kind, fastlabel_dataset, fastlabel_backend, fastlabel_emulator, fastlabel_annotator, tmp_path
+):
     add_images(fastlabel_dataset, str(tmp_path), 40, ground_truth=_boxes)
     before = _label_state(fastlabel_dataset)
     fastlabel_emulator.set_faults(**FAULTS[kind])
@@ -164,11 +171,15 @@ def test_a_run_completes_through_faults(kind, fastlabel_dataset, fastlabel_backe
     assert _label_state(fastlabel_dataset) == expected
 
 
-def test_the_budget_is_never_exceeded_and_nearly_used(fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path):
+def test_the_budget_is_never_exceeded_and_nearly_used(
+    fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path
+):
     add_images(fastlabel_dataset, str(tmp_path), 60, ground_truth=_boxes)
     fastlabel_emulator.set_faults(max_calls=20, window_seconds=1.0, enforce_limit=True)
     fastlabel_emulator.reset_stats()
-    fastlabel_dataset.annotate("paced", backend=fastlabel_backend, label_schema=SCHEMA, max_calls=20, window_seconds=1.0)
+    fastlabel_dataset.annotate(
+        "paced", backend=fastlabel_backend, label_schema=SCHEMA, max_calls=20, window_seconds=1.0
+    )
     stats = fastlabel_emulator.stats()
     assert stats["over_limit"] == 0 and stats["statuses"].get("429", 0) == 0
     assert stats["peak_calls_in_window"] == 20  # the budget is used, not left idle
@@ -184,7 +195,9 @@ def test_a_server_that_answers_429_is_waited_for(fastlabel_dataset, fastlabel_ba
     assert len(_tasks(client, results.project_slug)) == 15
 
 
-def test_an_unknown_assignee_is_refused_and_a_known_one_gets_the_tasks(fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path):
+def test_an_unknown_assignee_is_refused_and_a_known_one_gets_the_tasks(
+    fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path
+):
     add_images(fastlabel_dataset, str(tmp_path), 2, ground_truth=_boxes)
     with pytest.raises(Exception, match="nobody"):
         fastlabel_dataset.annotate("who", backend=fastlabel_backend, label_schema=SCHEMA, assignee="nobody")

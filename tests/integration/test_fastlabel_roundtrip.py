@@ -1,11 +1,9 @@
 """annotate -> people work in FastLabel's editor -> load_annotations."""
 
-import numpy as np
-import pytest
-
 import fiftyone as fo
 import fiftyone.core.labels as fol
-
+import numpy as np
+import pytest
 from dataset_helpers import add_images, dets
 
 pytestmark = pytest.mark.integration
@@ -42,7 +40,9 @@ def _fastlabel_id(results, label_id):
     return next(a for a, part in results.annotation_ids.items() if part == label_id)
 
 
-def test_edits_additions_and_deletions_come_back_by_id(fastlabel_dataset, fastlabel_backend, fastlabel_annotator, tmp_path):
+def test_edits_additions_and_deletions_come_back_by_id(
+    fastlabel_dataset, fastlabel_backend, fastlabel_annotator, tmp_path
+):
     dataset = fastlabel_dataset
     add_images(dataset, str(tmp_path), 4, width=80, height=60, ground_truth=_two_boxes)
     samples = list(dataset)
@@ -62,13 +62,20 @@ def test_edits_additions_and_deletions_come_back_by_id(fastlabel_dataset, fastla
     for attribute in cat["attributes"]:
         if attribute["key"].endswith("pose"):
             attribute["value"] = next(
-                o for k, o in results.interface_mapping["attribute_options"]["ground_truth"]["pose"].items() if k == "side"
+                o
+                for k, o in results.interface_mapping["attribute_options"]["ground_truth"]["pose"].items()
+                if k == "side"
             )
         elif attribute["key"].endswith("occluded"):
             attribute["value"] = True
         elif attribute["key"].endswith("note"):
             attribute["value"] = "edited"
-    added = {"type": "bbox", "value": _value(results, "ground_truth", "cat"), "points": [48, 36, 72, 48], "attributes": []}
+    added = {
+        "type": "bbox",
+        "value": _value(results, "ground_truth", "cat"),
+        "points": [48, 36, 72, 48],
+        "attributes": [],
+    }
     fastlabel_annotator.submit(task["id"], [cat, added])
 
     fastlabel_annotator.submit(results.task_ids[samples[2].id], [])  # everything deleted
@@ -88,7 +95,12 @@ def test_edits_additions_and_deletions_come_back_by_id(fastlabel_dataset, fastla
         assert set(after[sample_id]) == set(before[sample_id])
         for label_id, label in before[sample_id].items():
             got = after[sample_id][label_id]
-            assert (got.label, got.pose, got.occluded, got.note) == (label.label, label.pose, label.occluded, label.note)
+            assert (got.label, got.pose, got.occluded, got.note) == (
+                label.label,
+                label.pose,
+                label.occluded,
+                label.note,
+            )
             assert got.bounding_box == pytest.approx(label.bounding_box)
     assert after[samples[2].id] == {}
 
@@ -145,14 +157,22 @@ def _all_types(i):
     nan = float("nan")
     return {
         "weather": fol.Classification(label="sunny"),
-        "scene": fol.Classifications(classifications=[fol.Classification(label="indoor"), fol.Classification(label="blurry")]),
+        "scene": fol.Classifications(
+            classifications=[fol.Classification(label="indoor"), fol.Classification(label="blurry")]
+        ),
         "polys": fol.Polylines(
-            polylines=[fol.Polyline(label="道路 (main)", points=[[[0.1, 0.1], [0.4, 0.1], [0.3, 0.5]]], closed=True, filled=True)]
+            polylines=[
+                fol.Polyline(
+                    label="道路 (main)", points=[[[0.1, 0.1], [0.4, 0.1], [0.3, 0.5]]], closed=True, filled=True
+                )
+            ]
         ),
         "lines": fol.Polylines(polylines=[fol.Polyline(label="lane", points=[[[0.0, 0.9], [0.5, 0.5], [1.0, 0.9]]])]),
         "kps": fol.Keypoints(keypoints=[fol.Keypoint(label="point", points=[[0.25, 0.25], [nan, nan], [0.75, 0.5]])]),
         "pose": fol.Keypoints(keypoints=[fol.Keypoint(label="person", points=[[0.5, 0.1], [nan, nan], [0.625, 0.5]])]),
-        "inst": fol.Detections(detections=[fol.Detection(label="blob", bounding_box=[0.125, 0.2, 0.2, 0.2], mask=_instance_mask())]),
+        "inst": fol.Detections(
+            detections=[fol.Detection(label="blob", bounding_box=[0.125, 0.2, 0.2, 0.2], mask=_instance_mask())]
+        ),
         "seg": fol.Segmentation(mask=_seg_mask(60, 80)),
         "count": 3 + i,
         "flag": True,
@@ -176,9 +196,18 @@ def _comparable(value):
             out[label.id] = label.get_mask().tolist()
         elif isinstance(label, fol.Detection):
             mask = label.get_mask()
-            out[label.id] = (label.label, [round(v, 9) for v in label.bounding_box], None if mask is None else mask.astype(bool).tolist())
+            out[label.id] = (
+                label.label,
+                [round(v, 9) for v in label.bounding_box],
+                None if mask is None else mask.astype(bool).tolist(),
+            )
         elif isinstance(label, fol.Polyline):
-            out[label.id] = (label.label, [[[round(c, 9) for c in p] for p in s] for s in label.points], label.closed, label.filled)
+            out[label.id] = (
+                label.label,
+                [[[round(c, 9) for c in p] for p in s] for s in label.points],
+                label.closed,
+                label.filled,
+            )
         elif isinstance(label, fol.Keypoint):
             out[label.id] = (label.label, [[None if np.isnan(c) else round(c, 9) for c in p] for p in label.points])
         else:
@@ -186,7 +215,9 @@ def _comparable(value):
     return out
 
 
-def test_every_label_type_survives_a_review_unchanged(fastlabel_dataset, fastlabel_backend, fastlabel_annotator, tmp_path):
+def test_every_label_type_survives_a_review_unchanged(
+    fastlabel_dataset, fastlabel_backend, fastlabel_annotator, tmp_path
+):
     dataset = fastlabel_dataset
     add_images(dataset, str(tmp_path), 2, width=80, height=60)
     dataset.skeletons = {"pose": fo.KeypointSkeleton(labels=["head", "hand", "foot"], edges=[[0, 1], [0, 2]])}
@@ -209,7 +240,9 @@ def test_every_label_type_survives_a_review_unchanged(fastlabel_dataset, fastlab
             assert after[sample_id][field] == before[sample_id][field], field
 
 
-def test_a_classification_only_schema_uses_classification_tasks(fastlabel_dataset, fastlabel_backend, fastlabel_annotator, tmp_path):
+def test_a_classification_only_schema_uses_classification_tasks(
+    fastlabel_dataset, fastlabel_backend, fastlabel_annotator, tmp_path
+):
     dataset = fastlabel_dataset
     add_images(dataset, str(tmp_path), 2, weather=lambda i: fol.Classification(label="sunny"))
     schema = {"weather": ALL_TYPES["weather"], "quality": ALL_TYPES["quality"]}
@@ -219,7 +252,10 @@ def test_a_classification_only_schema_uses_classification_tasks(fastlabel_datase
     task = fastlabel_annotator.task(results.task_ids[sample.id], classification=True)
     choices = results.interface_mapping["choices"]
     keys = results.interface_mapping["fields"]
-    attributes = [{"key": keys["weather"], "value": choices["weather"]["rainy"]}, {"key": keys["quality"], "value": choices["quality"]["bad"]}]
+    attributes = [
+        {"key": keys["weather"], "value": choices["weather"]["rainy"]},
+        {"key": keys["quality"], "value": choices["quality"]["bad"]},
+    ]
     assert {a["key"] for a in task["attributes"]} >= {keys["weather"]}
     fastlabel_annotator.submit(task["id"], attributes=attributes, classification=True)
 
@@ -229,11 +265,15 @@ def test_a_classification_only_schema_uses_classification_tasks(fastlabel_datase
     assert sample.quality == "bad"
 
 
-def test_cleanup_deletes_the_project_or_only_the_runs_tasks(fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path):
+def test_cleanup_deletes_the_project_or_only_the_runs_tasks(
+    fastlabel_dataset, fastlabel_backend, fastlabel_emulator, tmp_path
+):
     dataset = fastlabel_dataset
     add_images(dataset, str(tmp_path), 3, ground_truth=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2])))
     first = dataset.limit(2).annotate("first", backend=fastlabel_backend, label_schema=SCHEMA)
-    second = dataset.skip(2).annotate("second", backend=fastlabel_backend, label_schema=SCHEMA, project=first.project_slug)
+    second = dataset.skip(2).annotate(
+        "second", backend=fastlabel_backend, label_schema=SCHEMA, project=first.project_slug
+    )
     assert not second.project_created
     client = first.backend.connect_to_api()
     assert client.call("GET", "tasks/count", params={"project": first.project_slug}) == 3
@@ -244,12 +284,19 @@ def test_cleanup_deletes_the_project_or_only_the_runs_tasks(fastlabel_dataset, f
     assert client.find_project(first.project_slug) is None
 
 
-def test_a_label_added_in_fastlabel_keeps_its_id_on_the_next_load(fastlabel_dataset, fastlabel_backend, fastlabel_annotator, tmp_path):
+def test_a_label_added_in_fastlabel_keeps_its_id_on_the_next_load(
+    fastlabel_dataset, fastlabel_backend, fastlabel_annotator, tmp_path
+):
     dataset = fastlabel_dataset
     add_images(dataset, str(tmp_path), 1, ground_truth=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2])))
     results = dataset.annotate("twice", backend=fastlabel_backend, label_schema=SCHEMA)
     task = fastlabel_annotator.task(results.task_ids[dataset.first().id])
-    added = {"type": "bbox", "value": _value(results, "ground_truth", "cat"), "points": [40, 30, 56, 42], "attributes": []}
+    added = {
+        "type": "bbox",
+        "value": _value(results, "ground_truth", "cat"),
+        "points": [40, 30, 56, 42],
+        "attributes": [],
+    }
     fastlabel_annotator.submit(task["id"], task["annotations"] + [added])
     dataset.load_annotations("twice")
     ids = dataset.values("ground_truth.detections.id", unwind=True)

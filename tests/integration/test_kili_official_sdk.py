@@ -122,22 +122,22 @@ def test_official_sdk_round_trip(tmp_path, media):
 
     expected_box = {"x": 0.1, "y": 0.6}
     first = assets["local-0"]
-    default = [l for l in first["labels"] if l["labelType"] == "DEFAULT"][0]
+    default = [label for label in first["labels"] if label["labelType"] == "DEFAULT"][0]
     annotation = default["jsonResponse"]["OBJECT_DETECTION_JOB"]["annotations"][0]
     assert annotation["mid"] == "box-0" and annotation["boundingPoly"][0]["normalizedVertices"][0] == expected_box
     assert annotation["children"] == {"COLOR_JOB": {"categories": [{"name": "RED"}]}}
     assert default["author"]["email"] == "annotator@example.com" and default["isLatestLabelForUser"] is True
     assert first["latestLabel"]["id"] == default["id"]
-    assert [l["labelType"] for l in first["labels"]] == ["DEFAULT", "PREDICTION"]
+    assert [label["labelType"] for label in first["labels"]] == ["DEFAULT", "PREDICTION"]
 
     labels = out["labels"]
     assert len(labels) == 6 and len(out["default_labels"]) == 5
-    assert [l["labelType"] for l in labels] == ["DEFAULT"] * 5 + ["PREDICTION"]
-    assert all(l["author"]["id"] == out["annotator_id"] for l in labels[:5])
+    assert [label["labelType"] for label in labels] == ["DEFAULT"] * 5 + ["PREDICTION"]
+    assert all(label["author"]["id"] == out["annotator_id"] for label in labels[:5])
     assert labels[5]["modelName"] == "model-1" and labels[5]["author"]["email"] == "emulator-admin@kili.local"
-    stamps = [l["createdAt"] for l in labels]
+    stamps = [label["createdAt"] for label in labels]
     assert stamps == sorted(stamps) and len(set(stamps)) == 6
-    assert {l["assetId"] for l in labels} == set(out["local_asset_ids"] + out["hosted_asset_ids"])
+    assert {label["assetId"] for label in labels} == set(out["local_asset_ids"] + out["hosted_asset_ids"])
 
     assert (out["count_assets"], out["count_labeled"], out["count_labels"]) == (5, 5, 6)
     assert out["consensus_gte_half"] == [

@@ -12,10 +12,10 @@ import sys
 import time
 import uuid
 
-import pytest
-
 import fiftyone as fo
 import fiftyone.utils.annotations as foua
+import pytest
+from kili_helpers import add_images, box_annotation, dets, job, key
 
 from fo_annotation_backends.core.errors import (
     AnnotationBackendError,
@@ -28,8 +28,6 @@ from fo_annotation_backends.core.errors import (
 from fo_annotation_backends.core.runs import STATUS_KEYS
 from fo_annotation_backends.kili import KiliBackendConfig, KiliClient
 from fo_annotation_backends.kili.upload import project_description
-
-from kili_helpers import add_images, box_annotation, dets, job, key
 
 pytestmark = pytest.mark.integration
 
@@ -59,7 +57,9 @@ def _asset_ids(emulator, project_id):
 
 
 def _predictions_per_asset(emulator, project_id):
-    return [sum(1 for l in a["labels"] if l["labelType"] == "PREDICTION") for a in emulator.list_assets(project_id)]
+    return [
+        sum(1 for label in a["labels"] if label["labelType"] == "PREDICTION") for a in emulator.list_assets(project_id)
+    ]
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def test_datasets_sharing_a_project_and_a_key_clean_up_only_their_own(
     if first == "B":
         b.load_annotation_results("run").cleanup()
         assert set(_asset_ids(kili_emulator, project)) == ours_a  # A's items and labels survive
-        assert any(l["labelType"] == "DEFAULT" for l in kili_emulator.list_assets(project)[0]["labels"])
+        assert any(label["labelType"] == "DEFAULT" for label in kili_emulator.list_assets(project)[0]["labels"])
         a.load_annotations("run")
         assert [tuple(round(v, 6) for v in d.bounding_box) for d in a.first().ground_truth.detections] == [
             (0.3, 0.3, 0.3, 0.3)
@@ -148,15 +148,26 @@ def test_a_failure_before_any_asset_puts_a_reused_projects_interface_back(
     kili_dataset, kili_backend, kili_emulator, kili_annotator, tmp_path
 ):
     add_images(kili_dataset, str(tmp_path), 2, ground_truth=_boxes)
-    theirs = {"jobs": {"THEIRS": {"mlTask": "CLASSIFICATION", "required": 0, "isChild": False,
-                                  "content": {"input": "radio", "categories": {"A": {"name": "A", "children": []}}}}}}
+    theirs = {
+        "jobs": {
+            "THEIRS": {
+                "mlTask": "CLASSIFICATION",
+                "required": 0,
+                "isChild": False,
+                "content": {"input": "radio", "categories": {"A": {"name": "A", "children": []}}},
+            }
+        }
+    }
     project = kili_annotator.graphql(
         "mutation($data: CreateProjectData!) { data: createProject(data: $data) { id } }",
         {"data": {"title": "Theirs", "description": "", "inputType": "IMAGE", "jsonInterface": json.dumps(theirs)}},
     )["data"]["id"]
     kili_annotator.graphql(
         "mutation($data: AppendManyAssetsData!, $where: ProjectWhere!) { data: appendManyAssets(data: $data, where: $where) { id } }",
-        {"data": {"contentArray": ["http://127.0.0.1:9/x.png"], "externalIDArray": ["theirs-1"]}, "where": {"id": project}},
+        {
+            "data": {"contentArray": ["http://127.0.0.1:9/x.png"], "externalIDArray": ["theirs-1"]},
+            "where": {"id": project},
+        },
     )
     kili_emulator.set_faults(fail_after=0, fault_operations=["createUploadBucketSignedUrls"])
     with pytest.raises(ServiceError):
@@ -175,11 +186,21 @@ def test_an_unfinished_run_in_a_reused_project_is_discarded_by_deleting_only_its
     add_images(kili_dataset, str(tmp_path), 3, ground_truth=_boxes)
     project = kili_annotator.graphql(
         "mutation($data: CreateProjectData!) { data: createProject(data: $data) { id } }",
-        {"data": {"title": "Theirs", "description": "", "inputType": "IMAGE", "jsonInterface": json.dumps({"jobs": {}})}},
+        {
+            "data": {
+                "title": "Theirs",
+                "description": "",
+                "inputType": "IMAGE",
+                "jsonInterface": json.dumps({"jobs": {}}),
+            }
+        },
     )["data"]["id"]
     kili_annotator.graphql(
         "mutation($data: AppendManyAssetsData!, $where: ProjectWhere!) { data: appendManyAssets(data: $data, where: $where) { id } }",
-        {"data": {"contentArray": ["http://127.0.0.1:9/x.png"], "externalIDArray": ["theirs-1"]}, "where": {"id": project}},
+        {
+            "data": {"contentArray": ["http://127.0.0.1:9/x.png"], "externalIDArray": ["theirs-1"]},
+            "where": {"id": project},
+        },
     )
     (theirs,) = _asset_ids(kili_emulator, project)
     # the assets go up, then their predictions are refused (429, no retries)
@@ -208,7 +229,13 @@ def test_a_killed_upload_is_resumed_by_the_same_call(kili_dataset, kili_backend,
     kili_emulator.set_faults(slow=1.0, slow_seconds=3.0, fault_operations=["appendManyLabels"])
     env = dict(os.environ, PYTHONPATH=ROOT, KILI_TEST_URL=kili_emulator.url, KILI_TEST_API_KEY=kili_emulator.api_key)
     process = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "kili_killed_upload_script.py"), kili_dataset.name, "killed", json.dumps(SCHEMA)],
+        [
+            sys.executable,
+            os.path.join(HERE, "kili_killed_upload_script.py"),
+            kili_dataset.name,
+            "killed",
+            json.dumps(SCHEMA),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -252,8 +279,14 @@ def test_an_attempt_killed_before_it_recorded_its_project_is_found_by_its_mark(
     description = project_description("early", kili_dataset.name, config.run_id)
     project = kili_annotator.graphql(
         "mutation($data: CreateProjectData!) { data: createProject(data: $data) { id } }",
-        {"data": {"title": "FiftyOne %s" % kili_dataset.name, "description": description, "inputType": "IMAGE",
-                  "jsonInterface": json.dumps({"jobs": {}})}},
+        {
+            "data": {
+                "title": "FiftyOne %s" % kili_dataset.name,
+                "description": description,
+                "inputType": "IMAGE",
+                "jsonInterface": json.dumps({"jobs": {}}),
+            }
+        },
     )["data"]["id"]
 
     options = {"project_id": project} if explicit else {}

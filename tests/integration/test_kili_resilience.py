@@ -9,11 +9,10 @@ import os
 import threading
 
 import pytest
+from kili_helpers import add_images, asset_count, dets
 
 from fo_annotation_backends.core.errors import AnnotationBackendError, AuthenticationError
 from fo_annotation_backends.kili import UploadInterruptedError
-
-from kili_helpers import add_images, asset_count, dets
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +32,14 @@ def _predictions_per_asset(annotator, project_id):
         "query($w: AssetWhere!) { data: assets(where: $w, first: 500, skip: 0) { id labels { labelType } } }",
         {"w": {"project": {"id": project_id}}},
     )["data"]
-    return [sum(1 for l in a["labels"] if l["labelType"] == "PREDICTION") for a in assets]
+    return [sum(1 for label in a["labels"] if label["labelType"] == "PREDICTION") for a in assets]
 
 
 def _label_state(dataset):
-    return {s.id: sorted((d.label, tuple(round(v, 9) for v in d.bounding_box)) for d in s.ground_truth.detections) for s in dataset}
+    return {
+        s.id: sorted((d.label, tuple(round(v, 9) for v in d.bounding_box)) for d in s.ground_truth.detections)
+        for s in dataset
+    }
 
 
 def test_too_many_assets_is_refused_before_anything_is_sent(kili_dataset, kili_backend, kili_emulator, tmp_path):
@@ -49,7 +51,9 @@ def test_too_many_assets_is_refused_before_anything_is_sent(kili_dataset, kili_b
     assert "big" not in kili_dataset.list_annotation_runs()
 
 
-def test_a_reused_project_near_its_limit_is_refused(kili_dataset, kili_backend, kili_emulator, kili_annotator, tmp_path):
+def test_a_reused_project_near_its_limit_is_refused(
+    kili_dataset, kili_backend, kili_emulator, kili_annotator, tmp_path
+):
     add_images(kili_dataset, str(tmp_path), 3, ground_truth=_boxes)
     first = kili_dataset.limit(2).annotate("first", backend=kili_backend, label_schema=SCHEMA)
     kili_emulator.reset_stats()
@@ -61,7 +65,9 @@ def test_a_reused_project_near_its_limit_is_refused(kili_dataset, kili_backend, 
     assert asset_count(kili_annotator, first.project_id) == 2
 
 
-def test_a_wrong_key_fails_before_any_project_and_is_not_echoed(kili_dataset, kili_backend, kili_emulator, kili_annotator, tmp_path):
+def test_a_wrong_key_fails_before_any_project_and_is_not_echoed(
+    kili_dataset, kili_backend, kili_emulator, kili_annotator, tmp_path
+):
     add_images(kili_dataset, str(tmp_path), 2, ground_truth=_boxes)
     wrong = "wrong-key-0123456789abcdef"
     with pytest.raises(AuthenticationError) as info:
@@ -85,7 +91,9 @@ def test_the_key_never_reaches_the_database(kili_dataset, kili_backend, kili_emu
     assert reloaded.get_status()["total"] == 2
 
 
-def test_an_interrupted_upload_resumes_without_duplicates(kili_dataset, kili_backend, kili_emulator, kili_annotator, tmp_path):
+def test_an_interrupted_upload_resumes_without_duplicates(
+    kili_dataset, kili_backend, kili_emulator, kili_annotator, tmp_path
+):
     add_images(kili_dataset, str(tmp_path), 130, ground_truth=_boxes)
     before = _label_state(kili_dataset)
     # an outage starts after the first batch of 100 assets
@@ -113,7 +121,9 @@ def test_an_interrupted_upload_resumes_without_duplicates(kili_dataset, kili_bac
     assert _label_state(kili_dataset) == before
 
 
-def test_a_crash_between_assets_and_labels_resumes_the_labels(kili_dataset, kili_backend, kili_emulator, kili_annotator, tmp_path):
+def test_a_crash_between_assets_and_labels_resumes_the_labels(
+    kili_dataset, kili_backend, kili_emulator, kili_annotator, tmp_path
+):
     add_images(kili_dataset, str(tmp_path), 5, ground_truth=_boxes)
     kili_emulator.set_faults(fail_after=0, fault_operations=["appendManyLabels"])
     with pytest.raises(UploadInterruptedError) as info:

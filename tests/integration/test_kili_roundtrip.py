@@ -2,15 +2,13 @@
 
 import json
 
-import numpy as np
-import pytest
-
 import fiftyone as fo
 import fiftyone.core.labels as fol
+import numpy as np
+import pytest
+from kili_helpers import add_images, asset_count, attr_job, attr_key, box_annotation, category, dets, job, key
 
 from fo_annotation_backends.core.runs import STATUS_KEYS
-
-from kili_helpers import add_images, asset_count, attr_job, attr_key, box_annotation, category, dets, job, key
 
 pytestmark = pytest.mark.integration
 
@@ -62,8 +60,12 @@ def test_edits_additions_and_deletions_come_back_by_id(kili_dataset, kili_backen
         0.5,
         0.4,
         children={
-            attr_job(results, "ground_truth", "pose"): {"categories": [category(attr_key(results, "ground_truth", "pose", "side"))]},
-            attr_job(results, "ground_truth", "occluded"): {"categories": [category(attr_key(results, "ground_truth", "occluded", True))]},
+            attr_job(results, "ground_truth", "pose"): {
+                "categories": [category(attr_key(results, "ground_truth", "pose", "side"))]
+            },
+            attr_job(results, "ground_truth", "occluded"): {
+                "categories": [category(attr_key(results, "ground_truth", "occluded", True))]
+            },
             attr_job(results, "ground_truth", "note"): {"text": "edited"},
         },
     )
@@ -75,7 +77,9 @@ def test_edits_additions_and_deletions_come_back_by_id(kili_dataset, kili_backen
     # sample 2: everything deleted; sample 3: reviewed unchanged
     kili_annotator.submit(project, results.asset_ids[samples[2].id], {}, author="alice@example.com")
     s3_response = kili_annotator.prefilled(project, results.asset_ids[samples[3].id])
-    kili_annotator.submit(project, results.asset_ids[samples[3].id], s3_response, author="bob@example.com", label_type="REVIEW")
+    kili_annotator.submit(
+        project, results.asset_ids[samples[3].id], s3_response, author="bob@example.com", label_type="REVIEW"
+    )
 
     dataset.load_annotations("run")
     after = {s.id: _boxes(s) for s in dataset}
@@ -138,14 +142,26 @@ ALL_TYPES = {
 def _all_types_sample(i):
     return {
         "weather": fol.Classification(label="sunny"),
-        "scene": fol.Classifications(classifications=[fol.Classification(label="indoor"), fol.Classification(label="blurry")]),
+        "scene": fol.Classifications(
+            classifications=[fol.Classification(label="indoor"), fol.Classification(label="blurry")]
+        ),
         "polys": fol.Polylines(
-            polylines=[fol.Polyline(label="道路 (main)", points=[[[0.1, 0.1], [0.4, 0.1], [0.3, 0.5]]], closed=True, filled=True)]
+            polylines=[
+                fol.Polyline(
+                    label="道路 (main)", points=[[[0.1, 0.1], [0.4, 0.1], [0.3, 0.5]]], closed=True, filled=True
+                )
+            ]
         ),
         "lines": fol.Polylines(polylines=[fol.Polyline(label="lane", points=[[[0.0, 0.9], [0.5, 0.5], [1.0, 0.9]]])]),
-        "kps": fol.Keypoints(keypoints=[fol.Keypoint(label="point", points=[[0.2, 0.2], [float("nan"), float("nan")], [0.7, 0.3]])]),
-        "pose": fol.Keypoints(keypoints=[fol.Keypoint(label="person", points=[[0.5, 0.1], [float("nan"), float("nan")], [0.6, 0.5]])]),
-        "inst": fol.Detections(detections=[fol.Detection(label="blob", bounding_box=[0.1, 0.2, 0.2, 0.2], mask=_instance_mask(i))]),
+        "kps": fol.Keypoints(
+            keypoints=[fol.Keypoint(label="point", points=[[0.2, 0.2], [float("nan"), float("nan")], [0.7, 0.3]])]
+        ),
+        "pose": fol.Keypoints(
+            keypoints=[fol.Keypoint(label="person", points=[[0.5, 0.1], [float("nan"), float("nan")], [0.6, 0.5]])]
+        ),
+        "inst": fol.Detections(
+            detections=[fol.Detection(label="blob", bounding_box=[0.1, 0.2, 0.2, 0.2], mask=_instance_mask(i))]
+        ),
         "seg": fol.Segmentation(mask=_mask(60, 80, i)),
         "count": 3 + i,
         "caption": "a caption %d" % i,
@@ -190,7 +206,11 @@ def _comparable(label):
         return ("mask", label.get_mask().tolist())
     if isinstance(label, fol.Detection):
         mask = label.get_mask()
-        return (label.label, [round(v, 9) for v in label.bounding_box], None if mask is None else mask.astype(bool).tolist())
+        return (
+            label.label,
+            [round(v, 9) for v in label.bounding_box],
+            None if mask is None else mask.astype(bool).tolist(),
+        )
     if isinstance(label, fol.Polyline):
         return (label.label, [[[round(c, 9) for c in p] for p in s] for s in label.points], label.closed, label.filled)
     if isinstance(label, fol.Keypoint):
@@ -211,9 +231,11 @@ def test_every_label_type_survives_a_review_unchanged(kili_dataset, kili_backend
     )["data"][0]["jsonInterface"]
     assert '"pose"' in interface and '"marker"' in interface
 
-    for sample_id, asset_id in results.asset_ids.items():
+    for asset_id in results.asset_ids.values():
         response = kili_annotator.prefilled(results.project_id, asset_id)
-        kili_annotator.submit(results.project_id, asset_id, response, author="reviewer@example.com", label_type="REVIEW")
+        kili_annotator.submit(
+            results.project_id, asset_id, response, author="reviewer@example.com", label_type="REVIEW"
+        )
 
     dataset.load_annotations("all")
     after = {s.id: _snapshot(s) for s in dataset}
@@ -364,17 +386,28 @@ def test_reused_project_keeps_its_jobs_and_assets(kili_dataset, kili_backend, ki
     }
     project_id = kili_annotator.graphql(
         "mutation($data: CreateProjectData!) { data: createProject(data: $data) { id } }",
-        {"data": {"title": "Theirs", "description": "", "inputType": "IMAGE", "jsonInterface": json.dumps({"jobs": {"THEIRS": foreign_job}})}},
+        {
+            "data": {
+                "title": "Theirs",
+                "description": "",
+                "inputType": "IMAGE",
+                "jsonInterface": json.dumps({"jobs": {"THEIRS": foreign_job}}),
+            }
+        },
     )["data"]["id"]
     kili_annotator.graphql(
         "mutation($data: AppendManyAssetsData!, $where: ProjectWhere!) { data: appendManyAssets(data: $data, where: $where) { id } }",
-        {"data": {"contentArray": ["http://127.0.0.1:9/x.png"], "externalIDArray": ["theirs-1"]}, "where": {"id": project_id}},
+        {
+            "data": {"contentArray": ["http://127.0.0.1:9/x.png"], "externalIDArray": ["theirs-1"]},
+            "where": {"id": project_id},
+        },
     )
     results = dataset.annotate("reuse", backend=kili_backend, label_schema=SCHEMA, project_id=project_id)
     assert not results.project_created
     interface = json.loads(
         kili_annotator.graphql(
-            "query($w: ProjectWhere!) { data: projects(where: $w, first: 1, skip: 0) { jsonInterface } }", {"w": {"id": project_id}}
+            "query($w: ProjectWhere!) { data: projects(where: $w, first: 1, skip: 0) { jsonInterface } }",
+            {"w": {"id": project_id}},
         )["data"][0]["jsonInterface"]
     )
     assert interface["jobs"]["THEIRS"] == foreign_job and job(results, "ground_truth") in interface["jobs"]
@@ -430,21 +463,32 @@ def test_new_markers_a_new_number_and_an_erased_segmentation(kili_dataset, kili_
     assert sample.seg.mask.shape == (60, 80) and not sample.seg.mask.any()
 
 
-def test_added_labels_keep_their_ids_and_foreign_points_are_kept_once(kili_dataset, kili_backend, kili_annotator, tmp_path):
+def test_added_labels_keep_their_ids_and_foreign_points_are_kept_once(
+    kili_dataset, kili_backend, kili_annotator, tmp_path
+):
     add_images(kili_dataset, str(tmp_path), 2, ground_truth=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2])))
     schema = {"ground_truth": {"type": "detections", "classes": ["cat", "dog"]}}
     results = kili_dataset.annotate("ids", backend=kili_backend, label_schema=schema)
     first, second = list(kili_dataset)
     gt = job(results, "ground_truth")
     response = kili_annotator.prefilled(results.project_id, results.asset_ids[first.id])
-    response[gt]["annotations"].append(box_annotation("added-1", key(results, "ground_truth", "dog"), 0.5, 0.5, 0.7, 0.7))
-    point = {"mid": "pt-1", "type": "marker", "categories": [category(key(results, "ground_truth", "cat"))],
-             "point": {"x": 0.3, "y": 0.4}, "children": {}}
+    response[gt]["annotations"].append(
+        box_annotation("added-1", key(results, "ground_truth", "dog"), 0.5, 0.5, 0.7, 0.7)
+    )
+    point = {
+        "mid": "pt-1",
+        "type": "marker",
+        "categories": [category(key(results, "ground_truth", "cat"))],
+        "point": {"x": 0.3, "y": 0.4},
+        "children": {},
+    }
     response[gt]["annotations"].append(point)
     kili_annotator.submit(results.project_id, results.asset_ids[first.id], response)
     uploaded_second = [d.id for d in second.ground_truth.detections]
     kili_annotator.submit(
-        results.project_id, results.asset_ids[second.id], kili_annotator.prefilled(results.project_id, results.asset_ids[second.id])
+        results.project_id,
+        results.asset_ids[second.id],
+        kili_annotator.prefilled(results.project_id, results.asset_ids[second.id]),
     )
 
     kili_dataset.load_annotations("ids", unexpected="keep")

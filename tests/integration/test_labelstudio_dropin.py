@@ -9,8 +9,6 @@ import textwrap
 import webbrowser
 
 import pytest
-
-
 from ls_helpers import add_images, dets
 
 pytestmark = pytest.mark.integration
@@ -21,7 +19,9 @@ def test_env_vars_and_config_file_select_our_backend(tmp_path, ls_server, media_
     named `labelstudio` replace the built-in, as for any FiftyOne user."""
     config_path = tmp_path / "annotation_config.json"
     config_path.write_text(
-        json.dumps({"backends": {"labelstudio": {"config_cls": "fo_annotation_backends.labelstudio.LabelStudioBackendConfig"}}})
+        json.dumps(
+            {"backends": {"labelstudio": {"config_cls": "fo_annotation_backends.labelstudio.LabelStudioBackendConfig"}}}
+        )
     )
     script = textwrap.dedent(
         """
@@ -60,13 +60,16 @@ def test_http_media_is_referenced_by_url(dataset, media_dir, backend, ls_client)
     url = "https://example.com/images/cat%20one.jpg"
     add_images(dataset, media_dir, 1, gt=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2])), web_url=lambda i: url)
     results = dataset.annotate(
-        "remote", backend=backend, media_field="web_url", label_schema={"gt": {"type": "detections", "classes": ["cat"]}}
+        "remote",
+        backend=backend,
+        media_field="web_url",
+        label_schema={"gt": {"type": "detections", "classes": ["cat"]}},
     )
     tasks = ls_client.export_tasks(results.project_id)
     assert [t["data"]["image"] for t in tasks] == [url]
-    assert [p["result"][0]["id"] for p in ls_client.http.get_json("/api/predictions", params={"task": tasks[0]["id"]})] == [
-        dataset.first().gt.detections[0].id
-    ]
+    assert [
+        p["result"][0]["id"] for p in ls_client.http.get_json("/api/predictions", params={"task": tasks[0]["id"]})
+    ] == [dataset.first().gt.detections[0].id]
 
 
 def test_launch_editor_opens_the_project(dataset, media_dir, backend, monkeypatch):

@@ -14,6 +14,7 @@ import threading
 import uuid
 
 import pytest
+from ls_helpers import add_images, dets, task_of
 
 from fo_annotation_backends.core.errors import (
     AnnotationBackendError,
@@ -23,7 +24,6 @@ from fo_annotation_backends.core.errors import (
     UploadInterruptedError,
 )
 from fo_annotation_backends.labelstudio import LabelStudioClient
-from ls_helpers import add_images, dets, task_of
 
 pytestmark = pytest.mark.integration
 
@@ -260,7 +260,9 @@ def test_an_unfinished_run_in_another_runs_project_is_discarded_by_its_cleanup(
 
     monkeypatch.setattr(LabelStudioClient, "import_tasks", answer_lost_on_the_second_batch)
     with pytest.raises(UploadInterruptedError):
-        dataset.skip(2).annotate("k", backend=backend, label_schema=BOXES, project_id=first.project_id, import_batch_size=1)
+        dataset.skip(2).annotate(
+            "k", backend=backend, label_schema=BOXES, project_id=first.project_id, import_batch_size=1
+        )
     assert len(ls_client.task_ids(first.project_id)) == 4
 
     unfinished = dataset.load_annotation_results("k", cache=False)

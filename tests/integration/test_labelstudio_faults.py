@@ -5,12 +5,11 @@ run finishes with the right labels and creates nothing twice."""
 
 import time
 
-import pytest
-
 import fiftyone as fo
+import pytest
+from ls_helpers import add_images, dets, task_of
 
 from fo_annotation_backends.testing.fault_proxy import FaultProxy
-from ls_helpers import add_images, dets, task_of
 
 pytestmark = pytest.mark.integration
 

@@ -3,16 +3,14 @@ server: uploaded as pre-annotations, edited by a person, merged back."""
 
 import math
 
+import fiftyone.core.labels as fol
 import numpy as np
 import pytest
-
-import fiftyone.core.labels as fol
-
 from ls_helpers import add_images, task_of
 
 pytestmark = pytest.mark.integration
 
-WEIRD = ['a < b', 'R&D', 'say "hi"', "it's", "ünïcødé 猫", "two  spaces", "comma, here"]
+WEIRD = ["a < b", "R&D", 'say "hi"', "it's", "ünïcødé 猫", "two  spaces", "comma, here"]
 
 
 def _by_from_name(result, name):
@@ -25,7 +23,9 @@ def test_awkward_class_names_round_trip(dataset, media_dir, backend, annotator):
         media_dir,
         1,
         gt=lambda i: fol.Detections(
-            detections=[fol.Detection(label=name, bounding_box=[0.05 * k, 0.05 * k, 0.1, 0.1]) for k, name in enumerate(WEIRD)]
+            detections=[
+                fol.Detection(label=name, bounding_box=[0.05 * k, 0.05 * k, 0.1, 0.1]) for k, name in enumerate(WEIRD)
+            ]
         ),
         tag=lambda i: fol.Classification(label=WEIRD[0]),
     )
@@ -55,7 +55,9 @@ def test_classification_and_classifications_with_attributes(dataset, media_dir, 
         media_dir,
         2,
         weather=lambda i: fol.Classification(label="sunny", confidence_level="high"),
-        scene=lambda i: fol.Classifications(classifications=[fol.Classification(label="outdoor"), fol.Classification(label="day")]),
+        scene=lambda i: fol.Classifications(
+            classifications=[fol.Classification(label="outdoor"), fol.Classification(label="day")]
+        ),
     )
     schema = {
         "weather": {
@@ -98,11 +100,18 @@ def test_polylines_polygons_and_keypoints_with_several_classes(dataset, media_di
         1,
         lines=lambda i: fol.Polylines(
             polylines=[
-                fol.Polyline(label="road", points=[[(0.1, 0.1), (0.5, 0.1), (0.5, 0.5)], [(0.6, 0.6), (0.9, 0.9)]], closed=False, filled=False)
+                fol.Polyline(
+                    label="road",
+                    points=[[(0.1, 0.1), (0.5, 0.1), (0.5, 0.5)], [(0.6, 0.6), (0.9, 0.9)]],
+                    closed=False,
+                    filled=False,
+                )
             ]
         ),
         shapes=lambda i: fol.Polylines(
-            polylines=[fol.Polyline(label="roof", points=[[(0.2, 0.2), (0.4, 0.2), (0.3, 0.4)]], closed=True, filled=True)]
+            polylines=[
+                fol.Polyline(label="roof", points=[[(0.2, 0.2), (0.4, 0.2), (0.3, 0.4)]], closed=True, filled=True)
+            ]
         ),
         points=lambda i: fol.Keypoints(
             keypoints=[
@@ -133,8 +142,13 @@ def test_polylines_polygons_and_keypoints_with_several_classes(dataset, media_di
     next(r for r in result if r["id"] == face_id + "_2")["value"].update(x=35.0, y=45.0)
     result = [r for r in result if r["id"] != hand_id]
     result.append(
-        {"id": "kp_new", "from_name": "points", "to_name": "image", "type": "keypointlabels",
-         "value": {"x": 80.0, "y": 20.0, "width": 0.75, "keypointlabels": ["hand"]}}
+        {
+            "id": "kp_new",
+            "from_name": "points",
+            "to_name": "image",
+            "type": "keypointlabels",
+            "value": {"x": 80.0, "y": 20.0, "width": 0.75, "keypointlabels": ["hand"]},
+        }
     )
     annotator.submit(task, result)
     dataset.load_annotations("geom")
@@ -231,7 +245,9 @@ def test_scalar_fields_come_back_as_plain_values(dataset, media_dir, backend, an
     result = [r for r in result if r["from_name"] != "score"]  # cleared
     annotator.submit(task_of(results, first.id), result)
     second_result = annotator.prefilled_result(task_of(results, second.id))
-    second_result.append({"id": "n1", "from_name": "score", "to_name": "image", "type": "number", "value": {"number": 0.75}})
+    second_result.append(
+        {"id": "n1", "from_name": "score", "to_name": "image", "type": "number", "value": {"number": 0.75}}
+    )
     _by_from_name(second_result, "good")[0]["value"]["choices"] = ["True"]
     annotator.submit(task_of(results, second.id), second_result)
     dataset.load_annotations("scalars")

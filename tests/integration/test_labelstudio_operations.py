@@ -6,14 +6,13 @@ import os
 import shutil
 import uuid
 
-import pytest
-
 import fiftyone as fo
+import pytest
+from ls_helpers import add_images, dets, task_of
 
 from fo_annotation_backends.core.errors import AnnotationBackendError, AuthenticationError, MediaError, SchemaError
 from fo_annotation_backends.core.runs import STATUS_KEYS
 from fo_annotation_backends.labelstudio import LabelStudioClient
-from ls_helpers import add_images, dets, task_of
 
 pytestmark = pytest.mark.integration
 
@@ -81,7 +80,9 @@ def test_no_server_at_url_is_a_clear_error(dataset, media_dir, backend):
     from fo_annotation_backends.testing.labelstudio_server import free_port
 
     with pytest.raises(ServiceUnavailableError, match="No Label Studio server answers"):
-        dataset.annotate("down", backend=backend, label_schema=BOXES, url="http://127.0.0.1:%d" % free_port(), max_retries=1)
+        dataset.annotate(
+            "down", backend=backend, label_schema=BOXES, url="http://127.0.0.1:%d" % free_port(), max_retries=1
+        )
     assert "down" not in dataset.list_annotation_runs()
 
 
@@ -111,8 +112,11 @@ def test_schema_problems_are_caught_before_upload(dataset, media_dir, backend, l
         dataset.annotate("bad3", backend=backend, label_schema={"seg": {"type": "segmentation"}})
     with pytest.raises(ValueError, match="requires a list of values"):
         dataset.annotate(
-            "bad4", backend=backend,
-            label_schema={"ground_truth": {"type": "detections", "classes": ["cat"], "attributes": {"a": {"type": "select"}}}},
+            "bad4",
+            backend=backend,
+            label_schema={
+                "ground_truth": {"type": "detections", "classes": ["cat"], "attributes": {"a": {"type": "select"}}}
+            },
         )
     with pytest.raises(SchemaError, match="RGB mask targets are not supported"):
         dataset.annotate(
@@ -132,7 +136,9 @@ def test_empty_view_and_video_are_refused(dataset, media_dir, backend):
         open(path, "wb").write(b"\x00" * 64)
         video.add_sample(fo.Sample(filepath=path))
         with pytest.raises(Exception, match="video"):
-            video.annotate("vid", backend=backend, label_schema={"frames.boxes": {"type": "detections", "classes": ["a"]}})
+            video.annotate(
+                "vid", backend=backend, label_schema={"frames.boxes": {"type": "detections", "classes": ["a"]}}
+            )
     finally:
         video.delete()
 
@@ -175,7 +181,9 @@ def test_a_failure_before_any_task_in_a_reused_project_puts_its_config_back(
     monkeypatch.setattr(LabelStudioClient, "import_tasks", broken_import)
     with pytest.raises(RuntimeError, match="first batch"):
         dataset.skip(2).annotate(
-            "again", backend=backend, project_id=first.project_id,
+            "again",
+            backend=backend,
+            project_id=first.project_id,
             label_schema={"ground_truth": {"type": "detections", "classes": ["cat", "dog", "bird"]}},
         )
     assert {t["id"] for t in ls_client.export_tasks(first.project_id)} == set(first.uploaded_tasks)
@@ -236,8 +244,14 @@ def test_upload_mode_goes_past_the_server_file_limit(dataset, media_dir, backend
     # the server refuses more than 100 files per request: we chunk
     add_images(dataset, media_dir, 130, width=16, height=12)
     results = dataset.annotate(
-        "many", backend=backend, label_field="boxes", label_type="detections", classes=["a"], local_files=False,
-        upload_max_files=40, upload_workers=3,
+        "many",
+        backend=backend,
+        label_field="boxes",
+        label_type="detections",
+        classes=["a"],
+        local_files=False,
+        upload_max_files=40,
+        upload_workers=3,
     )
     assert len(results.uploaded_tasks) == 130
     tasks = ls_client.export_tasks(results.project_id)

@@ -5,14 +5,13 @@ clear error; the API client is FiftyOne's AnnotationAPI."""
 import os
 import uuid
 
-import pytest
-
 import fiftyone as fo
 import fiftyone.utils.annotations as foua
+import pytest
+from ls_helpers import add_images, dets, task_of
 
 from fo_annotation_backends.core.errors import ProjectDeletedError
 from fo_annotation_backends.labelstudio import LabelStudioClient
-from ls_helpers import add_images, dets, task_of
 
 pytestmark = pytest.mark.integration
 
@@ -133,13 +132,21 @@ def test_fiftyone_style_predictions_made_through_the_sdk_come_back(dataset, medi
         "number": [{"number": 42}, {"number": 7}],
         "points": [
             [
-                {"type": "keypointlabels", "from_name": "new_field-keypoints", "to_name": "image",
-                 "value": {"x": 10.0 * k, "y": 20.0, "width": 0.34, "keypointlabels": ["Tail"]}}
+                {
+                    "type": "keypointlabels",
+                    "from_name": "new_field-keypoints",
+                    "to_name": "image",
+                    "value": {"x": 10.0 * k, "y": 20.0, "width": 0.34, "keypointlabels": ["Tail"]},
+                }
                 for k in range(1, 6)
             ],
             [
-                {"type": "keypointlabels", "from_name": "new_field-keypoints", "to_name": "image",
-                 "value": {"x": x, "y": 50.0, "width": 0.34, "keypointlabels": [label]}}
+                {
+                    "type": "keypointlabels",
+                    "from_name": "new_field-keypoints",
+                    "to_name": "image",
+                    "value": {"x": x, "y": 50.0, "width": 0.34, "keypointlabels": [label]},
+                }
                 for x, label in ((10.0, "Eye"), (20.0, "Tail"), (30.0, "Eye"))
             ],
         ],

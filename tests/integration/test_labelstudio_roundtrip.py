@@ -1,8 +1,6 @@
 """annotate -> a person works in Label Studio -> load_annotations."""
 
 import pytest
-
-
 from ls_helpers import add_images, dets, task_of
 
 pytestmark = pytest.mark.integration
@@ -54,7 +52,9 @@ def test_edits_additions_and_deletions_come_back_by_id(dataset, media_dir, backe
             r["value"]["text"] = ["edited"]
     assert not any(r["from_name"].endswith("occluded") for r in result)  # unticked on upload
     box = next(r for r in result if r["from_name"] == "ground_truth")
-    result.append(dict(box, from_name="ground_truth__occluded", type="choices", value=dict(box["value"], choices=["occluded"])))
+    result.append(
+        dict(box, from_name="ground_truth__occluded", type="choices", value=dict(box["value"], choices=["occluded"]))
+    )
     result.append(
         {
             "id": "newbox0001",
@@ -121,7 +121,14 @@ def test_new_field_is_created_from_annotations(dataset, media_dir, backend, anno
                 "from_name": "animals",
                 "to_name": "image",
                 "type": "rectanglelabels",
-                "value": {"x": 10.0, "y": 20.0, "width": 30.0, "height": 40.0, "rotation": 0, "rectanglelabels": ["dog"]},
+                "value": {
+                    "x": 10.0,
+                    "y": 20.0,
+                    "width": 30.0,
+                    "height": 40.0,
+                    "rotation": 0,
+                    "rectanglelabels": ["dog"],
+                },
             }
         ],
     )
@@ -142,7 +149,9 @@ def test_new_field_is_created_from_annotations(dataset, media_dir, backend, anno
 
 def test_latest_submitted_annotation_wins(dataset, media_dir, backend, annotator):
     add_images(dataset, media_dir, 1, ground_truth=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2])))
-    results = dataset.annotate("latest", backend=backend, label_schema={"ground_truth": {"type": "detections", "classes": ["cat", "dog"]}})
+    results = dataset.annotate(
+        "latest", backend=backend, label_schema={"ground_truth": {"type": "detections", "classes": ["cat", "dog"]}}
+    )
     task = task_of(results, dataset.first().id)
     first = annotator.prefilled_result(task)
     annotator.submit(task, first)
@@ -171,7 +180,9 @@ def test_drafts_do_not_count(dataset, media_dir, backend, annotator):
 
 def test_results_survive_a_reload(dataset, media_dir, backend, annotator):
     add_images(dataset, media_dir, 2, ground_truth=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2])))
-    results = dataset.annotate("reload", backend=backend, label_schema={"ground_truth": {"type": "detections", "classes": ["cat"]}})
+    results = dataset.annotate(
+        "reload", backend=backend, label_schema={"ground_truth": {"type": "detections", "classes": ["cat"]}}
+    )
     expected = dict(results.uploaded_tasks)
     dataset.clear_cache() if hasattr(dataset, "clear_cache") else None
     reloaded = dataset.load_annotation_results("reload", cache=False)

@@ -7,14 +7,12 @@ import asyncio
 import os
 import secrets
 
-import pytest
-
 import fiftyone as fo
 import fiftyone.operators as foo
+import pytest
+from dataset_helpers import add_images, dets
 from fiftyone.operators.executor import ExecutionError, execute_or_delegate_operator, resolve_type
 from fiftyone.operators.registry import OperatorRegistry
-
-from dataset_helpers import add_images, dets
 from kili_helpers import box_annotation, job, key
 from registration import registered_backend
 
@@ -57,7 +55,6 @@ def plugins_dir(tmp_path_factory, monkeypatch):
     for name in SECRETS:
         monkeypatch.delenv(name, raising=False)
     return folder
-
 
 
 def run(operator_uri, dataset=None, view=None, selected=None, **params):
@@ -142,7 +139,9 @@ def test_request_form_offers_our_backends_targets_and_inferred_types(kili_datase
     assert {"label_selection", "annotator", "project_name", "attributes", "launch_editor"} <= set(props)
 
     s0 = dataset.first().id
-    props = form(REQUEST, view=dataset.limit(2), selected=[s0], label_field="weather", anno_key="has space")["type"]["properties"]
+    props = form(REQUEST, view=dataset.limit(2), selected=[s0], label_field="weather", anno_key="has space")["type"][
+        "properties"
+    ]
     assert props["view_target"]["type"]["values"] == ["DATASET", "CURRENT_VIEW", "SELECTED_SAMPLES"]
     assert props["label_type"]["required"] and "segmentation" in props["label_type"]["type"]["values"]
     assert props["anno_key"]["invalid"]
@@ -175,7 +174,10 @@ def test_request_preview_load_status_cleanup_delete_with_kili(kili_dataset, kili
     assert set(results.asset_ids) == {s.id for s in samples[:3]}
     assert result["project_url"] == results.project_url and result["project_url"] in result["message"]
     schema = results.config.label_schema["ground_truth"]
-    assert schema["attributes"]["pose"]["values"] == ["front", "side"] and schema["attributes"]["occluded"]["type"] == "checkbox"
+    assert (
+        schema["attributes"]["pose"]["values"] == ["front", "side"]
+        and schema["attributes"]["occluded"]["type"] == "checkbox"
+    )
 
     # the run shows up in the forms and the panel
     props = form(LOAD, dataset)["type"]["properties"]
@@ -183,7 +185,12 @@ def test_request_preview_load_status_cleanup_delete_with_kili(kili_dataset, kili
     requests, rendered = panel_event(dataset, "on_load")
     state = _state_patches(requests)
     (listed,) = state["runs"]
-    assert (listed["anno_key"], listed["backend"], listed["service"], listed["fields"]) == ("plugin_run", "kili", "kili", ["ground_truth"])
+    assert (listed["anno_key"], listed["backend"], listed["service"], listed["fields"]) == (
+        "plugin_run",
+        "kili",
+        "kili",
+        ["ground_truth"],
+    )
     assert listed["project_url"] == results.project_url and listed["created"]
     buttons = rendered["type"]["properties"]["actions_0"]["type"]["properties"]
     assert buttons["open_0"]["view"]["href"] == results.project_url
@@ -247,7 +254,9 @@ def test_request_preview_load_status_cleanup_delete_with_kili(kili_dataset, kili
 
 
 def _project_count(annotator, project_id):
-    return annotator.graphql("query($w: ProjectWhere!) { data: countProjects(where: $w) }", {"w": {"id": project_id}})["data"]
+    return annotator.graphql("query($w: ProjectWhere!) { data: countProjects(where: $w) }", {"w": {"id": project_id}})[
+        "data"
+    ]
 
 
 def _value(results, field, name):
@@ -262,7 +271,12 @@ def test_selected_samples_to_fastlabel_with_the_key_from_the_secrets(
     fastlabel_dataset, fastlabel_emulator, fastlabel_annotator, monkeypatch, tmp_path
 ):
     dataset = fastlabel_dataset
-    add_images(dataset, str(tmp_path), 3, ground_truth=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2]), ("dog", [0.5, 0.5, 0.25, 0.25])))
+    add_images(
+        dataset,
+        str(tmp_path),
+        3,
+        ground_truth=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2]), ("dog", [0.5, 0.5, 0.25, 0.25])),
+    )
     samples = list(dataset)
     selected = [samples[0].id, samples[2].id]
     monkeypatch.setenv("FIFTYONE_FASTLABEL_API_KEY", fastlabel_emulator.api_key)
@@ -291,7 +305,12 @@ def test_selected_samples_to_fastlabel_with_the_key_from_the_secrets(
         by_id = {a["id"]: a for a in task["annotations"]}
         cat = by_id[_fastlabel_id(results, cat_id)]
         cat["points"] = [16, 18, 40, 24]
-        added = {"type": "bbox", "value": _value(results, "ground_truth", "dog"), "points": [48, 36, 72, 48], "attributes": []}
+        added = {
+            "type": "bbox",
+            "value": _value(results, "ground_truth", "dog"),
+            "points": [48, 36, 72, 48],
+            "attributes": [],
+        }
         fastlabel_annotator.submit(task["id"], list(by_id.values()) + [added])
         fastlabel_annotator.submit(results.task_ids[samples[2].id], [])
 
@@ -372,7 +391,13 @@ def test_delegated_request_and_load_run_in_a_worker_with_progress(kili_dataset, 
     dataset = kili_dataset
     add_images(dataset, str(tmp_path), 2, ground_truth=_two_boxes)
     service = DelegatedOperationService()
-    params = dict(backend=kili_backend, anno_key="delegated", label_field="ground_truth", label_type="detections", classes=["cat", "dog"])
+    params = dict(
+        backend=kili_backend,
+        anno_key="delegated",
+        label_field="ground_truth",
+        label_type="detections",
+        classes=["cat", "dog"],
+    )
 
     queued = foo.execute_operator(REQUEST, ctx={"dataset": dataset, "params": params, "request_delegation": True})
     assert queued.delegated and dataset.list_annotation_runs() == []  # only queued
@@ -387,7 +412,9 @@ def test_delegated_request_and_load_run_in_a_worker_with_progress(kili_dataset, 
 
         results = dataset.load_annotation_results("delegated")
         kili_annotator.submit(results.project_id, results.asset_ids[dataset.first().id], {}, author="alice@example.com")
-        queued = foo.execute_operator(LOAD, ctx={"dataset": dataset, "params": {"anno_key": "delegated"}, "request_delegation": True})
+        queued = foo.execute_operator(
+            LOAD, ctx={"dataset": dataset, "params": {"anno_key": "delegated"}, "request_delegation": True}
+        )
         load_id = queued.result["id"]
         done = service.execute_operation(service.get(load_id))
         assert done.error is None

@@ -9,7 +9,6 @@ import socket
 import time
 
 import pytest
-
 from scripted_http import start_server, stop_server
 
 

@@ -62,8 +62,6 @@ SIGNED_URLS = "query($filePaths: [String!]) { urls: createUploadBucketSignedUrls
 WEATHER = {"WEATHER": {"categories": [{"name": "SUNNY"}]}}
 
 
-
-
 def headers(emulator, key=None):
     return {"Authorization": "X-API-Key: %s" % (key or emulator.api_key)}
 
@@ -71,7 +69,11 @@ def headers(emulator, key=None):
 def post(emulator, query, variables=None, key=None, **kwargs):
     """The raw response of a GraphQL request."""
     return requests.post(
-        emulator.url, json={"query": query, "variables": variables or {}}, headers=headers(emulator, key), timeout=10, **kwargs
+        emulator.url,
+        json={"query": query, "variables": variables or {}},
+        headers=headers(emulator, key),
+        timeout=10,
+        **kwargs,
     )
 
 

@@ -24,9 +24,9 @@ import threading
 import uuid
 
 import pytest
+from scripted_http import Drop, Respond, ScriptedServer, _Handler, _Server, stop_server
 
 from fo_annotation_backends.kili.client import KiliClient
-from scripted_http import Drop, Respond, ScriptedServer, _Handler, _Server, stop_server
 
 API_KEY = "kili-unit-%s" % uuid.uuid4().hex
 GRAPHQL_PATH = "/api/label/v2/graphql"

@@ -96,9 +96,7 @@ class ScriptedServer:
         """How many requests the server received (optionally filtered)."""
         with self._lock:
             return sum(
-                1
-                for r in self.requests
-                if (method is None or r.method == method) and (path is None or r.path == path)
+                1 for r in self.requests if (method is None or r.method == method) and (path is None or r.path == path)
             )
 
 

@@ -31,7 +31,9 @@ def isolated_home(tmp_path, monkeypatch):
     monkeypatch.setenv("FIFTYONE_ANNOTATION_CONFIG_PATH", str(tmp_path / "annotation_config.json"))
     monkeypatch.setenv("FIFTYONE_PLUGINS_DIR", str(tmp_path / "plugins"))
     for name in list(os.environ):
-        if name.startswith(("FIFTYONE_LABELSTUDIO_", "FIFTYONE_KILI_", "FIFTYONE_FASTLABEL_", "FASTLABEL_")) or name in (
+        if name.startswith(
+            ("FIFTYONE_LABELSTUDIO_", "FIFTYONE_KILI_", "FIFTYONE_FASTLABEL_", "FASTLABEL_")
+        ) or name in (
             "FIFTYONE_ANNOTATION_BACKENDS",
             "FIFTYONE_CONFIG_PATH",
             "FIFTYONE_DEFAULT_DATASET_DIR",
@@ -92,7 +94,11 @@ def test_setup_keeps_other_backends_and_every_user_key(config):
         "backends": {
             "cvat": {"url": "https://cvat.example.com", "username": "me"},
             "mybackend": {"config_cls": "my.module.MyBackendConfig", "x": [1, 2]},
-            "kili": {"config_cls": "old.KiliConfig", "label_selection": "latest_review", "url": "https://kili.example.com/graphql"},
+            "kili": {
+                "config_cls": "old.KiliConfig",
+                "label_selection": "latest_review",
+                "url": "https://kili.example.com/graphql",
+            },
             "labelstudio": {"url": "http://ls:8080", "api_key": "already-here", "upload_workers": 4},
         },
         "some_top_level_key": {"kept": True},
@@ -105,13 +111,26 @@ def test_setup_keeps_other_backends_and_every_user_key(config):
     assert data["backends"]["cvat"] == original["backends"]["cvat"]
     assert data["backends"]["mybackend"] == original["backends"]["mybackend"]
     assert data["backends"]["kili"] == dict(original["backends"]["kili"], config_cls=CONFIG_CLASSES["kili"])
-    assert data["backends"]["labelstudio"] == dict(original["backends"]["labelstudio"], config_cls=CONFIG_CLASSES["labelstudio"])
+    assert data["backends"]["labelstudio"] == dict(
+        original["backends"]["labelstudio"], config_cls=CONFIG_CLASSES["labelstudio"]
+    )
     assert data["backends"]["fastlabel"] == {"config_cls": CONFIG_CLASSES["fastlabel"]}
 
 
 def test_setup_only_the_chosen_backends_and_their_urls(config, capsys):
     write_json(config, {"backends": {"kili": {"config_cls": CONFIG_CLASSES["kili"], "url": "http://old/graphql"}}})
-    assert setup(config, "--backends", "kili,fastlabel", "--url", "kili=http://new/graphql", "--url", "fastlabel=http://fl/v1/") == 0
+    assert (
+        setup(
+            config,
+            "--backends",
+            "kili,fastlabel",
+            "--url",
+            "kili=http://new/graphql",
+            "--url",
+            "fastlabel=http://fl/v1/",
+        )
+        == 0
+    )
     data = read_json(config)
     assert set(data["backends"]) == {"kili", "fastlabel"}
     assert data["backends"]["kili"]["url"] == "http://new/graphql"
@@ -481,7 +500,9 @@ def test_copy_of_a_checkout_takes_the_plugin_files_only(tmp_path, capsys):
         assert (dest / py_entry).read_bytes() == open(os.path.join(ROOT, py_entry), "rb").read()
         if os.path.dirname(py_entry):
             assert sorted(os.listdir(dest / os.path.dirname(py_entry))) == sorted(
-                n for n in os.listdir(os.path.join(ROOT, os.path.dirname(py_entry))) if n != "__pycache__" and not n.startswith(".")
+                n
+                for n in os.listdir(os.path.join(ROOT, os.path.dirname(py_entry)))
+                if n != "__pycache__" and not n.startswith(".")
             )
     assert not list(dest.rglob("__pycache__"))
     capsys.readouterr()
@@ -493,9 +514,13 @@ def test_copy_of_a_checkout_takes_the_plugin_files_only(tmp_path, capsys):
 
 
 def test_a_checkout_copy_takes_a_nested_py_entry_with_its_folder(tmp_path):
-    source = make_plugin_source(tmp_path / "repo", extra={"pyproject.toml": "", "README.md": "", "pkg/plugin/ops.py": "", "pkg/other.py": ""})
+    source = make_plugin_source(
+        tmp_path / "repo", extra={"pyproject.toml": "", "README.md": "", "pkg/plugin/ops.py": "", "pkg/other.py": ""}
+    )
     (source / "pkg" / "plugin" / "__init__.py").write_text("def register(p):\n    pass\n")
-    (source / "fiftyone.yml").write_text('name: "@fo-annotation-backends/annotation"\npy_entry: pkg/plugin/__init__.py\n')
+    (source / "fiftyone.yml").write_text(
+        'name: "@fo-annotation-backends/annotation"\npy_entry: pkg/plugin/__init__.py\n'
+    )
     os.remove(source / "__init__.py")
     what, dest = cli.install_plugin(str(tmp_path / "plugins"), str(source), copy_files=True)
     assert what == "installed"
@@ -516,11 +541,15 @@ def test_copy_and_link_replace_each_other(tmp_path):
 
 
 def test_a_dedicated_plugin_folder_is_copied_whole_and_a_stale_copy_replaced(tmp_path):
-    source = make_plugin_source(tmp_path / "src" / "plugin", extra={"assets/icon.svg": "<svg/>", "__pycache__/x.pyc": "junk"})
+    source = make_plugin_source(
+        tmp_path / "src" / "plugin", extra={"assets/icon.svg": "<svg/>", "__pycache__/x.pyc": "junk"}
+    )
     plugins = tmp_path / "plugins"
     what, dest = cli.install_plugin(str(plugins), str(source), copy_files=True)
     assert what == "installed"
-    assert sorted(os.listdir(dest)) == sorted([".fo-annotation-backends-install.json", "__init__.py", "assets", "fiftyone.yml"])
+    assert sorted(os.listdir(dest)) == sorted(
+        [".fo-annotation-backends-install.json", "__init__.py", "assets", "fiftyone.yml"]
+    )
     assert cli.install_plugin(str(plugins), str(source), copy_files=True)[0] == "up to date"
 
     (source / "__init__.py").write_text("def register(p):\n    p.x = 1\n")  # the package was upgraded
@@ -559,7 +588,9 @@ def test_the_plugin_source_is_found_where_a_package_ships_it(tmp_path):
 def test_the_checkouts_plugin_source_is_found(tmp_path):
     found = cli.find_plugin_source()
     # the repository, or a plugin folder inside the package if it has one
-    assert found == os.path.realpath(ROOT) or found.startswith(os.path.join(os.path.realpath(ROOT), "fo_annotation_backends"))
+    assert found == os.path.realpath(ROOT) or found.startswith(
+        os.path.join(os.path.realpath(ROOT), "fo_annotation_backends")
+    )
     assert cli._is_our_plugin_dir(found)
 
 
@@ -640,7 +671,11 @@ def _env(tmp_path):
 
 def test_python_m_help(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "fo_annotation_backends", "--help"], capture_output=True, text=True, env=_env(tmp_path), timeout=120
+        [sys.executable, "-m", "fo_annotation_backends", "--help"],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert "usage: fo-annotation-backends" in done.stdout and "setup" in done.stdout
@@ -651,7 +686,9 @@ def test_python_m_setup_in_a_subprocess(tmp_path, config):
     run = [sys.executable, "-m", "fo_annotation_backends", "setup", "--backends", "kili"]
     done = subprocess.run(run, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert read_json(config)["backends"]["kili"]["config_cls"] == CONFIG_CLASSES["kili"]  # FIFTYONE_ANNOTATION_CONFIG_PATH
+    assert (
+        read_json(config)["backends"]["kili"]["config_cls"] == CONFIG_CLASSES["kili"]
+    )  # FIFTYONE_ANNOTATION_CONFIG_PATH
     done = subprocess.run(run, capture_output=True, text=True, env=env, timeout=120)
     assert "already up to date" in done.stdout
 

@@ -3,6 +3,7 @@
 import random
 
 import pytest
+from scripted_http import Apply, Drop, Respond
 
 from fo_annotation_backends.core.errors import (
     AuthenticationError,
@@ -13,7 +14,6 @@ from fo_annotation_backends.core.errors import (
 from fo_annotation_backends.core.http import HttpSession, RetryPolicy
 from fo_annotation_backends.core.pacing import Pacer
 from fo_annotation_backends.core.secrets import register_secret
-from scripted_http import Apply, Drop, Respond
 
 
 def fast_retry(max_retries=3):
@@ -131,9 +131,7 @@ def test_refused_connection_is_retried_even_for_post(closed_port, make_session, 
 
 def test_connect_timeout_is_retried_even_for_post(unresponsive_port, make_session, fake_sleep):
     # a connection that was never established sent nothing: safe to re-send
-    session = make_session(
-        "http://127.0.0.1:%d" % unresponsive_port, timeout=(0.2, 5), retry=fast_retry(max_retries=1)
-    )
+    session = make_session("http://127.0.0.1:%d" % unresponsive_port, timeout=(0.2, 5), retry=fast_retry(max_retries=1))
 
     with pytest.raises(ServiceUnavailableError, match="after 2 attempts"):
         session.request("POST", "/create", json={"a": 1})

@@ -40,7 +40,9 @@ def _png_header(width, height):
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
 
-@pytest.mark.parametrize("content", [b"x" * 10, b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, _png_header(0, 0), _png_header(4, 0)])
+@pytest.mark.parametrize(
+    "content", [b"x" * 10, b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, _png_header(0, 0), _png_header(4, 0)]
+)
 def test_corrupt_bytes_and_empty_images_are_refused(tmp_path, image, content):
     bad = tmp_path / "bad.png"
     bad.write_bytes(content)

@@ -8,10 +8,10 @@ from email.parser import BytesParser
 
 import psutil
 import pytest
+from scripted_http import Respond
 
 from fo_annotation_backends.core.http import HttpSession, RetryPolicy
 from fo_annotation_backends.core.multipart import MultipartFileStream
-from scripted_http import Respond
 
 
 def parse_multipart(content_type, body):
@@ -73,9 +73,7 @@ def test_every_file_arrives_intact_at_a_real_server(http_server, upload_files):
     stream = make_stream(upload_files)
     session = HttpSession(http_server.url, timeout=(2, 5), sleep=lambda s: None)
     try:
-        response = session.request(
-            "POST", "/upload", data=stream, headers={"Content-Type": stream.content_type}
-        )
+        response = session.request("POST", "/upload", data=stream, headers={"Content-Type": stream.content_type})
     finally:
         session.close()
 
@@ -170,9 +168,7 @@ def test_retried_upload_sends_the_same_body_twice(http_server, upload_files):
     retry = RetryPolicy(max_retries=2, backoff_factor=0.0, jitter=0.0)
     session = HttpSession(http_server.url, retry=retry, timeout=(2, 5), sleep=lambda s: None)
     try:
-        session.request(
-            "POST", "/upload", idempotent=True, data=stream, headers={"Content-Type": stream.content_type}
-        )
+        session.request("POST", "/upload", idempotent=True, data=stream, headers={"Content-Type": stream.content_type})
     finally:
         session.close()
 
@@ -184,7 +180,7 @@ def test_retried_upload_sends_the_same_body_twice(http_server, upload_files):
 def test_quotes_and_newlines_in_names_cannot_break_the_headers(tmp_path):
     path = tmp_path / "a.txt"
     path.write_bytes(b"abc")
-    stream = MultipartFileStream([("fi\"le", 'evil"\r\nX-Injected: 1.txt', str(path))])
+    stream = MultipartFileStream([('fi"le', 'evil"\r\nX-Injected: 1.txt', str(path))])
     body = read_all(stream, 4096)
     assert b"\r\nX-Injected" not in body
     ((name, filename, _, data),) = parse_multipart(stream.content_type, body)

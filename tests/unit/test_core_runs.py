@@ -108,7 +108,10 @@ def test_remove_run_items_deletes_the_project_only_when_created_and_alone():
     def run(created, others):
         calls.clear()
         deleted = remove_run_items(
-            created, lambda: calls.append("count") or others, lambda: calls.append("project"), lambda: calls.append("items")
+            created,
+            lambda: calls.append("count") or others,
+            lambda: calls.append("project"),
+            lambda: calls.append("items"),
         )
         return deleted, list(calls)
 
@@ -135,7 +138,9 @@ class _Results:
 
 def test_failure_before_anything_exists_rolls_back_and_lets_the_error_go_on():
     backend, rolled = _Backend(), []
-    handle_failed_upload(backend, None, "k", ValueError("x"), 0, 5, "tasks", "p", _Results(), roll_back=lambda: rolled.append(1))
+    handle_failed_upload(
+        backend, None, "k", ValueError("x"), 0, 5, "tasks", "p", _Results(), roll_back=lambda: rolled.append(1)
+    )
     assert rolled == [1] and not backend.kept and backend.recorded == []
 
 
@@ -144,7 +149,9 @@ def test_failure_halfway_keeps_an_unfinished_run_and_names_the_resume_call():
     partial = _Results()
     error = RuntimeError("outage")
     with pytest.raises(UploadInterruptedError) as info:
-        handle_failed_upload(backend, None, "run7", error, 2, 5, "tasks", 42, partial, roll_back=lambda: rolled.append(1))
+        handle_failed_upload(
+            backend, None, "run7", error, 2, 5, "tasks", 42, partial, roll_back=lambda: rolled.append(1)
+        )
     assert rolled == [] and backend.kept and backend.recorded == [("run7", partial)]
     message = str(info.value)
     assert "after 2 of 5 tasks" in message and "run the same annotate() call again (run key 'run7')" in message

@@ -2,9 +2,8 @@
 
 import re
 
-import pytest
-
 import fiftyone.core.fields as fof
+import pytest
 
 from fo_annotation_backends.core.errors import SchemaError
 from fo_annotation_backends.core.schema import (

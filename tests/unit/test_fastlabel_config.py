@@ -3,9 +3,8 @@
 import json
 import re
 
-import pytest
-
 import fiftyone as fo
+import pytest
 
 from fo_annotation_backends.core.errors import AnnotationBackendError, ParameterError
 from fo_annotation_backends.fastlabel import FastLabelBackendConfig, FastLabelClient
@@ -64,11 +63,17 @@ SAMPLE = "0123456789abcdef01234567"
 
 
 def test_task_names_are_unique_per_run_keep_an_accepted_extension_and_carry_the_run_mark():
-    assert task_name_for("run1", RUN, SAMPLE, "/data/My Photo.JPG", False) == "my-photo-run1-%s-0123456789ab.jpg" % SAMPLE
+    assert (
+        task_name_for("run1", RUN, SAMPLE, "/data/My Photo.JPG", False) == "my-photo-run1-%s-0123456789ab.jpg" % SAMPLE
+    )
     assert task_name_for("run1", RUN, SAMPLE, "/data/scan.bmp", True).endswith("-0123456789ab.png")
-    assert task_name_for("run2", RUN, SAMPLE, "/a/s.png", False) != task_name_for("run1", RUN, SAMPLE, "/a/s.png", False)
+    assert task_name_for("run2", RUN, SAMPLE, "/a/s.png", False) != task_name_for(
+        "run1", RUN, SAMPLE, "/a/s.png", False
+    )
     other_run = "f" * 32
-    assert task_name_for("run1", other_run, SAMPLE, "/a/s.png", False) != task_name_for("run1", RUN, SAMPLE, "/a/s.png", False)
+    assert task_name_for("run1", other_run, SAMPLE, "/a/s.png", False) != task_name_for(
+        "run1", RUN, SAMPLE, "/a/s.png", False
+    )
     name = task_name_for("run1", RUN, SAMPLE, "/data/scan.png", False)
     assert is_run_task_name(name, RUN) and not is_run_task_name(name, other_run)
     assert not is_run_task_name("scan-run1-%s.png" % SAMPLE, RUN)  # a name without the mark
@@ -78,7 +83,10 @@ def test_the_project_slug_is_readable_valid_and_ends_with_the_run_mark():
     slug = project_slug_for("My Dataset/ä", "Run 1", RUN)
     assert re.match(r"^[a-z0-9][a-z0-9_-]{0,99}$", slug)
     assert slug.startswith("fiftyone-my-dataset") and slug.endswith("-0123456789ab")
-    assert project_slug_for("x" * 200, "k", RUN).endswith("-0123456789ab") and len(project_slug_for("x" * 200, "k", RUN)) <= 100
+    assert (
+        project_slug_for("x" * 200, "k", RUN).endswith("-0123456789ab")
+        and len(project_slug_for("x" * 200, "k", RUN)) <= 100
+    )
 
 
 def test_a_client_without_a_token_says_where_to_put_one():

@@ -10,14 +10,13 @@ import logging
 import math
 import re
 
+import fiftyone.core.fields as fof
+import fiftyone.core.labels as fol
 import numpy as np
 import pytest
 import requests
-from PIL import Image
-
-import fiftyone.core.fields as fof
-import fiftyone.core.labels as fol
 from fiftyone.core.odm.dataset import KeypointSkeleton
+from PIL import Image
 
 from fo_annotation_backends.core import geometry, naming
 from fo_annotation_backends.core.errors import SchemaError
@@ -562,7 +561,7 @@ def test_pose_round_trip_with_missing_points(server):
 
 
 MASK_CASES = {
-    "holes and islands": ("########.. " "#......#.. " "#.####.#.# " "#.#..#.#.. " "#.####.#.# " "########.# "),
+    "holes and islands": ("########.. #......#.. #.####.#.# #.#..#.#.. #.####.#.# ########.# "),
     "diagonal saddles": "#.#.#. .#.#.# #.#.#. ......",
     "single pixels at the borders": "#....# ...... ..#... #....#",
     "touching every border": "###### #....# ######",
@@ -1004,6 +1003,10 @@ def test_naming_keys():
     assert naming.upper_identifier("traffic light", set(), "X_1", "C") == "TRAFFIC_LIGHT"
     assert naming.upper_identifier("1st", set(), "X_1", "C") == "C_1ST"
     assert naming.upper_identifier("猫", set(), "CATEGORY_1", "C") == "CATEGORY_1"
-    assert naming.assign_keys(["cat", "Cat", "猫"], {"cat": "WHATEVER"}) == {"cat": "WHATEVER", "Cat": "CAT", "猫": "CATEGORY_3"}
+    assert naming.assign_keys(["cat", "Cat", "猫"], {"cat": "WHATEVER"}) == {
+        "cat": "WHATEVER",
+        "Cat": "CAT",
+        "猫": "CATEGORY_3",
+    }
     assert naming.unique_strings([1, "1", 2.0, "x"]) == ["1", "2.0", "x"]
     assert naming.lower_identifier("Traffic Light!", {"traffic_light"}, "c_1", "c") == "traffic_light_2"

@@ -5,11 +5,10 @@ all-zero mask under its id."""
 
 import math
 
-import numpy as np
-import pytest
-
 import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
+import numpy as np
+import pytest
 from fiftyone.core.odm.dataset import KeypointSkeleton
 
 from fo_annotation_backends.core.schema import normalize_label_schema
@@ -53,7 +52,9 @@ KEYPOINTS = {"kps": {"type": "keypoints", "classes": ["eye", "nose"]}}
 
 def test_new_single_points_of_a_class_are_one_keypoint_in_placement_order():
     fields, interface = interface_of(KEYPOINTS)
-    answer = task(point("kps-eye", 10, 5), point("kps-nose", 50, 25), point("kps-eye", 20, 10), point("kps-eye", 30, 15))
+    answer = task(
+        point("kps-eye", 10, 5), point("kps-nose", 50, 25), point("kps-eye", 20, 10), point("kps-eye", 30, 15)
+    )
     labels = task_to_labels(interface, fields["kps"], answer, {}, {})
     by_class = {label.label: label for label in labels.values()}
     assert len(labels) == 2 and set(by_class) == {"eye", "nose"}
@@ -67,7 +68,10 @@ def test_points_of_an_uploaded_label_stay_its_own_keypoint_beside_new_points():
     sent, _, parts = labels_to_task(interface, {"kps": fol.Keypoints(keypoints=[uploaded])}, (100, 50))
     ids = {"fl-a": parts[0], "fl-b": parts[1]}
     answer = task(
-        point("kps-eye", 10, 5, "fl-a"), point("kps-eye", 40, 20), point("kps-eye", 90, 45, "fl-b"), point("kps-eye", 60, 30)
+        point("kps-eye", 10, 5, "fl-a"),
+        point("kps-eye", 40, 20),
+        point("kps-eye", 90, 45, "fl-b"),
+        point("kps-eye", 60, 30),
     )
     labels = task_to_labels(interface, fields["kps"], answer, ids, {uploaded.id: uploaded})
     assert points_of(labels[uploaded.id]) == [[0.1, 0.1], [0.9, 0.9]]
@@ -92,7 +96,9 @@ def scalar_answer(interface, field, value):
     return {"id": "t", "attributes": [{"key": interface.field_key(field), "value": value}]}
 
 
-@pytest.mark.parametrize("typed, expected", [("3", 3), ("-12", -12), ("2.5", 2.5), (" 1e3 ", 1000.0), (7, 7), ("abc", None), ("nan", None)])
+@pytest.mark.parametrize(
+    "typed, expected", [("3", 3), ("-12", -12), ("2.5", 2.5), (" 1e3 ", 1000.0), (7, 7), ("abc", None), ("nan", None)]
+)
 def test_a_new_scalar_field_without_classes_reads_back_numbers(typed, expected):
     fields, interface = interface_of({"count": {"type": "scalar"}}, FieldTypes(), new_fields=["count"])
     assert interface.is_numeric_scalar("count")

@@ -22,10 +22,25 @@ from fo_annotation_backends.testing.fastlabel.server import OPERATIONS
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 KIND = {"type": "text", "name": "Kind", "key": "kind"}
-SIZE = {"type": "select", "name": "Size", "key": "size", "options": [{"title": "Large", "value": "large"}, {"title": "Small", "value": "small"}]}
-TAGS = {"type": "checkbox", "name": "Tags", "key": "tags", "options": [{"title": "A", "value": "a"}, {"title": "B", "value": "b"}]}
+SIZE = {
+    "type": "select",
+    "name": "Size",
+    "key": "size",
+    "options": [{"title": "Large", "value": "large"}, {"title": "Small", "value": "small"}],
+}
+TAGS = {
+    "type": "checkbox",
+    "name": "Tags",
+    "key": "tags",
+    "options": [{"title": "A", "value": "a"}, {"title": "B", "value": "b"}],
+}
 OCCLUDED = {"type": "switch", "name": "Occluded", "key": "occluded"}
-WEATHER = {"type": "radio", "name": "Weather", "key": "weather", "options": [{"title": "Sunny", "value": "sunny"}, {"title": "Rainy", "value": "rainy"}]}
+WEATHER = {
+    "type": "radio",
+    "name": "Weather",
+    "key": "weather",
+    "options": [{"title": "Sunny", "value": "sunny"}, {"title": "Rainy", "value": "rainy"}],
+}
 SQUARE = [10, 10, 20, 10, 20, 20, 10, 20, 10, 10]
 
 
@@ -67,7 +82,19 @@ def b64(data):
 
 
 def create_project(emulator, slug="proj", project_type="image_all", name="Project"):
-    response = call(emulator, "POST", "projects", json={"type": project_type, "name": name, "slug": slug, "workflow": "two_step", "externalWorkflow": "two_step", "jobSize": 10})
+    response = call(
+        emulator,
+        "POST",
+        "projects",
+        json={
+            "type": project_type,
+            "name": name,
+            "slug": slug,
+            "workflow": "two_step",
+            "externalWorkflow": "two_step",
+            "jobSize": 10,
+        },
+    )
     project_id = ok(response)
     assert isinstance(project_id, str) and len(project_id) == 36
     return project_id
@@ -150,9 +177,13 @@ def test_unknown_paths_bad_json_and_unknown_fields(emulator):
     refused(call(emulator, "GET", "nothing/here"), 404, "Cannot GET")
     refused(call(emulator, "PATCH", "projects"), 404)
     assert requests.get(emulator.base_url + "/elsewhere", timeout=10).status_code == 404
-    refused(call(emulator, "POST", "projects", data=b"{not json", headers={"Content-Type": "application/json"}), 400, "JSON")
+    refused(
+        call(emulator, "POST", "projects", data=b"{not json", headers={"Content-Type": "application/json"}), 400, "JSON"
+    )
     refused(call(emulator, "POST", "projects", json=["a"]), 400, "JSON object")
-    message = refused(call(emulator, "POST", "projects", json={"type": "image_bbox", "name": "n", "slug": "s", "colour": 1}))
+    message = refused(
+        call(emulator, "POST", "projects", json={"type": "image_bbox", "name": "n", "slug": "s", "colour": 1})
+    )
     assert "colour" in message
     assert emulator.stats()["operations"]["other"] == 3
 
@@ -176,10 +207,17 @@ def test_project_lifecycle(emulator):
     assert ok(call(emulator, "GET", "projects/map/id-slug")) == {project_id: "first", second: "second"}
 
     refused(call(emulator, "POST", "projects", json={"type": "image_bbox", "name": "n", "slug": "first"}), 409, "first")
-    refused(call(emulator, "POST", "projects", json={"type": "image_cube", "name": "n", "slug": "x"}), 400, "image_cube")
-    refused(call(emulator, "POST", "projects", json={"type": "image_bbox", "name": "n", "slug": "Bad Slug"}), 400, "slug")
+    refused(
+        call(emulator, "POST", "projects", json={"type": "image_cube", "name": "n", "slug": "x"}), 400, "image_cube"
+    )
+    refused(
+        call(emulator, "POST", "projects", json={"type": "image_bbox", "name": "n", "slug": "Bad Slug"}), 400, "slug"
+    )
     refused(call(emulator, "POST", "projects", json={"type": "image_bbox", "slug": "x"}), 400, "name")
-    refused(call(emulator, "POST", "projects", json={"type": "image_bbox", "name": "n", "slug": "x", "workflow": "one"}), 400)
+    refused(
+        call(emulator, "POST", "projects", json={"type": "image_bbox", "name": "n", "slug": "x", "workflow": "one"}),
+        400,
+    )
 
     updated = ok(call(emulator, "PUT", "projects/" + project_id, json={"name": "Renamed", "jobSize": 5}))
     assert updated["name"] == "Renamed" and updated["jobSize"] == 5 and updated["updatedAt"] > updated["createdAt"]
@@ -231,7 +269,9 @@ def test_class_create_find_list_update_delete(emulator, project):
     rest = ok(call(emulator, "GET", "annotations", params={"project": "proj", "offset": 10, "limit": 1000}))
     assert [c["value"] for c in rest] == ["c09", "c10"] and rest[0]["color"] == "#00ff00"
     assert ok(call(emulator, "GET", "annotations", params={"project": "proj", "offset": 12})) == []
-    assert [c["id"] for c in ok(call(emulator, "GET", "annotations", params={"project": "proj", "value": "cat"}))] == [cat["id"]]
+    assert [c["id"] for c in ok(call(emulator, "GET", "annotations", params={"project": "proj", "value": "cat"}))] == [
+        cat["id"]
+    ]
     refused(call(emulator, "GET", "annotations", params={"project": "proj", "limit": 1001}), 400, "limit")
     refused(call(emulator, "GET", "annotations"), 400, "project")
     refused(call(emulator, "GET", "annotations", params={"project": "nope"}), 404)
@@ -239,7 +279,18 @@ def test_class_create_find_list_update_delete(emulator, project):
     # PUT: attributes given with their id keep it; the answer is the class
     kind = cat["attributes"][0]
     updated = ok(
-        call(emulator, "PUT", "annotations/" + cat["id"], json={"title": "Kitty", "attributes": [{"id": kind["id"], "type": "text", "name": "Kind 2", "key": "kind"}, KIND | {"key": "other"}]})
+        call(
+            emulator,
+            "PUT",
+            "annotations/" + cat["id"],
+            json={
+                "title": "Kitty",
+                "attributes": [
+                    {"id": kind["id"], "type": "text", "name": "Kind 2", "key": "kind"},
+                    KIND | {"key": "other"},
+                ],
+            },
+        )
     )
     assert updated["title"] == "Kitty" and updated["value"] == "cat"
     assert updated["attributes"][0]["id"] == kind["id"] and updated["attributes"][0]["name"] == "Kind 2"
@@ -253,23 +304,80 @@ def test_class_create_find_list_update_delete(emulator, project):
 
 def test_class_refusals(emulator, project):
     create_project(emulator, "boxes", "image_bbox")
-    refused(call(emulator, "POST", "annotations", json={"project": "boxes", "type": "polygon", "value": "p", "title": "P"}), 400, "polygon")
-    refused(call(emulator, "POST", "annotations", json={"project": "proj", "type": "bbox", "value": "cat", "title": "C"}), 409, "cat")
-    refused(call(emulator, "POST", "annotations", json={"project": "nope", "type": "bbox", "value": "x", "title": "X"}), 404)
+    refused(
+        call(emulator, "POST", "annotations", json={"project": "boxes", "type": "polygon", "value": "p", "title": "P"}),
+        400,
+        "polygon",
+    )
+    refused(
+        call(emulator, "POST", "annotations", json={"project": "proj", "type": "bbox", "value": "cat", "title": "C"}),
+        409,
+        "cat",
+    )
+    refused(
+        call(emulator, "POST", "annotations", json={"project": "nope", "type": "bbox", "value": "x", "title": "X"}), 404
+    )
     refused(call(emulator, "POST", "annotations", json={"project": "proj", "type": "bbox", "value": "x"}), 400, "title")
     no_options = {"type": "select", "name": "S", "key": "s"}
-    refused(call(emulator, "POST", "annotations", json={"project": "proj", "type": "bbox", "value": "x", "title": "X", "attributes": [no_options]}), 400, "options")
+    refused(
+        call(
+            emulator,
+            "POST",
+            "annotations",
+            json={"project": "proj", "type": "bbox", "value": "x", "title": "X", "attributes": [no_options]},
+        ),
+        400,
+        "options",
+    )
     twice = [KIND, KIND]
-    refused(call(emulator, "POST", "annotations", json={"project": "proj", "type": "bbox", "value": "x", "title": "X", "attributes": twice}), 400, "twice")
-    refused(call(emulator, "POST", "annotations", json={"project": "proj", "type": "bbox", "value": "x", "title": "X", "color": "red"}), 400, "color")
-    refused(call(emulator, "POST", "annotations", json={"project": "proj", "type": "segmentation", "value": "x", "title": "X", "maxAreaCount": 0}), 400, "maxAreaCount")
-    refused(call(emulator, "POST", "annotations", json={"project": "proj", "type": "pose_estimation", "value": "x", "title": "X"}), 400, "keypoints")
+    refused(
+        call(
+            emulator,
+            "POST",
+            "annotations",
+            json={"project": "proj", "type": "bbox", "value": "x", "title": "X", "attributes": twice},
+        ),
+        400,
+        "twice",
+    )
+    refused(
+        call(
+            emulator,
+            "POST",
+            "annotations",
+            json={"project": "proj", "type": "bbox", "value": "x", "title": "X", "color": "red"},
+        ),
+        400,
+        "color",
+    )
+    refused(
+        call(
+            emulator,
+            "POST",
+            "annotations",
+            json={"project": "proj", "type": "segmentation", "value": "x", "title": "X", "maxAreaCount": 0},
+        ),
+        400,
+        "maxAreaCount",
+    )
+    refused(
+        call(
+            emulator,
+            "POST",
+            "annotations",
+            json={"project": "proj", "type": "pose_estimation", "value": "x", "title": "X"},
+        ),
+        400,
+        "keypoints",
+    )
     # only the classes of a bbox project
     assert create_class(emulator, project="boxes", value="car")
 
 
 def test_segmentation_and_pose_classes(emulator, project, all_classes):
-    classes = {c["value"]: c for c in ok(call(emulator, "GET", "annotations", params={"project": "proj", "limit": 100}))}
+    classes = {
+        c["value"]: c for c in ok(call(emulator, "GET", "annotations", params={"project": "proj", "limit": 100}))
+    }
     assert classes["sky"]["maxAreaCount"] == 1 and classes["trees"]["maxAreaCount"] is None
     assert "maxAreaCount" not in classes["cat"]
     head, neck = classes["person"]["keypoints"]
@@ -282,14 +390,21 @@ def test_segmentation_and_pose_classes(emulator, project, all_classes):
 
 def test_create_and_find_image_task(emulator, project):
     png = image_bytes((64, 48))
-    task_id = create_task(emulator, data=png, tags=["t1", "t2"], priority=20, metadatas=[{"key": "k", "value": "v"}], annotations=[bbox()])
+    task_id = create_task(
+        emulator, data=png, tags=["t1", "t2"], priority=20, metadatas=[{"key": "k", "value": "v"}], annotations=[bbox()]
+    )
     task = get_task(emulator, task_id)
     assert list(task) == [
         "id", "name", "width", "height", "url", "status", "externalStatus", "priority", "tags", "assignee", "reviewer",
         "approver", "externalAssignee", "externalReviewer", "externalApprover", "annotations", "metadatas", "createdAt", "updatedAt",
     ]  # fmt: skip
     assert (task["id"], task["name"], task["width"], task["height"]) == (task_id, "a.png", 64, 48)
-    assert (task["status"], task["externalStatus"], task["priority"], task["tags"]) == ("registered", "registered", 20, ["t1", "t2"])
+    assert (task["status"], task["externalStatus"], task["priority"], task["tags"]) == (
+        "registered",
+        "registered",
+        20,
+        ["t1", "t2"],
+    )
     assert task["metadatas"] == [{"key": "k", "value": "v"}] and task["assignee"] is None
     assert task["createdAt"] == task["updatedAt"]
 
@@ -320,7 +435,12 @@ def test_image_refusals():
         assert len(big) > 2000
 
         def post(name="a.png", file=None, **extra):
-            return call(emulator, "POST", "tasks/image", json=dict({"project": "proj", "name": name, "file": file if file is not None else b64(small)}, **extra))
+            return call(
+                emulator,
+                "POST",
+                "tasks/image",
+                json=dict({"project": "proj", "name": name, "file": file if file is not None else b64(small)}, **extra),
+            )
 
         refused(post(name="a"), 400, "extensions")
         refused(post(name="a.gif"), 400, "extensions")
@@ -341,14 +461,23 @@ def test_image_refusals():
 
 def test_task_names_are_unique_per_project(emulator, project):
     create_task(emulator, name="same.png")
-    refused(call(emulator, "POST", "tasks/image", json={"project": "proj", "name": "same.png", "file": b64(image_bytes())}), 409, "same.png")
+    refused(
+        call(emulator, "POST", "tasks/image", json={"project": "proj", "name": "same.png", "file": b64(image_bytes())}),
+        409,
+        "same.png",
+    )
     create_project(emulator, "other")
     assert create_task(emulator, project="other", name="same.png")
 
 
 def test_task_fields_refused(emulator, project):
     def post(**extra):
-        return call(emulator, "POST", "tasks/image", json=dict({"project": "proj", "name": "x.png", "file": b64(image_bytes())}, **extra))
+        return call(
+            emulator,
+            "POST",
+            "tasks/image",
+            json=dict({"project": "proj", "name": "x.png", "file": b64(image_bytes())}, **extra),
+        )
 
     refused(post(status="done"), 400, "status")
     refused(post(externalStatus="nope"), 400, "externalStatus")
@@ -358,7 +487,10 @@ def test_task_fields_refused(emulator, project):
     refused(post(relations=[{"startIndex": 0, "endIndex": 1}]), 400, "relations")
     refused(post(customTaskStatus="workflow_1_completed"), 400, "custom")
     refused(post(metadatas=[{"value": 1}]), 400, "metadatas")
-    task = get_task(emulator, ok(post(status="completed", externalStatus="customer_declined", customTaskStatus="pending", isDeleteExif=True)))
+    task = get_task(
+        emulator,
+        ok(post(status="completed", externalStatus="customer_declined", customTaskStatus="pending", isDeleteExif=True)),
+    )
     assert (task["status"], task["externalStatus"]) == ("completed", "customer_declined")
 
 
@@ -367,7 +499,18 @@ def test_task_fields_refused(emulator, project):
 
 def test_every_annotation_type_round_trips(emulator, project, all_classes):
     annotations = [
-        bbox((1, 2, 30, 20), rotation=15, attributes=[{"key": "kind", "value": "tabby"}, {"key": "size", "value": "large"}, {"key": "tags", "value": ["a", "b"]}, {"key": "occluded", "value": True}], confidenceScore=0.5, content="a.png"),
+        bbox(
+            (1, 2, 30, 20),
+            rotation=15,
+            attributes=[
+                {"key": "kind", "value": "tabby"},
+                {"key": "size", "value": "large"},
+                {"key": "tags", "value": ["a", "b"]},
+                {"key": "occluded", "value": True},
+            ],
+            confidenceScore=0.5,
+            content="a.png",
+        ),
         {"type": "polygon", "value": "road", "points": [0, 0, 10, 0, 10, 10]},
         {"type": "line", "value": "lane", "points": [0, 0, 5.5, 5.5]},
         {"type": "keypoint", "value": "eye", "points": [3, 4]},
@@ -381,10 +524,26 @@ def test_every_annotation_type_round_trips(emulator, project, all_classes):
     out = task["annotations"]
     assert [a["value"] for a in out] == ["cat", "road", "lane", "eye", "ball", "sky", "trees", "scene", "person"]
     for a in out:
-        assert list(a) == ["id", "type", "title", "value", "color", "attributes", "points", "rotation", "keypoints", "confidenceScore"]
+        assert list(a) == [
+            "id",
+            "type",
+            "title",
+            "value",
+            "color",
+            "attributes",
+            "points",
+            "rotation",
+            "keypoints",
+            "confidenceScore",
+        ]
     assert len({a["id"] for a in out}) == 9
     box = out[0]
-    assert box["points"] == [1, 2, 30, 20] and box["rotation"] == 15 and box["confidenceScore"] == 0.5 and box["title"] == "Cat"
+    assert (
+        box["points"] == [1, 2, 30, 20]
+        and box["rotation"] == 15
+        and box["confidenceScore"] == 0.5
+        and box["title"] == "Cat"
+    )
     assert box["attributes"] == [
         {"key": "kind", "name": "Kind", "type": "text", "value": "tabby"},
         {"key": "size", "name": "Size", "type": "select", "value": "large"},
@@ -424,21 +583,60 @@ def test_every_annotation_type_round_trips(emulator, project, all_classes):
         ({"type": "segmentation", "value": "sky", "points": [[[10, 10, 20, 10, 10, 10]]]}, "3 points"),
         ({"type": "segmentation", "value": "sky", "points": [[SQUARE], [SQUARE]]}, "maxAreaCount"),
         ({"type": "classification", "value": "scene", "points": [1, 2]}, "no points"),
-        ({"type": "classification", "value": "scene", "attributes": [{"key": "weather", "value": "snowy"}]}, "option values"),
-        ({"type": "pose_estimation", "value": "person", "keypoints": [{"key": "head", "value": [1, 2, 2]}]}, "visibility"),
+        (
+            {"type": "classification", "value": "scene", "attributes": [{"key": "weather", "value": "snowy"}]},
+            "option values",
+        ),
+        (
+            {"type": "pose_estimation", "value": "person", "keypoints": [{"key": "head", "value": [1, 2, 2]}]},
+            "visibility",
+        ),
         ({"type": "pose_estimation", "value": "person", "keypoints": [{"key": "tail", "value": []}]}, "tail"),
         ({"type": "pose_estimation", "value": "person", "keypoints": [{"key": "head", "value": [1, 2]}]}, "[x, y, v]"),
         ({"type": "bbox", "value": "cat", "points": [1, 2, 3, 4], "keypoints": [{"key": "head"}]}, "keypoints"),
-        ({"type": "bbox", "value": "cat", "points": [1, 2, 3, 4], "attributes": [{"key": "color", "value": "red"}]}, "color"),
-        ({"type": "bbox", "value": "cat", "points": [1, 2, 3, 4], "attributes": [{"key": "size", "value": "huge"}]}, "huge"),
-        ({"type": "bbox", "value": "cat", "points": [1, 2, 3, 4], "attributes": [{"key": "tags", "value": "a"}]}, "checkbox"),
-        ({"type": "bbox", "value": "cat", "points": [1, 2, 3, 4], "attributes": [{"key": "occluded", "value": "yes"}]}, "switch"),
-        ({"type": "bbox", "value": "cat", "points": [1, 2, 3, 4], "attributes": [{"key": "kind", "value": None}]}, "text"),
-        ({"type": "bbox", "value": "cat", "points": [1, 2, 3, 4], "attributes": [{"key": "kind", "value": "a"}, {"key": "kind", "value": "b"}]}, "twice"),
+        (
+            {"type": "bbox", "value": "cat", "points": [1, 2, 3, 4], "attributes": [{"key": "color", "value": "red"}]},
+            "color",
+        ),
+        (
+            {"type": "bbox", "value": "cat", "points": [1, 2, 3, 4], "attributes": [{"key": "size", "value": "huge"}]},
+            "huge",
+        ),
+        (
+            {"type": "bbox", "value": "cat", "points": [1, 2, 3, 4], "attributes": [{"key": "tags", "value": "a"}]},
+            "checkbox",
+        ),
+        (
+            {
+                "type": "bbox",
+                "value": "cat",
+                "points": [1, 2, 3, 4],
+                "attributes": [{"key": "occluded", "value": "yes"}],
+            },
+            "switch",
+        ),
+        (
+            {"type": "bbox", "value": "cat", "points": [1, 2, 3, 4], "attributes": [{"key": "kind", "value": None}]},
+            "text",
+        ),
+        (
+            {
+                "type": "bbox",
+                "value": "cat",
+                "points": [1, 2, 3, 4],
+                "attributes": [{"key": "kind", "value": "a"}, {"key": "kind", "value": "b"}],
+            },
+            "twice",
+        ),
     ],
 )
 def test_annotation_refusals(emulator, project, all_classes, annotation, message):
-    response = call(emulator, "POST", "tasks/image", json={"project": "proj", "name": "x.png", "file": b64(image_bytes()), "annotations": [annotation]})
+    response = call(
+        emulator,
+        "POST",
+        "tasks/image",
+        json={"project": "proj", "name": "x.png", "file": b64(image_bytes()), "annotations": [annotation]},
+    )
     refused(response, 400, message)
     assert ok(call(emulator, "GET", "tasks/count", params={"project": "proj"})) == 0
 
@@ -449,11 +647,26 @@ def test_single_type_projects_take_their_type_only(emulator):
     task_id = create_task(emulator, project="boxes", annotations=[bbox(value="car")])
     assert get_task(emulator, task_id)["annotations"][0]["type"] == "bbox"
     for class_type in ("polygon", "classification", "segmentation"):
-        refused(call(emulator, "POST", "annotations", json={"project": "boxes", "type": class_type, "value": class_type, "title": "T"}), 400)
+        refused(
+            call(
+                emulator,
+                "POST",
+                "annotations",
+                json={"project": "boxes", "type": class_type, "value": class_type, "title": "T"},
+            ),
+            400,
+        )
 
 
 def test_put_replaces_annotations_and_keeps_known_ids(emulator, project, all_classes):
-    task_id = create_task(emulator, annotations=[bbox((0, 0, 5, 5)), bbox((10, 10, 20, 20)), {"type": "keypoint", "value": "eye", "points": [1, 1]}])
+    task_id = create_task(
+        emulator,
+        annotations=[
+            bbox((0, 0, 5, 5)),
+            bbox((10, 10, 20, 20)),
+            {"type": "keypoint", "value": "eye", "points": [1, 1]},
+        ],
+    )
     first, second, eye = get_task(emulator, task_id)["annotations"]
     other_task = get_task(emulator, create_task(emulator, name="b.png", annotations=[bbox()]))
     stranger = other_task["annotations"][0]["id"]
@@ -461,20 +674,34 @@ def test_put_replaces_annotations_and_keeps_known_ids(emulator, project, all_cla
     edited = dict(first, points=[0, 0, 6, 6], attributes=[{"key": "size", "value": "small"}])  # as returned, edited
     new = bbox((1, 1, 2, 2))
     foreign = dict(bbox((3, 3, 4, 4)), id=stranger)  # an id of another task: a new annotation
-    updated = ok(call(emulator, "PUT", "tasks/image/" + task_id, json={"annotations": [new, edited, foreign, eye], "status": "completed"}))
+    updated = ok(
+        call(
+            emulator,
+            "PUT",
+            "tasks/image/" + task_id,
+            json={"annotations": [new, edited, foreign, eye], "status": "completed"},
+        )
+    )
     ids = [a["id"] for a in updated["annotations"]]
     assert ids[1] == first["id"] and ids[3] == eye["id"]
     assert ids[0] not in (first["id"], second["id"], eye["id"]) and ids[2] != stranger and len(set(ids)) == 4
     assert second["id"] not in ids  # replaced list: the one left out is gone
     assert updated["annotations"][1]["points"] == [0, 0, 6, 6]
-    assert updated["annotations"][1]["attributes"] == [{"key": "size", "name": "Size", "type": "select", "value": "small"}]
+    assert updated["annotations"][1]["attributes"] == [
+        {"key": "size", "name": "Size", "type": "select", "value": "small"}
+    ]
     assert updated["status"] == "completed" and updated["updatedAt"] > updated["createdAt"]
     assert get_task(emulator, task_id) == updated
     assert get_task(emulator, other_task["id"])["annotations"][0]["id"] == stranger
 
     # a refused PUT changes nothing; an id twice is refused
     refused(call(emulator, "PUT", "tasks/image/" + task_id, json={"annotations": [edited, edited]}), 400, "twice")
-    refused(call(emulator, "PUT", "tasks/image/" + task_id, json={"status": "reviewed", "annotations": [bbox((5, 5, 1, 1))]}), 400)
+    refused(
+        call(
+            emulator, "PUT", "tasks/image/" + task_id, json={"status": "reviewed", "annotations": [bbox((5, 5, 1, 1))]}
+        ),
+        400,
+    )
     assert get_task(emulator, task_id) == updated
     # an empty list empties the task; without "annotations" they stay
     ok(call(emulator, "PUT", "tasks/image/" + task_id, json={"priority": 30}))
@@ -493,7 +720,10 @@ def test_deleting_a_class_removes_its_annotations(emulator, project, all_classes
 
 
 def test_task_listing_filters_and_pages(emulator, project):
-    ids = [create_task(emulator, name="t%d.png" % i, tags=tags) for i, tags in enumerate([["a"], ["a", "b"], ["b"], [], ["b", "a", "c"]])]
+    ids = [
+        create_task(emulator, name="t%d.png" % i, tags=tags)
+        for i, tags in enumerate([["a"], ["a", "b"], ["b"], [], ["b", "a", "c"]])
+    ]
     ok(call(emulator, "PUT", "tasks/image/" + ids[1], json={"status": "completed"}))
     ok(call(emulator, "PUT", "tasks/image/" + ids[4], json={"status": "completed", "externalStatus": "approved"}))
 
@@ -516,7 +746,11 @@ def test_task_listing_filters_and_pages(emulator, project):
     refused(call(emulator, "GET", "tasks/image", params={"project": "proj", "offset": -1}), 400, "offset")
     refused(call(emulator, "GET", "tasks/image", params={"project": "proj", "offset": "x"}), 400, "offset")
     refused(call(emulator, "GET", "tasks/image", params={"project": "proj", "status": "done"}), 400, "status")
-    refused(call(emulator, "GET", "tasks/image", params={"project": "proj", "tags": ["t%d" % i for i in range(11)]}), 400, "10 tags")
+    refused(
+        call(emulator, "GET", "tasks/image", params={"project": "proj", "tags": ["t%d" % i for i in range(11)]}),
+        400,
+        "10 tags",
+    )
     refused(call(emulator, "GET", "tasks/image"), 400, "project")
     refused(call(emulator, "GET", "tasks/image", params={"project": "nope"}), 404)
 
@@ -525,16 +759,26 @@ def test_task_listing_filters_and_pages(emulator, project):
         assert response.status_code == 200 and response.text.strip().isdigit()
         return response.json()
 
-    assert (count(), count(tags=["a", "b"]), count(status="completed"), count(status="completed", tags="c")) == (5, 2, 2, 1)
+    assert (count(), count(tags=["a", "b"]), count(status="completed"), count(status="completed", tags="c")) == (
+        5,
+        2,
+        2,
+        1,
+    )
     assert count(externalStatus="approved") == 1
-    assert ok(call(emulator, "GET", "tasks/map/id-name", params={"project": "proj", "limit": 2})) == {ids[0]: "t0.png", ids[1]: "t1.png"}
+    assert ok(call(emulator, "GET", "tasks/map/id-name", params={"project": "proj", "limit": 2})) == {
+        ids[0]: "t0.png",
+        ids[1]: "t1.png",
+    }
 
 
 def test_default_task_page_is_100(emulator, project):
     for i in range(101):
         create_task(emulator, name="p%03d.png" % i, data=image_bytes((2, 2)))
     assert len(ok(call(emulator, "GET", "tasks/image", params={"project": "proj"}))) == 100
-    assert [t["name"] for t in ok(call(emulator, "GET", "tasks/image", params={"project": "proj", "offset": 100}))] == ["p100.png"]
+    assert [t["name"] for t in ok(call(emulator, "GET", "tasks/image", params={"project": "proj", "offset": 100}))] == [
+        "p100.png"
+    ]
 
 
 def test_tags_match_any_option():
@@ -556,7 +800,14 @@ def test_annotation_order_option_lists_a_tasks_annotations_backwards():
         listed = ok(call(emulator, "GET", "tasks/image", params={"project": "proj"}))[0]
         assert [a["points"] for a in listed["annotations"]] == [[2, 2, 9, 9], [1, 1, 5, 5]]
         assert [a["points"] for a in get_task(emulator, task_id)["annotations"]] == [[2, 2, 9, 9], [1, 1, 5, 5]]
-        edited = ok(call(emulator, "PUT", "tasks/image/" + task_id, json={"annotations": [bbox((1, 1, 5, 5)), bbox((3, 3, 4, 4))]}))
+        edited = ok(
+            call(
+                emulator,
+                "PUT",
+                "tasks/image/" + task_id,
+                json={"annotations": [bbox((1, 1, 5, 5)), bbox((3, 3, 4, 4))]},
+            )
+        )
         assert [a["points"] for a in edited["annotations"]] == [[3, 3, 4, 4], [1, 1, 5, 5]]
     with FastLabelEmulator(api_key="k") as emulator:
         create_project(emulator)
@@ -582,19 +833,53 @@ def test_tags_add_and_remove(emulator, project):
 
     create_project(emulator, "other")
     stranger = create_task(emulator, project="other")
-    refused(call(emulator, "POST", "tasks/tags/add", json={"project": "proj", "taskIds": [ids[0], stranger], "tags": ["x"]}), 400, stranger)
-    refused(call(emulator, "POST", "tasks/tags/add", json={"project": "proj", "taskIds": ["t-%d" % i for i in range(5001)], "tags": ["x"]}), 400, "5000")
-    refused(call(emulator, "POST", "tasks/tags/add", json={"project": "proj", "taskIds": [], "tags": ["x"]}), 400, "taskIds")
+    refused(
+        call(
+            emulator, "POST", "tasks/tags/add", json={"project": "proj", "taskIds": [ids[0], stranger], "tags": ["x"]}
+        ),
+        400,
+        stranger,
+    )
+    refused(
+        call(
+            emulator,
+            "POST",
+            "tasks/tags/add",
+            json={"project": "proj", "taskIds": ["t-%d" % i for i in range(5001)], "tags": ["x"]},
+        ),
+        400,
+        "5000",
+    )
+    refused(
+        call(emulator, "POST", "tasks/tags/add", json={"project": "proj", "taskIds": [], "tags": ["x"]}), 400, "taskIds"
+    )
     refused(call(emulator, "POST", "tasks/tags/add", json={"project": "proj", "taskIds": ids, "tags": []}), 400, "tags")
-    refused(call(emulator, "POST", "tasks/tags/add", json={"project": "proj", "taskIds": ids, "tags": ["t%d" % i for i in range(21)]}), 400, "20")
-    refused(call(emulator, "POST", "tasks/tags/add", json={"project": "proj", "taskIds": ids, "tags": ["x" * 141]}), 400, "140")
+    refused(
+        call(
+            emulator,
+            "POST",
+            "tasks/tags/add",
+            json={"project": "proj", "taskIds": ids, "tags": ["t%d" % i for i in range(21)]},
+        ),
+        400,
+        "20",
+    )
+    refused(
+        call(emulator, "POST", "tasks/tags/add", json={"project": "proj", "taskIds": ids, "tags": ["x" * 141]}),
+        400,
+        "140",
+    )
     assert get_task(emulator, ids[0])["tags"] == ["new"]  # nothing applied by the refusals
 
 
 def test_5000_ids_pass_the_size_check(emulator, project):
     ids = [create_task(emulator, name="t%d.png" % i, data=image_bytes((2, 2))) for i in range(3)]
     padded = ids + ["missing-%d" % i for i in range(4997)]
-    refused(call(emulator, "POST", "tasks/tags/add", json={"project": "proj", "taskIds": padded, "tags": ["x"]}), 400, "4997 task id(s)")
+    refused(
+        call(emulator, "POST", "tasks/tags/add", json={"project": "proj", "taskIds": padded, "tags": ["x"]}),
+        400,
+        "4997 task id(s)",
+    )
 
 
 # -- other task endpoints, users -----------------------------------------------------------------------------
@@ -605,8 +890,20 @@ def test_generic_update_users_and_deletes(emulator, project):
     assert ann["userSlug"] == "ann" and ann["userName"] == "Ann Otator"
     task_id = create_task(emulator, annotations=[bbox()], assignee=ann["userSlug"])
     assert get_task(emulator, task_id)["assignee"] == "Ann Otator"
-    updated = ok(call(emulator, "PUT", "tasks/" + task_id, json={"priority": 30, "tags": ["x"], "reviewer": "emulator-admin", "assignee": None}))
-    assert (updated["priority"], updated["tags"], updated["reviewer"], updated["assignee"]) == (30, ["x"], "Emulator Admin", None)
+    updated = ok(
+        call(
+            emulator,
+            "PUT",
+            "tasks/" + task_id,
+            json={"priority": 30, "tags": ["x"], "reviewer": "emulator-admin", "assignee": None},
+        )
+    )
+    assert (updated["priority"], updated["tags"], updated["reviewer"], updated["assignee"]) == (
+        30,
+        ["x"],
+        "Emulator Admin",
+        None,
+    )
     assert len(updated["annotations"]) == 1
     refused(call(emulator, "PUT", "tasks/" + task_id, json={"annotations": []}), 400, "annotations")
     refused(call(emulator, "PUT", "tasks/" + task_id, json={"assignee": "ghost"}), 400, "ghost")
@@ -628,36 +925,93 @@ def test_workspace_users(emulator):
     [admin] = ok(call(emulator, "GET", "workspaces-users"))
     assert (admin["userSlug"], admin["role"], admin["isExternal"]) == ("emulator-admin", "owner", False)
     assert admin["functionResourcePermissions"]["annotation"] is True
-    user = ok(call(emulator, "POST", "workspaces-users/internal-users", json={"name": "Bob", "email": "bob@example.com", "language": "en", "role": "member"}))
+    user = ok(
+        call(
+            emulator,
+            "POST",
+            "workspaces-users/internal-users",
+            json={"name": "Bob", "email": "bob@example.com", "language": "en", "role": "member"},
+        )
+    )
     assert user["userEmail"] == "bob@example.com" and user["userSlug"] == "bob"
-    refused(call(emulator, "POST", "workspaces-users/internal-users", json={"name": "Bob", "email": "bob@example.com", "language": "en", "role": "member"}), 409)
-    refused(call(emulator, "POST", "workspaces-users/internal-users", json={"name": "C", "email": "c@example.com", "language": "fr", "role": "member"}), 400, "language")
+    refused(
+        call(
+            emulator,
+            "POST",
+            "workspaces-users/internal-users",
+            json={"name": "Bob", "email": "bob@example.com", "language": "en", "role": "member"},
+        ),
+        409,
+    )
+    refused(
+        call(
+            emulator,
+            "POST",
+            "workspaces-users/internal-users",
+            json={"name": "C", "email": "c@example.com", "language": "fr", "role": "member"},
+        ),
+        400,
+        "language",
+    )
     assert [u["userName"] for u in ok(call(emulator, "GET", "workspaces-users", params={"keyword": "BOB"}))] == ["Bob"]
-    assert ok(call(emulator, "PUT", "workspaces-users/internal-users", json={"email": "bob@example.com", "role": "owner"}))["role"] == "owner"
+    assert (
+        ok(
+            call(emulator, "PUT", "workspaces-users/internal-users", json={"email": "bob@example.com", "role": "owner"})
+        )["role"]
+        == "owner"
+    )
     ok(call(emulator, "PUT", "workspaces-users/internal-users", json={"email": "bob@example.com", "role": "none"}))
     assert len(ok(call(emulator, "GET", "workspaces-users"))) == 1
 
 
 def test_image_classification_projects(emulator):
     create_project(emulator, "cls", "image_classification")
-    class_id = ok(call(emulator, "POST", "annotations/classification", json={"project": "cls", "attributes": [WEATHER, KIND]}))
+    class_id = ok(
+        call(emulator, "POST", "annotations/classification", json={"project": "cls", "attributes": [WEATHER, KIND]})
+    )
     refused(call(emulator, "POST", "annotations/classification", json={"project": "cls", "attributes": [KIND]}), 409)
     [cls] = ok(call(emulator, "GET", "annotations", params={"project": "cls", "value": "classification"}))
     assert (cls["id"], cls["type"], cls["value"]) == (class_id, "classification", "classification")
 
-    body = {"project": "cls", "name": "c.png", "file": b64(image_bytes()), "attributes": [{"key": "weather", "value": "rainy"}], "tags": ["t"]}
+    body = {
+        "project": "cls",
+        "name": "c.png",
+        "file": b64(image_bytes()),
+        "attributes": [{"key": "weather", "value": "rainy"}],
+        "tags": ["t"],
+    }
     refused(call(emulator, "POST", "tasks/image", json=body), 400, "tasks/image/classification")
     task_id = ok(call(emulator, "POST", "tasks/image/classification", json=body))
     task = ok(call(emulator, "GET", "tasks/image/classification/" + task_id))
     assert task["attributes"] == [{"key": "weather", "name": "Weather", "type": "radio", "value": "rainy"}]
     assert "annotations" not in task and (task["width"], task["height"]) == (40, 30)
-    assert [t["id"] for t in ok(call(emulator, "GET", "tasks/image/classification", params={"project": "cls", "tags": "t"}))] == [task_id]
+    assert [
+        t["id"] for t in ok(call(emulator, "GET", "tasks/image/classification", params={"project": "cls", "tags": "t"}))
+    ] == [task_id]
     refused(call(emulator, "GET", "tasks/image", params={"project": "cls"}), 400, "image_classification")
     refused(call(emulator, "GET", "tasks/image/" + task_id), 400, "tasks/image/classification/" + task_id)
 
-    updated = ok(call(emulator, "PUT", "tasks/image/classification/" + task_id, json={"attributes": [{"key": "kind", "value": "x"}], "status": "completed"}))
-    assert updated["attributes"] == [{"key": "kind", "name": "Kind", "type": "text", "value": "x"}] and updated["status"] == "completed"
-    refused(call(emulator, "PUT", "tasks/image/classification/" + task_id, json={"attributes": [{"key": "weather", "value": "foggy"}]}), 400)
+    updated = ok(
+        call(
+            emulator,
+            "PUT",
+            "tasks/image/classification/" + task_id,
+            json={"attributes": [{"key": "kind", "value": "x"}], "status": "completed"},
+        )
+    )
+    assert (
+        updated["attributes"] == [{"key": "kind", "name": "Kind", "type": "text", "value": "x"}]
+        and updated["status"] == "completed"
+    )
+    refused(
+        call(
+            emulator,
+            "PUT",
+            "tasks/image/classification/" + task_id,
+            json={"attributes": [{"key": "weather", "value": "foggy"}]},
+        ),
+        400,
+    )
     refused(call(emulator, "PUT", "tasks/image/" + task_id, json={"status": "completed"}), 400)
 
     changed = ok(call(emulator, "PUT", "annotations/classification/" + class_id, json={"attributes": [WEATHER]}))
@@ -816,7 +1170,9 @@ def test_control_endpoints_and_operation_names(emulator, project):
     assert stats["operations"]["PUT tasks/image/{id}"] == 1 and stats["operations"]["POST projects"] == 1
     assert set(stats["operations"]) <= set(OPERATIONS) and "201" not in stats["statuses"]
 
-    knobs = requests.post(control + "faults", json={"server_error": 1.0, "fault_operations": ["POST projects"]}, headers=auth, timeout=10)
+    knobs = requests.post(
+        control + "faults", json={"server_error": 1.0, "fault_operations": ["POST projects"]}, headers=auth, timeout=10
+    )
     assert knobs.status_code == 200 and knobs.json()["server_error"] == 1.0
     assert requests.get(control + "faults", headers=auth, timeout=10).json()["fault_operations"] == ["POST projects"]
     assert call(emulator, "POST", "projects", json={"type": "image_bbox", "name": "n", "slug": "n"}).status_code == 503
@@ -827,7 +1183,12 @@ def test_control_endpoints_and_operation_names(emulator, project):
 
     user = requests.post(control + "users", json={"name": "Zed", "email": "zed@example.com"}, headers=auth, timeout=10)
     assert user.status_code == 200 and user.json()["userSlug"] == "zed"
-    assert requests.post(control + "users", json={"name": "Zed", "email": "zed@example.com"}, headers=auth, timeout=10).status_code == 400
+    assert (
+        requests.post(
+            control + "users", json={"name": "Zed", "email": "zed@example.com"}, headers=auth, timeout=10
+        ).status_code
+        == 400
+    )
     assert requests.post(control + "clear", headers=auth, timeout=10).status_code == 200
     assert ok(call(emulator, "GET", "projects")) == []
     assert len(ok(call(emulator, "GET", "workspaces-users"))) == 2  # users stay
@@ -858,10 +1219,13 @@ def test_pytest_plugin_session_fixture_has_no_budget(fastlabel_emulator_session)
     assert ok(call(fastlabel_emulator_session, "GET", "workspaces-users"))[0]["userSlug"] == "emulator-admin"
 
 
-@pytest.mark.parametrize("extra, max_calls", [([], 10000), (["--max-calls", "0"], None), (["--no-limit"], None), (["--max-calls", "5"], 5)])
+@pytest.mark.parametrize(
+    "extra, max_calls", [([], 10000), (["--max-calls", "0"], None), (["--no-limit"], None), (["--max-calls", "5"], 5)]
+)
 def test_cli_prints_the_url_and_stops_on_sigterm(extra, max_calls):
     process = subprocess.Popen(
-        [sys.executable, "-m", "fo_annotation_backends.testing.fastlabel", "--port", "0", "--api-key", "cli-key"] + extra,
+        [sys.executable, "-m", "fo_annotation_backends.testing.fastlabel", "--port", "0", "--api-key", "cli-key"]
+        + extra,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

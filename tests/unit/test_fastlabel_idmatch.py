@@ -6,10 +6,21 @@ import pytest
 from fo_annotation_backends.fastlabel.idmatch import AnnotationIdMismatchError, match_annotation_ids
 
 CAT = {"type": "bbox", "value": "gt-cat", "points": [1.0, 2.0, 10.0, 20.0], "rotation": 0, "attributes": []}
-DOG = {"type": "bbox", "value": "gt-dog", "points": [5.0, 5.0, 15.0, 25.0], "rotation": 0, "attributes": [{"key": "gt__pose", "value": "v_1"}]}
+DOG = {
+    "type": "bbox",
+    "value": "gt-dog",
+    "points": [5.0, 5.0, 15.0, 25.0],
+    "rotation": 0,
+    "attributes": [{"key": "gt__pose", "value": "v_1"}],
+}
 CAT2 = dict(CAT, points=[30.0, 2.0, 40.0, 20.0])
 REGION = {"type": "segmentation", "value": "seg-sky", "points": [[[0, 0, 4, 0, 4, 3, 0, 3, 0, 0]]], "attributes": []}
-POSE = {"type": "pose_estimation", "value": "pose-person", "attributes": [], "keypoints": [{"key": "nose", "value": [3, 4, 1]}, {"key": "eye", "value": []}]}
+POSE = {
+    "type": "pose_estimation",
+    "value": "pose-person",
+    "attributes": [],
+    "keypoints": [{"key": "nose", "value": [3, 4, 1]}, {"key": "eye", "value": []}],
+}
 SCALAR = {"type": "classification", "value": "count", "attributes": [{"key": "count", "value": "3"}]}
 
 
@@ -48,7 +59,10 @@ def test_identical_annotations_keep_their_order():
     [
         (returned(CAT), "holds 1 annotations where 2 were uploaded"),
         (returned(CAT, CAT, DOG), "holds 3 annotations where 2 were uploaded"),
-        (returned(CAT, dict(DOG, value="gt-cat")), "no annotation matching the uploaded bbox annotation of class 'gt-dog'"),
+        (
+            returned(CAT, dict(DOG, value="gt-cat")),
+            "no annotation matching the uploaded bbox annotation of class 'gt-dog'",
+        ),
         (returned(CAT, dict(DOG, points=[5, 5, 18, 25])), "class 'gt-dog' (label dog0)"),
         (returned(CAT, dict(DOG, attributes=[{"key": "gt__pose", "value": "v_2"}])), "class 'gt-dog'"),
         (returned(CAT, dict(DOG, rotation=30)), "class 'gt-dog'"),

@@ -8,16 +8,6 @@ import json
 import logging
 
 import pytest
-
-import fo_annotation_backends.kili.client as kili_client
-from fo_annotation_backends.core.errors import (
-    AuthenticationError,
-    OutcomeUnknownError,
-    ServiceError,
-    ServiceUnavailableError,
-)
-from fo_annotation_backends.core.pacing import Pacer
-from fo_annotation_backends.kili.client import KiliClient, KiliGraphQLError, expected_endpoint, project_url
 from kili_fake_server import (  # noqa: F401  (kili, make_client and client are fixtures)
     API_KEY,
     GRAPHQL_PATH,
@@ -30,6 +20,15 @@ from kili_fake_server import (  # noqa: F401  (kili, make_client and client are 
 )
 from scripted_http import Apply, Drop, Respond
 
+import fo_annotation_backends.kili.client as kili_client
+from fo_annotation_backends.core.errors import (
+    AuthenticationError,
+    OutcomeUnknownError,
+    ServiceError,
+    ServiceUnavailableError,
+)
+from fo_annotation_backends.core.pacing import Pacer
+from fo_annotation_backends.kili.client import KiliClient, KiliGraphQLError, expected_endpoint, project_url
 
 # --------------------------------------------------------------------------
 # the transport
@@ -94,7 +93,9 @@ def test_graphql_error_reason_already_in_the_message_is_not_repeated(kili, clien
 
 
 def test_graphql_errors_without_extensions_or_message(kili, client):
-    kili.fault("viewer", Respond(200, json_body={"errors": [{"path": ["data"]}]}), Respond(200, json_body={"errors": ["boom"]}))
+    kili.fault(
+        "viewer", Respond(200, json_body={"errors": [{"path": ["data"]}]}), Respond(200, json_body={"errors": ["boom"]})
+    )
 
     with pytest.raises(KiliGraphQLError, match="unknown error"):
         client.viewer()
@@ -166,7 +167,9 @@ def test_a_wrong_endpoint_names_the_graphql_endpoint_expected(kili, make_client,
 
 def test_expected_endpoint_is_the_servers_origin_with_kilis_path():
     assert expected_endpoint("http://127.0.0.1:8080/") == "http://127.0.0.1:8080/api/label/v2/graphql"
-    assert expected_endpoint("https://kili.example.com/api/v1/graphql") == "https://kili.example.com/api/label/v2/graphql"
+    assert (
+        expected_endpoint("https://kili.example.com/api/v1/graphql") == "https://kili.example.com/api/label/v2/graphql"
+    )
     assert expected_endpoint("not a url") == kili_client.DEFAULT_URL
 
 

@@ -6,8 +6,6 @@ import itertools
 import json
 
 import pytest
-
-from fo_annotation_backends.core.errors import AuthenticationError, OutcomeUnknownError, ServiceError
 from kili_fake_server import (  # noqa: F401  (kili, make_client and client are fixtures)
     DropAfterApplying,
     client,
@@ -17,6 +15,7 @@ from kili_fake_server import (  # noqa: F401  (kili, make_client and client are 
 )
 from scripted_http import Apply, Drop, Respond
 
+from fo_annotation_backends.core.errors import AuthenticationError, OutcomeUnknownError, ServiceError
 
 # --------------------------------------------------------------------------
 # mutations whose answer is lost
@@ -230,7 +229,10 @@ def test_delete_assets_100_a_call_and_lost_answers_are_checked(kili, client):
 
     assert kili.fields_called() == ["deleteAssets", "assets", "deleteAssets"]
     chunks = [v["where"] for v in kili.variables_of("deleteAssets")]
-    assert chunks == [{"project": {"id": project_id}, "idIn": ids[:100]}, {"project": {"id": project_id}, "idIn": ids[100:]}]
+    assert chunks == [
+        {"project": {"id": project_id}, "idIn": ids[:100]},
+        {"project": {"id": project_id}, "idIn": ids[100:]},
+    ]
     assert kili.assets == {}
 
 
@@ -271,8 +273,12 @@ def test_append_predictions_checks_the_model_name_and_resends_only_the_missing(k
     project_id = kili.add_project("t")
     ids = kili.add_assets(project_id, 4)
     # a prediction of another model does not count
-    kili.assets[ids[3]]["labels"].append({"id": "old", "labelType": "PREDICTION", "modelName": "other", "jsonResponse": "{}"})
-    kili.assets[ids[2]]["labels"].append({"id": "old2", "labelType": "DEFAULT", "modelName": "m1", "jsonResponse": "{}"})
+    kili.assets[ids[3]]["labels"].append(
+        {"id": "old", "labelType": "PREDICTION", "modelName": "other", "jsonResponse": "{}"}
+    )
+    kili.assets[ids[2]]["labels"].append(
+        {"id": "old2", "labelType": "DEFAULT", "modelName": "m1", "jsonResponse": "{}"}
+    )
     kili.fault("appendManyLabels", DropAfterApplying(2))
 
     client.append_predictions(project_id, "m1", [(a, {"J": {"n": n}}) for n, a in enumerate(ids)])
@@ -280,10 +286,17 @@ def test_append_predictions_checks_the_model_name_and_resends_only_the_missing(k
     assert kili.fields_called() == ["appendManyLabels", "assets", "appendManyLabels"]
     second = kili.variables_of("appendManyLabels")[1]
     assert [item["assetID"] for item in second["data"]["labelsData"]] == ids[2:]
-    assert [json.loads(item["jsonResponse"]) for item in second["data"]["labelsData"]] == [{"J": {"n": 2}}, {"J": {"n": 3}}]
+    assert [json.loads(item["jsonResponse"]) for item in second["data"]["labelsData"]] == [
+        {"J": {"n": 2}},
+        {"J": {"n": 3}},
+    ]
     assert second["where"]["idIn"] == ids[2:]
     for asset_id in ids:
-        m1 = [l for l in kili.assets[asset_id]["labels"] if l["labelType"] == "PREDICTION" and l["modelName"] == "m1"]
+        m1 = [
+            label
+            for label in kili.assets[asset_id]["labels"]
+            if label["labelType"] == "PREDICTION" and label["modelName"] == "m1"
+        ]
         assert len(m1) == 1
     assert client.assets_with_prediction(project_id, ids, "m1") == set(ids)
     assert client.assets_with_prediction(project_id, ids, "other") == {ids[3]}
@@ -346,7 +359,11 @@ def test_assets_by_id_chunks_the_ids_and_drops_the_missing(kili, client):
     assert got[ids[3]]["id"] == ids[3]
     chunks = [v["where"]["idIn"] for v in kili.variables_of("assets")]
     assert all(len(c) <= 10 for c in chunks)
-    assert [c for n, c in enumerate(chunks) if n == 0 or c != chunks[n - 1]] == [ids[:10], ids[10:20], ["missing1", "missing2"]]
+    assert [c for n, c in enumerate(chunks) if n == 0 or c != chunks[n - 1]] == [
+        ids[:10],
+        ids[10:20],
+        ["missing1", "missing2"],
+    ]
     assert all(v["where"]["project"] == {"id": project_id} for v in kili.variables_of("assets"))
 
 
@@ -406,7 +423,9 @@ def test_signed_upload_urls_of_the_wrong_count_is_an_error(kili, client, answer)
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, mime", [("img.png", "image/png"), ("photo.jpg", "image/jpeg"), ("blob.xyz123", "application/octet-stream")])
+@pytest.mark.parametrize(
+    "name, mime", [("img.png", "image/png"), ("photo.jpg", "image/jpeg"), ("blob.xyz123", "application/octet-stream")]
+)
 def test_upload_file_puts_the_raw_bytes_to_the_url_cut_before_id(kili, client, tmp_path, name, mime):
     data = bytes(range(256)) * 10
     path = tmp_path / name

@@ -5,9 +5,8 @@ import json
 import re
 import uuid
 
-import pytest
-
 import fiftyone as fo
+import pytest
 
 from fo_annotation_backends.core.errors import AnnotationBackendError, ParameterError
 from fo_annotation_backends.core.schema import normalize_label_schema
@@ -81,7 +80,8 @@ def test_unknown_label_selection_is_refused_naming_the_choices(selection):
 
 
 @pytest.mark.parametrize(
-    "option", ["upload_workers", "download_page_size", "max_assets_per_project", "max_calls", "window_seconds", "timeout"]
+    "option",
+    ["upload_workers", "download_page_size", "max_assets_per_project", "max_calls", "window_seconds", "timeout"],
 )
 @pytest.mark.parametrize("value", [0, -1, "4", True])
 def test_non_positive_numeric_options_are_refused(option, value):
@@ -98,7 +98,9 @@ def test_max_retries_must_be_a_non_negative_integer(value):
     assert make_config(max_retries=0).max_retries == 0
 
 
-@pytest.mark.parametrize("option", ["consensus_mark_gte", "consensus_mark_lte", "honeypot_mark_gte", "honeypot_mark_lte"])
+@pytest.mark.parametrize(
+    "option", ["consensus_mark_gte", "consensus_mark_lte", "honeypot_mark_gte", "honeypot_mark_lte"]
+)
 @pytest.mark.parametrize("value", [-0.1, 1.5, 80, "0.5", True])
 def test_marks_out_of_range_are_refused(option, value):
     with pytest.raises(ParameterError, match=option):
@@ -364,7 +366,7 @@ def test_latest_is_chosen_by_created_at_not_by_position():
 
 def test_latest_review_ignores_default_labels():
     assert select_label(LABELS, "latest_review")["id"] == "r1"
-    assert select_label([l for l in LABELS if l["labelType"] != "REVIEW"], "latest_review") is None
+    assert select_label([label for label in LABELS if label["labelType"] != "REVIEW"], "latest_review") is None
 
 
 def test_annotator_is_matched_case_insensitively():
@@ -377,7 +379,10 @@ def test_annotator_is_matched_case_insensitively():
 
 
 def test_annotator_labels_without_an_author_never_match():
-    labels = [{"labelType": "DEFAULT", "createdAt": "2024", "author": None}, {"labelType": "DEFAULT", "createdAt": "2025"}]
+    labels = [
+        {"labelType": "DEFAULT", "createdAt": "2024", "author": None},
+        {"labelType": "DEFAULT", "createdAt": "2025"},
+    ]
 
     assert select_label(labels, "annotator", "a@example.com") is None
     assert select_label(labels)["createdAt"] == "2025"
@@ -530,11 +535,23 @@ def test_results_from_an_older_dict_use_defaults():
 
 def test_results_serialize_what_the_run_owns():
     results = KiliAnnotationResults(
-        None, make_config(), "run1", {}, project_id="p", asset_ids={"s1": "c1"}, project_created=True, upload_complete=False
+        None,
+        make_config(),
+        "run1",
+        {},
+        project_id="p",
+        asset_ids={"s1": "c1"},
+        project_created=True,
+        upload_complete=False,
     )
 
     stored = json.loads(json.dumps(results.serialize()))
 
     assert (stored["project_created"], stored["upload_complete"]) == (True, False)
     again = KiliAnnotationResults._from_dict(stored, None, make_config(), "run1")
-    assert (again.project_id, again.asset_ids, again.project_created, again.upload_complete) == ("p", {"s1": "c1"}, True, False)
+    assert (again.project_id, again.asset_ids, again.project_created, again.upload_complete) == (
+        "p",
+        {"s1": "c1"},
+        True,
+        False,
+    )

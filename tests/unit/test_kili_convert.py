@@ -4,20 +4,10 @@ wire) of classifications, boxes, polygons, polylines and keypoints."""
 
 import logging
 
-import pytest
-
 import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
+import pytest
 from fiftyone.core.odm.dataset import KeypointSkeleton
-
-from fo_annotation_backends.core.idmap import is_object_id, part_id
-from fo_annotation_backends.core.schema import normalize_label_schema
-from fo_annotation_backends.kili.convert import (
-    CHECKBOX_KEY,
-    KiliInterface,
-    json_response_to_labels,
-    labels_to_json_response,
-)
 from kili_convert_helpers import (
     FieldTypes,
     annotations,
@@ -30,6 +20,14 @@ from kili_convert_helpers import (
     wire,
 )
 
+from fo_annotation_backends.core.idmap import is_object_id, part_id
+from fo_annotation_backends.core.schema import normalize_label_schema
+from fo_annotation_backends.kili.convert import (
+    CHECKBOX_KEY,
+    KiliInterface,
+    json_response_to_labels,
+    labels_to_json_response,
+)
 
 # --------------------------------------------------------------------------
 # jsonInterface
@@ -353,7 +351,7 @@ def test_classification_change_keeps_the_single_id():
     labels = json_response_to_labels(
         interface, fields["cls"], {"CLS": {"categories": [{"name": "B", "confidence": 100}]}}, {value.id: value}
     )
-    assert [(i, l.label) for i, l in labels.items()] == [(value.id, "b")]
+    assert [(i, label.label) for i, label in labels.items()] == [(value.id, "b")]
 
 
 def test_classifications_are_matched_by_class():
@@ -369,7 +367,7 @@ def test_classifications_are_matched_by_class():
     a, b = fol.Classification(label="a", note="x"), fol.Classification(label="b")
     value = fol.Classifications(classifications=[a, b])
     response, labels = roundtrip(interface, "tags", value)
-    assert {i: (l.label, l["note"]) for i, l in labels.items()} == {a.id: ("a", "x"), b.id: ("b", None)}
+    assert {i: (label.label, label["note"]) for i, label in labels.items()} == {a.id: ("a", "x"), b.id: ("b", None)}
 
     # the annotator unticks "a" and ticks "c"
     edited = {"TAGS": {"categories": [{"name": "B"}, {"name": "C"}]}}
@@ -389,7 +387,7 @@ def test_missing_attributes_follow_the_defaults_rule():
     response = {"CLS": {"categories": [{"name": "A"}, {"name": "B"}]}}
     labels = json_response_to_labels(interface, fields["cls"], response, {existing.id: existing})
     assert (labels[existing.id]["flag"], labels[existing.id]["kind"]) == (False, None)
-    (new,) = [l for i, l in labels.items() if i != existing.id]
+    (new,) = [label for i, label in labels.items() if i != existing.id]
     assert (new["flag"], new["kind"]) == (False, "y")
 
 
@@ -602,7 +600,13 @@ def test_markers_keep_point_indexes_and_ids():
 
 
 def marker(mid, key, x, y, children=None):
-    return {"mid": mid, "type": "marker", "categories": [{"name": key}], "point": {"x": x, "y": y}, "children": children or {}}
+    return {
+        "mid": mid,
+        "type": "marker",
+        "categories": [{"name": key}],
+        "point": {"x": x, "y": y},
+        "children": children or {},
+    }
 
 
 def test_added_markers_of_one_class_are_one_keypoint_in_placement_order():
@@ -620,7 +624,7 @@ def test_added_markers_of_one_class_are_one_keypoint_in_placement_order():
     labels = json_response_to_labels(interface, fields["kp"], response, {label.id: label})
 
     assert_points_equal(labels[label.id].points, [[float("nan"), float("nan")], [0.3, 0.4]])
-    new = {l.label: l for i, l in labels.items() if i != label.id}
+    new = {item.label: item for i, item in labels.items() if i != label.id}
     assert sorted(new) == ["cat", "person"]
     assert_points_equal(new["person"].points, [[0.9, 0.8], [0.7, 0.6], [0.1, 0.9]])
     assert new["person"]["note"] == "first"
@@ -641,7 +645,7 @@ def test_new_poses_stay_keypoints_of_their_own():
         }
     }
     labels = json_response_to_labels(interface, fields["kp"], response, {})
-    assert sorted(l.points[0][0] for l in labels.values()) == [0.1, 0.6]
+    assert sorted(label.points[0][0] for label in labels.values()) == [0.1, 0.6]
 
 
 def pose_interface():

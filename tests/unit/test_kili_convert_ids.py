@@ -4,10 +4,10 @@ dataset, and regions drawn with another label type's tool (FiftyOne's
 ``unexpected`` labels)."""
 
 import fiftyone.core.labels as fol
+from kili_convert_helpers import bounding_poly, interface_of, kili_annotation, vertices
 
 from fo_annotation_backends.core.idmap import is_object_id
 from fo_annotation_backends.kili.from_kili import NewLabelIds, foreign_labels, json_response_to_labels
-from kili_convert_helpers import bounding_poly, interface_of, kili_annotation, vertices
 
 DETECTIONS = {"gt": {"type": "detections", "classes": ["cat", "dog"], "attributes": {"note": {"type": "text"}}}}
 
@@ -51,12 +51,18 @@ def test_new_markers_classes_and_segmentations_keep_their_ids_too():
     responses = {
         "kp": _response(_point("p1", "PERSON", 0.1, 0.1), _point("p2", "PERSON", 0.2, 0.2), job="KP"),
         "tags": {"TAGS": {"categories": [{"name": "A"}]}},
-        "seg": _response(kili_annotation("s1", "ROAD", "semantic", boundingPoly=bounding_poly((0, 0), (1, 0), (1, 1))), job="SEG"),
+        "seg": _response(
+            kili_annotation("s1", "ROAD", "semantic", boundingPoly=bounding_poly((0, 0), (1, 0), (1, 1))), job="SEG"
+        ),
     }
     for field, response in responses.items():
         first = NewLabelIds()
         ids = set(json_response_to_labels(interface, fields[field], response, {}, image_size=(4, 4), new_ids=first))
-        again = set(json_response_to_labels(interface, fields[field], response, {}, image_size=(4, 4), new_ids=NewLabelIds(first.current)))
+        again = set(
+            json_response_to_labels(
+                interface, fields[field], response, {}, image_size=(4, 4), new_ids=NewLabelIds(first.current)
+            )
+        )
         assert len(ids) == 1 and again == ids, field
 
 
@@ -74,7 +80,9 @@ def test_uploaded_ids_come_back_when_the_field_was_deleted():
 
 def test_regions_of_another_label_type_are_returned_as_that_type():
     fields, interface = interface_of(DETECTIONS)
-    polygon = kili_annotation("g1", "DOG", "polygon", boundingPoly=[{"normalizedVertices": vertices((0, 0), (0.5, 0), (0.5, 0.5))}])
+    polygon = kili_annotation(
+        "g1", "DOG", "polygon", boundingPoly=[{"normalizedVertices": vertices((0, 0), (0.5, 0), (0.5, 0.5))}]
+    )
     response = _response(
         _box("b1", "CAT", 0.1, 0.1, 0.3, 0.3),
         _point("m1", "CAT", 0.3, 0.4),
@@ -83,7 +91,7 @@ def test_regions_of_another_label_type_are_returned_as_that_type():
     )
 
     own = json_response_to_labels(interface, fields["gt"], response, {})
-    assert [l.label for l in own.values()] == ["cat"]  # the box only
+    assert [label.label for label in own.values()] == ["cat"]  # the box only
 
     new_ids = NewLabelIds()
     drawn = foreign_labels(interface, fields["gt"], response, new_ids)
@@ -97,7 +105,10 @@ def test_regions_of_another_label_type_are_returned_as_that_type():
 
 
 def test_a_keypoints_job_returns_no_foreign_markers_and_a_segmentation_none():
-    schema = {"kp": {"type": "keypoints", "classes": ["person"]}, "seg": {"type": "segmentation", "mask_targets": {1: "road"}}}
+    schema = {
+        "kp": {"type": "keypoints", "classes": ["person"]},
+        "seg": {"type": "segmentation", "mask_targets": {1: "road"}},
+    }
     fields, interface = interface_of(schema)
     markers = _response(_point("p1", "PERSON", 0.1, 0.1), job="KP")
     assert foreign_labels(interface, fields["kp"], markers) == {}

@@ -2,15 +2,10 @@
 scalars, FiftyOne -> jsonResponse -> FiftyOne (through JSON text, as on the
 wire)."""
 
-import numpy as np
-import pytest
-
 import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
-
-from fo_annotation_backends.core import geometry
-from fo_annotation_backends.core.idmap import part_id
-from fo_annotation_backends.kili.convert import json_response_to_labels, labels_to_json_response
+import numpy as np
+import pytest
 from kili_convert_helpers import (
     FieldTypes,
     annotations,
@@ -22,13 +17,16 @@ from kili_convert_helpers import (
     wire,
 )
 
+from fo_annotation_backends.core import geometry
+from fo_annotation_backends.core.idmap import part_id
+from fo_annotation_backends.kili.convert import json_response_to_labels, labels_to_json_response
 
 # --------------------------------------------------------------------------
 # masks
 # --------------------------------------------------------------------------
 
 MASK_CASES = {
-    "holes and islands": ("########.. " "#......#.. " "#.####.#.# " "#.#..#.#.. " "#.####.#.# " "########.# "),
+    "holes and islands": ("########.. #......#.. #.####.#.# #.#..#.#.. #.####.#.# ########.# "),
     "diagonal saddles": "#.#.#. .#.#.# #.#.#. ......",
     "single pixels at the borders": "#....# ...... ..#... #....#",
     "touching every border": "###### #....# ######",

@@ -8,9 +8,6 @@ import time
 
 import requests
 from graphql import build_client_schema, get_introspection_query
-
-from fo_annotation_backends.testing.kili import KiliEmulator
-from fo_annotation_backends.testing.kili.server import VERSION
 from kili_emulator_helpers import (  # noqa: F401  (emulator, media_server, project are fixtures)
     APPEND_ASSETS,
     APPEND_LABELS,
@@ -37,6 +34,8 @@ from kili_emulator_helpers import (  # noqa: F401  (emulator, media_server, proj
     reason,
 )
 
+from fo_annotation_backends.testing.kili import KiliEmulator
+from fo_annotation_backends.testing.kili.server import VERSION
 
 # -- transport, auth, schema -------------------------------------------------------
 
@@ -68,13 +67,20 @@ def test_api_keys_query_as_the_sdk_sends_it(emulator):
         {"where": {"key": emulator.api_key}},
     )
     assert data["data"] == [{"expiryDate": "2099-12-31T23:59:59.000Z"}]
-    assert gql(emulator, "query($w: ApiKeyWhere!) { data: apiKeys(where: $w, skip: 0, first: 1) { id } }", {"w": {"key": "x"}})[
-        "data"
-    ] == []
+    assert (
+        gql(
+            emulator,
+            "query($w: ApiKeyWhere!) { data: apiKeys(where: $w, skip: 0, first: 1) { id } }",
+            {"w": {"key": "x"}},
+        )["data"]
+        == []
+    )
 
 
 def test_introspection_builds_a_client_schema(emulator):
-    data = gql(emulator, get_introspection_query(descriptions=True, directive_is_repeatable=True, input_value_deprecation=True))
+    data = gql(
+        emulator, get_introspection_query(descriptions=True, directive_is_repeatable=True, input_value_deprecation=True)
+    )
     schema = build_client_schema(data)
     assert "appendManyAssets" in schema.mutation_type.fields
     assert str(schema.query_type.fields["filterExistingAssets"].args["projectID"].type) == "ID!"
@@ -84,7 +90,9 @@ def test_introspection_builds_a_client_schema(emulator):
 def test_validation_and_parse_errors_are_graphql_errors(emulator):
     assert gql_error(emulator, "{ data: projectz { id } }")["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert gql_error(emulator, "{ data: viewer { id ")["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
-    error = gql_error(emulator, "query($f: PageSize!) { data: projects(where: {}, first: $f, skip: 0) { id } }", {"f": -1})
+    error = gql_error(
+        emulator, "query($f: PageSize!) { data: projects(where: {}, first: $f, skip: 0) { id } }", {"f": -1}
+    )
     assert "PageSize" in error["message"]
 
 
@@ -97,7 +105,9 @@ def test_gzip_body(emulator):
         timeout=10,
     )
     assert response.status_code == 200 and response.json()["data"]["data"]["email"]
-    broken = requests.post(emulator.url, data=b"not gzip", headers=dict(headers(emulator), **{"Content-Encoding": "gzip"}), timeout=10)
+    broken = requests.post(
+        emulator.url, data=b"not gzip", headers=dict(headers(emulator), **{"Content-Encoding": "gzip"}), timeout=10
+    )
     assert broken.status_code == 400
 
 
@@ -129,9 +139,16 @@ def test_users(emulator):
     assert created["email"] == "ann@example.com"
     users = gql(emulator, "{ data: users(where: {}, first: 10, skip: 0) { id email } }")["data"]
     assert [u["email"] for u in users] == ["emulator-admin@kili.local", "ann@example.com"]
-    assert gql(emulator, "query($w: UserWhere!) { data: countUsers(where: $w) }", {"w": {"email": "ann@example.com"}})["data"] == 1
+    assert (
+        gql(emulator, "query($w: UserWhere!) { data: countUsers(where: $w) }", {"w": {"email": "ann@example.com"}})[
+            "data"
+        ]
+        == 1
+    )
     duplicate = gql_error(
-        emulator, "mutation($data: CreateUserData!) { data: createUser(data: $data) { id } }", {"data": {"email": "ann@example.com"}}
+        emulator,
+        "mutation($data: CreateUserData!) { data: createUser(data: $data) { id } }",
+        {"data": {"email": "ann@example.com"}},
     )
     assert reason(duplicate) == "userAlreadyExists"
 
@@ -140,7 +157,11 @@ def test_project_lifecycle(emulator):
     project_id = create_project(emulator, title="Cars and Trucks")
     other = create_project(emulator, title="Other")
     fields = "id title description inputType jsonInterface createdAt numberOfAssets workflowVersion author { email } roles { role user { email } }"
-    projects = gql(emulator, "query($w: ProjectWhere!) { data: projects(where: $w, first: 10, skip: 0) { %s } }" % fields, {"w": {"id": project_id}})["data"]
+    projects = gql(
+        emulator,
+        "query($w: ProjectWhere!) { data: projects(where: $w, first: 10, skip: 0) { %s } }" % fields,
+        {"w": {"id": project_id}},
+    )["data"]
     assert len(projects) == 1
     assert isinstance(projects[0]["jsonInterface"], str) and json.loads(projects[0]["jsonInterface"]) == INTERFACE
     assert projects[0]["numberOfAssets"] == 0 and projects[0]["workflowVersion"] == "V1"
@@ -157,12 +178,18 @@ def test_project_lifecycle(emulator):
     )["data"]
     assert updated["title"] == "Renamed" and json.loads(updated["jsonInterface"]) == interface
 
-    deleted = gql(emulator, "mutation($w: ProjectWhere!) { data: deleteProjectAsynchronously(where: $w) }", {"w": {"id": project_id}})
+    deleted = gql(
+        emulator,
+        "mutation($w: ProjectWhere!) { data: deleteProjectAsynchronously(where: $w) }",
+        {"w": {"id": project_id}},
+    )
     assert deleted["data"] == project_id
     assert gql(emulator, "{ data: countProjects(where: {}) }")["data"] == 1
     old_api = gql(emulator, "mutation($id: ID!) { data: deleteProject(where: {id: $id}) { id } }", {"id": other})
     assert old_api["data"] == {"id": other}
-    missing = gql_error(emulator, "mutation($w: ProjectWhere!) { data: deleteProjectAsynchronously(where: $w) }", {"w": {"id": other}})
+    missing = gql_error(
+        emulator, "mutation($w: ProjectWhere!) { data: deleteProjectAsynchronously(where: $w) }", {"w": {"id": other}}
+    )
     assert reason(missing) == "projectNotFound"
 
 
@@ -189,10 +216,14 @@ def test_append_assets_keeps_client_ids_and_defaults(emulator, project):
     )
     assert [a["id"] for a in created] == ["cidone", "cidtwo"]
     assert all(a["status"] == "TODO" and a["resolution"] is None for a in created)
-    assets = list_assets(emulator, {"project": {"id": project}}, "id externalId jsonMetadata isHoneypot content project { id }")
+    assets = list_assets(
+        emulator, {"project": {"id": project}}, "id externalId jsonMetadata isHoneypot content project { id }"
+    )
     assert assets[0]["jsonMetadata"] == '{"k": 1}' and assets[1]["isHoneypot"] is True
     assert assets[0]["project"] == {"id": project}
-    again = gql_error(emulator, APPEND_ASSETS, {"data": {"contentArray": hosted(1), "idArray": ["cidone"]}, "where": {"id": project}})
+    again = gql_error(
+        emulator, APPEND_ASSETS, {"data": {"contentArray": hosted(1), "idArray": ["cidone"]}, "where": {"id": project}}
+    )
     assert reason(again) == "assetIdAlreadyExists"
     without_ids = append_assets(emulator, project, hosted(1))
     assert without_ids[0]["id"].startswith("c") and without_ids[0]["externalId"] == without_ids[0]["id"]
@@ -206,7 +237,10 @@ def test_append_assets_refusals(emulator, project):
     assert refused({"contentArray": ["/home/me/image.jpg"]}) == "invalidContent"
     assert refused({"contentArray": hosted(2), "externalIDArray": ["a"]}) == "arraysLengthMismatch"
     assert refused({"contentArray": hosted(1), "jsonMetadataArray": ["{bad"]}) == "invalidJsonMetadata"
-    assert reason(gql_error(emulator, APPEND_ASSETS, {"data": {"contentArray": hosted(1)}, "where": {"id": "nope"}})) == "projectNotFound"
+    assert (
+        reason(gql_error(emulator, APPEND_ASSETS, {"data": {"contentArray": hosted(1)}, "where": {"id": "nope"}}))
+        == "projectNotFound"
+    )
     assert list_assets(emulator, {"project": {"id": project}}) == []
     # raw text is a valid content for a TEXT project
     text_project = create_project(emulator, "Texts", "TEXT", {"jobs": {}})
@@ -228,9 +262,14 @@ def test_signed_upload_put_get_and_append(emulator, project):
     assert url.startswith(emulator.base_url + "/storage/" + path + "?X-Goog-Signature=") and "&id=" in url
     put_url = url.split("&id=")[0]
     # appending before the PUT is refused
-    refused = gql_error(emulator, APPEND_ASSETS, {"data": {"contentArray": [url], "idArray": ["cupload1"]}, "where": {"id": project}})
+    refused = gql_error(
+        emulator, APPEND_ASSETS, {"data": {"contentArray": [url], "idArray": ["cupload1"]}, "where": {"id": project}}
+    )
     assert reason(refused) == "contentNotUploaded"
-    assert requests.put(put_url.replace("X-Goog-Signature=", "X-Goog-Signature=0"), data=image, timeout=10).status_code == 403
+    assert (
+        requests.put(put_url.replace("X-Goog-Signature=", "X-Goog-Signature=0"), data=image, timeout=10).status_code
+        == 403
+    )
     put = requests.put(put_url, data=image, headers={"Content-Type": "image/png"}, timeout=10)
     assert put.status_code == 200
     for get_url in (url, put_url):
@@ -261,7 +300,9 @@ def test_remote_image_resolution(media_server):
     with KiliEmulator(api_key="k") as emulator:
         project = create_project(emulator)
         start = time.monotonic()
-        created = append_assets(emulator, project, [base + "/a.png", base + "/b.jpg", base + "/missing.png", "http://127.0.0.1:9/x.png"])
+        created = append_assets(
+            emulator, project, [base + "/a.png", base + "/b.jpg", base + "/missing.png", "http://127.0.0.1:9/x.png"]
+        )
         assert time.monotonic() - start < 5
     assert [a["resolution"] for a in created] == [{"width": 64, "height": 48}, {"width": 10, "height": 20}, None, None]
 
@@ -280,7 +321,11 @@ def test_asset_paging_ordering_and_max_page_size():
                 break
             skip += len(page)
         assert pages == [["e0", "e1", "e2"], ["e3", "e4", "e5"], ["e6"]]
-        created = [a["createdAt"] for a in list_assets(emulator, where, "createdAt", first=5) + list_assets(emulator, where, "createdAt", first=5, skip=5)]
+        created = [
+            a["createdAt"]
+            for a in list_assets(emulator, where, "createdAt", first=5)
+            + list_assets(emulator, where, "createdAt", first=5, skip=5)
+        ]
         assert created == sorted(created) and len(set(created)) == 7
         assert list_assets(emulator, where, first=0) == []
         error = gql_error(emulator, ASSETS % "id", {"where": where, "first": 6, "skip": 0})
@@ -289,16 +334,28 @@ def test_asset_paging_ordering_and_max_page_size():
 
 
 def test_asset_filters(emulator, project):
-    ids = [a["id"] for a in append_assets(
+    ids = [
+        a["id"]
+        for a in append_assets(
+            emulator,
+            project,
+            hosted(4),
+            externalIDArray=["cat-1", "cat-2", "dog-1", "bird"],
+            jsonMetadataArray=[json.dumps({"split": s}) for s in ("train", "val", "train", "test")],
+            isHoneypotArray=[False, False, False, True],
+        )
+    ]
+    update = (
+        "mutation($w: [AssetWhere!]!, $d: [AssetData!]!) { data: updatePropertiesInAssets(where: $w, data: $d) { id } }"
+    )
+    gql(
         emulator,
-        project,
-        hosted(4),
-        externalIDArray=["cat-1", "cat-2", "dog-1", "bird"],
-        jsonMetadataArray=[json.dumps({"split": s}) for s in ("train", "val", "train", "test")],
-        isHoneypotArray=[False, False, False, True],
-    )]
-    update = "mutation($w: [AssetWhere!]!, $d: [AssetData!]!) { data: updatePropertiesInAssets(where: $w, data: $d) { id } }"
-    gql(emulator, update, {"w": [{"id": ids[0]}, {"id": ids[1]}], "d": [{"consensusMark": 0.2, "honeypotMark": 0.9}, {"consensusMark": 0.8}]})
+        update,
+        {
+            "w": [{"id": ids[0]}, {"id": ids[1]}],
+            "d": [{"consensusMark": 0.2, "honeypotMark": 0.9}, {"consensusMark": 0.8}],
+        },
+    )
     append_labels(emulator, "DEFAULT", [label_item(ids[2])])
 
     def external_ids(where):
@@ -326,13 +383,24 @@ def test_update_properties_in_assets(emulator, project):
     ids = [a["id"] for a in append_assets(emulator, project, hosted(2))]
     update = "mutation($w: [AssetWhere!]!, $d: [AssetData!]!) { data: updatePropertiesInAssets(where: $w, data: $d) { id status consensusMark honeypotMark jsonMetadata priority resolution { width height } } }"
     data = [
-        {"status": "REVIEWED", "consensusMark": 0.5, "jsonMetadata": json.dumps({"a": 1}), "priority": 3, "resolution": {"width": 4, "height": 5}},
+        {
+            "status": "REVIEWED",
+            "consensusMark": 0.5,
+            "jsonMetadata": json.dumps({"a": 1}),
+            "priority": 3,
+            "resolution": {"width": 4, "height": 5},
+        },
         {"honeypotMark": 1, "isHoneypot": True, "consensusMark": None},
     ]
     updated = gql(emulator, update, {"w": [{"id": i} for i in ids], "d": data})["data"]
     assert updated[0] == {
-        "id": ids[0], "status": "REVIEWED", "consensusMark": 0.5, "honeypotMark": None,
-        "jsonMetadata": '{"a": 1}', "priority": 3, "resolution": {"width": 4, "height": 5},
+        "id": ids[0],
+        "status": "REVIEWED",
+        "consensusMark": 0.5,
+        "honeypotMark": None,
+        "jsonMetadata": '{"a": 1}',
+        "priority": 3,
+        "resolution": {"width": 4, "height": 5},
     }
     assert updated[1]["honeypotMark"] == 1.0 and updated[1]["consensusMark"] is None
     assert reason(gql_error(emulator, update, {"w": [{"id": ids[0]}], "d": [{"consensusMark": 1.5}]})) == "invalidMark"
@@ -358,7 +426,11 @@ def test_delete_assets(emulator, project):
     assert declined["declined"] == [{"assetId": ids[1], "externalId": "b"}]
     assert reason(gql_error(emulator, delete, {"where": {"idIn": ["x%d" % i for i in range(101)]}})) == "tooManyAssets"
     assert gql(emulator, "{ data: countLabels(where: {}) }")["data"] == 0
-    many = gql(emulator, "mutation($w: AssetWhere!) { data: deleteManyFromDataset(where: $w) { id } }", {"w": {"project": {"id": project}}})
+    many = gql(
+        emulator,
+        "mutation($w: AssetWhere!) { data: deleteManyFromDataset(where: $w) { id } }",
+        {"w": {"project": {"id": project}}},
+    )
     assert many["data"] == {"id": project}
     assert list_assets(emulator, {"project": {"id": project}}) == []
 
@@ -391,8 +463,15 @@ def test_labels_statuses_and_latest_flags(emulator, project):
 
     autosave = append_labels(emulator, "AUTOSAVE", [label_item(ids[0])], key="ann-key")
     assert autosave[0]["author"]["email"] == "ann@example.com"  # the viewer by default
-    first = append_labels(emulator, "DEFAULT", [label_item(ids[0], authorID=ann["id"]), label_item(ids[1], authorID=ann["id"])])
-    second = append_labels(emulator, "DEFAULT", [label_item(ids[0], authorID=ann["id"])], where={"idIn": [ids[0]], "project": {"id": project}})
+    first = append_labels(
+        emulator, "DEFAULT", [label_item(ids[0], authorID=ann["id"]), label_item(ids[1], authorID=ann["id"])]
+    )
+    second = append_labels(
+        emulator,
+        "DEFAULT",
+        [label_item(ids[0], authorID=ann["id"])],
+        where={"idIn": [ids[0]], "project": {"id": project}},
+    )
     review = append_labels(emulator, "REVIEW", [label_item(ids[1], authorID=rev["id"])])
     prediction = append_labels(emulator, "PREDICTION", [label_item(ids[2], modelName="m1")])
 
@@ -401,11 +480,11 @@ def test_labels_statuses_and_latest_flags(emulator, project):
 
     fields = "id labelType createdAt modelName secondsToLabel isLatestLabelForUser isLatestReviewLabelForUser isLatestDefaultLabelForUser assetId author { email } jsonResponse"
     labels = gql(emulator, LABELS % fields, {"where": {"project": {"id": project}}, "first": 100, "skip": 0})["data"]
-    assert [l["id"] for l in labels] == [x["id"] for x in autosave + first + second + review + prediction]
-    stamps = [l["createdAt"] for l in labels]
+    assert [label["id"] for label in labels] == [x["id"] for x in autosave + first + second + review + prediction]
+    stamps = [label["createdAt"] for label in labels]
     assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
     assert all(s.endswith("Z") and len(s) == len("2024-01-01T00:00:00.000Z") for s in stamps)
-    by_id = {l["id"]: l for l in labels}
+    by_id = {label["id"]: label for label in labels}
     assert by_id[autosave[0]["id"]]["isLatestLabelForUser"] is False
     assert by_id[first[0]["id"]]["isLatestLabelForUser"] is False
     assert by_id[second[0]["id"]]["isLatestLabelForUser"] is True
@@ -416,25 +495,35 @@ def test_labels_statuses_and_latest_flags(emulator, project):
     assert by_id[prediction[0]["id"]]["modelName"] == "m1"
     assert json.loads(by_id[second[0]["id"]]["jsonResponse"]) == WEATHER
 
-    assets = list_assets(emulator, {"project": {"id": project}}, "id latestLabel { id } latestLabels { id } labels { id }")
+    assets = list_assets(
+        emulator, {"project": {"id": project}}, "id latestLabel { id } latestLabels { id } labels { id }"
+    )
     assert assets[0]["latestLabel"] == {"id": second[0]["id"]}
-    assert [l["id"] for l in assets[0]["labels"]] == [autosave[0]["id"], first[0]["id"], second[0]["id"]]
+    assert [label["id"] for label in assets[0]["labels"]] == [autosave[0]["id"], first[0]["id"], second[0]["id"]]
     assert assets[1]["latestLabel"] == {"id": review[0]["id"]}
-    assert [l["id"] for l in assets[1]["latestLabels"]] == [first[1]["id"], review[0]["id"]]
+    assert [label["id"] for label in assets[1]["latestLabels"]] == [first[1]["id"], review[0]["id"]]
     assert assets[2]["latestLabel"] is None
 
     def label_ids(where):
         where = dict(where, project={"id": project})
-        return [l["id"] for l in gql(emulator, LABELS % "id", {"where": where, "first": 100, "skip": 0})["data"]]
+        return [
+            label["id"] for label in gql(emulator, LABELS % "id", {"where": where, "first": 100, "skip": 0})["data"]
+        ]
 
     assert label_ids({"typeIn": ["REVIEW", "PREDICTION"]}) == [review[0]["id"], prediction[0]["id"]]
     assert label_ids({"authorIn": ["rev@example.com"]}) == [review[0]["id"]]
     assert label_ids({"asset": {"id": ids[1]}}) == [first[1]["id"], review[0]["id"]]
     assert label_ids({"reviewerIn": ["Rev"]}) == [review[0]["id"]]
-    count = gql(emulator, "query($w: LabelWhere!) { data: countLabels(where: $w) }", {"w": {"project": {"id": project}, "typeIn": ["DEFAULT"]}})
+    count = gql(
+        emulator,
+        "query($w: LabelWhere!) { data: countLabels(where: $w) }",
+        {"w": {"project": {"id": project}, "typeIn": ["DEFAULT"]}},
+    )
     assert count["data"] == 3
 
-    deleted = gql(emulator, "mutation($ids: [ID!]!) { data: deleteLabels(ids: $ids) }", {"ids": [prediction[0]["id"], "unknown"]})
+    deleted = gql(
+        emulator, "mutation($ids: [ID!]!) { data: deleteLabels(ids: $ids) }", {"ids": [prediction[0]["id"], "unknown"]}
+    )
     assert deleted["data"] == [prediction[0]["id"]]
     assert label_ids({"typeIn": ["PREDICTION"]}) == []
 
@@ -466,5 +555,5 @@ def test_overwrite_replaces_a_models_predictions(emulator, project):
     append_labels(emulator, "PREDICTION", [label_item(asset_id, modelName="m1")])
     append_labels(emulator, "PREDICTION", [label_item(asset_id, modelName="m2")])
     newest = append_labels(emulator, "PREDICTION", [label_item(asset_id, modelName="m1")], overwrite=True)
-    models = [(l["modelName"], l["id"]) for l in emulator.list_labels(project)]
+    models = [(label["modelName"], label["id"]) for label in emulator.list_labels(project)]
     assert [m for m, _ in models] == ["m2", "m1"] and models[1][1] == newest[0]["id"]

@@ -11,9 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
-
-from fo_annotation_backends.testing.emulator_base import validate_knobs
-from fo_annotation_backends.testing.kili import KiliEmulator
 from kili_emulator_helpers import (  # noqa: F401  (emulator, project are fixtures)
     APPEND_ASSETS,
     CREATE_PROJECT,
@@ -33,6 +30,8 @@ from kili_emulator_helpers import (  # noqa: F401  (emulator, project are fixtur
     reason,
 )
 
+from fo_annotation_backends.testing.emulator_base import validate_knobs
+from fo_annotation_backends.testing.kili import KiliEmulator
 
 # -- faults ----------------------------------------------------------------------------
 
@@ -179,19 +178,33 @@ def test_control_endpoints(emulator):
     stats = requests.get(control + "stats", headers=headers(emulator), timeout=10).json()
     assert stats["requests"] == 1 and stats["operations"] == {"countProjects": 1} and stats["statuses"] == {"200": 1}
 
-    knobs = requests.post(control + "faults", json={"server_error": 1.0, "fault_operations": ["createProject"]}, headers=headers(emulator), timeout=10)
+    knobs = requests.post(
+        control + "faults",
+        json={"server_error": 1.0, "fault_operations": ["createProject"]},
+        headers=headers(emulator),
+        timeout=10,
+    )
     assert knobs.status_code == 200 and knobs.json()["server_error"] == 1.0
     assert emulator.faults["server_error"] == 1.0
-    assert requests.get(control + "faults", headers=headers(emulator), timeout=10).json()["fault_operations"] == ["createProject"]
+    assert requests.get(control + "faults", headers=headers(emulator), timeout=10).json()["fault_operations"] == [
+        "createProject"
+    ]
     bad = requests.post(control + "faults", json={"server_error": 3}, headers=headers(emulator), timeout=10)
     assert bad.status_code == 400
     # control requests are never faulted nor counted
-    requests.post(control + "faults", json={"server_error": 0, "fault_operations": None}, headers=headers(emulator), timeout=10)
+    requests.post(
+        control + "faults", json={"server_error": 0, "fault_operations": None}, headers=headers(emulator), timeout=10
+    )
     assert emulator.stats()["requests"] == 1
     reset = requests.post(control + "reset_stats", headers=headers(emulator), timeout=10).json()
     assert reset["requests"] == 0 and reset["operations"] == {}
 
-    user = requests.post(control + "users", json={"email": "bob@example.com", "api_key": "bob-key"}, headers=headers(emulator), timeout=10)
+    user = requests.post(
+        control + "users",
+        json={"email": "bob@example.com", "api_key": "bob-key"},
+        headers=headers(emulator),
+        timeout=10,
+    )
     assert user.status_code == 200 and user.json()["apiKey"] == "bob-key"
     assert gql(emulator, "{ data: viewer { email } }", key="bob-key")["data"]["email"] == "bob@example.com"
     create_project(emulator)
@@ -225,7 +238,9 @@ def test_concurrent_appends_are_consistent(emulator, project):
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(append, range(16)))
     assert sum(len(r) for r in results) == 160
-    total = gql(emulator, "query($w: AssetWhere!) { data: countAssets(where: $w) }", {"w": {"project": {"id": project}}})
+    total = gql(
+        emulator, "query($w: AssetWhere!) { data: countAssets(where: $w) }", {"w": {"project": {"id": project}}}
+    )
     assert total["data"] == 160
 
 
@@ -236,7 +251,17 @@ def test_pytest_plugin_fixture(kili_emulator):
 
 def test_cli_prints_the_url_and_stops_on_sigterm():
     process = subprocess.Popen(
-        [sys.executable, "-m", "fo_annotation_backends.testing.kili", "--port", "0", "--api-key", "cli-key", "--max-page-size", "7"],
+        [
+            sys.executable,
+            "-m",
+            "fo_annotation_backends.testing.kili",
+            "--port",
+            "0",
+            "--api-key",
+            "cli-key",
+            "--max-page-size",
+            "7",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -245,10 +270,18 @@ def test_cli_prints_the_url_and_stops_on_sigterm():
     try:
         url = process.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:") and url.endswith("/api/label/v2/graphql")
-        response = requests.post(url, json={"query": "{ data: viewer { email } }"}, headers={"Authorization": "X-API-Key: cli-key"}, timeout=10)
+        response = requests.post(
+            url,
+            json={"query": "{ data: viewer { email } }"},
+            headers={"Authorization": "X-API-Key: cli-key"},
+            timeout=10,
+        )
         assert response.json()["data"]["data"]["email"] == "emulator-admin@kili.local"
         too_big = requests.post(
-            url, json={"query": "{ data: projects(where: {}, first: 8, skip: 0) { id } }"}, headers={"Authorization": "X-API-Key: cli-key"}, timeout=10
+            url,
+            json={"query": "{ data: projects(where: {}, first: 8, skip: 0) { id } }"},
+            headers={"Authorization": "X-API-Key: cli-key"},
+            timeout=10,
         )
         assert reason(too_big.json()["errors"][0]) == "pageSizeTooLarge"
         process.send_signal(signal.SIGTERM)

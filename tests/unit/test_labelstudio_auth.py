@@ -7,11 +7,11 @@ import json
 import time
 
 import pytest
+from scripted_http import Drop, Respond
 
 from fo_annotation_backends.core.errors import AuthenticationError, ParameterError, ServiceError
 from fo_annotation_backends.labelstudio.auth import TokenAuth, token_kind
 from fo_annotation_backends.labelstudio.client import LabelStudioClient
-from scripted_http import Drop, Respond
 
 REFRESH = "/api/token/refresh/"
 HTML_503 = "<html><head><title>503 Service Temporarily Unavailable</title></head><body>nginx</body></html>"

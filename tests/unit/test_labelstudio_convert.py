@@ -4,11 +4,10 @@ FiftyOne labels -> Label Studio results -> FiftyOne labels round trips."""
 import math
 import xml.etree.ElementTree as ET
 
-import numpy as np
-import pytest
-
 import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
+import numpy as np
+import pytest
 
 from fo_annotation_backends.core.idmap import is_object_id, iter_labels, part_id
 from fo_annotation_backends.core.schema import normalize_label_schema
@@ -219,7 +218,9 @@ DETECTION_SCHEMA = {
 def test_detections_with_attributes_round_trip_under_their_ids():
     fields, interface = interface_of(DETECTION_SCHEMA)
     spec = fields["det"]
-    d1 = fol.Detection(label="cat", bounding_box=[0.1, 0.2, 0.3, 0.4], occluded=True, color="blue", size=2, note="a <b> & c")
+    d1 = fol.Detection(
+        label="cat", bounding_box=[0.1, 0.2, 0.3, 0.4], occluded=True, color="blue", size=2, note="a <b> & c"
+    )
     d2 = fol.Detection(label="dog", bounding_box=[0.5, 0.5, 0.25, 0.125], occluded=False, size=3)
     value = fol.Detections(detections=[d1, d2])
 
@@ -258,10 +259,20 @@ def test_region_with_unknown_id_becomes_a_new_label_with_defaults():
     tag, size_tag = interface.tags["det"], interface.attribute_tags["det"]["size"]
     geometry = {"x": 10.0, "y": 20.0, "width": 30.0, "height": 40.0, "rotation": 0}
     items = [
-        {"id": "Ls_Xy12ab", "from_name": tag, "to_name": IMAGE_TAG, "type": "rectanglelabels",
-         "value": dict(geometry, rectanglelabels=["dog"])},
-        {"id": "Ls_Xy12ab", "from_name": size_tag, "to_name": IMAGE_TAG, "type": "choices",
-         "value": dict(geometry, choices=["3"])},
+        {
+            "id": "Ls_Xy12ab",
+            "from_name": tag,
+            "to_name": IMAGE_TAG,
+            "type": "rectanglelabels",
+            "value": dict(geometry, rectanglelabels=["dog"]),
+        },
+        {
+            "id": "Ls_Xy12ab",
+            "from_name": size_tag,
+            "to_name": IMAGE_TAG,
+            "type": "choices",
+            "value": dict(geometry, choices=["3"]),
+        },
     ]
 
     labels = results_to_labels(spec, interface, items, {})
@@ -295,7 +306,10 @@ def test_region_id_of_a_label_no_longer_in_the_dataset_gets_a_new_id():
 def test_deleted_region_is_absent_and_other_fields_are_ignored():
     schema = dict(DETECTION_SCHEMA, other={"type": "detections", "classes": ["cat"]})
     fields, interface = interface_of(schema)
-    d1, d2 = fol.Detection(label="cat", bounding_box=[0, 0, 0.5, 0.5]), fol.Detection(label="dog", bounding_box=[0.5, 0.5, 0.5, 0.5])
+    d1, d2 = (
+        fol.Detection(label="cat", bounding_box=[0, 0, 0.5, 0.5]),
+        fol.Detection(label="dog", bounding_box=[0.5, 0.5, 0.5, 0.5]),
+    )
     o1 = fol.Detection(label="cat", bounding_box=[0.2, 0.2, 0.1, 0.1])
     results = labels_to_results(fields["det"], interface, fol.Detections(detections=[d1, d2]))
     results += labels_to_results(fields["other"], interface, fol.Detections(detections=[o1]))
@@ -328,8 +342,12 @@ def test_rotated_rectangle_is_clipped_to_the_image():
     fields, interface = interface_of(DETECTION_SCHEMA)
     spec = fields["det"]
     item = {
-        "id": "r1", "from_name": interface.tags["det"], "to_name": IMAGE_TAG, "type": "rectanglelabels",
-        "original_width": 100, "original_height": 100,
+        "id": "r1",
+        "from_name": interface.tags["det"],
+        "to_name": IMAGE_TAG,
+        "type": "rectanglelabels",
+        "original_width": 100,
+        "original_height": 100,
         "value": {"x": 5.0, "y": 5.0, "width": 20.0, "height": 10.0, "rotation": 180, "rectanglelabels": ["cat"]},
     }
     ((label,),) = [list(results_to_labels(spec, interface, [item], {}).values())]
@@ -381,8 +399,13 @@ def test_changed_classification_keeps_the_id_of_the_current_label():
 def test_new_classification_gets_a_new_id():
     fields, interface = interface_of({"cls": {"type": "classification", "classes": ["a", "b"]}})
     spec = fields["cls"]
-    item = {"id": "x1", "from_name": interface.tags["cls"], "to_name": IMAGE_TAG, "type": "choices",
-            "value": {"choices": ["b"]}}
+    item = {
+        "id": "x1",
+        "from_name": interface.tags["cls"],
+        "to_name": IMAGE_TAG,
+        "type": "choices",
+        "value": {"choices": ["b"]},
+    }
 
     ((label_id, label),) = results_to_labels(spec, interface, [item], {}).items()
 
@@ -400,14 +423,14 @@ def test_classifications_round_trip_and_edits_keep_ids_by_class():
 
     assert len(results) == 1
     assert results[0]["value"]["choices"] == ["a", "c"]
-    assert {i: l.label for i, l in labels.items()} == {ca.id: "a", cc.id: "c"}
+    assert {i: label.label for i, label in labels.items()} == {ca.id: "a", cc.id: "c"}
 
     # the annotator unticks "c" and ticks "b"
     results[0]["value"]["choices"] = ["a", "b"]
     labels = results_to_labels(spec, interface, results, {ca.id: ca, cc.id: cc})
     assert labels[ca.id].label == "a"
     assert cc.id not in labels
-    ((new_id, new),) = [(i, l) for i, l in labels.items() if i != ca.id]
+    ((new_id, new),) = [(i, label) for i, label in labels.items() if i != ca.id]
     assert new.label == "b" and is_object_id(new_id)
 
 
@@ -426,7 +449,7 @@ def test_classifications_attributes_are_image_level():
     _, labels = roundtrip(spec, interface, fol.Classifications(classifications=[ca, cb]))
 
     # the first label that sets an attribute provides it for all of them
-    assert {i: (l.label, l.reviewed, l.source) for i, l in labels.items()} == {
+    assert {i: (label.label, label.reviewed, label.source) for i, label in labels.items()} == {
         ca.id: ("a", True, "y"),
         cb.id: ("b", True, "y"),
     }
@@ -452,8 +475,9 @@ def test_unticked_checkbox_result_is_false():
 
 
 def test_multi_shape_polyline_round_trips_with_part_ids():
-    fields, interface = interface_of({"lines": {"type": "polylines", "classes": ["road"],
-                                                "attributes": {"lanes": {"type": "text"}}}})
+    fields, interface = interface_of(
+        {"lines": {"type": "polylines", "classes": ["road"], "attributes": {"lanes": {"type": "text"}}}}
+    )
     spec = fields["lines"]
     shapes = [[(0.1, 0.1), (0.2, 0.2), (0.3, 0.1)], [(0.5, 0.5), (0.6, 0.6)]]
     line = fol.Polyline(label="road", points=shapes, closed=False, filled=False, lanes="2")
@@ -462,7 +486,10 @@ def test_multi_shape_polyline_round_trips_with_part_ids():
 
     regions = [r for r in results if r["from_name"] == interface.tags["lines"]]
     assert [r["id"] for r in regions] == [line.id, line.id + "_1"]
-    assert regions[1]["value"]["points"] == [[pytest.approx(50.0), pytest.approx(50.0)], [pytest.approx(60.0), pytest.approx(60.0)]]
+    assert regions[1]["value"]["points"] == [
+        [pytest.approx(50.0), pytest.approx(50.0)],
+        [pytest.approx(60.0), pytest.approx(60.0)],
+    ]
     assert list(labels) == [line.id]
     out = labels[line.id]
     assert isinstance(out, fol.Polyline)
@@ -504,7 +531,13 @@ def test_new_shapes_are_closed_and_filled_as_the_polygon_tool_drew_them(label_ty
     value = {"points": [[10, 10], [50, 10], [30, 40]], "polygonlabels": ["x"]}
     if closed is not None:
         value["closed"] = closed
-    item = {"id": "new1", "from_name": interface.tags["f"], "to_name": IMAGE_TAG, "type": "polygonlabels", "value": value}
+    item = {
+        "id": "new1",
+        "from_name": interface.tags["f"],
+        "to_name": IMAGE_TAG,
+        "type": "polygonlabels",
+        "value": value,
+    }
 
     ((label,),) = [list(results_to_labels(fields["f"], interface, [item], {}).values())]
 
@@ -545,13 +578,20 @@ def test_keypoint_added_by_the_annotator_is_a_new_label():
     spec = fields["kp"]
     keypoint = fol.Keypoint(label="person", points=[(0.1, 0.2)])
     results = labels_to_results(spec, interface, fol.Keypoints(keypoints=[keypoint]))
-    results.append({"id": "added1", "from_name": interface.tags["kp"], "to_name": IMAGE_TAG,
-                    "type": "keypointlabels", "value": {"x": 30.0, "y": 40.0, "width": 0.75, "keypointlabels": ["dog"]}})
+    results.append(
+        {
+            "id": "added1",
+            "from_name": interface.tags["kp"],
+            "to_name": IMAGE_TAG,
+            "type": "keypointlabels",
+            "value": {"x": 30.0, "y": 40.0, "width": 0.75, "keypointlabels": ["dog"]},
+        }
+    )
 
     labels = results_to_labels(spec, interface, results, {keypoint.id: keypoint})
 
     assert len(labels) == 2
-    ((new_id, new),) = [(i, l) for i, l in labels.items() if i != keypoint.id]
+    ((new_id, new),) = [(i, label) for i, label in labels.items() if i != keypoint.id]
     assert is_object_id(new_id)
     assert new.label == "dog"
     assert_points_equal(new.points, [(0.3, 0.4)])
@@ -596,7 +636,9 @@ def test_segmentation_round_trips_mask_values_under_its_id():
     mask[5, 8] = 7
     segmentation = fol.Segmentation(mask=mask)
 
-    results, labels = roundtrip(spec, interface, segmentation, width=10, height=8, current={segmentation.id: segmentation})
+    results, labels = roundtrip(
+        spec, interface, segmentation, width=10, height=8, current={segmentation.id: segmentation}
+    )
 
     assert sorted(r["id"] for r in results) == sorted([part_id(segmentation.id, 1), part_id(segmentation.id, 7)])
     assert sorted(r["value"]["brushlabels"][0] for r in results) == ["car", "road"]
@@ -664,7 +706,12 @@ def test_a_new_scalar_field_without_classes_is_a_number():
     element = element_named(ET.fromstring(interface.to_xml()), interface.tags["count"])
     assert element.tag == "Number"
     for typed, expected in ((7, 7), (2.5, 2.5), (3.0, 3)):
-        item = {"from_name": interface.tags["count"], "to_name": IMAGE_TAG, "type": "number", "value": {"number": typed}}
+        item = {
+            "from_name": interface.tags["count"],
+            "to_name": IMAGE_TAG,
+            "type": "number",
+            "value": {"number": typed},
+        }
         out = results_to_labels(spec, interface, [item], {})
         assert out == expected and type(out) is type(expected)
 
@@ -677,15 +724,22 @@ def test_a_regression_value_is_uploaded_as_a_number():
 
 def test_plain_field_names_are_the_control_names():
     # code written for FiftyOne's built-in backend addresses controls by field name
-    schema = {"new_field-keypoints": {"type": "keypoints", "classes": ["a"]}, "x y": {"type": "classification", "classes": ["a"]}}
+    schema = {
+        "new_field-keypoints": {"type": "keypoints", "classes": ["a"]},
+        "x y": {"type": "classification", "classes": ["a"]},
+    }
     fields, interface = interface_of(schema)
     assert interface.tags["new_field-keypoints"] == "new_field-keypoints"
     assert interface.tags["x y"] == "x_y"
 
 
 def _point(tag, label, x, y, region_id=None):
-    item = {"from_name": tag, "to_name": IMAGE_TAG, "type": "keypointlabels",
-            "value": {"x": x, "y": y, "width": 0.34, "keypointlabels": [label]}}
+    item = {
+        "from_name": tag,
+        "to_name": IMAGE_TAG,
+        "type": "keypointlabels",
+        "value": {"x": x, "y": y, "width": 0.34, "keypointlabels": [label]},
+    }
     if region_id is not None:
         item["id"] = region_id
     return item
@@ -695,8 +749,12 @@ def test_new_points_of_one_class_in_a_task_are_one_keypoint_in_placement_order()
     fields, interface = interface_of({"kp": {"type": "keypoints", "classes": ["Tail", "LEye", "REye"]}})
     spec, tag = fields["kp"], interface.tags["kp"]
     tail = [_point(tag, "Tail", 10.0 * k, 5.0 * k) for k in range(1, 6)]  # no region ids (made through the API)
-    eyes = [_point(tag, "LEye", 39.0, 81.0, "r1"), _point(tag, "REye", 42.4, 89.4, "r2"),
-            _point(tag, "LEye", 33.3, 77.1, "r3"), _point(tag, "REye", 42.4, 74.5, "r4")]
+    eyes = [
+        _point(tag, "LEye", 39.0, 81.0, "r1"),
+        _point(tag, "REye", 42.4, 89.4, "r2"),
+        _point(tag, "LEye", 33.3, 77.1, "r3"),
+        _point(tag, "REye", 42.4, 74.5, "r4"),
+    ]
 
     (only,) = results_to_labels(spec, interface, tail, {}).values()
     assert only.label == "Tail"
@@ -721,7 +779,7 @@ def test_uploaded_keypoints_stay_their_own_keypoints_next_to_new_points():
     assert len(labels) == 3
     assert_points_equal(labels[first.id].points, first.points)
     assert_points_equal(labels[second.id].points, second.points)
-    (new,) = [l for i, l in labels.items() if i not in (first.id, second.id)]
+    (new,) = [label for i, label in labels.items() if i not in (first.id, second.id)]
     assert_points_equal(new.points, [(0.7, 0.7), (0.8, 0.8)])
 
 
@@ -729,8 +787,12 @@ def test_regions_without_ids_are_separate_labels():
     fields, interface = interface_of({"gt": {"type": "detections", "classes": ["a", "b"]}})
     spec, tag = fields["gt"], interface.tags["gt"]
     boxes = [
-        {"from_name": tag, "to_name": IMAGE_TAG, "type": "rectanglelabels",
-         "value": {"x": 10.0 * k, "y": 10.0, "width": 5.0, "height": 5.0, "rotation": 0, "rectanglelabels": ["a"]}}
+        {
+            "from_name": tag,
+            "to_name": IMAGE_TAG,
+            "type": "rectanglelabels",
+            "value": {"x": 10.0 * k, "y": 10.0, "width": 5.0, "height": 5.0, "rotation": 0, "rectanglelabels": ["a"]},
+        }
         for k in range(3)
     ]
     labels = results_to_labels(spec, interface, boxes, {})
@@ -752,14 +814,21 @@ def test_an_erased_segmentation_is_an_all_zero_mask_under_its_id():
 
 
 def test_regions_a_load_made_labels_of_keep_those_ids_on_the_next_load():
-    fields, interface = interface_of({"kp": {"type": "keypoints", "classes": ["a"]}, "gt": {"type": "detections", "classes": ["a"]}})
-    box = {"id": "box1", "from_name": interface.tags["gt"], "to_name": IMAGE_TAG, "type": "rectanglelabels",
-           "value": {"x": 10.0, "y": 10.0, "width": 5.0, "height": 5.0, "rotation": 0, "rectanglelabels": ["a"]}}
+    fields, interface = interface_of(
+        {"kp": {"type": "keypoints", "classes": ["a"]}, "gt": {"type": "detections", "classes": ["a"]}}
+    )
+    box = {
+        "id": "box1",
+        "from_name": interface.tags["gt"],
+        "to_name": IMAGE_TAG,
+        "type": "rectanglelabels",
+        "value": {"x": 10.0, "y": 10.0, "width": 5.0, "height": 5.0, "rotation": 0, "rectanglelabels": ["a"]},
+    }
     points = [_point(interface.tags["kp"], "a", 10.0, 20.0, "p1"), _point(interface.tags["kp"], "a", 30.0, 40.0, "p2")]
 
     for field, items in (("gt", [box]), ("kp", points)):
         added = {}
-        (first_id, first), = results_to_labels(fields[field], interface, items, {}, added=added).items()
+        ((first_id, first),) = results_to_labels(fields[field], interface, items, {}, added=added).items()
         assert added == {item["id"]: first_id for item in items}
         # FiftyOne added the label and put its id in the run's id_map
         again = results_to_labels(fields[field], interface, items, {first_id: first}, aliases=added)

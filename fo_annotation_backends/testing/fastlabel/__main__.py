@@ -24,11 +24,19 @@ def main(argv=None):
         "--max-file-bytes", type=int, default=20 * 1024 * 1024, help="largest task image, in bytes (default 20 MiB)"
     )
     parser.add_argument(
-        "--tags-match", choices=("all", "any"), default="all", help="a tags filter matches tasks with all (default) or any of the tags"
+        "--tags-match",
+        choices=("all", "any"),
+        default="all",
+        help="a tags filter matches tasks with all (default) or any of the tags",
     )
-    parser.add_argument("--delete-status", type=int, choices=(200, 204), default=204, help="status of a successful DELETE")
     parser.add_argument(
-        "--annotation-order", choices=("created", "reversed"), default="created", help="the order tasks list their annotations in"
+        "--delete-status", type=int, choices=(200, 204), default=204, help="status of a successful DELETE"
+    )
+    parser.add_argument(
+        "--annotation-order",
+        choices=("created", "reversed"),
+        default="created",
+        help="the order tasks list their annotations in",
     )
     args = parser.parse_args(argv)
     from .server import FastLabelEmulator

@@ -30,7 +30,16 @@ IMAGE_PROJECT_TYPES = (
 #: project types whose tasks go through ``tasks/image/classification``
 IMAGE_CLASSIFICATION_PROJECT_TYPES = ("image_classification",)
 
-ANNOTATION_TYPES = ("bbox", "polygon", "keypoint", "line", "circle", "segmentation", "classification", "pose_estimation")
+ANNOTATION_TYPES = (
+    "bbox",
+    "polygon",
+    "keypoint",
+    "line",
+    "circle",
+    "segmentation",
+    "classification",
+    "pose_estimation",
+)
 
 #: the class types each project type accepts (projects of the other types
 #: can be created and get classes, but have no task endpoints here)
@@ -199,7 +208,9 @@ def check_metadatas(metadatas):
         seen.add(item["key"])
         value = item.get("value")
         if value is not None and not isinstance(value, (str, int, float, bool, list)):
-            raise FastLabelError("metadatas: the value of %r must be a string, a number, a boolean or a list" % item["key"])
+            raise FastLabelError(
+                "metadatas: the value of %r must be a string, a number, a boolean or a list" % item["key"]
+            )
         out.append({"key": item["key"], "value": value})
     return out
 
@@ -293,7 +304,9 @@ def check_attribute_definitions(attributes, new_id, previous=None):
         options = item.get("options") or []
         if attribute_type in OPTION_ATTRIBUTE_TYPES:
             if not isinstance(options, list) or not options:
-                raise FastLabelError("attribute %r: a %s attribute needs options [{title, value}]" % (key, attribute_type))
+                raise FastLabelError(
+                    "attribute %r: a %s attribute needs options [{title, value}]" % (key, attribute_type)
+                )
             values = set()
             checked = []
             for option in options:
@@ -310,7 +323,9 @@ def check_attribute_definitions(attributes, new_id, previous=None):
         elif options:
             raise FastLabelError("attribute %r: only select, radio and checkbox attributes have options" % key)
         attribute_id = item.get("id") if item.get("id") in previous_ids else new_id()
-        out.append({"id": attribute_id, "key": key, "name": name, "type": attribute_type, "options": options, "order": order})
+        out.append(
+            {"id": attribute_id, "key": key, "name": name, "type": attribute_type, "options": options, "order": order}
+        )
     return out
 
 
@@ -331,7 +346,15 @@ def check_keypoint_definitions(keypoints, new_id):
         edges = item.get("edges") or []
         if not isinstance(edges, list) or not all(isinstance(e, str) for e in edges):
             raise FastLabelError("keypoint %r: edges must be a list of keypoint keys" % key)
-        out.append({"id": new_id(), "key": key, "name": optional_string(item, "name", "keypoint") or key, "color": color, "edges": list(edges)})
+        out.append(
+            {
+                "id": new_id(),
+                "key": key,
+                "name": optional_string(item, "name", "keypoint") or key,
+                "color": color,
+                "edges": list(edges),
+            }
+        )
     for item in out:
         for edge in item["edges"]:
             if edge not in keys or edge == item["key"]:
@@ -343,7 +366,9 @@ def check_max_area_count(value):
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_AREA_COUNT:
-        raise FastLabelError("maxAreaCount must be null or an integer between 1 and %d, not %r" % (MAX_AREA_COUNT, value))
+        raise FastLabelError(
+            "maxAreaCount must be null or an integer between 1 and %d, not %r" % (MAX_AREA_COUNT, value)
+        )
     return value
 
 
@@ -385,7 +410,8 @@ def _attribute_value(value, definition, what):
     elif kind in ("select", "radio"):
         if value not in options:
             raise FastLabelError(
-                "%s: %s attribute %r needs one of its option values (%s), not %r" % (what, kind, key, ", ".join(options), value)
+                "%s: %s attribute %r needs one of its option values (%s), not %r"
+                % (what, kind, key, ", ".join(options), value)
             )
     elif kind == "checkbox":
         if not isinstance(value, list) or any(v not in options for v in value) or len(set(value)) != len(value):
@@ -419,11 +445,14 @@ def check_points(annotation_type, points, max_area_count, what):
     if annotation_type == "bbox":
         points = _flat(points, what)
         if len(points) != 4:
-            raise FastLabelError("%s: bbox points are [x1, y1, x2, y2] (4 numbers), not %d numbers" % (what, len(points)))
+            raise FastLabelError(
+                "%s: bbox points are [x1, y1, x2, y2] (4 numbers), not %d numbers" % (what, len(points))
+            )
         x1, y1, x2, y2 = points
         if x2 < x1 or y2 < y1:
             raise FastLabelError(
-                "%s: bbox points are the top-left then the bottom-right corner (x1 <= x2, y1 <= y2): %r" % (what, points)
+                "%s: bbox points are the top-left then the bottom-right corner (x1 <= x2, y1 <= y2): %r"
+                % (what, points)
             )
         return points
     if annotation_type == "polygon":

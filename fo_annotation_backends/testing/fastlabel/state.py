@@ -305,10 +305,14 @@ class FastLabelState:
     def create_class(self, body):
         require_dict(body)
         check_keys(
-            body, ("project", "type", "value", "title", "color", "order", "attributes", "maxAreaCount", "keypoints"), "annotation"
+            body,
+            ("project", "type", "value", "title", "color", "order", "attributes", "maxAreaCount", "keypoints"),
+            "annotation",
         )
         project = self.project_by_slug(body.get("project"))
-        class_type = check_choice(body.get("type"), PROJECT_CLASS_TYPES[project["type"]], "annotation type of a %s project" % project["type"])
+        class_type = check_choice(
+            body.get("type"), PROJECT_CLASS_TYPES[project["type"]], "annotation type of a %s project" % project["type"]
+        )
         value = required_string(body, "value", "annotation")
         title = required_string(body, "title", "annotation")
         return self._add_class(project, class_type, value, title, body)
@@ -318,14 +322,18 @@ class FastLabelState:
         check_keys(body, ("project", "attributes"), "classification annotation")
         project = self.project_by_slug(body.get("project"))
         if "classification" not in PROJECT_CLASS_TYPES[project["type"]]:
-            raise FastLabelError("project %r (%s) has no classification annotations" % (project["slug"], project["type"]))
+            raise FastLabelError(
+                "project %r (%s) has no classification annotations" % (project["slug"], project["type"])
+            )
         if not body.get("attributes"):
             raise FastLabelError("classification annotation: attributes are required")
         return self._add_class(project, "classification", CLASSIFICATION_VALUE, CLASSIFICATION_VALUE, body)
 
     def _add_class(self, project, class_type, value, title, body):
         if self.class_by_value(project["id"], value) is not None:
-            raise FastLabelError("an annotation with the value %r already exists in project %r" % (value, project["slug"]), 409)
+            raise FastLabelError(
+                "an annotation with the value %r already exists in project %r" % (value, project["slug"]), 409
+            )
         attributes = check_attribute_definitions(body.get("attributes") or [], new_id)
         keypoints = []
         if class_type == "pose_estimation":
@@ -369,7 +377,14 @@ class FastLabelState:
         if cls["type"] == "pose_estimation":
             ids = {k["key"]: k["id"] for k in cls["_keypoints"]}
             out["keypoints"] = [
-                {"id": k["id"], "key": k["key"], "name": k["name"], "color": k["color"], "edges": [ids[e] for e in k["edges"]], "value": []}
+                {
+                    "id": k["id"],
+                    "key": k["key"],
+                    "name": k["name"],
+                    "color": k["color"],
+                    "edges": [ids[e] for e in k["edges"]],
+                    "value": [],
+                }
                 for k in cls["_keypoints"]
             ]
         if cls["type"] == "segmentation":
@@ -390,9 +405,13 @@ class FastLabelState:
         if classification:
             check_keys(body, ("attributes",), "classification annotation")
             if cls["type"] != "classification":
-                raise FastLabelError("annotation %s is a %s annotation, not a classification one" % (class_id, cls["type"]))
+                raise FastLabelError(
+                    "annotation %s is a %s annotation, not a classification one" % (class_id, cls["type"])
+                )
         else:
-            check_keys(body, ("value", "title", "color", "order", "attributes", "maxAreaCount", "keypoints"), "annotation")
+            check_keys(
+                body, ("value", "title", "color", "order", "attributes", "maxAreaCount", "keypoints"), "annotation"
+            )
         fields = {}
         if body.get("value") is not None:
             value = required_string(body, "value", "annotation")
@@ -437,7 +456,8 @@ class FastLabelState:
             raise FastLabelError("task %s not found" % task_id, 404)
         if kind is not None and task["_kind"] != kind:
             raise FastLabelError(
-                "task %s is an %s task: use %s/%s" % (task_id, task["_kind"].replace("_", " "), KIND_PATHS[task["_kind"]], task_id)
+                "task %s is an %s task: use %s/%s"
+                % (task_id, task["_kind"].replace("_", " "), KIND_PATHS[task["_kind"]], task_id)
             )
         return task
 
@@ -555,9 +575,13 @@ class FastLabelState:
             value = item.get("value")
             cls = self.class_by_value(project["id"], value) if isinstance(value, str) else None
             if cls is None:
-                raise FastLabelError("%s: no annotation class with the value %r in project %r" % (what, value, project["slug"]))
+                raise FastLabelError(
+                    "%s: no annotation class with the value %r in project %r" % (what, value, project["slug"])
+                )
             if item.get("type") != cls["type"]:
-                raise FastLabelError("%s: the class %r is a %s annotation, not %r" % (what, value, cls["type"], item.get("type")))
+                raise FastLabelError(
+                    "%s: the class %r is a %s annotation, not %r" % (what, value, cls["type"], item.get("type"))
+                )
             points = check_points(cls["type"], item.get("points"), cls["_max_area_count"], what)
             rotation = item.get("rotation")
             if rotation is None:
@@ -607,7 +631,9 @@ class FastLabelState:
             return []
         cls = self.class_by_value(project["id"], CLASSIFICATION_VALUE)
         if cls is None or cls["type"] != "classification":
-            raise FastLabelError("project %r has no classification annotation (POST annotations/classification first)" % project["slug"])
+            raise FastLabelError(
+                "project %r has no classification annotation (POST annotations/classification first)" % project["slug"]
+            )
         return check_attribute_values(attributes, cls["_attributes"], "task")
 
     def update_task(self, task_id, body, kind=None):
@@ -702,7 +728,8 @@ class FastLabelState:
         strangers = [i for i in task_ids if i not in self.tasks or self.tasks[i]["_project_id"] != project["id"]]
         if strangers:
             raise FastLabelError(
-                "%s: %d task id(s) are not tasks of project %r: %s" % (what, len(strangers), project["slug"], ", ".join(strangers[:5]))
+                "%s: %d task id(s) are not tasks of project %r: %s"
+                % (what, len(strangers), project["slug"], ", ".join(strangers[:5]))
             )
         now, updated = self.clock.now(), 0
         for task_id in task_ids:
@@ -754,7 +781,12 @@ class FastLabelState:
         keypoints = []
         if cls["type"] == "pose_estimation":
             keypoints = [
-                {"key": k["key"], "name": k["name"], "value": annotation["keypoints"].get(k["key"], []), "edges": list(k["edges"])}
+                {
+                    "key": k["key"],
+                    "name": k["name"],
+                    "value": annotation["keypoints"].get(k["key"], []),
+                    "edges": list(k["edges"]),
+                }
                 for k in cls["_keypoints"]
             ]
         return {

@@ -14,9 +14,7 @@ from ..emulator_base import emulator_kwargs, main_parser, serve
 def main(argv=None):
     parser = main_parser("A local emulator of Kili's API (GraphQL and upload bucket) on 127.0.0.1")
     parser.add_argument("--max-page-size", type=int, default=500, help="largest `first` of a list query")
-    parser.add_argument(
-        "--admin-email", default="emulator-admin@kili.local", help="email of the API key's user"
-    )
+    parser.add_argument("--admin-email", default="emulator-admin@kili.local", help="email of the API key's user")
     args = parser.parse_args(argv)
     from .server import KiliEmulator
 

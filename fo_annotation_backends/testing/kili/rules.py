@@ -20,9 +20,7 @@ HUMAN_TYPES = ("AUTOSAVE", "DEFAULT", "REVIEW")
 SUBMITTED_TYPES = ("DEFAULT", "REVIEW")
 MODEL_TYPES = ("INFERENCE", "PREDICTION")
 #: input types whose content is media, given by URL
-URL_ONLY_INPUT_TYPES = frozenset(
-    {"AUDIO", "GEOSPATIAL", "IMAGE", "PDF", "VIDEO", "VIDEO_LEGACY", "TIME_SERIES", "URL"}
-)
+URL_ONLY_INPUT_TYPES = frozenset({"AUDIO", "GEOSPATIAL", "IMAGE", "PDF", "VIDEO", "VIDEO_LEGACY", "TIME_SERIES", "URL"})
 #: input types whose label jsonResponse is keyed by frame, not by job
 FRAME_KEYED_INPUT_TYPES = frozenset({"VIDEO", "VIDEO_LEGACY"})
 #: jsonResponse keys that are not jobs of the interface
@@ -112,14 +110,11 @@ def paginate(items, first, skip, max_page_size):
     if first is None or first < 0:
         raise KiliError("first must be a non-negative integer", "invalidPagination")
     if first > max_page_size:
-        raise KiliError(
-            "first is %d: a page holds at most %d items" % (first, max_page_size), "pageSizeTooLarge"
-        )
+        raise KiliError("first is %d: a page holds at most %d items" % (first, max_page_size), "pageSizeTooLarge")
     skip = skip or 0
     if skip < 0:
         raise KiliError("skip must be a non-negative integer", "invalidPagination")
     return items[skip : skip + first]
-
 
 
 def status_after(status, label_type):

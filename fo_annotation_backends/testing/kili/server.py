@@ -207,7 +207,7 @@ class KiliEmulator(EmulatorServer):
                     _public(
                         asset,
                         jsonMetadata=json.loads(asset["jsonMetadata"] or "{}"),
-                        labels=[self._label(l) for l in self.state.asset_labels(asset)],
+                        labels=[self._label(label) for label in self.state.asset_labels(asset)],
                     )
                 )
             return out
@@ -216,7 +216,7 @@ class KiliEmulator(EmulatorServer):
         """The project's labels in creation order (``jsonResponse`` decoded,
         ``author`` as ``{id, email}``)."""
         with self.state.lock:
-            return [self._label(l) for l in self.state.filter_labels({"project": {"id": project_id}})]
+            return [self._label(label) for label in self.state.filter_labels({"project": {"id": project_id}})]
 
     def _label(self, label):
         author = self.state.users.get(label["_author_id"]) or {}
@@ -226,7 +226,9 @@ class KiliEmulator(EmulatorServer):
             author={"id": author.get("id"), "email": author.get("email")},
         )
 
-    def add_label(self, asset_id, json_response, label_type="DEFAULT", author_id=None, model_name=None, seconds_to_label=None):
+    def add_label(
+        self, asset_id, json_response, label_type="DEFAULT", author_id=None, model_name=None, seconds_to_label=None
+    ):
         """Adds one label as a person (or a model) would; returns it."""
         data = {
             "labelType": label_type,
@@ -307,7 +309,9 @@ class KiliEmulator(EmulatorServer):
         viewer = self._viewer(request)
         if viewer is None:
             # with "errors", clients fail at once rather than retry a 401
-            return json_response(401, {"errors": [_error("missing or invalid API key", "invalidApiKey", "UNAUTHENTICATED")]})
+            return json_response(
+                401, {"errors": [_error("missing or invalid API key", "invalidApiKey", "UNAUTHENTICATED")]}
+            )
         try:
             body = request.json()
         except ValueError:

@@ -417,9 +417,7 @@ class KiliState(LabelsState):
             )
         count = sizes.pop()
         if count > MAX_ASSETS_PER_CALL:
-            raise KiliError(
-                "at most %d assets per call, %d given" % (MAX_ASSETS_PER_CALL, count), "tooManyAssets"
-            )
+            raise KiliError("at most %d assets per call, %d given" % (MAX_ASSETS_PER_CALL, count), "tooManyAssets")
 
         def column(key, default=None):
             values = arrays.get(key) or [None] * count
@@ -565,7 +563,7 @@ class KiliState(LabelsState):
         if metadata and not metadata_matches(json.loads(asset["jsonMetadata"] or "{}"), metadata):
             return False
         label_where = given(where, "label")
-        if label_where and not any(self.label_matches(self.labels[l], label_where) for l in asset["_labels"]):
+        if label_where and not any(self.label_matches(self.labels[label], label_where) for label in asset["_labels"]):
             return False
         unsupported(
             where,
@@ -673,9 +671,7 @@ class KiliState(LabelsState):
                 raise KiliError("at most %d assets per call" % MAX_DELETE_PER_CALL, "tooManyAssets")
             ids = [a["id"] for a in matches]
         if len(ids) > MAX_DELETE_PER_CALL:
-            raise KiliError(
-                "at most %d assets per call, %d given" % (MAX_DELETE_PER_CALL, len(ids)), "tooManyAssets"
-            )
+            raise KiliError("at most %d assets per call, %d given" % (MAX_DELETE_PER_CALL, len(ids)), "tooManyAssets")
         others = {k: v for k, v in where.items() if k != "idIn"}
         for asset_id in ids:
             asset = self.assets.get(asset_id)
@@ -695,7 +691,9 @@ class KiliState(LabelsState):
         the ids that name no asset."""
         ids = given(where, "idIn")
         if ids is None:
-            ids = [a["id"] for a in self.filter_assets(where)] if given(where, "id") or given(where, "project") else None
+            ids = (
+                [a["id"] for a in self.filter_assets(where)] if given(where, "id") or given(where, "project") else None
+            )
         if ids is None:
             raise KiliError("%s needs idIn, id or a project" % what, "missingFilter")
         if len(ids) > MAX_DELETE_PER_CALL:

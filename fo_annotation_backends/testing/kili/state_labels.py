@@ -30,9 +30,7 @@ class LabelsState:
         label_type = data["labelType"]
         items = data.get("labelsData") or []
         if len(items) > MAX_LABELS_PER_CALL:
-            raise KiliError(
-                "at most %d labels per call, %d given" % (MAX_LABELS_PER_CALL, len(items)), "tooManyLabels"
-            )
+            raise KiliError("at most %d labels per call, %d given" % (MAX_LABELS_PER_CALL, len(items)), "tooManyLabels")
         if data.get("stepId"):
             raise KiliError("the emulator's projects have no workflow steps (workflow V1)", "unsupported")
         ids_in = given(where, "idIn")
@@ -173,9 +171,9 @@ class LabelsState:
         if project_where and given(project_where, "id") is not None:
             scope["project"] = {"id": project_where["id"]}
         assets = self._candidate_assets(scope) if scope else list(self.assets.values())
-        labels = [self.labels[l] for a in assets for l in a["_labels"]]
-        labels.sort(key=lambda l: l["_seq"])
-        return [l for l in labels if self.label_matches(l, where)]
+        labels = [self.labels[label] for a in assets for label in a["_labels"]]
+        labels.sort(key=lambda label: label["_seq"])
+        return [label for label in labels if self.label_matches(label, where)]
 
     def delete_labels(self, ids):
         if len(ids) > MAX_DELETE_PER_CALL:
@@ -187,14 +185,14 @@ class LabelsState:
                 continue
             asset = self.assets[label["assetId"]]
             asset["_labels"].remove(label_id)
-            if not any(self.labels[l]["labelType"] in HUMAN_TYPES for l in asset["_labels"]):
+            if not any(self.labels[label]["labelType"] in HUMAN_TYPES for label in asset["_labels"]):
                 asset["status"] = "TODO"
             asset["updatedAt"] = self.clock.now()
             deleted.append(label_id)
         return deleted
 
     def asset_labels(self, asset):
-        return [self.labels[l] for l in asset["_labels"]]
+        return [self.labels[label] for label in asset["_labels"]]
 
     def latest_label(self, asset):
         """The asset's latest DEFAULT or REVIEW label."""
@@ -210,7 +208,7 @@ class LabelsState:
         for label in self.asset_labels(asset):
             if label["labelType"] in SUBMITTED_TYPES:
                 latest[label["_author_id"]] = label
-        return sorted(latest.values(), key=lambda l: l["_seq"])
+        return sorted(latest.values(), key=lambda label: label["_seq"])
 
     def is_latest_of_author(self, label, types):
         """Whether ``label`` (of one of ``types``) is its author's latest label
