@@ -1,0 +1,8 @@
+"""``python -m fo_annotation_backends.cli``: the same as ``fo-annotation-backends``."""
+
+import sys
+
+from . import main
+
+if __name__ == "__main__":
+    sys.exit(main())
