@@ -6,13 +6,14 @@ test, from this package's pytest plugin)."""
 import os
 
 import pytest
-from registration import CONFIG_CLS, FASTLABEL_CONFIG_CLS, KILI_CONFIG_CLS, registered_backend, temporary_dataset
+from registration import CONFIG_CLS, FASTLABEL_CONFIG_CLS, KILI_CONFIG_CLS, temporary_dataset
 
 from fo_annotation_backends.labelstudio import LabelStudioClient
 from fo_annotation_backends.testing.fastlabel_annotator import FastLabelAnnotator
 from fo_annotation_backends.testing.kili_annotator import KiliAnnotator
 from fo_annotation_backends.testing.labelstudio_annotator import LabelStudioAnnotator
 from fo_annotation_backends.testing.labelstudio_server import LabelStudioServer, cache_dir
+from fo_annotation_backends.testing.registration import registered_backend
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import fiftyone as fo
 import fiftyone.utils.annotations as foua
 import pytest
 from dataset_helpers import add_images, dets
-from registration import FASTLABEL_CONFIG_CLS, registered_backend, temporary_dataset
+from registration import FASTLABEL_CONFIG_CLS, temporary_dataset
 
 from fo_annotation_backends.core.errors import (
     AnnotationBackendError,
@@ -28,6 +28,7 @@ from fo_annotation_backends.core.errors import (
 from fo_annotation_backends.core.runs import STATUS_KEYS
 from fo_annotation_backends.fastlabel import FastLabelBackend, FastLabelClient, UploadInterruptedError
 from fo_annotation_backends.testing.fastlabel import FastLabelEmulator
+from fo_annotation_backends.testing.registration import registered_backend
 
 pytestmark = pytest.mark.integration
 

@@ -14,11 +14,11 @@ from dataset_helpers import add_images, dets
 from fiftyone.operators.executor import ExecutionError, execute_or_delegate_operator, resolve_type
 from fiftyone.operators.registry import OperatorRegistry
 from kili_helpers import box_annotation, job, key
-from registration import registered_backend
 
 from fo_annotation_backends.core.secrets import redact
 from fo_annotation_backends.plugin import helpers
 from fo_annotation_backends.plugin.helpers import preview_load
+from fo_annotation_backends.testing.registration import registered_backend
 
 pytestmark = pytest.mark.integration
 
