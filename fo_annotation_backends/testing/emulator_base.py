@@ -40,6 +40,7 @@ import sys
 import threading
 import time
 import zlib
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -68,6 +69,19 @@ FAULT_KINDS = ("rate_limit", "server_error", "drop", "slow", "lost_response", "o
 CONTROL_PREFIX = "/_emulator/"
 
 logger = logging.getLogger(__name__)
+
+
+class Clock:
+    """ISO-8601 UTC timestamps with milliseconds, strictly increasing."""
+
+    def __init__(self):
+        self._last_ms = 0
+
+    def now(self):
+        ms = max(int(time.time() * 1000), self._last_ms + 1)
+        self._last_ms = ms
+        stamp = datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
+        return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
 
 
 class Request:

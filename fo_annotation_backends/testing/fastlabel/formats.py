@@ -11,9 +11,7 @@ import binascii
 import io
 import math
 import re
-import time
 import warnings
-from datetime import datetime, timezone
 
 from PIL import Image
 
@@ -101,19 +99,6 @@ class FastLabelError(Exception):
         super().__init__(message)
         self.message = message
         self.status = status
-
-
-class Clock:
-    """ISO-8601 UTC timestamps with milliseconds, strictly increasing."""
-
-    def __init__(self):
-        self._last_ms = 0
-
-    def now(self):
-        ms = max(int(time.time() * 1000), self._last_ms + 1)
-        self._last_ms = ms
-        stamp = datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
-        return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
 
 
 # -- generic checks ------------------------------------------------------------------

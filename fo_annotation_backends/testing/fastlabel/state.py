@@ -15,6 +15,7 @@ import threading
 import uuid
 from urllib.parse import quote
 
+from ..emulator_base import Clock
 from .formats import (
     CLASSIFICATION_VALUE,
     DEFAULT_MAX_AREA_COUNT,
@@ -30,7 +31,6 @@ from .formats import (
     PROJECT_TYPES,
     TASK_STATUSES,
     WORKFLOWS,
-    Clock,
     FastLabelError,
     check_attribute_definitions,
     check_attribute_values,

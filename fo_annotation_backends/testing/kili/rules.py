@@ -4,9 +4,7 @@ checks of filters, JSON fields and interfaces."""
 
 import io
 import json
-import time
 import uuid
-from datetime import datetime, timezone
 
 MAX_ASSETS_PER_CALL = 100
 MAX_LABELS_PER_CALL = 100
@@ -43,19 +41,6 @@ class KiliError(Exception):
 def new_id():
     """A cuid-like id (25 lowercase alphanumerics starting with ``c``)."""
     return "c" + uuid.uuid4().hex[:24]
-
-
-class Clock:
-    """ISO-8601 UTC timestamps with milliseconds, strictly increasing."""
-
-    def __init__(self):
-        self._last_ms = 0
-
-    def now(self):
-        ms = max(int(time.time() * 1000), self._last_ms + 1)
-        self._last_ms = ms
-        stamp = datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
-        return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + "%03dZ" % (ms % 1000)
 
 
 def given(where, key):

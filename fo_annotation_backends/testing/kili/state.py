@@ -20,6 +20,7 @@ import secrets
 import threading
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+from ..emulator_base import Clock
 from .rules import (
     FAR_EXPIRY,
     MAX_ASSETS_PER_CALL,
@@ -28,7 +29,6 @@ from .rules import (
     SIGNATURE_PARAM,
     STORAGE_PREFIX,
     URL_ONLY_INPUT_TYPES,
-    Clock,
     KiliError,
     check_interface,
     check_mark,
