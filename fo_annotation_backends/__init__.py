@@ -1,16 +1,11 @@
-"""FiftyOne annotation backends for Label Studio, Kili-style and
-FastLabel-style services.
+"""FiftyOne annotation backends for labeling services (the services are
+listed in :mod:`fo_annotation_backends.registry`).
 
-Register the backends in ``~/.fiftyone/annotation_config.json``::
-
-    {"backends": {
-        "labelstudio": {"config_cls": "fo_annotation_backends.labelstudio.LabelStudioBackendConfig",
-                        "url": "http://localhost:8080"},
-        "kili": {"config_cls": "fo_annotation_backends.kili.KiliBackendConfig"},
-        "fastlabel": {"config_cls": "fo_annotation_backends.fastlabel.FastLabelBackendConfig"}}}
-
-(keys in ``FIFTYONE_<BACKEND>_API_KEY``), then
-``view.annotate("run1", backend="kili", label_schema=...)`` and
+``fo-annotation-backends setup`` registers them in FiftyOne's annotation
+config (``~/.fiftyone/annotation_config.json``), each as
+``{"config_cls": "fo_annotation_backends.<service>.<Service>BackendConfig"}``
+with its key in ``FIFTYONE_<BACKEND>_API_KEY``; then
+``view.annotate("run1", backend="<service>", label_schema=...)`` and
 ``dataset.load_annotations("run1")``.
 """
 

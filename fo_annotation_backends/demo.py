@@ -1,16 +1,15 @@
 """The main job, end to end on this machine.
 
-Starts a local Label Studio server, builds a small dataset of generated
-images with existing detections, sends it to Label Studio with
-``annotate()``, lets a simulated annotator edit, add and delete labels
-through Label Studio's REST API, merges the work back with
-``load_annotations()``, and prints what changed. ``--backend kili`` and
-``--backend fastlabel`` do the same against the Kili-protocol emulator
-(GraphQL, signed-URL uploads, DEFAULT and REVIEW labels by named people) or
-the FastLabel-protocol emulator (REST, base64 tasks, edits in place, task
-statuses).
+Starts a local server of one of the services of the registry (its real
+server, or this package's emulator of its protocol: the registry's
+``local_server``), builds a small dataset of generated
+images with existing detections, sends it with ``annotate()``, lets the
+service's simulated person edit, add and delete labels through the
+service's own API, merges the work back with ``load_annotations()``, and
+prints what changed.
 
-    python -m fo_annotation_backends.demo [--backend labelstudio|kili|fastlabel] [--samples 12] [--keep-server]
+    python -m fo_annotation_backends.demo [--backend NAME] [--samples 12] [--keep-server]
+    python -m fo_annotation_backends.demo --backend NAME --url URL --api-key KEY   # a server already running
 """
 
 import argparse
@@ -19,9 +18,12 @@ import os
 import random
 import sys
 import time
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from . import registry
 
 CLASSES = ["cat", "dog", "traffic light", "café & <bar>"]
 
@@ -46,116 +48,6 @@ def make_images(folder, count, seed=0):
         image.save(path, quality=90)
         out.append((path, boxes))
     return out
-
-
-def simulate_annotator(annotator, task_ids, rng):
-    """Edits, adds and deletes boxes the way a person would, task by task."""
-    for n, task_id in enumerate(task_ids):
-        result = annotator.prefilled_result(task_id)
-        boxes = [r for r in result if r["type"] == "rectanglelabels"]
-        if n % 4 == 0 and boxes:  # move and relabel the first box
-            value = boxes[0]["value"]
-            value["x"] = min(value["x"] + 5.0, 100.0 - value["width"])
-            value["rectanglelabels"] = [CLASSES[(CLASSES.index(value["rectanglelabels"][0]) + 1) % len(CLASSES)]]
-        if n % 4 == 1 and boxes:  # delete the last box
-            result = [r for r in result if r["id"] != boxes[-1]["id"]]
-        if n % 4 == 2:  # add a box the model missed
-            result.append(
-                {
-                    "id": "new%05d" % n,
-                    "from_name": "ground_truth",
-                    "to_name": "image",
-                    "type": "rectanglelabels",
-                    "value": {
-                        "x": 5.0,
-                        "y": 5.0,
-                        "width": 20.0,
-                        "height": 15.0,
-                        "rotation": 0,
-                        "rectanglelabels": [rng.choice(CLASSES)],
-                    },
-                }
-            )
-        if n % 4 == 3 and n % 8 == 7:
-            annotator.skip(task_id)
-            continue
-        annotator.submit(task_id, result)
-
-
-def simulate_kili_annotator(annotator, results, rng):
-    """The same edits as :func:`simulate_annotator`, as a person in Kili's
-    editor: DEFAULT labels by one annotator, some reviewed by another."""
-    mapping = results.interface_mapping
-    job = mapping["jobs"]["ground_truth"]
-    keys = mapping["categories"]["ground_truth"]
-    classes = {v: k for k, v in keys.items()}
-    for n, (_sample_id, asset_id) in enumerate(sorted(results.asset_ids.items())):
-        response = annotator.prefilled(results.project_id, asset_id)
-        boxes = response.setdefault(job, {"annotations": []})["annotations"]
-        if n % 4 == 0 and boxes:  # move and relabel the first box
-            vertices = boxes[0]["boundingPoly"][0]["normalizedVertices"]
-            shift = min(0.05, 1.0 - max(v["x"] for v in vertices))
-            for vertex in vertices:
-                vertex["x"] += shift
-            name = classes[boxes[0]["categories"][0]["name"]]
-            boxes[0]["categories"] = [
-                {"name": keys[CLASSES[(CLASSES.index(name) + 1) % len(CLASSES)]], "confidence": 100}
-            ]
-        if n % 4 == 1 and boxes:  # delete the last box
-            boxes.pop()
-        if n % 4 == 2:  # add a box the model missed
-            boxes.append(
-                {
-                    "mid": "new%05d" % n,
-                    "type": "rectangle",
-                    "categories": [{"name": keys[rng.choice(CLASSES)], "confidence": 100}],
-                    "boundingPoly": [
-                        {
-                            "normalizedVertices": [
-                                {"x": 0.05, "y": 0.2},
-                                {"x": 0.05, "y": 0.05},
-                                {"x": 0.25, "y": 0.05},
-                                {"x": 0.25, "y": 0.2},
-                            ]
-                        }
-                    ],
-                    "children": {},
-                }
-            )
-        if n % 4 == 3 and n % 8 == 7:
-            continue  # nobody opened this one: it keeps its labels
-        annotator.submit(results.project_id, asset_id, response, author="annotator@example.com")
-        if n % 3 == 0:  # a reviewer accepts it as it is
-            annotator.submit(results.project_id, asset_id, response, author="reviewer@example.com", label_type="REVIEW")
-
-
-def simulate_fastlabel_annotator(annotator, results, rng):
-    """The same edits as :func:`simulate_annotator`, as a person in
-    FastLabel's editor (edited annotations keep their ids), then a reviewer
-    approving some tasks."""
-    values = results.interface_mapping["classes"]["ground_truth"]
-    classes = {v: k for k, v in values.items()}
-    for n, (_sample_id, task_id) in enumerate(sorted(results.task_ids.items())):
-        task = annotator.task(task_id)
-        boxes = task["annotations"]
-        width = task["width"]
-        if n % 4 == 0 and boxes:  # move and relabel the first box
-            x1, y1, x2, y2 = boxes[0]["points"]
-            shift = min(0.05 * width, width - x2)
-            boxes[0]["points"] = [x1 + shift, y1, x2 + shift, y2]
-            name = classes[boxes[0]["value"]]
-            boxes[0]["value"] = values[CLASSES[(CLASSES.index(name) + 1) % len(CLASSES)]]
-        if n % 4 == 1 and boxes:  # delete the last box
-            boxes.pop()
-        if n % 4 == 2:  # add a box the model missed
-            boxes.append(
-                {"type": "bbox", "value": values[rng.choice(CLASSES)], "points": [16, 12, 80, 48], "attributes": []}
-            )
-        if n % 4 == 3 and n % 8 == 7:
-            continue  # nobody opened this one: it keeps its labels
-        annotator.submit(task_id, boxes, status="completed")
-        if n % 3 == 0:
-            annotator.set_status(task_id, "approved")
 
 
 def build_dataset(fo, fol, media, count):
@@ -193,140 +85,92 @@ def print_changes(dataset, before):
     print("    deleted: %d" % changes["deleted"])
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--backend", choices=["labelstudio", "kili", "fastlabel"], default="labelstudio")
+def main(argv: list[str] | None = None) -> int:
+    """Runs the demo; returns the exit code."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--backend", choices=registry.names(), default=registry.SERVICES[0].name)
     parser.add_argument("--samples", type=int, default=12)
     parser.add_argument("--keep-server", action="store_true", help="leave the server running to look at it")
+    parser.add_argument("--url", help="use this server instead of starting one (with --api-key)")
+    parser.add_argument("--api-key", help="the key of the server given with --url")
     args = parser.parse_args(argv)
-    if args.backend == "kili":
-        return run_kili(args)
-    if args.backend == "fastlabel":
-        return run_fastlabel(args)
-    return run_labelstudio(args)
+    if bool(args.url) != bool(args.api_key):
+        parser.error("--url and --api-key go together")
+    service = registry.get(args.backend)
+    if args.url:
+        return run_demo(args, service, _ExistingServer(args.url, args.api_key))
+    server = service.hook(service.local_server)()
+    message = getattr(server, "starting_message", None)
+    if message:
+        print(message)
+    with server:
+        return run_demo(args, service, server)
 
 
-def run_kili(args):
-    from .kili import KiliBackendConfig
-    from .testing.kili import KiliEmulator
-    from .testing.kili_annotator import KiliAnnotator
+class _ExistingServer:
+    """A server the user started (``--url``/``--api-key``)."""
 
-    def simulate(server, results):
-        simulate_kili_annotator(KiliAnnotator(server.url, server.api_key), results, random.Random(1))
+    def __init__(self, url: str, api_key: str) -> None:
+        self.url = url
+        self.api_key = api_key
 
-    return run_emulated(args, "kili", KiliBackendConfig, KiliEmulator, simulate, "Kili", project_name="FiftyOne demo")
-
-
-def run_fastlabel(args):
-    from .fastlabel import FastLabelBackendConfig
-    from .testing.fastlabel import FastLabelEmulator
-    from .testing.fastlabel_annotator import FastLabelAnnotator
-
-    def simulate(server, results):
-        simulate_fastlabel_annotator(FastLabelAnnotator(server.url, server.api_key), results, random.Random(1))
-
-    return run_emulated(
-        args,
-        "fastlabel",
-        FastLabelBackendConfig,
-        FastLabelEmulator,
-        simulate,
-        "FastLabel",
-        project_name="FiftyOne demo",
-        priority="high",
-    )
+    def stats(self) -> None:
+        return None
 
 
-def run_emulated(args, backend, config_cls, emulator_cls, simulate, service, **annotate_kwargs):
-    """The main job against one of this package's emulators, in-process."""
+def run_demo(args: argparse.Namespace, service: registry.Service, server: Any) -> int:
+    """The main job against a running server of ``service``."""
     import fiftyone as fo
     import fiftyone.core.labels as fol
 
-    from .testing.labelstudio_server import cache_dir
+    from .testing import cache_dir
 
     media = os.path.join(cache_dir(), "demo-media")
-    with emulator_cls() as server:
-        print("A local %s-protocol server is up at %s" % (service, server.url))
-        fo.annotation_config.backends[backend] = {
-            "config_cls": "%s.%s" % (config_cls.__module__.rsplit(".", 1)[0], config_cls.__name__),
-            "url": server.url,
-            "api_key": server.api_key,
-        }
-        dataset = build_dataset(fo, fol, media, args.samples)
-        before = {s.id: {d.id: d for d in s.ground_truth.detections} for s in dataset}
-        anno_key = "demo_%d" % int(time.time())
-        schema = {"ground_truth": {"type": "detections", "classes": CLASSES}}
-        results = dataset.annotate(anno_key, backend=backend, label_schema=schema, **annotate_kwargs)
-        print("Sent %d samples to %s (%s)" % (len(dataset), service, results.project_url))
+    print("%s is up at %s" % (service.title, server.url))
+    fo.annotation_config.backends[service.name] = {
+        "config_cls": service.config_cls,
+        "url": server.url,
+        "api_key": server.api_key,
+    }
+    dataset = build_dataset(fo, fol, media, args.samples)
+    before = {s.id: {d.id: d for d in s.ground_truth.detections} for s in dataset}
+    anno_key = "demo_%d" % int(time.time())
+    schema = {"ground_truth": {"type": "detections", "classes": CLASSES}}
+    results = dataset.annotate(anno_key, backend=service.name, label_schema=schema, **service.demo_parameters)
+    print("Sent %d samples to %s (project %s)" % (len(dataset), service.title, results.project_id))
 
-        simulate(server, results)
-        results.print_status()
-        dataset.load_annotations(anno_key)
-        print_changes(dataset, before)
-        _print_requests(server)
-        if args.keep_server:
-            _wait_for_ctrl_c(server)
+    service.hook(service.demo_annotator)(server, results, CLASSES, random.Random(1))
+    results.print_status()
+    dataset.load_annotations(anno_key)
+    print_changes(dataset, before)
+    _print_requests(server)
+    if args.keep_server and not args.url:
+        _wait_for_ctrl_c(server, results)
     return 0
 
 
-def _print_requests(server):
+def _print_requests(server: Any) -> None:
     stats = server.stats()
+    if not stats:
+        return
     print(
         "\nThe server answered %d requests: %s"
         % (stats["requests"], ", ".join("%s %d" % item for item in sorted(stats["operations"].items())))
     )
 
 
-def _wait_for_ctrl_c(server):
-    print("Server left running at %s (key %s); press Ctrl-C to stop it." % (server.url, server.api_key))
+def _wait_for_ctrl_c(server: Any, results: Any) -> None:
+    url = getattr(results, "project_url", None)
+    describe = getattr(server, "describe", None)
+    print("\nServer left running at %s (key %s)." % (server.url, server.api_key))
+    if url:
+        print("Look at the project: %s%s" % (url, " (%s)" % describe() if describe else ""))
+    print("Press Ctrl-C to stop it.")
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
-
-
-def run_labelstudio(args):
-    import fiftyone as fo
-    import fiftyone.core.labels as fol
-
-    from .testing.labelstudio_annotator import LabelStudioAnnotator
-    from .testing.labelstudio_server import LabelStudioServer, cache_dir
-
-    cache = cache_dir()
-    media = os.path.join(cache, "demo-media")
-    print("Starting a local Label Studio server (first start migrates its database: ~40 s)...")
-    server = LabelStudioServer(data_dir=os.path.join(cache, "labelstudio-data"))
-    server.start()
-    try:
-        print("Label Studio is up at %s" % server.url)
-        fo.annotation_config.backends["labelstudio"] = {
-            "config_cls": "fo_annotation_backends.labelstudio.LabelStudioBackendConfig",
-            "url": server.url,
-            "api_key": server.legacy_token,
-        }
-        dataset = build_dataset(fo, fol, media, args.samples)
-        before = {s.id: {d.id: d for d in s.ground_truth.detections} for s in dataset}
-        anno_key = "demo_%d" % int(time.time())
-        schema = {"ground_truth": {"type": "detections", "classes": CLASSES}}
-        results = dataset.annotate(anno_key, backend="labelstudio", label_schema=schema)
-        print("Sent %d samples to Label Studio project %s" % (len(dataset), results.project_id))
-
-        annotator = LabelStudioAnnotator(server.url, server.legacy_token)
-        simulate_annotator(annotator, sorted(results.uploaded_tasks), random.Random(1))
-        results.print_status()
-
-        dataset.load_annotations(anno_key)
-        print_changes(dataset, before)
-        print(
-            "\nLook at the project: %s (user %s, password %s)" % (results.project_url, server.username, server.password)
-        )
-        if args.keep_server:
-            print("Server left running; press Ctrl-C to stop it.")
-            server.wait()
-    finally:
-        server.stop()
-    return 0
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@ referenced by dotted path (``"package.module:attribute"``) and imported only
 when used, so that reading the registry imports neither FiftyOne nor any
 service's code.
 
-Run ``python -m fo_annotation_backends.registry --write`` after editing an
-entry: it rewrites the generated parts of ``README.md`` and ``fiftyone.yml``
-(a test fails while they are out of date).
+Run ``python -m fo_annotation_backends.registry_docs --write`` after editing
+an entry: it rewrites the generated parts of ``README.md`` and
+``fiftyone.yml`` (a test fails while they are out of date).
+``python -m fo_annotation_backends.registry --tool-envs`` lists the virtual
+environments ``./run setup`` installs for the services' tests.
 """
 
 from __future__ import annotations
@@ -26,6 +28,10 @@ from typing import Any, Literal
 PACKAGE = "fo_annotation_backends"
 
 InputKind = Literal["str", "choice", "list"]
+
+#: FiftyOne's own annotation backends: an entry of ours under one of these
+#: names replaces FiftyOne's (see :attr:`Service.replaces_builtin`)
+FIFTYONE_BUILTIN_BACKENDS = ("cvat", "labelbox", "labelstudio")
 
 
 def resolve(reference: str) -> Any:
@@ -171,11 +177,11 @@ SERVICES: tuple[Service, ...] = (
         config_class="backend.LabelStudioBackendConfig",
         backend_class="backend.LabelStudioBackend",
         results_class="backend.LabelStudioAnnotationResults",
-        endpoint_hint="the server's base url, e.g. http://localhost:8080",
+        endpoint_hint="the address you open in a browser",
         default_url=None,
         extra_key_envs=(),
         extra_url_envs=(),
-        check_server="fo_annotation_backends.labelstudio.client:check_server",
+        check_server="fo_annotation_backends.labelstudio.backend:check_server",
         app_inputs=(),
         local_server="fo_annotation_backends.testing.labelstudio_server:LocalLabelStudio",
         demo_annotator="fo_annotation_backends.testing.labelstudio_annotator:demo_edits",
@@ -202,7 +208,7 @@ SERVICES: tuple[Service, ...] = (
         default_url="https://cloud.kili-technology.com/api/label/v2/graphql",
         extra_key_envs=("FIFTYONE_KILI_API_KEY",),
         extra_url_envs=("FIFTYONE_KILI_URL",),
-        check_server="fo_annotation_backends.kili.client:check_server",
+        check_server="fo_annotation_backends.kili.backend:check_server",
         app_inputs=(
             AppInput(
                 name="label_selection",
@@ -249,7 +255,7 @@ SERVICES: tuple[Service, ...] = (
         default_url="https://api.fastlabel.ai/v1/",
         extra_key_envs=("FIFTYONE_FASTLABEL_API_KEY", "FASTLABEL_ACCESS_TOKEN"),
         extra_url_envs=("FIFTYONE_FASTLABEL_URL", "FASTLABEL_API_URL"),
-        check_server="fo_annotation_backends.fastlabel.client:check_server",
+        check_server="fo_annotation_backends.fastlabel.backend:check_server",
         app_inputs=(
             AppInput(
                 name="priority",
@@ -324,3 +330,28 @@ def service_of_config_cls(config_cls: object) -> Service | None:
     if len(parts) < 3 or parts[0] != PACKAGE:
         return None
     return _BY_NAME.get(parts[1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``--names``: the services' names, one a line; ``--tool-envs``: one line
+    per tool venv, ``venv<TAB>requirement<TAB>marker`` (read by ``./run``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="What the registry declares, for scripts")
+    action = parser.add_mutually_exclusive_group(required=True)
+    action.add_argument("--names", action="store_true")
+    action.add_argument("--tool-envs", action="store_true")
+    args = parser.parse_args(argv)
+    if args.names:
+        print("\n".join(names()))
+    else:
+        for service in SERVICES:
+            for env in service.tool_envs:
+                print("%s\t%s\t%s" % (env.venv, env.requirement, env.marker))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())

@@ -21,12 +21,12 @@ annotation config file is :mod:`.config_file` and what they share is
 import argparse
 import sys
 
+from .. import registry
 from .common import (
     CONFIG_CLASSES,
     EXTRA_KEY_ENVS,
     EXTRA_URL_ENVS,
     FIFTYONE_BUILTIN_BACKENDS,
-    FIFTYONE_LABELSTUDIO_PLACEHOLDER,
     PROG,
     TITLES,
     CliError,
@@ -64,7 +64,6 @@ __all__ = [
     "EXTRA_KEY_ENVS",
     "EXTRA_URL_ENVS",
     "FIFTYONE_BUILTIN_BACKENDS",
-    "FIFTYONE_LABELSTUDIO_PLACEHOLDER",
     "PLUGIN_INSTALL_NAME",
     "PLUGIN_MANIFESTS",
     "PLUGIN_MARKER",
@@ -101,17 +100,18 @@ _is_our_plugin_dir = is_our_plugin_dir
 
 def build_parser():
     """The argument parser: one subcommand per command, each with its ``func``."""
+    _first, _second = registry.names()[0], registry.names()[-1]
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Set up and check the FiftyOne annotation backends of fo-annotation-backends "
-        "(labelstudio, kili, fastlabel).",
+        "(%s)." % ", ".join(registry.names()),
         epilog="examples:\n"
-        "  %(prog)s setup --url labelstudio=http://localhost:8080 --default-backend labelstudio\n"
-        "  %(prog)s setup --backends kili --dry-run\n"
-        "  %(prog)s plugin install\n"
-        "  %(prog)s doctor\n"
-        "  %(prog)s status my-dataset run1\n"
-        "\nexit codes: 0 ok, 1 failure, 2 usage error",
+        "  %%(prog)s setup --url %s=http://localhost:8080 --default-backend %s\n"
+        "  %%(prog)s setup --backends %s --dry-run\n"
+        "  %%(prog)s plugin install\n"
+        "  %%(prog)s doctor\n"
+        "  %%(prog)s status my-dataset run1\n"
+        "\nexit codes: 0 ok, 1 failure, 2 usage error" % (_first, _first, _second),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     from .. import __version__
@@ -122,10 +122,11 @@ def build_parser():
     setup = commands.add_parser(
         "setup",
         help="register the backends in FiftyOne's annotation config",
-        description="Registers labelstudio, kili and fastlabel in FiftyOne's annotation config file "
+        description="Registers %s in FiftyOne's annotation config file "
         "(FIFTYONE_ANNOTATION_CONFIG_PATH, else ~/.fiftyone/annotation_config.json). Merges: other "
         "backends and other keys of these entries stay as they are. Writes atomically, keeps the "
-        "previous file as <file>.bak, and never writes an API key unless --write-api-key is given.",
+        "previous file as <file>.bak, and never writes an API key unless --write-api-key is given."
+        % ", ".join(registry.names()),
     )
     setup.add_argument(
         "--backends",

@@ -4,37 +4,24 @@ into exit codes, and small helpers (printing, the umask, error messages)."""
 
 import os
 
+from .. import registry
+
 PROG = "fo-annotation-backends"
 
 #: our backends: the name they are registered under -> the config class
-CONFIG_CLASSES = {
-    "labelstudio": "fo_annotation_backends.labelstudio.LabelStudioBackendConfig",
-    "kili": "fo_annotation_backends.kili.KiliBackendConfig",
-    "fastlabel": "fo_annotation_backends.fastlabel.FastLabelBackendConfig",
-}
+CONFIG_CLASSES = {service.name: service.config_cls for service in registry.SERVICES}
 
 #: what the backends are called in messages
-TITLES = {"labelstudio": "Label Studio", "kili": "Kili", "fastlabel": "FastLabel"}
+TITLES = {service.name: service.title for service in registry.SERVICES}
 
 #: env vars our config classes read themselves, besides FiftyOne's
 #: ``FIFTYONE_<BACKEND>_<PARAM>`` (which follow the name the backend is
 #: registered under)
-EXTRA_KEY_ENVS = {
-    "labelstudio": (),
-    "kili": ("FIFTYONE_KILI_API_KEY",),
-    "fastlabel": ("FIFTYONE_FASTLABEL_API_KEY", "FASTLABEL_ACCESS_TOKEN"),
-}
-EXTRA_URL_ENVS = {
-    "labelstudio": (),
-    "kili": ("FIFTYONE_KILI_URL",),
-    "fastlabel": ("FIFTYONE_FASTLABEL_URL", "FASTLABEL_API_URL"),
-}
+EXTRA_KEY_ENVS = {service.name: service.extra_key_envs for service in registry.SERVICES}
+EXTRA_URL_ENVS = {service.name: service.extra_url_envs for service in registry.SERVICES}
 
 #: FiftyOne's own backends (a file entry with one of these names replaces it)
-FIFTYONE_BUILTIN_BACKENDS = ("cvat", "labelbox", "labelstudio")
-#: the url FiftyOne fills in for its built-in ``labelstudio`` entry: a web
-#: site, not a server
-FIFTYONE_LABELSTUDIO_PLACEHOLDER = "https://labelstud.io"
+FIFTYONE_BUILTIN_BACKENDS = registry.FIFTYONE_BUILTIN_BACKENDS
 
 
 class CliError(Exception):

@@ -10,12 +10,12 @@ import stat
 import sys
 import threading
 
+from .. import registry
 from .common import (
     CONFIG_CLASSES,
     EXTRA_KEY_ENVS,
     EXTRA_URL_ENVS,
     FIFTYONE_BUILTIN_BACKENDS,
-    FIFTYONE_LABELSTUDIO_PLACEHOLDER,
     PROG,
     TITLES,
     CliError,
@@ -101,7 +101,7 @@ def _import_class(dotted):
 
 
 def _our_kind(cls):
-    """``labelstudio``/``kili``/``fastlabel`` for our config classes (and
+    """The registry name of our config classes (and
     subclasses of them), else None. Importing a subclass of ours imported
     ours: only modules already loaded are looked at."""
     for kind, dotted in CONFIG_CLASSES.items():
@@ -143,50 +143,21 @@ def _find_url(kind, name, entry, raw_entry, path, environ):
     if raw_entry.get("url"):
         return str(raw_entry["url"]), "url from the config file"
     url = entry.get("url")
-    if url and not (kind == "labelstudio" and url == FIFTYONE_LABELSTUDIO_PLACEHOLDER):
+    if url and url not in registry.get(kind).placeholder_urls:
         return str(url), "url from the annotation config"
     for extra in EXTRA_URL_ENVS[kind]:
         if environ.get(extra):
             return environ[extra], "url from env %s" % extra
-    if kind == "kili":
-        from ..kili.client import DEFAULT_URL
-
-        return DEFAULT_URL, "Kili's default url"
-    if kind == "fastlabel":
-        from ..fastlabel.client import DEFAULT_URL
-
-        return DEFAULT_URL, "FastLabel's default url"
+    service = registry.get(kind)
+    if service.default_url:
+        return service.default_url, "%s's default url" % service.title
     return None, None
 
 
 def _check_server(kind, url, key, timeout):
     """Returns who the key belongs to; raises what the client raises."""
-    if kind == "labelstudio":
-        from ..labelstudio import LabelStudioClient
-
-        client = LabelStudioClient(url, key, timeout=timeout, max_retries=1)
-        try:
-            user = client.check_credentials()
-        finally:
-            client.close()
-        return user.get("email") or user.get("username") or user.get("id")
-    if kind == "kili":
-        from ..kili import KiliClient
-
-        client = KiliClient(url, key, timeout=timeout, max_retries=1, max_calls=None)
-        try:
-            viewer = client.viewer() or {}
-        finally:
-            client.close()
-        return viewer.get("email") or viewer.get("id")
-    from ..fastlabel import FastLabelClient
-
-    client = FastLabelClient(url, key, timeout=timeout, max_retries=1, max_calls=None)
-    try:
-        client.check_credentials()
-    finally:
-        client.close()
-    return None
+    service = registry.get(kind)
+    return service.hook(service.check_server)(url, key, timeout)
 
 
 def _doctor_backend(report, name, entry, raw_entry, path, environ, timeout):
@@ -240,8 +211,8 @@ def _doctor_backend(report, name, entry, raw_entry, path, environ, timeout):
     if not url:
         report.fail(
             subject,
-            "no server URL (FiftyOne's %s placeholder is not a server)" % FIFTYONE_LABELSTUDIO_PLACEHOLDER
-            if entry.get("url") == FIFTYONE_LABELSTUDIO_PLACEHOLDER
+            "no server URL (FiftyOne's %s placeholder is not a server)" % entry.get("url")
+            if entry.get("url") in registry.get(kind).placeholder_urls
             else "no server URL",
             "`%s setup --backends %s --url %s=http://host:8080` or export FIFTYONE_%s_URL=..."
             % (PROG, name, name, name.upper()),
@@ -251,10 +222,7 @@ def _doctor_backend(report, name, entry, raw_entry, path, environ, timeout):
         return
     from ..core.errors import AuthenticationError, ParameterError, ServiceError, ServiceUnavailableError
 
-    endpoint = {
-        "kili": " (the GraphQL endpoint, .../api/label/v2/graphql)",
-        "fastlabel": " (the API base, ending in /v1/)",
-    }
+    endpoint = " (%s)" % registry.get(kind).endpoint_hint
     try:
         who = _check_server(kind, url, key, timeout)
     except AuthenticationError as e:
@@ -282,15 +250,14 @@ def _doctor_backend(report, name, entry, raw_entry, path, environ, timeout):
         report.fail(
             subject,
             "%s (%s) is not the %s API: %s" % (url, url_where, TITLES[kind], first_line(e)),
-            "point the url at the %s API%s"
-            % (TITLES[kind], endpoint.get(kind, " (the address you open in a browser)")),
+            "point the url at the %s API%s" % (TITLES[kind], endpoint),
         )
         return
     except ServiceError as e:
         report.fail(
             subject,
             "%s answered with an error (%s): %s" % (url, url_where, first_line(e)),
-            "check that the url is the %s API%s" % (TITLES[kind], endpoint.get(kind, "")),
+            "check that the url is the %s API%s" % (TITLES[kind], endpoint),
         )
         return
     except Exception as e:

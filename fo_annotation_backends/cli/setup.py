@@ -5,6 +5,7 @@ import os
 import re
 import sys
 
+from .. import registry
 from .common import (
     CONFIG_CLASSES,
     EXTRA_KEY_ENVS,
@@ -29,7 +30,7 @@ def _warn(message):
 
 
 def _parse_pairs(values, option, backends):
-    """``["kili=http://..."]`` -> ``{"kili": "http://..."}``."""
+    """``["name=http://..."]`` -> ``{"name": "http://..."}``."""
     pairs = {}
     for value in values or []:
         name, sep, rest = value.partition("=")
@@ -49,7 +50,7 @@ def _parse_pairs(values, option, backends):
 
 
 def parse_backends(value):
-    """The backends named by ``--backends`` (``"kili,fastlabel"``), without
+    """The backends named by ``--backends`` (``"name1,name2"``), without
     repeats; raises :class:`UsageError` for an empty or unknown name."""
     names = [n.strip() for n in (value or "").split(",") if n.strip()]
     if not names:
@@ -152,8 +153,11 @@ def _setup_hints(path, data, backends):
             )
             lines.append("    export %s=...   # %s, %s" % (key_env, TITLES[name], note))
         url_env = "FIFTYONE_%s_URL" % name.upper()
-        if name == "labelstudio" and not entry.get("url") and not environ.get(url_env):
-            lines.append("    export %s=http://localhost:8080   # no url configured for Label Studio" % url_env)
+        service = registry.get(name)
+        if service.default_url is None and not entry.get("url") and not environ.get(url_env):
+            lines.append(
+                "    export %s=...   # no url configured for %s (%s)" % (url_env, service.title, service.endpoint_hint)
+            )
     print_lines("Keep the API keys in the environment (FiftyOne reads FIFTYONE_<BACKEND>_API_KEY):", *lines)
     print_lines(
         "Check everything with: %s doctor%s"

@@ -13,6 +13,7 @@ class, so each service keeps its own ``XBackendConfig``/``XBackend``/
   upload did not finish.
 """
 
+import os
 from typing import Optional
 
 import fiftyone.core.fields as fof
@@ -145,6 +146,11 @@ class ImageBackendMixin(RunOwnershipMixin):
         upload did not finish is refused with the call that resumes it."""
         ensure_upload_complete(results)
         return self._download(results)
+
+
+def first_env(names: tuple[str, ...] | list[str]) -> str | None:
+    """The value of the first of ``names`` set (non-empty) in the environment."""
+    return next((os.environ[name] for name in names if os.environ.get(name)), None)
 
 
 def keypoint_skeletons(samples, fields):

@@ -22,12 +22,12 @@ for services that speak its protocol:
 - which tasks count is chosen by status; the others keep their labels.
 """
 
-import os
 import webbrowser
 
 import fiftyone.utils.annotations as foua
 
-from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin
+from .. import registry
+from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin, first_env
 from ..core.errors import ParameterError
 from ..core.params import check_positive, reject_unknown_parameters
 from ..core.secrets import get_logger
@@ -38,8 +38,7 @@ from .upload import Uploader
 
 logger = get_logger(__name__)
 
-API_KEY_ENVS = ("FIFTYONE_FASTLABEL_API_KEY", "FASTLABEL_ACCESS_TOKEN")
-URL_ENVS = ("FIFTYONE_FASTLABEL_URL", "FASTLABEL_API_URL")
+SERVICE = registry.get("fastlabel")
 APP_URL = "https://app.fastlabel.ai"
 PRIORITIES = {"none": 0, "low": 10, "medium": 20, "high": 30}
 DEFAULT_LOAD_STATUSES = ("completed", "reviewed", "approved")
@@ -149,21 +148,17 @@ class FastLabelBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
     @property
     def endpoint(self):
         """The API base URL in use."""
-        return self.url or _first_env(URL_ENVS) or DEFAULT_URL
+        return self.url or first_env(SERVICE.extra_url_envs) or DEFAULT_URL
 
     def load_credentials(self, url=None, api_key=None):
         """Fills ``url``/``api_key`` from the annotation config, then from
         the environment."""
         self._load_parameters(url=url, api_key=api_key)
         if self.api_key is None:
-            self.api_key = _first_env(API_KEY_ENVS)
+            self.api_key = first_env(SERVICE.extra_key_envs)
 
     def __repr__(self):
         return "%s(url=%r, project=%r)" % (type(self).__name__, self.endpoint, self.project)
-
-
-def _first_env(names):
-    return next((os.environ[n] for n in names if os.environ.get(n)), None)
 
 
 def _priority(value):
@@ -346,3 +341,15 @@ class FastLabelAnnotationResults(foua.AnnotationResults):
             project_created=d.get("project_created", False),
             upload_complete=d.get("upload_complete", True),
         )
+
+
+def check_server(url: str, api_key: str, timeout: float) -> str | None:
+    """Checks that ``url`` is a FastLabel API base that accepts ``api_key``
+    (the registry's ``check_server``; FastLabel does not say who the key
+    belongs to: returns None). Raises this package's errors."""
+    client = FastLabelClient(url, api_key, timeout=timeout, max_retries=1, max_calls=None)
+    try:
+        client.check_credentials()
+    finally:
+        client.close()
+    return None

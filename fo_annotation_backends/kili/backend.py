@@ -23,12 +23,12 @@ services that speak its protocol:
 import collections
 import hashlib
 import numbers
-import os
 import webbrowser
 
 import fiftyone.utils.annotations as foua
 
-from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin
+from .. import registry
+from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin, first_env
 from ..core.errors import ParameterError, ProjectDeletedError
 from ..core.params import check_choice, check_positive, reject_unknown_parameters
 from ..core.runs import remove_run_items, status_dict
@@ -39,8 +39,7 @@ from .convert import KiliInterface
 
 logger = get_logger(__name__)
 
-API_KEY_ENV = "FIFTYONE_KILI_API_KEY"
-URL_ENV = "FIFTYONE_KILI_URL"
+SERVICE = registry.get("kili")
 KILI_MAX_ASSETS_PER_PROJECT = 25000  # stated by Kili's documentation
 LABEL_SELECTIONS = ("latest", "latest_review", "annotator")
 #: asset statuses of Kili's (V1) workflow, for ``status_in``
@@ -182,14 +181,14 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
     @property
     def endpoint(self):
         """The GraphQL endpoint in use."""
-        return self.url or os.environ.get(URL_ENV) or DEFAULT_URL
+        return self.url or first_env(SERVICE.extra_url_envs) or DEFAULT_URL
 
     def load_credentials(self, url=None, api_key=None):
         """Fills ``url``/``api_key`` from the annotation config, then from
         ``FIFTYONE_KILI_URL``/``FIFTYONE_KILI_API_KEY``."""
         self._load_parameters(url=url, api_key=api_key)
-        if self.api_key is None and os.environ.get(API_KEY_ENV):
-            self.api_key = os.environ[API_KEY_ENV]
+        if self.api_key is None:
+            self.api_key = first_env(SERVICE.extra_key_envs)
 
     def asset_filters(self):
         """The ``AssetWhere`` keys of the configured asset filters."""
@@ -458,3 +457,15 @@ class KiliAnnotationResults(foua.AnnotationResults):
             upload_complete=d.get("upload_complete", True),
             added_label_ids=d.get("added_label_ids"),
         )
+
+
+def check_server(url: str, api_key: str, timeout: float) -> str | None:
+    """Checks that ``url`` is a Kili GraphQL endpoint that accepts
+    ``api_key``; returns who the key belongs to (the registry's
+    ``check_server``). Raises this package's errors."""
+    client = KiliClient(url, api_key, timeout=timeout, max_retries=1, max_calls=None)
+    try:
+        viewer = client.viewer() or {}
+    finally:
+        client.close()
+    return viewer.get("email") or viewer.get("id")

@@ -469,3 +469,15 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
             upload_complete=d.get("upload_complete", True),
             added_labels=d.get("added_labels"),
         )
+
+
+def check_server(url: str, api_key: str, timeout: float) -> str | None:
+    """Checks that ``url`` is a Label Studio server that accepts
+    ``api_key``; returns who the key belongs to (the registry's
+    ``check_server``). Raises this package's errors."""
+    client = LabelStudioClient(url, api_key, timeout=timeout, max_retries=1)
+    try:
+        user = client.check_credentials()
+    finally:
+        client.close()
+    return user.get("email") or user.get("username") or user.get("id")

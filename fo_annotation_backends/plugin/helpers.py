@@ -17,6 +17,7 @@ import fiftyone.core.labels as fol
 import numpy as np
 import requests
 
+from fo_annotation_backends import registry
 from fo_annotation_backends.core.errors import AnnotationBackendError
 from fo_annotation_backends.core.secrets import get_logger, redact, register_secret
 
@@ -40,8 +41,14 @@ OPERATOR_NAMES = (
     DELETE_ANNOTATION_RUN,
 )
 
-#: service (the subpackage of its backend) -> name shown in the App
-SERVICE_LABELS = {"labelstudio": "Label Studio", "kili": "Kili", "fastlabel": "FastLabel"}
+
+def service_title(service, default=None):
+    """The name the App shows for a service of the registry (``default``
+    for a name the registry does not know)."""
+    try:
+        return registry.get(service).title
+    except KeyError:
+        return default
 
 
 def uri(name):
@@ -108,16 +115,10 @@ def readable_errors(action, ctx=None):
 
 
 def service_of(config_cls):
-    """``"labelstudio"``, ``"kili"`` or ``"fastlabel"`` for a config class of
-    this package (a class or a dotted path), else None."""
-    if config_cls is None:
-        return None
-    if not isinstance(config_cls, str):
-        config_cls = "%s.%s" % (getattr(config_cls, "__module__", ""), getattr(config_cls, "__name__", ""))
-    parts = config_cls.split(".")
-    if len(parts) < 3 or parts[0] != PACKAGE:
-        return None
-    return parts[1]
+    """The registry name of the service of a config class of this package
+    (a class or a dotted path), else None."""
+    service = registry.service_of_config_cls(config_cls)
+    return service.name if service else None
 
 
 def our_backends():

@@ -10,13 +10,17 @@ import fiftyone as fo
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from fo_annotation_backends import registry
 from fo_annotation_backends.plugin import helpers as h
 
+_EXAMPLE = registry.SERVICES[0]
 _NO_BACKEND = (
     "Register one in FiftyOne's annotation config, e.g. "
-    '{"backends": {"kili": {"config_cls": "fo_annotation_backends.kili.KiliBackendConfig"}}} '
-    "(see the README of fo-annotation-backends)"
+    '{"backends": {"%s": {"config_cls": "%s"}}} '
+    "(see the README of fo-annotation-backends)" % (_EXAMPLE.name, _EXAMPLE.config_cls)
 )
+#: the services' titles, in the operators' labels
+_SERVICES = ", ".join(service.title for service in registry.SERVICES)
 
 
 def _form(inputs, label, description=None):
@@ -32,8 +36,8 @@ def _runs_input(ctx, inputs, description="The annotation run"):
             "no_runs",
             types.Warning(
                 label="No annotation runs",
-                description="This dataset has no annotation run of a Label Studio, Kili or FastLabel backend "
-                "of fo-annotation-backends",
+                description="This dataset has no annotation run of a %s backend of fo-annotation-backends"
+                % registry.titles(conjunction="or"),
             ),
         )
         prop.invalid = True
@@ -45,7 +49,7 @@ def _runs_input(ctx, inputs, description="The annotation run"):
             run["anno_key"],
             label=run["anno_key"],
             description="%s (%s): %s"
-            % (run["backend"], h.SERVICE_LABELS.get(run["service"], run["service"]), ", ".join(run["fields"])),
+            % (run["backend"], h.service_title(run["service"], run["service"]), ", ".join(run["fields"])),
         )
     inputs.enum("anno_key", choices.values(), required=True, label="Annotation run", view=choices)
     return ctx.params.get("anno_key")
@@ -68,13 +72,13 @@ def _executing(ctx):
 
 
 class RequestAnnotations(foo.Operator):
-    """Sends the target samples to Label Studio, Kili or FastLabel."""
+    """Sends the target samples to one of the registry's services."""
 
     @property
     def config(self):
         return foo.OperatorConfig(
             name=h.REQUEST_ANNOTATIONS,
-            label="Request annotations (Label Studio, Kili, FastLabel)",
+            label="Request annotations (%s)" % _SERVICES,
             description="Send samples to a labeling service with fo-annotation-backends",
             icon="add_task",
             dynamic=True,
@@ -104,7 +108,7 @@ class RequestAnnotations(foo.Operator):
 
         choices = types.RadioGroup(orientation="horizontal")
         for name, service in backends.items():
-            choices.add_choice(name, label=name, description=h.SERVICE_LABELS.get(service, service))
+            choices.add_choice(name, label=name, description=h.service_title(service, service))
         default_backend = fo.annotation_config.default_backend
         if default_backend not in backends:
             default_backend = next(iter(backends))
@@ -136,7 +140,7 @@ class RequestAnnotations(foo.Operator):
             label="Launch editor",
             description="Open the project in the service's web app when the upload is done",
         )
-        return _form(inputs, "Request annotations", "Send samples to %s" % h.SERVICE_LABELS.get(service, backend))
+        return _form(inputs, "Request annotations", "Send samples to %s" % h.service_title(service, backend))
 
     def _field_inputs(self, ctx, inputs, target):
         inputs.view("field_header", types.Header(label="Label field", divider=True))
@@ -225,53 +229,15 @@ class RequestAnnotations(foo.Operator):
     def _backend_inputs(self, ctx, inputs, service):
         inputs.view(
             "backend_header",
-            types.Header(label="%s options" % h.SERVICE_LABELS.get(service, "Backend"), divider=True),
+            types.Header(label="%s options" % h.service_title(service, "Backend"), divider=True),
         )
         inputs.str(
             "project_name",
             label="Project name",
             description="The name of the new project (default: FiftyOne <dataset>)",
         )
-        if service == "fastlabel":
-            from fo_annotation_backends.fastlabel.backend import PRIORITIES
-
-            priorities = types.Dropdown()
-            for name in PRIORITIES:
-                priorities.add_choice(name, label=name)
-            inputs.enum(
-                "priority", priorities.values(), label="Priority", description="The tasks' priority", view=priorities
-            )
-            inputs.list(
-                "tags", types.String(), label="Tags", description="Tags of every task (the run key is always one)"
-            )
-            inputs.str(
-                "assignee", label="Assignee", description="The slug of the workspace user to assign the tasks to"
-            )
-        elif service == "kili":
-            from fo_annotation_backends.kili.backend import LABEL_SELECTIONS
-
-            selections = types.Dropdown()
-            descriptions = {
-                "latest": "the latest DEFAULT or REVIEW label of each asset",
-                "latest_review": "the latest REVIEW label only",
-                "annotator": "the latest label of one annotator",
-            }
-            for name in LABEL_SELECTIONS:
-                selections.add_choice(name, label=name, description=descriptions.get(name))
-            inputs.enum(
-                "label_selection",
-                selections.values(),
-                default="latest",
-                label="Label selection",
-                description="Which label of an asset is loaded",
-                view=selections,
-            )
-            inputs.str(
-                "annotator",
-                required=ctx.params.get("label_selection") == "annotator",
-                label="Annotator",
-                description="The email of the annotator whose labels are loaded (label selection 'annotator')",
-            )
+        for option in _app_inputs(service):
+            _render_input(ctx, inputs, option)
 
     def execute(self, ctx):
         params = ctx.params
@@ -307,7 +273,7 @@ class RequestAnnotations(foo.Operator):
             )
         ctx.set_progress(progress=1.0, label="Sent %d sample(s) to %s" % (count, backend))
         project_url = getattr(results, "project_url", None)
-        message = "Run `%s`: %d sample(s) sent to %s." % (anno_key, count, h.SERVICE_LABELS.get(service, backend))
+        message = "Run `%s`: %d sample(s) sent to %s." % (anno_key, count, h.service_title(service, backend))
         if project_url:
             message += " [Open the project](%s)" % project_url
         return {
@@ -325,22 +291,50 @@ class RequestAnnotations(foo.Operator):
         return types.Property(outputs)
 
 
+def _app_inputs(service):
+    """The registry's App inputs of a service (none for an unknown one)."""
+    try:
+        return registry.get(service).app_inputs
+    except KeyError:
+        return ()
+
+
+def _render_input(ctx, inputs, option):
+    """One of a service's :class:`~fo_annotation_backends.registry.AppInput`."""
+    required = option.required_if is not None and ctx.params.get(option.required_if[0]) == option.required_if[1]
+    if option.kind == "choice":
+        choices = types.Dropdown()
+        for value in option.choice_values():
+            choices.add_choice(value, label=value, description=option.choice_descriptions.get(value))
+        inputs.enum(
+            option.name,
+            choices.values(),
+            default=option.default,
+            required=required,
+            label=option.label,
+            description=option.description,
+            view=choices,
+        )
+    elif option.kind == "list":
+        inputs.list(option.name, types.String(), required=required, label=option.label, description=option.description)
+    else:
+        inputs.str(
+            option.name, default=option.default, required=required, label=option.label, description=option.description
+        )
+
+
 def _backend_kwargs(service, params):
+    """The ``annotate()`` parameters of the form: the project name, then the
+    service's own inputs that were given."""
     kwargs = {}
     if params.get("project_name"):
         kwargs["project_name"] = params["project_name"]
-    if service == "fastlabel":
-        for name in ("priority", "assignee"):
-            if params.get(name):
-                kwargs[name] = params[name]
-        tags = [t for t in (params.get("tags") or []) if t]
-        if tags:
-            kwargs["tags"] = tags
-    elif service == "kili":
-        if params.get("label_selection"):
-            kwargs["label_selection"] = params["label_selection"]
-        if params.get("annotator"):
-            kwargs["annotator"] = params["annotator"]
+    for option in _app_inputs(service):
+        value = params.get(option.name)
+        if option.kind == "list":
+            value = [item for item in (value or []) if item]
+        if value:
+            kwargs[option.name] = value
     return kwargs
 
 
@@ -352,7 +346,7 @@ class LoadAnnotations(foo.Operator):
     def config(self):
         return foo.OperatorConfig(
             name=h.LOAD_ANNOTATIONS,
-            label="Load annotations (Label Studio, Kili, FastLabel)",
+            label="Load annotations (%s)" % _SERVICES,
             description="Merge the work of a labeling service back into the dataset",
             icon="download",
             dynamic=True,
@@ -420,7 +414,7 @@ class GetAnnotationStatus(foo.Operator):
     def config(self):
         return foo.OperatorConfig(
             name=h.GET_ANNOTATION_STATUS,
-            label="Annotation run status (Label Studio, Kili, FastLabel)",
+            label="Annotation run status (%s)" % _SERVICES,
             description="A run's progress in the labeling service",
             icon="fact_check",
             dynamic=True,
@@ -465,7 +459,7 @@ class CleanupAnnotations(foo.Operator):
     def config(self):
         return foo.OperatorConfig(
             name=h.CLEANUP_ANNOTATIONS,
-            label="Clean up an annotation run (Label Studio, Kili, FastLabel)",
+            label="Clean up an annotation run (%s)" % _SERVICES,
             description="Delete a run's project or tasks from the labeling service",
             icon="cleaning_services",
             dynamic=True,
@@ -499,7 +493,7 @@ class CleanupAnnotations(foo.Operator):
         return {
             "anno_key": anno_key,
             "message": "Deleted the data of run `%s` from %s."
-            % (anno_key, h.SERVICE_LABELS.get(run["service"], run["backend"])),
+            % (anno_key, h.service_title(run["service"], run["backend"])),
         }
 
     def resolve_output(self, ctx):
@@ -516,7 +510,7 @@ class DeleteAnnotationRun(foo.Operator):
     def config(self):
         return foo.OperatorConfig(
             name=h.DELETE_ANNOTATION_RUN,
-            label="Delete an annotation run (Label Studio, Kili, FastLabel)",
+            label="Delete an annotation run (%s)" % _SERVICES,
             description="Delete a run's record from the dataset (labels stay)",
             icon="delete",
             dynamic=True,

@@ -5,6 +5,7 @@ that open the plugin's operators."""
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from fo_annotation_backends import registry
 from fo_annotation_backends.plugin import helpers as h
 
 
@@ -19,8 +20,8 @@ class AnnotationRunsPanel(foo.Panel):
             label="Annotation runs",
             icon="assignment",
             surfaces="grid",
-            help_markdown="Annotation runs of the Label Studio, Kili and FastLabel backends of "
-            "fo-annotation-backends. Progress is asked of the service only when you fetch it.",
+            help_markdown="Annotation runs of the %s backends of fo-annotation-backends. Progress is asked "
+            "of the service only when you fetch it." % registry.titles(),
         )
 
     # -- events
@@ -93,7 +94,7 @@ class AnnotationRunsPanel(foo.Panel):
         progress = ctx.panel.get_state("progress") or {}
 
         panel.md(
-            "%d annotation run(s) of the Label Studio, Kili and FastLabel backends on this dataset." % len(runs),
+            "%d annotation run(s) of the %s backends on this dataset." % (len(runs), registry.titles()),
             name="header",
         )
         toolbar = panel.h_stack("toolbar", gap=1)
@@ -105,7 +106,7 @@ class AnnotationRunsPanel(foo.Panel):
 
         for i, run in enumerate(runs):
             key = run["anno_key"]
-            service = h.SERVICE_LABELS.get(run.get("service"), run.get("service"))
+            service = h.service_title(run.get("service"), run.get("service"))
             lines = [
                 "---",
                 "**%s**" % key,

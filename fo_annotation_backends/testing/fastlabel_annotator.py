@@ -84,3 +84,34 @@ def _as_sent(annotation):
     if "keypoints" in out:
         out["keypoints"] = [{"key": k["key"], "value": k["value"]} for k in out["keypoints"]]
     return out
+
+
+def demo_edits(server, results, classes, rng):
+    """The demo's people (``python -m fo_annotation_backends.demo --backend
+    fastlabel``): the same edits as Label Studio's demo person, in FastLabel's
+    editor (edited annotations keep their ids), then a reviewer approving one
+    task in three."""
+    annotator = FastLabelAnnotator(server.url, server.api_key)
+    values = results.interface_mapping["classes"]["ground_truth"]
+    class_of_value = {v: k for k, v in values.items()}
+    for n, (_sample_id, task_id) in enumerate(sorted(results.task_ids.items())):
+        task = annotator.task(task_id)
+        boxes = task["annotations"]
+        width = task["width"]
+        if n % 4 == 0 and boxes:  # move and relabel the first box
+            x1, y1, x2, y2 = boxes[0]["points"]
+            shift = min(0.05 * width, width - x2)
+            boxes[0]["points"] = [x1 + shift, y1, x2 + shift, y2]
+            name = class_of_value[boxes[0]["value"]]
+            boxes[0]["value"] = values[classes[(classes.index(name) + 1) % len(classes)]]
+        if n % 4 == 1 and boxes:  # delete the last box
+            boxes.pop()
+        if n % 4 == 2:  # add a box the model missed
+            boxes.append(
+                {"type": "bbox", "value": values[rng.choice(classes)], "points": [16, 12, 80, 48], "attributes": []}
+            )
+        if n % 4 == 3 and n % 8 == 7:
+            continue  # nobody opened this one: it keeps its labels
+        annotator.submit(task_id, boxes, status="completed")
+        if n % 3 == 0:
+            annotator.set_status(task_id, "approved")

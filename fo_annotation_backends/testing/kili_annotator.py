@@ -149,3 +149,52 @@ def _decode(value):
     if isinstance(value, str):
         return json.loads(value) if value else None
     return value
+
+
+def demo_edits(server, results, classes, rng):
+    """The demo's people (``python -m fo_annotation_backends.demo --backend
+    kili``): the same edits as Label Studio's demo person, as DEFAULT labels
+    by one annotator in Kili's editor, one in three reviewed by another."""
+    annotator = KiliAnnotator(server.url, server.api_key)
+    mapping = results.interface_mapping
+    job = mapping["jobs"]["ground_truth"]
+    keys = mapping["categories"]["ground_truth"]
+    class_of_key = {v: k for k, v in keys.items()}
+    for n, (_sample_id, asset_id) in enumerate(sorted(results.asset_ids.items())):
+        response = annotator.prefilled(results.project_id, asset_id)
+        boxes = response.setdefault(job, {"annotations": []})["annotations"]
+        if n % 4 == 0 and boxes:  # move and relabel the first box
+            vertices = boxes[0]["boundingPoly"][0]["normalizedVertices"]
+            shift = min(0.05, 1.0 - max(v["x"] for v in vertices))
+            for vertex in vertices:
+                vertex["x"] += shift
+            name = class_of_key[boxes[0]["categories"][0]["name"]]
+            boxes[0]["categories"] = [
+                {"name": keys[classes[(classes.index(name) + 1) % len(classes)]], "confidence": 100}
+            ]
+        if n % 4 == 1 and boxes:  # delete the last box
+            boxes.pop()
+        if n % 4 == 2:  # add a box the model missed
+            boxes.append(
+                {
+                    "mid": "new%05d" % n,
+                    "type": "rectangle",
+                    "categories": [{"name": keys[rng.choice(classes)], "confidence": 100}],
+                    "boundingPoly": [
+                        {
+                            "normalizedVertices": [
+                                {"x": 0.05, "y": 0.2},
+                                {"x": 0.05, "y": 0.05},
+                                {"x": 0.25, "y": 0.05},
+                                {"x": 0.25, "y": 0.2},
+                            ]
+                        }
+                    ],
+                    "children": {},
+                }
+            )
+        if n % 4 == 3 and n % 8 == 7:
+            continue  # nobody opened this one: it keeps its labels
+        annotator.submit(results.project_id, asset_id, response, author="annotator@example.com")
+        if n % 3 == 0:  # a reviewer accepts it as it is
+            annotator.submit(results.project_id, asset_id, response, author="reviewer@example.com", label_type="REVIEW")

@@ -95,3 +95,41 @@ class LabelStudioAnnotator:
         )
         response.raise_for_status()
         return response.json()
+
+
+def demo_edits(server, results, classes, rng):
+    """The demo's person (``python -m fo_annotation_backends.demo``): in
+    every task of the run, starting from the pre-annotations, moves and
+    relabels the first box (every 4th task), deletes the last box (the next),
+    adds a box the model missed (the next), and skips one task in eight."""
+    annotator = LabelStudioAnnotator(server.url, server.api_key)
+    for n, task_id in enumerate(sorted(results.uploaded_tasks)):
+        result = annotator.prefilled_result(task_id)
+        boxes = [r for r in result if r["type"] == "rectanglelabels"]
+        if n % 4 == 0 and boxes:  # move and relabel the first box
+            value = boxes[0]["value"]
+            value["x"] = min(value["x"] + 5.0, 100.0 - value["width"])
+            value["rectanglelabels"] = [classes[(classes.index(value["rectanglelabels"][0]) + 1) % len(classes)]]
+        if n % 4 == 1 and boxes:  # delete the last box
+            result = [r for r in result if r["id"] != boxes[-1]["id"]]
+        if n % 4 == 2:  # add a box the model missed
+            result.append(
+                {
+                    "id": "new%05d" % n,
+                    "from_name": "ground_truth",
+                    "to_name": "image",
+                    "type": "rectanglelabels",
+                    "value": {
+                        "x": 5.0,
+                        "y": 5.0,
+                        "width": 20.0,
+                        "height": 15.0,
+                        "rotation": 0,
+                        "rectanglelabels": [rng.choice(classes)],
+                    },
+                }
+            )
+        if n % 4 == 3 and n % 8 == 7:
+            annotator.skip(task_id)
+            continue
+        annotator.submit(task_id, result)

@@ -23,14 +23,11 @@ import time
 
 import requests
 
+from . import cache_dir
+
 DEFAULT_USERNAME = "fiftyone@example.com"
 DEFAULT_PASSWORD = "fiftyone-local-password"
 DEFAULT_LEGACY_TOKEN = "fiftyone-local-legacy-token"
-
-
-def cache_dir():
-    """The project-local cache directory (``FOAB_CACHE_DIR`` or ``./.cache``)."""
-    return os.path.abspath(os.environ.get("FOAB_CACHE_DIR") or ".cache")
 
 
 def find_executable():
@@ -251,6 +248,29 @@ class LabelStudioServer:
             timeout=30,
         )
         response.raise_for_status()
+
+
+class LocalLabelStudio(LabelStudioServer):
+    """The local server of the demo (the registry's ``local_server`` of Label
+    Studio): a :class:`LabelStudioServer` on the cache's data directory with
+    the emulators' interface, ``url`` and ``api_key`` (the admin's legacy
+    token)."""
+
+    #: printed before :meth:`start`, which takes a while the first time
+    starting_message = "Starting a local Label Studio server (its first start migrates its database: ~40 s)..."
+
+    @property
+    def api_key(self):
+        """The admin user's legacy token."""
+        return self.legacy_token
+
+    def describe(self):
+        """How to look at the server in a browser."""
+        return "sign in as %s, password %s" % (self.username, self.password)
+
+    def stats(self):
+        """A real server counts nothing for us: always ``None``."""
+        return None
 
 
 def main(argv=None):

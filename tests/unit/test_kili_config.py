@@ -12,8 +12,6 @@ from fo_annotation_backends.core.errors import AnnotationBackendError, Parameter
 from fo_annotation_backends.core.schema import normalize_label_schema
 from fo_annotation_backends.core.secrets import redact
 from fo_annotation_backends.kili.backend import (
-    API_KEY_ENV,
-    URL_ENV,
     KiliAnnotationResults,
     KiliBackendConfig,
     asset_id_for,
@@ -24,6 +22,8 @@ from fo_annotation_backends.kili.client import DEFAULT_URL
 from fo_annotation_backends.kili.convert import KiliInterface
 from fo_annotation_backends.kili.upload import merge_interfaces
 
+API_KEY_ENV = "FIFTYONE_KILI_API_KEY"
+URL_ENV = "FIFTYONE_KILI_URL"
 SCHEMA = {"ground_truth": {"type": "detections", "classes": ["cat", "dog"]}}
 # keys FiftyOne adds when it stores a run config; not constructor arguments
 RUN_KEYS = ("cls", "type", "method")
