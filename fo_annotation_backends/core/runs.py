@@ -24,6 +24,7 @@ recovered the same way.
 
 import uuid
 
+from . import compat
 from .errors import ParameterError, UploadInterruptedError
 from .secrets import get_logger
 
@@ -144,7 +145,7 @@ class RunOwnershipMixin:
 
 
 def _existing_run_message(samples, key, info):
-    dataset = samples._root_dataset.name
+    dataset = compat.root_dataset(samples).name
     backend = getattr(info.config, "name", None) or type(info.config).__name__
     return (
         "Dataset '%s' already has an annotation run '%s' (backend %s). Use another run key, or load it "

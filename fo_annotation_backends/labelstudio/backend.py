@@ -13,6 +13,7 @@ import webbrowser
 
 import fiftyone.utils.annotations as foua
 
+from ..core import compat
 from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin
 from ..core.download import build_annotations
 from ..core.errors import ParameterError
@@ -232,7 +233,7 @@ class LabelStudioBackend(ImageBackendMixin, foua.AnnotationBackend):
         logger.info("%d of %d tasks have a submitted annotation", len(annotated), len(results.uploaded_tasks))
 
         added_labels = results.added_labels
-        dataset = results.samples._dataset
+        dataset = compat.base_dataset(results.samples)
         deleted_fields = {field for field in fields if not dataset.has_field(field)}
         unexpected = collections.defaultdict(lambda: collections.defaultdict(dict))
 

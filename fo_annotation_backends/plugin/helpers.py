@@ -7,6 +7,8 @@ operator's ``ctx`` for secrets) and can be called from Python directly.
 """
 
 import contextlib
+import copy
+import inspect
 import json
 import math
 import time
@@ -14,10 +16,11 @@ import time
 import fiftyone as fo
 import fiftyone.core.fields as fof
 import fiftyone.core.labels as fol
-import numpy as np
+import fiftyone.utils.annotations as foua
 import requests
 
 from fo_annotation_backends import registry
+from fo_annotation_backends.core import compat
 from fo_annotation_backends.core.errors import AnnotationBackendError
 from fo_annotation_backends.core.secrets import get_logger, redact, register_secret
 
@@ -242,9 +245,7 @@ def load_results(dataset, anno_key, creds=None):
 def forget_cached_results(dataset, anno_key):
     """Drops FiftyOne's cached results of a run, so that the next
     ``load_annotations()`` loads them with the credentials it is given."""
-    cache = getattr(dataset, "_annotation_cache", None)
-    if cache is not None:
-        cache.pop(anno_key, None)
+    compat.cached_annotation_results(dataset).pop(anno_key, None)
 
 
 # --------------------------------------------------------------------------
@@ -288,7 +289,7 @@ def annotatable_fields(collection):
     the inferred one."""
     reserved = set(_RESERVED_FIELDS)
     try:
-        reserved.update(collection._dataset.app_config.media_fields or [])
+        reserved.update(compat.base_dataset(collection).app_config.media_fields or [])
     except Exception:
         pass
     out = {}
@@ -360,45 +361,15 @@ def build_label_schema(label_field, label_type=None, classes=None, attributes=No
 # --------------------------------------------------------------------------
 # Preview of a load
 
-_RETURN_TYPES = {
-    "classification": "classifications",
-    "classifications": "classifications",
-    "detection": "detections",
-    "detections": "detections",
-    "instance": "detections",
-    "instances": "detections",
-    "polyline": "polylines",
-    "polylines": "polylines",
-    "polygon": "polylines",
-    "polygons": "polylines",
-    "keypoint": "keypoints",
-    "keypoints": "keypoints",
-    "segmentation": "segmentation",
-    "scalar": "scalar",
-}
-_LIST_TYPES = {"classifications", "detections", "instances", "polylines", "polygons", "keypoints"}
-
-# what FiftyOne's merge writes on an existing label
-_DEFAULT_FIELDS = {
-    fol.Classification: ("label",),
-    fol.Detection: ("label", "index"),
-    fol.Polyline: ("label", "index"),
-    fol.Keypoint: ("label", "index"),
-}
-_SPATIAL_FIELDS = {
-    fol.Detection: ("bounding_box", "mask"),
-    fol.Polyline: ("points", "closed", "filled"),
-    fol.Keypoint: ("points",),
-    fol.Segmentation: ("mask",),
-}
-_TOLERANCE = 1e-9
+_NO_CHANGE = {"added": 0, "edited": 0, "deleted": 0}
 
 
 def preview_load(dataset, anno_key, **creds):
     """What ``dataset.load_annotations(anno_key)`` would change, without
-    changing anything: the run's annotations are downloaded
-    (``results.backend.download_annotations(results)``) and compared with the
-    dataset's current labels by id, the way FiftyOne merges them.
+    changing anything: the run's annotations are downloaded once
+    (``results.backend.download_annotations(results)``) and merged by
+    FiftyOne's own ``load_annotations()`` into a temporary copy of the run's
+    samples (see :func:`compare_annotations`).
 
     Args:
         dataset: the dataset
@@ -412,189 +383,112 @@ def preview_load(dataset, anno_key, **creds):
     """
     results = load_results(dataset, anno_key, creds)
     annotations = results.backend.download_annotations(results)
-    return compare_annotations(dataset, results, annotations)
+    return compare_annotations(dataset, results, annotations, anno_key=anno_key)
 
 
-def compare_annotations(dataset, results, annotations):
-    """The counts of :func:`preview_load` for downloaded ``annotations``."""
-    preview = {}
-    for field, info in (results.config.label_schema or {}).items():
-        info = info or {}
-        label_type = info.get("type")
-        expected = _RETURN_TYPES.get(label_type)
-        field_annos = annotations.get(field) or {}
-        if expected == "scalar":
-            counts = _compare_scalars(
-                dataset, field, info, results.id_map.get(field) or {}, field_annos.get("scalar") or {}
-            )
-        elif expected is not None:
-            counts = _compare_labels(
-                dataset, field, label_type, info, results.id_map.get(field) or {}, field_annos.get(expected) or {}
-            )
-        else:
-            counts = {"added": 0, "edited": 0, "deleted": 0}
-        preview[field] = counts
-        for anno_type, annos in field_annos.items():
-            if anno_type == expected or not info.get("allow_additions", True):
-                continue
-            extra = preview.setdefault(anno_type, {"added": 0, "edited": 0, "deleted": 0})
-            if anno_type == "scalar":
-                extra["added"] += sum(1 for v in annos.values() if v is not None)
-            else:
-                extra["added"] += sum(len(labels or {}) for labels in annos.values())
+class _Downloaded:
+    """A stand-in for a run's results whose backend "downloads" what was
+    already downloaded; every other attribute is the real results'."""
+
+    def __init__(self, results, annotations):
+        self._results = results
+        self.backend = self
+        self._annotations = annotations
+        # the merge records new label ids: in a copy, never in the run's results
+        self.id_map = copy.deepcopy(results.id_map)
+
+    def download_annotations(self, results):
+        return self._annotations
+
+    def save_run_results(self, *args, **kwargs):
+        """Nothing to save: the copy has no run record."""
+
+    def __getattr__(self, name):
+        # the results class's methods run on this stand-in (and its copy of
+        # the id map); anything else is read from the real results
+        method = getattr(type(self._results), name, None)
+        if inspect.isfunction(method):
+            return method.__get__(self)
+        return getattr(self._results, name)
+
+
+def compare_annotations(dataset, results, annotations, anno_key="preview"):
+    """The counts of :func:`preview_load` for downloaded ``annotations``.
+
+    The samples of the run (only the fields the merge can touch) are cloned
+    into a temporary dataset (same sample and label ids), FiftyOne's
+    ``load_annotations(unexpected="keep")`` merges ``annotations`` into the
+    copy, and the copy is compared with the dataset label by label id: a new
+    id is an addition, a missing one a deletion, a label whose content
+    changed an edit (scalars: by value). The copy is deleted afterwards.
+    """
+    schema = results.config.label_schema or {}
+    sample_ids = set()
+    for field in schema:
+        sample_ids |= {s for s, ids in (results.id_map.get(field) or {}).items() if ids is not None}
+    touched = set(schema)
+    for by_type in annotations.values():
+        touched.update(by_type)
+        for annos in by_type.values():
+            sample_ids |= set(annos)
+    fields = sorted(f for f in touched if dataset.has_sample_field(f))
+    if not sample_ids:
+        return {field: dict(_NO_CHANGE) for field in schema}
+
+    scratch = dataset.select(sorted(sample_ids)).select_fields(fields).clone()
+    try:
+        compat.cached_annotation_results(scratch)[anno_key] = _Downloaded(results, annotations)
+        foua.load_annotations(scratch, anno_key, unexpected="keep", progress=False)
+        changed = [f for f in scratch.get_field_schema() if f in touched]
+        before = _values(dataset, changed, sample_ids)
+        after = _values(scratch, changed, sample_ids)
+    finally:
+        scratch.delete()
+    preview = {field: dict(_NO_CHANGE) for field in schema}
+    for field in changed:
+        preview[field] = _count_changes(before.get(field, {}), after[field])
     return preview
 
 
-def _current_values(dataset, field, sample_ids):
-    if not sample_ids or not dataset.has_sample_field(field):
-        return {}
-    ids, values = dataset.select(list(sample_ids)).values(["id", field])
-    return dict(zip(ids, values))
+def _values(collection, fields, sample_ids):
+    present = [f for f in fields if collection.has_sample_field(f)]
+    columns = collection.select(sorted(sample_ids)).values(["id"] + present)
+    out = {field: {} for field in fields}
+    out.update({field: dict(zip(columns[0], column)) for field, column in zip(present, columns[1:])})
+    return out
 
 
-def _compare_scalars(dataset, field, info, id_map, annos):
-    allow_additions = info.get("allow_additions", True)
-    allow_deletions = info.get("allow_deletions", True)
-    uploaded = {s for s, v in id_map.items() if v is not None}
-    sample_ids = uploaded | set(annos)
-    current = _current_values(dataset, field, sample_ids)
-    counts = {"added": 0, "edited": 0, "deleted": 0}
-    for sample_id in sample_ids:
-        value, new_value = current.get(sample_id), annos.get(sample_id)
-        if _same(value, new_value):
-            continue
-        if value is None:
-            counts["added"] += int(allow_additions)
-        elif new_value is None:
-            counts["deleted"] += int(allow_deletions)
-        else:
+def _count_changes(before, after):
+    counts = dict(_NO_CHANGE)
+    for sample_id in set(before) | set(after):
+        old, new = before.get(sample_id), after.get(sample_id)
+        if isinstance(old, fol.Label) or isinstance(new, fol.Label):
+            old_labels, new_labels = _labels_by_id(old), _labels_by_id(new)
+            counts["added"] += len(set(new_labels) - set(old_labels))
+            counts["deleted"] += len(set(old_labels) - set(new_labels))
+            counts["edited"] += sum(
+                1 for i in set(old_labels) & set(new_labels) if old_labels[i].to_json() != new_labels[i].to_json()
+            )
+        elif old is None and new is not None:
+            counts["added"] += 1
+        elif new is None and old is not None:
+            counts["deleted"] += 1
+        elif not _same_scalar(old, new):
             counts["edited"] += 1
     return counts
 
 
-def _as_list(ids):
-    if ids is None:
-        return []
-    if isinstance(ids, (list, tuple, set)):
-        return [i for i in ids if i is not None]
-    return [ids]
+def _labels_by_id(value):
+    labels = compat.label_list(value)
+    if labels is None:
+        labels = [value] if isinstance(value, fol.Label) else []
+    return {label.id: label for label in labels}
 
 
-def _labels_of(value):
-    if value is None:
-        return {}
-    if isinstance(value, fol._HasLabelList):
-        return {label.id: label for label in (value[value._LABEL_LIST_FIELD] or [])}
-    if isinstance(value, fol.Label):
-        return {value.id: value}
-    return {}
-
-
-def _compare_labels(dataset, field, label_type, info, id_map, annos):
-    allow_additions = info.get("allow_additions", True)
-    allow_deletions = info.get("allow_deletions", True)
-    is_list = label_type in _LIST_TYPES
-    attr_names = _attribute_names(info)
-    sample_ids = set(id_map) | set(annos)
-    current = _current_values(dataset, field, sample_ids)
-    counts = {"added": 0, "edited": 0, "deleted": 0}
-    for sample_id in sample_ids:
-        value = current.get(sample_id)
-        labels = _labels_of(value)
-        existing = set(_as_list(id_map.get(sample_id)))
-        sample_annos = annos.get(sample_id) or {}
-        returned = set(sample_annos)
-        deleted = {i for i in existing - returned if i in labels} if allow_deletions else set()
-        counts["deleted"] += len(deleted)
-        remaining = {i: label for i, label in labels.items() if i not in deleted}
-        merge = returned & existing
-        if is_list:
-            if value is None:
-                counts["added"] += len(sample_annos) if allow_additions else 0
-                continue
-            if allow_additions:
-                counts["added"] += len(returned - existing)
-        elif not remaining:
-            counts["added"] += 1 if (sample_annos and allow_additions) else 0
-            continue
-        for label_id, label in remaining.items():
-            if label_id in merge and _changed(label, sample_annos[label_id], info, attr_names):
-                counts["edited"] += 1
-    return counts
-
-
-def _attribute_names(info):
-    """(global attribute names, {class: attribute names}) that the merge
-    copies, as FiftyOne reads them from the run's schema (read-only ones are
-    left alone)."""
-    attributes = info.get("attributes")
-    global_attrs = []
-    if isinstance(attributes, dict):
-        global_attrs = [k for k, v in attributes.items() if not (v or {}).get("read_only", False)]
-    class_attrs = {}
-    for entry in info.get("classes") or []:
-        if isinstance(entry, dict):
-            names = [k for k, v in (entry.get("attributes") or {}).items() if not (v or {}).get("read_only", False)]
-            for name in entry.get("classes") or []:
-                class_attrs.setdefault(name, []).extend(names)
-    return global_attrs, class_attrs
-
-
-def _changed(label, new, info, attr_names):
-    fields = []
-    for name in _DEFAULT_FIELDS.get(type(label), ()):
-        if name == "label" and not info.get("allow_label_edits", True):
-            continue
-        if name == "index" and not info.get("allow_index_edits", True):
-            continue
-        fields.append(name)
-    if info.get("allow_spatial_edits", True):
-        fields.extend(_SPATIAL_FIELDS.get(type(label), ()))
-    for name in fields:
-        if name == "mask":
-            if not _same(_mask(label), _mask(new)):
-                return True
-        elif not _same(getattr(label, name, None), getattr(new, name, None)):
-            return True
-    global_attrs, class_attrs = attr_names
-    label_class = getattr(new if "label" in fields else label, "label", None)
-    for name in list(global_attrs) + class_attrs.get(label_class, []):
-        if not _same(label.get_attribute_value(name, None), new.get_attribute_value(name, None)):
-            return True
-    return False
-
-
-def _mask(label):
-    mask = getattr(label, "mask", None)
-    if mask is None and getattr(label, "mask_path", None):
-        try:
-            mask = label.get_mask()
-        except Exception:
-            mask = None
-    return mask
-
-
-def _same(a, b):
-    if a is None or b is None:
-        return a is None and b is None
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        a, b = np.asarray(a), np.asarray(b)
-        return a.shape == b.shape and bool(np.array_equal(a, b))
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        if len(a) != len(b):
-            return False
-        try:
-            fa, fb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-        except (TypeError, ValueError):  # ragged or not numbers
-            return all(_same(x, y) for x, y in zip(a, b))
-        return fa.shape == fb.shape and bool(np.allclose(fa, fb, rtol=0, atol=_TOLERANCE, equal_nan=True))
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b or (type(a) is type(b) and a == b)
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-            return True
-        return math.isclose(a, b, rel_tol=0, abs_tol=_TOLERANCE)
-    return a == b
+def _same_scalar(a, b):
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
 
 
 def preview_markdown(preview):
@@ -618,7 +512,7 @@ _preview_cache: dict[tuple, tuple] = {}
 def cached_preview(dataset, anno_key, creds=None, ttl=_PREVIEW_TTL):
     """:func:`preview_load`, remembered for ``ttl`` seconds per run (the
     form that shows it is resolved again on every change)."""
-    key = (str(dataset._doc.id), anno_key)
+    key = (compat.dataset_key(dataset), anno_key)
     now = time.monotonic()
     hit = _preview_cache.get(key)
     if hit is not None and now - hit[0] < ttl:
@@ -631,7 +525,7 @@ def cached_preview(dataset, anno_key, creds=None, ttl=_PREVIEW_TTL):
 
 
 def forget_preview(dataset, anno_key):
-    _preview_cache.pop((str(dataset._doc.id), anno_key), None)
+    _preview_cache.pop((compat.dataset_key(dataset), anno_key), None)
 
 
 # --------------------------------------------------------------------------

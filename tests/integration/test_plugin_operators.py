@@ -427,9 +427,10 @@ def test_delegated_request_and_load_run_in_a_worker_with_progress(kili_dataset, 
 
 
 def test_preview_of_single_labels_and_scalars_follows_fiftyones_merge(kili_dataset, tmp_path):
-    import types as pytypes
+    import copy
 
     import fiftyone.core.labels as fol
+    import fiftyone.utils.annotations as foua
 
     dataset = kili_dataset
     add_images(
@@ -445,10 +446,9 @@ def test_preview_of_single_labels_and_scalars_follows_fiftyones_merge(kili_datas
         "weather": {"type": "classification", "classes": ["sunny", "rainy"]},
         "quantity": {"type": "scalar"},
     }
-    results = pytypes.SimpleNamespace(
-        config=pytypes.SimpleNamespace(label_schema=schema),
-        id_map={"weather": {x.id: i for x, i in zip(s, ids)}, "quantity": {x.id: True for x in s}},
-    )
+    id_map = {"weather": {x.id: i for x, i in zip(s, ids)}, "quantity": {x.id: True for x in s}}
+    config = foua.AnnotationBackendConfig("preview", label_schema=schema)
+    results = foua.AnnotationResults(dataset, config, "preview", id_map)
     annotations = {
         "weather": {
             "classifications": {
@@ -460,10 +460,15 @@ def test_preview_of_single_labels_and_scalars_follows_fiftyones_merge(kili_datas
         },
         "quantity": {"scalar": {s[0].id: 1, s[1].id: 5, s[2].id: 7, s[3].id: None}},  # same, edited, added, deleted
     }
+    before = copy.deepcopy(results.id_map)
     assert helpers.compare_annotations(dataset, results, annotations) == {
         "weather": {"added": 1, "edited": 1, "deleted": 1},
         "quantity": {"added": 1, "edited": 1, "deleted": 1},
     }
+    # nothing changed: the dataset, and the run's id map
+    assert results.id_map == before
+    assert [x.weather.label if x.weather else None for x in dataset] == ["sunny", "sunny", "sunny", None]
+    assert dataset.values("quantity") == [1, 2, None, 4]
     schema["weather"]["allow_deletions"] = False
     schema["quantity"]["allow_additions"] = False
     assert helpers.compare_annotations(dataset, results, annotations) == {
