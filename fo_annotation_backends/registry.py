@@ -125,6 +125,13 @@ class Service:
     demo_annotator: str
     #: extra ``annotate()`` parameters of the demo run
     demo_parameters: Mapping[str, Any]
+    #: ``"module:Class"`` of the person of the conformance suite: a
+    #: :class:`fo_annotation_backends.testing.humans.base.Human` subclass,
+    #: built as ``Class(results, url, api_key)``
+    human: str
+    #: the pytest fixture that gives the tests a running server of the
+    #: service (an object with ``url`` and ``api_key``)
+    test_server: str
     #: the module of ``bench/`` that benchmarks this service
     bench: str
     #: virtual environments the tests and benchmarks of this service need
@@ -185,6 +192,8 @@ SERVICES: tuple[Service, ...] = (
         app_inputs=(),
         local_server="fo_annotation_backends.testing.labelstudio_server:LocalLabelStudio",
         demo_annotator="fo_annotation_backends.testing.labelstudio_annotator:demo_edits",
+        human="fo_annotation_backends.testing.humans.labelstudio:LabelStudioHuman",
+        test_server="ls_server",
         demo_parameters=MappingProxyType({}),
         bench="bench_labelstudio",
         tool_envs=(
@@ -234,6 +243,8 @@ SERVICES: tuple[Service, ...] = (
         ),
         local_server="fo_annotation_backends.testing.kili:KiliEmulator",
         demo_annotator="fo_annotation_backends.testing.kili_annotator:demo_edits",
+        human="fo_annotation_backends.testing.humans.kili:KiliHuman",
+        test_server="kili_emulator",
         demo_parameters=MappingProxyType({"project_name": "FiftyOne demo"}),
         bench="bench_kili",
         tool_envs=(
@@ -278,6 +289,8 @@ SERVICES: tuple[Service, ...] = (
         ),
         local_server="fo_annotation_backends.testing.fastlabel:FastLabelEmulator",
         demo_annotator="fo_annotation_backends.testing.fastlabel_annotator:demo_edits",
+        human="fo_annotation_backends.testing.humans.fastlabel:FastLabelHuman",
+        test_server="fastlabel_emulator",
         demo_parameters=MappingProxyType({"project_name": "FiftyOne demo", "priority": "high"}),
         bench="bench_fastlabel",
         tool_envs=(

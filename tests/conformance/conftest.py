@@ -1,7 +1,8 @@
 """Fixtures of the conformance suite: every test that takes ``service`` runs
-once per backend (Label Studio on a real server, Kili and FastLabel on their
-emulators), with the backend registered under its name and a dataset whose
-runs are cleaned up while the service still runs.
+once per service of the registry (Label Studio on a real server, the others
+on their emulators: the registry's ``test_server`` fixture), with the backend
+registered under its name and a dataset whose runs are cleaned up while the
+service still runs.
 
 The Label Studio server is package-scoped: one for these tests, stopped when
 they are done (the integration tier starts its own on the same data dir)."""
@@ -13,18 +14,12 @@ import uuid
 import fiftyone as fo
 import pytest
 
-from fo_annotation_backends.testing.labelstudio_server import LabelStudioServer, cache_dir
+from fo_annotation_backends import registry
+from fo_annotation_backends.testing import cache_dir
+from fo_annotation_backends.testing.labelstudio_server import LocalLabelStudio
 from fo_annotation_backends.testing.registration import registered_backend
 
-from .drivers import make_human
-
-BACKENDS = ("labelstudio", "kili", "fastlabel")
-
-CONFIG_CLASSES = {
-    "labelstudio": "fo_annotation_backends.labelstudio.LabelStudioBackendConfig",
-    "kili": "fo_annotation_backends.kili.KiliBackendConfig",
-    "fastlabel": "fo_annotation_backends.fastlabel.FastLabelBackendConfig",
-}
+CONFIG_CLASSES = {service.name: service.config_cls for service in registry.SERVICES}
 
 
 @pytest.fixture(scope="package")
@@ -32,7 +27,7 @@ def ls_server():
     """A real Label Studio server for the conformance tests."""
     root = os.path.join(cache_dir(), "labelstudio-test-root")
     os.makedirs(root, exist_ok=True)
-    server = LabelStudioServer(data_dir=os.path.join(cache_dir(), "labelstudio-test-data"), document_root=root)
+    server = LocalLabelStudio(data_dir=os.path.join(cache_dir(), "labelstudio-test-data"), document_root=root)
     server.start()
     try:
         yield server
@@ -49,26 +44,19 @@ class Service:
     api_key: str
 
     def human(self, results):
-        """The person working on ``results``' run in this service."""
-        return make_human(self, results)
+        """The person working on ``results``' run in this service (the
+        registry's ``human``)."""
+        entry = registry.get(self.name)
+        return entry.hook(entry.human)(results, self.url, self.api_key)
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=registry.SERVICES, ids=lambda service: service.name)
 def service(request):
-    """Each backend in turn, registered under its own name."""
-    name = request.param
-    if name == "labelstudio":
-        server = request.getfixturevalue("ls_server")
-        url, api_key = server.url, server.legacy_token
-    elif name == "kili":
-        emulator = request.getfixturevalue("kili_emulator")
-        url, api_key = emulator.url, emulator.api_key
-    else:
-        emulator = request.getfixturevalue("fastlabel_emulator")
-        url, api_key = emulator.url, emulator.api_key
-    entry = {"config_cls": CONFIG_CLASSES[name], "url": url, "api_key": api_key}
-    with registered_backend(name, entry):
-        yield Service(name, url, api_key)
+    """Each service of the registry in turn, registered under its own name."""
+    entry = request.param
+    server = request.getfixturevalue(entry.test_server)
+    with registered_backend(entry.name, {"config_cls": entry.config_cls, "url": server.url, "api_key": server.api_key}):
+        yield Service(entry.name, server.url, server.api_key)
 
 
 @pytest.fixture

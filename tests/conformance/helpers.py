@@ -9,9 +9,7 @@ import fiftyone.core.labels as fol
 import numpy as np
 from PIL import Image
 
-#: every generated image has this size: not square, so that a backend that
-#: swaps width and height is caught
-WIDTH, HEIGHT = 100, 80
+from fo_annotation_backends.testing.humans.base import HEIGHT, WIDTH, rect_mask  # noqa: F401 (used by the tests)
 
 
 def add_samples(dataset, folder, count, **fields):
@@ -106,12 +104,3 @@ def snapshot(dataset, fields, attributes=()):
                 row[field] = value
         out[sample.id] = row
     return out
-
-
-def rect_mask(rect, width=WIDTH, height=HEIGHT, value=1, dtype=np.uint8):
-    """A ``(height, width)`` mask with ``value`` in the pixel rectangle
-    ``(x0, y0, x1, y1)`` (``x1``/``y1`` excluded)."""
-    mask = np.zeros((height, width), dtype=dtype)
-    x0, y0, x1, y1 = rect
-    mask[y0:y1, x0:x1] = value
-    return mask

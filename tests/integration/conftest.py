@@ -12,7 +12,7 @@ from fo_annotation_backends.labelstudio import LabelStudioClient
 from fo_annotation_backends.testing.fastlabel_annotator import FastLabelAnnotator
 from fo_annotation_backends.testing.kili_annotator import KiliAnnotator
 from fo_annotation_backends.testing.labelstudio_annotator import LabelStudioAnnotator
-from fo_annotation_backends.testing.labelstudio_server import LabelStudioServer, cache_dir
+from fo_annotation_backends.testing.labelstudio_server import LocalLabelStudio, cache_dir
 from fo_annotation_backends.testing.registration import registered_backend
 
 
@@ -26,7 +26,7 @@ def document_root():
 
 @pytest.fixture(scope="session")
 def ls_server(document_root):
-    server = LabelStudioServer(
+    server = LocalLabelStudio(
         data_dir=os.path.join(cache_dir(), "labelstudio-test-data"),
         document_root=document_root,
     )

@@ -4,7 +4,7 @@ their FastLabel ids; the task is saved with a status."""
 
 from fo_annotation_backends.testing.fastlabel_annotator import FastLabelAnnotator
 
-from .drivers import Doc, Human, base_id, part_index
+from .base import Doc, Human, base_id, part_index
 
 #: field type -> FastLabel annotation type
 TYPES = {

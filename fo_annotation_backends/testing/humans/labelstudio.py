@@ -8,8 +8,7 @@ from label_studio_sdk.converter import brush
 
 from fo_annotation_backends.testing.labelstudio_annotator import LabelStudioAnnotator
 
-from .drivers import Doc, Human, base_id, new_region_id, part_index
-from .helpers import rect_mask
+from .base import Doc, Human, base_id, new_region_id, part_index, rect_mask
 
 #: field type -> (result type, the value key holding the class)
 RESULT_TYPES = {

@@ -9,15 +9,24 @@ delete an item on the service.
 Edits are expressed in FiftyOne's terms (normalised coordinates, class
 names, typed attribute values, FiftyOne label ids) and written in the
 service's own label format by the service's driver (``human_*.py``), built
-on the simulated annotators of ``fo_annotation_backends.testing``.
+on the simulated annotators of ``fo_annotation_backends.testing``. The
+registry names each service's :class:`Human` (``Service.human``), and the
+conformance suite (``tests/conformance``) runs every scenario with it.
 """
+
+from __future__ import annotations
 
 import random
 import string
+from typing import Any
+
+import numpy as np
 
 from fo_annotation_backends.core.idmap import split_part_id
 
-from .helpers import HEIGHT, WIDTH
+#: the size of the conformance suite's generated images (not square, so that
+#: a backend that swaps width and height is caught): a :class:`Doc`'s default
+WIDTH, HEIGHT = 100, 80
 
 #: FiftyOne label type -> the normalised type the drivers use
 NORMALISED_TYPES = {
@@ -40,18 +49,18 @@ NORMALISED_TYPES = {
 _random = random.Random(7)
 
 
-def new_region_id(length=10):
+def new_region_id(length: int = 10) -> str:
     """A short random region id, as editors give new regions."""
     return "".join(_random.choice(string.ascii_letters + string.digits) for _ in range(length))
 
 
-def base_id(region_id):
+def base_id(region_id: Any) -> str | None:
     """The FiftyOne label id a region id carries, or ``None``."""
     label_id, _ = split_part_id(region_id if isinstance(region_id, str) else "")
     return label_id
 
 
-def part_index(region_id):
+def part_index(region_id: Any) -> int:
     _, index = split_part_id(region_id if isinstance(region_id, str) else "")
     return index or 0
 
@@ -70,49 +79,49 @@ class Human:
             polygon tool)
     """
 
-    backend = None
-    identity = None
+    backend: str | None = None
+    identity: str | None = None
     can_draw_foreign_types = True
     polylines_closed = False
 
-    def __init__(self, results):
+    def __init__(self, results: Any) -> None:
         self.results = results
         self.schema = results.config.label_schema
 
-    def field_type(self, field):
+    def field_type(self, field: str) -> str:
         return NORMALISED_TYPES[self.schema[field]["type"]]
 
-    def attribute_types(self, field):
+    def attribute_types(self, field: str) -> dict[str, str | None]:
         """``{attribute: type}`` of a field in the run's schema."""
         return {name: (a or {}).get("type") for name, a in (self.schema[field].get("attributes") or {}).items()}
 
     # -- the run's items -------------------------------------------------
 
-    def items(self):
+    def items(self) -> dict[str, Any]:
         """``{sample id: item id}`` of the run."""
         raise NotImplementedError
 
-    def open(self, sample_id):
+    def open(self, sample_id: str) -> Doc:
         """The item as the editor shows it (a :class:`Doc` to edit)."""
         raise NotImplementedError
 
-    def submit(self, doc):
+    def submit(self, doc: Doc) -> None:
         """Submits the work in ``doc`` (it counts when loading)."""
         raise NotImplementedError
 
-    def accept(self, sample_id):
+    def accept(self, sample_id: str) -> None:
         """Opens the item and submits it as it is."""
         self.submit(self.open(sample_id))
 
-    def skip(self, sample_id):
+    def skip(self, sample_id: str) -> None:
         """Skips the item (nothing submitted that counts)."""
         raise NotImplementedError
 
-    def delete_item(self, sample_id):
+    def delete_item(self, sample_id: str) -> None:
         """Deletes the item on the service."""
         raise NotImplementedError
 
-    def project_exists(self):
+    def project_exists(self) -> bool:
         """Whether the run's project is still on the service."""
         raise NotImplementedError
 
@@ -122,74 +131,84 @@ class Doc:
     (FiftyOne's), masks are pixel rectangles ``(x0, y0, x1, y1)`` (``x1``,
     ``y1`` excluded), attributes are FiftyOne-typed values."""
 
-    def __init__(self, human, sample_id, width=WIDTH, height=HEIGHT):
+    def __init__(self, human: Human, sample_id: str, width: int = WIDTH, height: int = HEIGHT) -> None:
         self.human = human
         self.sample_id = sample_id
         self.width = width
         self.height = height
 
-    def label_ids(self, field):
+    def label_ids(self, field: str) -> list[str]:
         """The FiftyOne label ids the field's pre-annotations carry."""
         raise NotImplementedError
 
-    def classes(self, field):
+    def classes(self, field: str) -> list[str]:
         """The class names present in the field, sorted (with repeats)."""
         raise NotImplementedError
 
-    def add_box(self, field, label, bounding_box, attributes=None):
+    def add_box(
+        self, field: str, label: str, bounding_box: list[float], attributes: dict[str, Any] | None = None
+    ) -> None:
         raise NotImplementedError
 
-    def add_polygon(self, field, label, points, attributes=None):
+    def add_polygon(
+        self, field: str, label: str, points: list[list[float]], attributes: dict[str, Any] | None = None
+    ) -> None:
         """One shape ``[[x, y], ...]``, drawn with the field's tool."""
         raise NotImplementedError
 
-    def add_points(self, field, label, points, attributes=None):
+    def add_points(
+        self, field: str, label: str, points: list[list[float]], attributes: dict[str, Any] | None = None
+    ) -> None:
         """Points ``[[x, y], ...]`` placed for one object of class ``label``."""
         raise NotImplementedError
 
-    def add_mask(self, field, label, rect, attributes=None):
+    def add_mask(
+        self, field: str, label: str, rect: tuple[int, int, int, int], attributes: dict[str, Any] | None = None
+    ) -> None:
         """A region of class ``label`` covering a pixel rectangle."""
         raise NotImplementedError
 
-    def set_classes(self, field, labels, attributes=None):
+    def set_classes(self, field: str, labels: list[str], attributes: dict[str, Any] | None = None) -> None:
         """The chosen class (classification) or classes (classifications)."""
         raise NotImplementedError
 
-    def set_number(self, field, value):
+    def set_number(self, field: str, value: float | None) -> None:
         """A value typed in a scalar field's control."""
         raise NotImplementedError
 
-    def edit(self, field, label_id, label=None, bounding_box=None, points=None, attributes=None):
+    def edit(
+        self,
+        field: str,
+        label_id: str,
+        label: str | None = None,
+        bounding_box: list[float] | None = None,
+        points: list[list[float]] | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
         """Edits the regions of FiftyOne label ``label_id``: its class, box,
         points (``[[x, y], ...]`` of a keypoint, or one shape of a
         polyline), attribute values (``None`` unsets one)."""
         raise NotImplementedError
 
-    def delete(self, field, label_id):
+    def delete(self, field: str, label_id: str) -> None:
         """Deletes every region of FiftyOne label ``label_id``."""
         raise NotImplementedError
 
-    def clear(self, field):
+    def clear(self, field: str) -> None:
         """Removes everything of the field (every region, the value)."""
         raise NotImplementedError
 
-    def add_foreign_point(self, field, label, point):
+    def add_foreign_point(self, field: str, label: str, point: list[float]) -> None:
         """A point of class ``label`` drawn in a field of another type."""
         raise NotImplementedError
 
 
-def make_human(service, results):
-    """The :class:`Human` of ``service`` (a conftest ``Service``) for a run."""
-    if service.name == "labelstudio":
-        from .human_labelstudio import LabelStudioHuman
-
-        return LabelStudioHuman(results, service.url, service.api_key)
-    if service.name == "kili":
-        from .human_kili import KiliHuman
-
-        return KiliHuman(results, service.url, service.api_key)
-    if service.name == "fastlabel":
-        from .human_fastlabel import FastLabelHuman
-
-        return FastLabelHuman(results, service.url, service.api_key)
-    raise ValueError(service.name)
+def rect_mask(
+    rect: tuple[int, int, int, int], width: int = WIDTH, height: int = HEIGHT, value: int = 1, dtype: Any = np.uint8
+) -> np.ndarray:
+    """A ``(height, width)`` mask with ``value`` in the pixel rectangle
+    ``(x0, y0, x1, y1)`` (``x1``/``y1`` excluded)."""
+    mask = np.zeros((height, width), dtype=dtype)
+    x0, y0, x1, y1 = rect
+    mask[y0:y1, x0:x1] = value
+    return mask

@@ -4,7 +4,7 @@ child jobs, submitted as DEFAULT labels through the GraphQL API."""
 
 from fo_annotation_backends.testing.kili_annotator import KiliAnnotator
 
-from .drivers import Doc, Human, base_id, new_region_id, part_index
+from .base import Doc, Human, base_id, new_region_id, part_index
 
 ANNOTATOR = "annotator@example.com"
 CONFIDENCE = 100
