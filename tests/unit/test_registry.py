@@ -70,6 +70,10 @@ def test_every_entry_resolves(service):
     assert registry.resolve(service.config_cls.rpartition(".")[0] + ":" + service.config_cls.rpartition(".")[2])
     for reference in (service.check_server, service.local_server, service.demo_annotator):
         assert callable(service.hook(reference)), reference
+    from fo_annotation_backends.testing.humans.base import Human
+
+    assert issubclass(service.hook(service.human), Human)
+    assert service.test_server
     for option in service.app_inputs:
         if option.kind == "choice":
             assert option.choice_values(), option.name

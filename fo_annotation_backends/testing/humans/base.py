@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import random
 import string
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from fo_annotation_backends.core.idmap import split_part_id
+
+#: a point ``[x, y]`` (or ``(x, y)``) in normalised coordinates
+Point = Sequence[float]
 
 #: the size of the conformance suite's generated images (not square, so that
 #: a backend that swaps width and height is caught): a :class:`Doc`'s default
@@ -137,7 +141,7 @@ class Doc:
         self.width = width
         self.height = height
 
-    def label_ids(self, field: str) -> list[str]:
+    def label_ids(self, field: str) -> set[str]:
         """The FiftyOne label ids the field's pre-annotations carry."""
         raise NotImplementedError
 
@@ -151,13 +155,13 @@ class Doc:
         raise NotImplementedError
 
     def add_polygon(
-        self, field: str, label: str, points: list[list[float]], attributes: dict[str, Any] | None = None
+        self, field: str, label: str, points: Sequence[Point], attributes: dict[str, Any] | None = None
     ) -> None:
         """One shape ``[[x, y], ...]``, drawn with the field's tool."""
         raise NotImplementedError
 
     def add_points(
-        self, field: str, label: str, points: list[list[float]], attributes: dict[str, Any] | None = None
+        self, field: str, label: str, points: Sequence[Point], attributes: dict[str, Any] | None = None
     ) -> None:
         """Points ``[[x, y], ...]`` placed for one object of class ``label``."""
         raise NotImplementedError
@@ -182,7 +186,7 @@ class Doc:
         label_id: str,
         label: str | None = None,
         bounding_box: list[float] | None = None,
-        points: list[list[float]] | None = None,
+        points: Sequence[Point] | None = None,
         attributes: dict[str, Any] | None = None,
     ) -> None:
         """Edits the regions of FiftyOne label ``label_id``: its class, box,
@@ -198,7 +202,7 @@ class Doc:
         """Removes everything of the field (every region, the value)."""
         raise NotImplementedError
 
-    def add_foreign_point(self, field: str, label: str, point: list[float]) -> None:
+    def add_foreign_point(self, field: str, label: str, point: Point) -> None:
         """A point of class ``label`` drawn in a field of another type."""
         raise NotImplementedError
 

@@ -2,13 +2,17 @@
 percent coordinates, per-region attribute controls sharing the region's id,
 brush regions as RLE (Label Studio's own encoding)."""
 
+from __future__ import annotations
+
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import Any
 
 from label_studio_sdk.converter import brush
 
 from fo_annotation_backends.testing.labelstudio_annotator import LabelStudioAnnotator
 
-from .base import Doc, Human, base_id, new_region_id, part_index, rect_mask
+from .base import Doc, Human, Point, base_id, new_region_id, part_index, rect_mask
 
 #: field type -> (result type, the value key holding the class)
 RESULT_TYPES = {
@@ -29,65 +33,68 @@ class LabelStudioHuman(Human):
     backend = "labelstudio"
     polylines_closed = True  # Label Studio draws them with its polygon tool
 
-    def __init__(self, results, url, api_key):
+    def __init__(self, results: Any, url: str, api_key: str) -> None:
         super().__init__(results)
         self.annotator = LabelStudioAnnotator(url, api_key)
         self._identity = None
-        self._controls = None
+        self._controls: dict[str, str] | None = None
 
     @property
-    def identity(self):
+    def identity(self) -> str | None:  # type: ignore[override]
         if self._identity is None:
             self._identity = self.annotator.whoami()["email"]
         return self._identity
 
-    def items(self):
+    def items(self) -> dict[str, Any]:
         return dict(self.results.sample_to_task)
 
-    def control(self, field):
+    def control(self, field: str) -> Any:
         """The control tag (``Number``, ``TextArea``, ``Choices``...) the
         project's labeling config gives the field."""
         if self._controls is None:
             config = self.annotator.session.get(
                 "%s/api/projects/%d/" % (self.annotator.url, int(self.results.project_id)), timeout=60
             ).json()["label_config"]
-            self._controls = {e.get("name"): e.tag for e in ET.fromstring(config).iter() if e.get("name")}
+            self._controls = {str(e.get("name")): e.tag for e in ET.fromstring(config).iter() if e.get("name")}
         return self._controls[self.results.tags[field]]
 
-    def open(self, sample_id):
+    def open(self, sample_id: str) -> LabelStudioDoc:
         result = self.annotator.working_result(self.items()[sample_id])
         return LabelStudioDoc(self, sample_id, result)
 
-    def submit(self, doc):
+    def submit(self, doc: Doc) -> None:
+        assert isinstance(doc, LabelStudioDoc)
         self.annotator.submit(self.items()[doc.sample_id], doc.result)
 
-    def skip(self, sample_id):
+    def skip(self, sample_id: str) -> None:
         self.annotator.skip(self.items()[sample_id])
 
-    def delete_item(self, sample_id):
+    def delete_item(self, sample_id: str) -> None:
         self.annotator.delete_task(self.items()[sample_id])
 
-    def project_exists(self):
+    def project_exists(self) -> bool:
         return self.annotator.project_exists(self.results.project_id)
 
 
 class LabelStudioDoc(Doc):
-    def __init__(self, human, sample_id, result):
+    human: LabelStudioHuman
+
+    def __init__(self, human: Human, sample_id: str, result: list[dict[str, Any]]) -> None:
         super().__init__(human, sample_id)
         self.result = result
 
     # -- names -----------------------------------------------------------
 
-    def _tag(self, field):
+    def _tag(self, field: str) -> str:
         return self.human.results.tags[field]
 
-    def _attr_tag(self, field, name):
+    def _attr_tag(self, field: str, name: str) -> str:
         return self.human.results.attribute_tags[field][name]
 
-    def _tags(self, field):
+    def _tags(self, field: str) -> set[str]:
         return {self._tag(field)} | set((self.human.results.attribute_tags.get(field) or {}).values())
 
-    def _regions(self, field, label_id=None):
+    def _regions(self, field: str, label_id: str | None = None) -> list[dict[str, Any]]:
         tag = self._tag(field)
         regions = [r for r in self.result if r.get("from_name") == tag]
         if label_id is not None:
@@ -96,7 +103,7 @@ class LabelStudioDoc(Doc):
             )
         return regions
 
-    def _item(self, field, type_, value, region_id=None):
+    def _item(self, field: str, type_: str, value: dict[str, Any], region_id: str | None = None) -> dict[str, Any]:
         item = {
             "id": region_id or new_region_id(),
             "from_name": self._tag(field),
@@ -112,12 +119,12 @@ class LabelStudioDoc(Doc):
 
     # -- reading ---------------------------------------------------------
 
-    def label_ids(self, field):
-        return {base_id(r.get("id")) for r in self._regions(field)} - {None}
+    def label_ids(self, field: str) -> set[str]:
+        return {i for i in (base_id(r.get("id")) for r in self._regions(field)) if i is not None}
 
-    def classes(self, field):
+    def classes(self, field: str) -> list[str]:
         _, key = RESULT_TYPES[self.human.field_type(field)]
-        objects = {}  # the regions of one label (its parts) are one object
+        objects: dict[Any, list[str]] = {}  # the regions of one label (its parts) are one object
         for region in self._regions(field):
             key_ = base_id(region.get("id")) if self.human.field_type(field) != "segmentation" else None
             objects.setdefault(key_ or region.get("id"), region["value"].get(key) or [])
@@ -125,7 +132,9 @@ class LabelStudioDoc(Doc):
 
     # -- attributes ------------------------------------------------------
 
-    def _set_attributes(self, field, region, attributes, regional=True):
+    def _set_attributes(
+        self, field: str, region: dict[str, Any], attributes: dict[str, Any] | None, regional: bool = True
+    ) -> None:
         types = self.human.attribute_types(field)
         for name, value in (attributes or {}).items():
             tag = self._attr_tag(field, name)
@@ -156,7 +165,9 @@ class LabelStudioDoc(Doc):
 
     # -- adding ----------------------------------------------------------
 
-    def add_box(self, field, label, bounding_box, attributes=None):
+    def add_box(
+        self, field: str, label: str, bounding_box: list[float], attributes: dict[str, Any] | None = None
+    ) -> None:
         x, y, w, h = (100.0 * v for v in bounding_box)
         region = self._item(
             field,
@@ -165,13 +176,17 @@ class LabelStudioDoc(Doc):
         )
         self._set_attributes(field, region, attributes)
 
-    def add_polygon(self, field, label, points, attributes=None):
+    def add_polygon(
+        self, field: str, label: str, points: Sequence[Point], attributes: dict[str, Any] | None = None
+    ) -> None:
         region = self._item(
             field, "polygonlabels", {"points": _percent(points), "closed": True, "polygonlabels": [label]}
         )
         self._set_attributes(field, region, attributes)
 
-    def add_points(self, field, label, points, attributes=None):
+    def add_points(
+        self, field: str, label: str, points: Sequence[Point], attributes: dict[str, Any] | None = None
+    ) -> None:
         for index, (x, y) in enumerate(points):
             region = self._item(
                 field,
@@ -181,12 +196,14 @@ class LabelStudioDoc(Doc):
             if index == 0:
                 self._set_attributes(field, region, attributes)
 
-    def add_mask(self, field, label, rect, attributes=None):
+    def add_mask(
+        self, field: str, label: str, rect: tuple[int, int, int, int], attributes: dict[str, Any] | None = None
+    ) -> None:
         rle = brush.mask2rle(rect_mask(rect, self.width, self.height, value=255))
         region = self._item(field, "brushlabels", {"format": "rle", "rle": rle, "brushlabels": [label]})
         self._set_attributes(field, region, attributes)
 
-    def set_classes(self, field, labels, attributes=None):
+    def set_classes(self, field: str, labels: list[str], attributes: dict[str, Any] | None = None) -> None:
         current = self._regions(field)
         region_id = current[0]["id"] if current else new_region_id()
         self.result[:] = [r for r in self.result if r.get("from_name") != self._tag(field)]
@@ -196,7 +213,7 @@ class LabelStudioDoc(Doc):
                 region.pop(key)
             self._set_attributes(field, region, attributes, regional=False)
 
-    def set_number(self, field, value):
+    def set_number(self, field: str, value: float | None) -> None:
         """Types ``value`` in the field's control: a Number, or a text area
         (or picks it, in a Choices control)."""
         self.result[:] = [r for r in self.result if r.get("from_name") != self._tag(field)]
@@ -210,7 +227,7 @@ class LabelStudioDoc(Doc):
         for key in ("original_width", "original_height", "image_rotation"):
             region.pop(key)
 
-    def add_foreign_point(self, field, label, point):
+    def add_foreign_point(self, field: str, label: str, point: Point) -> None:
         x, y = point
         self._item(
             field,
@@ -220,7 +237,15 @@ class LabelStudioDoc(Doc):
 
     # -- editing ---------------------------------------------------------
 
-    def edit(self, field, label_id, label=None, bounding_box=None, points=None, attributes=None):
+    def edit(
+        self,
+        field: str,
+        label_id: str,
+        label: str | None = None,
+        bounding_box: list[float] | None = None,
+        points: Sequence[Point] | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> None:
         field_type = self.human.field_type(field)
         regions = self._regions(field, label_id)
         assert regions, "no region of label %s in field %s" % (label_id, field)
@@ -251,16 +276,16 @@ class LabelStudioDoc(Doc):
                     item["value"].update({k: v for k, v in source["value"].items() if k in _GEOMETRY})
         self._set_attributes(field, regions[0], attributes)
 
-    def delete(self, field, label_id):
+    def delete(self, field: str, label_id: str) -> None:
         tags = self._tags(field)
         self.result[:] = [
             r for r in self.result if not (r.get("from_name") in tags and base_id(r.get("id")) == label_id)
         ]
 
-    def clear(self, field):
+    def clear(self, field: str) -> None:
         tags = self._tags(field)
         self.result[:] = [r for r in self.result if r.get("from_name") not in tags]
 
 
-def _percent(points):
+def _percent(points: Sequence[Point]) -> list[list[float]]:
     return [[100.0 * float(x), 100.0 * float(y)] for x, y in points]
