@@ -4,13 +4,15 @@ All messages pass through :func:`fo_annotation_backends.core.secrets.redact`
 before they are raised, so no API key ever appears in exception text.
 """
 
+from typing import Any
+
 from .secrets import redact
 
 
 class AnnotationBackendError(Exception):
     """Base class of this package's errors. The message is redacted."""
 
-    def __init__(self, message, *args):
+    def __init__(self, message: object, *args: Any) -> None:
         super().__init__(redact(str(message)), *args)
 
 
@@ -44,7 +46,9 @@ class ServiceError(AnnotationBackendError):
         path: the request path (without query string)
     """
 
-    def __init__(self, message, status_code=None, method=None, path=None):
+    def __init__(
+        self, message: object, status_code: int | None = None, method: str | None = None, path: str | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.method = method
@@ -79,7 +83,14 @@ class UploadInterruptedError(AnnotationBackendError):
         anno_key: the run key
     """
 
-    def __init__(self, message, project=None, uploaded=0, total=0, anno_key=None):
+    def __init__(
+        self,
+        message: object,
+        project: str | int | None = None,
+        uploaded: int = 0,
+        total: int = 0,
+        anno_key: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.project = project
         self.uploaded = uploaded
@@ -87,6 +98,6 @@ class UploadInterruptedError(AnnotationBackendError):
         self.anno_key = anno_key
 
     @property
-    def project_id(self):
+    def project_id(self) -> str | int | None:
         """The same as :attr:`project`."""
         return self.project

@@ -8,7 +8,8 @@ Every backend of this package talks to its service through
   connection errors, honouring ``Retry-After``;
 - a non-idempotent request (a create) whose outcome is unknown is never
   re-sent blindly: :meth:`HttpSession.create` first asks the caller's
-  ``find_existing`` callback whether the server already applied it;
+  ``find_existing`` callback whether the server already applied it (the
+  loop of :mod:`.resend`);
 - optional pacing to a calls-per-window budget (:class:`~.pacing.Pacer`),
   applied to every attempt, retries included, each call counted while in
   flight and from when it ends (safe against a server counting arrivals);
@@ -21,13 +22,23 @@ import random
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable, Collection
+from typing import Any, TypeVar
 
 import requests
+import requests.adapters
 import urllib3.exceptions
 from urllib3.util.retry import Retry
 
-from .errors import AuthenticationError, OutcomeUnknownError, ServiceError, ServiceUnavailableError
+from .errors import (
+    AnnotationBackendError,
+    AuthenticationError,
+    OutcomeUnknownError,
+    ServiceError,
+    ServiceUnavailableError,
+)
 from .pacing import Pacer
+from .resend import send_or_find
 from .secrets import get_logger, redact
 
 logger = get_logger(__name__)
@@ -41,6 +52,11 @@ _REFUSED_STATUSES = frozenset({429})
 
 # only its Retry-After parser is used (handles seconds and HTTP dates)
 _URLLIB3_RETRY = Retry()
+
+Found = TypeVar("Found")
+
+#: connect and read timeouts in seconds, or one for both
+Timeout = float | tuple[float, float]
 
 
 class RetryPolicy:
@@ -57,13 +73,13 @@ class RetryPolicy:
 
     def __init__(
         self,
-        max_retries=5,
-        backoff_factor=0.5,
-        backoff_max=30.0,
-        jitter=0.5,
-        max_retry_after=600.0,
-        statuses=RETRY_STATUSES,
-    ):
+        max_retries: int = 5,
+        backoff_factor: float = 0.5,
+        backoff_max: float = 30.0,
+        jitter: float = 0.5,
+        max_retry_after: float = 600.0,
+        statuses: Collection[int] = RETRY_STATUSES,
+    ) -> None:
         self.max_retries = max_retries
         self.backoff_factor = backoff_factor
         self.backoff_max = backoff_max
@@ -71,26 +87,26 @@ class RetryPolicy:
         self.max_retry_after = max_retry_after
         self.statuses = frozenset(statuses)
 
-    def backoff(self, attempt):
+    def backoff(self, attempt: int) -> float:
         """The delay before retry number ``attempt`` (1-based), with jitter."""
         delay = min(self.backoff_max, self.backoff_factor * (2 ** (attempt - 1)))
         spread = delay * self.jitter
         return max(0.0, delay + random.uniform(-spread, spread))
 
-    def delay_for(self, attempt, response=None):
+    def delay_for(self, attempt: int, response: requests.Response | None = None) -> float:
         """The delay before retry ``attempt``, honouring ``Retry-After``."""
         if response is not None:
             header = response.headers.get("Retry-After")
             if header:
                 try:
-                    seconds = _URLLIB3_RETRY.parse_retry_after(header)
+                    seconds: float | None = _URLLIB3_RETRY.parse_retry_after(header)
                 except Exception:  # an unparseable header: fall back to backoff
                     seconds = None
                 if seconds is not None:
                     return min(max(seconds, 0.0), self.max_retry_after)
         return self.backoff(attempt)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "RetryPolicy(max_retries=%r, backoff_factor=%r)" % (self.max_retries, self.backoff_factor)
 
 
@@ -108,7 +124,16 @@ class HttpSession:
         sleep (time.sleep): the sleep function (for tests)
     """
 
-    def __init__(self, base_url, headers=None, auth=None, timeout=(10, 300), retry=None, pacer=None, sleep=time.sleep):
+    def __init__(
+        self,
+        base_url: str,
+        headers: dict[str, str] | None = None,
+        auth: requests.auth.AuthBase | None = None,
+        timeout: Timeout = (10, 300),
+        retry: RetryPolicy | None = None,
+        pacer: Pacer | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
@@ -124,28 +149,35 @@ class HttpSession:
         self._session.mount("https://", adapter)
 
     @property
-    def request_count(self):
+    def request_count(self) -> int:
         """How many requests (attempts, retries included) were sent."""
         return self._request_count
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "HttpSession(%r, requests=%d)" % (self.base_url, self.request_count)
 
-    def close(self):
+    def close(self) -> None:
         """Closes the pooled connections."""
         self._session.close()
 
-    def sleep(self, seconds):
+    def sleep(self, seconds: float) -> None:
         """Sleeps with this session's sleep function (a fake one in tests)."""
         self._sleep(seconds)
 
-    def url(self, path):
+    def url(self, path: str) -> str:
         """The absolute URL of ``path``."""
         if path.startswith(("http://", "https://")):
             return path
         return urllib.parse.urljoin(self.base_url, path.lstrip("/"))
 
-    def request(self, method, path, idempotent=None, ok_statuses=None, **kwargs):
+    def request(
+        self,
+        method: str,
+        path: str,
+        idempotent: bool | None = None,
+        ok_statuses: Collection[int] | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
         """Sends a request, retrying what is safe to retry.
 
         Args:
@@ -171,9 +203,11 @@ class HttpSession:
             idempotent = method in IDEMPOTENT_METHODS
         url = self.url(path)
         kwargs.setdefault("timeout", self.timeout)
-        body = kwargs.get("data")
+        body: Any = kwargs.get("data")
         attempt = 0
         while True:
+            response: requests.Response | None
+            error: requests.exceptions.RequestException | None
             if attempt and hasattr(body, "seek"):
                 body.seek(0)
             with self._count_lock:
@@ -233,12 +267,28 @@ class HttpSession:
             )
             self._sleep(delay)
 
-    def create(self, method, path, find_existing, max_checks=3, **kwargs):
+    def wait_before_check(self, check: int) -> None:
+        """Sleeps before check number ``check`` (1 for the first) of an
+        unknown outcome: after a gateway error the server may still be
+        applying the request, so it is given a moment (the backoff of a
+        retry) before it is asked what it has."""
+        self._sleep(self.retry.backoff(check))
+
+    def create(
+        self,
+        method: str,
+        path: str,
+        find_existing: Callable[[], Found | None],
+        max_checks: int = 3,
+        what: str | None = None,
+        **kwargs: Any,
+    ) -> requests.Response | Found:
         """Sends a non-idempotent request that creates something.
 
         When its outcome is unknown (a lost answer, a 502/503/504), the server
         is asked first, through ``find_existing()``, whether the create was
-        applied; only if it was not is the request sent again.
+        applied; only if it was not is the request sent again (see
+        :func:`.resend.send_or_find`).
 
         Args:
             method: the HTTP method (usually POST)
@@ -246,29 +296,33 @@ class HttpSession:
             find_existing: a callable returning the created object if the
                 server has it, else ``None``
             max_checks (3): how many unknown outcomes to resolve this way
+            what (None): names the object in the log lines (by default the
+                method and path)
             **kwargs: as for :meth:`request`
 
         Returns:
             a ``requests.Response``, or whatever ``find_existing`` returned
-        """
-        for check in range(max_checks + 1):
-            try:
-                return self.request(method, path, idempotent=False, **kwargs)
-            except OutcomeUnknownError as e:
-                if check == max_checks:
-                    raise
-                self._sleep(self.retry.backoff(check + 1))
-                existing = find_existing()
-                if existing is not None:
-                    logger.info("%s; the server has it, not sending it again", e)
-                    return existing
-                logger.info("%s; the server does not have it, sending it again", e)
 
-    def get_json(self, path, **kwargs):
+        Raises:
+            OutcomeUnknownError: the outcome stayed unknown after
+                ``max_checks`` checks
+        """
+        return send_or_find(
+            lambda: self.request(method, path, idempotent=False, **kwargs),
+            find_existing,
+            checks=max_checks,
+            wait=self.wait_before_check,
+            what=what or "%s %s" % (method.upper(), _path_of(self.url(path))),
+            log=logger,
+        )
+
+    def get_json(self, path: str, **kwargs: Any) -> Any:
         """GET ``path`` and decode its JSON body."""
         return self.request("GET", path, **kwargs).json()
 
-    def _error_for(self, method, url, response, retries=0):
+    def _error_for(
+        self, method: str, url: str, response: requests.Response, retries: int = 0
+    ) -> AnnotationBackendError:
         detail = _error_detail(response)
         status = response.status_code
         where = "%s %s" % (method, _path_of(url))
@@ -283,15 +337,15 @@ class HttpSession:
         )
 
 
-def _is_connect_failure(error):
+def _is_connect_failure(error: BaseException) -> bool:
     """Whether the connection was never made (so no request was sent).
 
     ``requests`` wraps urllib3's ``MaxRetryError`` whose ``reason`` is the
     underlying error; walk that chain and the ``__cause__``/``__context__``
     links and look at the types.
     """
-    seen = set()
-    pending = [error]
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [error]
     while pending:
         current = pending.pop()
         if current is None or id(current) in seen:
@@ -308,16 +362,16 @@ def _is_connect_failure(error):
     return False
 
 
-def _path_of(url):
+def _path_of(url: str) -> str:
     return urllib.parse.urlsplit(url).path
 
 
-def _origin_of(url):
+def _origin_of(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     return "%s://%s" % (parts.scheme, parts.netloc)
 
 
-def _describe(error):
+def _describe(error: BaseException | None) -> str:
     if error is None:
         return "no answer"
     text = str(error)
@@ -327,7 +381,7 @@ def _describe(error):
     return redact(text[:300])
 
 
-def _error_detail(response, limit=500):
+def _error_detail(response: requests.Response, limit: int = 500) -> str:
     """The most useful short text of an error response."""
     try:
         body = response.json()

@@ -9,7 +9,11 @@ lost is resolved by looking the object up (projects by slug, classes by
 value, tasks by name, all unique) before anything is sent again.
 """
 
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import fiftyone.utils.annotations as foua
+import requests
 
 from ..core.errors import AuthenticationError, ParameterError, ServiceError
 from ..core.http import RETRY_STATUSES, HttpSession, RetryPolicy
@@ -22,6 +26,9 @@ DEFAULT_URL = "https://api.fastlabel.ai/v1/"
 MAX_PAGE_SIZE = 1000
 IMAGE_TASKS = "tasks/image"
 CLASSIFICATION_TASKS = "tasks/image/classification"
+
+#: a decoded JSON object of the API (a project, a class, a task, ...)
+JsonDict = dict[str, Any]
 
 
 class FastLabelClient(foua.AnnotationAPI):
@@ -40,8 +47,15 @@ class FastLabelClient(foua.AnnotationAPI):
     """
 
     def __init__(
-        self, url=DEFAULT_URL, api_key=None, timeout=300, max_retries=5, max_calls=10000, window_seconds=600, sleep=None
-    ):
+        self,
+        url: str = DEFAULT_URL,
+        api_key: str | None = None,
+        timeout: float = 300,
+        max_retries: int = 5,
+        max_calls: int | None = 10000,
+        window_seconds: float = 600,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
         if not url:
             raise ValueError("The FastLabel API `url` is required")
         if not api_key:
@@ -50,7 +64,7 @@ class FastLabelClient(foua.AnnotationAPI):
             )
         register_secret(api_key)
         self.url = url if url.endswith("/") else url + "/"
-        extra = {} if sleep is None else {"sleep": sleep}
+        extra: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
         self.http = HttpSession(
             self.url,
             headers={"Authorization": "Bearer %s" % api_key, "Content-Type": "application/json"},
@@ -60,22 +74,29 @@ class FastLabelClient(foua.AnnotationAPI):
             **extra,
         )
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "FastLabelClient(%r)" % self.url
 
     @property
-    def request_count(self):
+    def request_count(self) -> int:
         """HTTP requests sent, retries included."""
         return self.http.request_count
 
-    def close(self):
+    def close(self) -> None:
         """Closes the pooled connections."""
         self.http.close()
 
     # ------------------------------------------------------------------
     # transport
 
-    def call(self, method, path, params=None, body=None, idempotent=None):
+    def call(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        body: JsonDict | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
         """Sends one request; returns the decoded JSON answer (``None`` for
         an empty one)."""
         try:
@@ -91,15 +112,18 @@ class FastLabelClient(foua.AnnotationAPI):
         except ValueError:
             raise ServiceError("FastLabel answered %s %s with a body that is not JSON" % (method, path)) from None
 
-    def create(self, path, body, find_existing):
+    def create(
+        self, path: str, body: JsonDict, find_existing: Callable[[], str | None], what: str | None = None
+    ) -> str:
         """POSTs a create; a lost answer is resolved with ``find_existing()``
-        (returning the id or ``None``) before sending it again."""
-        result = self.http.create("POST", path, find_existing, json=body)
-        if isinstance(result, str):
-            return result  # found by the check
-        return result.json()
+        (returning the id or ``None``) before sending it again. Returns the
+        new id. ``what`` names the object in the log lines."""
+        result = self.http.create("POST", path, find_existing, what=what, json=body)
+        if isinstance(result, requests.Response):
+            return result.json()  # FastLabel answers a create with the id
+        return result  # found by the check
 
-    def iter_pages(self, path, params):
+    def iter_pages(self, path: str, params: dict[str, Any]) -> Iterator[JsonDict]:
         """Every item of a paginated list (offset/limit, 1000 a page)."""
         offset = 0
         while True:
@@ -112,7 +136,7 @@ class FastLabelClient(foua.AnnotationAPI):
     # ------------------------------------------------------------------
     # projects and classes
 
-    def check_credentials(self):
+    def check_credentials(self) -> None:
         """Checks that :attr:`url` is a FastLabel API base that accepts the
         token, before anything is created.
 
@@ -132,7 +156,7 @@ class FastLabelClient(foua.AnnotationAPI):
         if not isinstance(answer, list):
             raise ParameterError(self._wrong_endpoint("GET projects did not answer a list of projects"))
 
-    def _wrong_endpoint(self, what):
+    def _wrong_endpoint(self, what: str) -> str:
         hint = ""
         if not self.url.rstrip("/").endswith("/v1"):
             hint = " (did you mean %sv1/ ?)" % self.url
@@ -141,56 +165,65 @@ class FastLabelClient(foua.AnnotationAPI):
             "API base ending in /v1/, like %s%s. Nothing was created" % (self.url, what, DEFAULT_URL, hint)
         )
 
-    def find_project(self, slug):
+    def find_project(self, slug: str) -> JsonDict | None:
         """The project with this slug, or ``None``."""
         for project in self.call("GET", "projects", params={"slug": slug, "limit": 100}) or []:
             if project.get("slug") == slug:
                 return project
         return None
 
-    def create_project(self, project_type, name, slug):
+    def create_project(self, project_type: str, name: str, slug: str) -> str:
         """Creates a project; returns its id."""
         body = {"type": project_type, "name": name, "slug": slug}
-        return self.create("projects", body, lambda: (self.find_project(slug) or {}).get("id"))
+        return self.create(
+            "projects", body, lambda: (self.find_project(slug) or {}).get("id"), what="project %s" % slug
+        )
 
-    def project(self, project_id):
+    def project(self, project_id: str) -> JsonDict | None:
         """The project with this id, or ``None`` when it does not exist."""
         response = self.http.request("GET", "projects/%s" % project_id, ok_statuses={404})
         if response.status_code == 404:
             return None
         return response.json()
 
-    def delete_project(self, project_id):
+    def delete_project(self, project_id: str) -> None:
         """Deletes a project, its classes and its tasks (gone already: fine)."""
         self.http.request("DELETE", "projects/%s" % project_id, ok_statuses={404})
 
-    def classes(self, slug):
+    def classes(self, slug: str) -> list[JsonDict]:
         """Every annotation class of a project."""
         return list(self.iter_pages("annotations", {"project": slug}))
 
-    def create_class(self, slug, body):
-        """Creates an annotation class (``body`` without ``project``)."""
+    def create_class(self, slug: str, body: JsonDict) -> str:
+        """Creates an annotation class (``body`` without ``project``);
+        returns its id."""
         body = dict(body, project=slug)
 
-        def existing():
+        def existing() -> str | None:
             found = self.call("GET", "annotations", params={"project": slug, "value": body["value"], "limit": 10}) or []
             return next((c["id"] for c in found if c.get("value") == body["value"]), None)
 
-        return self.create("annotations", body, existing)
+        return self.create("annotations", body, existing, what="class %r of project %s" % (body["value"], slug))
 
-    def create_classification_class(self, slug, attributes):
-        """Creates the classification class of an image_classification project."""
+    def create_classification_class(self, slug: str, attributes: list[JsonDict]) -> str:
+        """Creates the classification class of an image_classification
+        project; returns its id."""
 
-        def existing():
+        def existing() -> str | None:
             return next((c["id"] for c in self.classes(slug)), None)
 
-        return self.create("annotations/classification", {"project": slug, "attributes": attributes}, existing)
+        return self.create(
+            "annotations/classification",
+            {"project": slug, "attributes": attributes},
+            existing,
+            what="the classification class of project %s" % slug,
+        )
 
-    def delete_class(self, class_id):
+    def delete_class(self, class_id: str) -> None:
         """Deletes an annotation class (gone already: fine)."""
         self.http.request("DELETE", "annotations/%s" % class_id, ok_statuses={404})
 
-    def find_user(self, slug):
+    def find_user(self, slug: str) -> JsonDict | None:
         """The workspace user with this slug (or email), or ``None``."""
         for user in self.iter_pages("workspaces-users", {"keyword": slug}):
             if slug in (user.get("userSlug"), user.get("email")):
@@ -200,39 +233,41 @@ class FastLabelClient(foua.AnnotationAPI):
     # ------------------------------------------------------------------
     # tasks
 
-    def create_task(self, endpoint, body):
+    def create_task(self, endpoint: str, body: JsonDict) -> str:
         """Creates a task (``endpoint`` is :data:`IMAGE_TASKS` or
         :data:`CLASSIFICATION_TASKS`); returns its id. Task names are unique
         in a project, which is how a lost answer is resolved."""
 
-        def existing():
+        def existing() -> str | None:
             found = self.call(
                 "GET", endpoint, params={"project": body["project"], "taskName": body["name"], "limit": 10}
             )
             return next((t["id"] for t in found or [] if t.get("name") == body["name"]), None)
 
-        return self.create(endpoint, body, existing)
+        return self.create(endpoint, body, existing, what="task %r" % body["name"])
 
-    def iter_tasks(self, endpoint, slug, tag=None, status=None):
+    def iter_tasks(
+        self, endpoint: str, slug: str, tag: str | None = None, status: str | None = None
+    ) -> Iterator[JsonDict]:
         """The project's tasks (with one tag / status), 1000 a page."""
-        params = {"project": slug}
+        params: dict[str, Any] = {"project": slug}
         if tag:
             params["tags"] = [tag]
         if status:
             params["status"] = status
         return self.iter_pages(endpoint, params)
 
-    def task(self, endpoint, task_id):
+    def task(self, endpoint: str, task_id: str) -> JsonDict | None:
         """One task by id, or ``None`` when it does not exist."""
         response = self.http.request("GET", "%s/%s" % (endpoint, task_id), ok_statuses={404})
         if response.status_code == 404:
             return None
         return response.json()
 
-    def count_tasks(self, slug):
+    def count_tasks(self, slug: str) -> int:
         """How many tasks the project has (of every kind)."""
         return int(self.call("GET", "tasks/count", params={"project": slug}) or 0)
 
-    def delete_task(self, task_id):
+    def delete_task(self, task_id: str) -> None:
         """Deletes one task (gone already: fine)."""
         self.http.request("DELETE", "tasks/%s" % task_id, ok_statuses={404})

@@ -7,20 +7,25 @@ calls-per-minute budget; uploads to signed storage URLs go through a second,
 unpaced session (they are not API calls).
 
 Every mutation whose outcome is unknown (no answer, a 5xx) is resolved by
-asking the server what it has before anything is sent again.
+asking the server what it has before anything is sent again, and only what
+it does not have is sent (:mod:`..core.resend`).
 """
 
 import gzip
 import json
 import mimetypes
 import urllib.parse
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import fiftyone.utils.annotations as foua
+import requests
 
-from ..core.errors import AuthenticationError, OutcomeUnknownError, ParameterError, ServiceError
+from ..core.errors import AuthenticationError, ParameterError, ServiceError
 from ..core.http import HttpSession, RetryPolicy
 from ..core.media import chunk_by_count_and_bytes
 from ..core.pacing import Pacer
+from ..core.resend import send_or_find, send_until_applied
 from ..core.secrets import get_logger, register_secret
 
 logger = get_logger(__name__)
@@ -40,6 +45,9 @@ _ANSWERED_STATUSES = frozenset({400}) | _NOT_FOUND_STATUSES
 
 LABEL_FIELDS = "id labelType createdAt modelName jsonResponse author { id email }"
 ASSET_FIELDS = "id externalId status consensusMark honeypotMark isHoneypot resolution { width height }"
+
+#: a decoded JSON object of the API (a project, an asset, a label, ...)
+JsonDict = dict[str, Any]
 
 
 class KiliGraphQLError(ServiceError):
@@ -67,15 +75,15 @@ class KiliClient(foua.AnnotationAPI):
 
     def __init__(
         self,
-        url=DEFAULT_URL,
-        api_key=None,
-        timeout=300,
-        max_retries=5,
-        max_calls=500,
-        window_seconds=60,
-        max_checks=3,
-        sleep=None,
-    ):
+        url: str = DEFAULT_URL,
+        api_key: str | None = None,
+        timeout: float = 300,
+        max_retries: int = 5,
+        max_calls: int | None = 500,
+        window_seconds: float = 60,
+        max_checks: int = 3,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
         if not url:
             raise ValueError("The Kili GraphQL endpoint `url` is required")
         check_endpoint(url)
@@ -84,7 +92,7 @@ class KiliClient(foua.AnnotationAPI):
         register_secret(api_key)
         self.url = url
         self.max_checks = max_checks
-        extra = {} if sleep is None else {"sleep": sleep}
+        extra: dict[str, Any] = {} if sleep is None else {"sleep": sleep}
         retry = RetryPolicy(max_retries=max_retries)
         self.http = HttpSession(
             url,
@@ -96,19 +104,19 @@ class KiliClient(foua.AnnotationAPI):
         )
         self.storage = HttpSession(url, timeout=(10, timeout), retry=retry, **extra)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "KiliClient(%r)" % self.url
 
     @property
-    def request_count(self):
+    def request_count(self) -> int:
         """HTTP requests sent: API calls and storage uploads, retries included."""
         return self.http.request_count + self.storage.request_count
 
-    def project_url(self, project_id):
+    def project_url(self, project_id: str) -> str:
         """The URL of a project in Kili's web app."""
         return project_url(self.url, project_id)
 
-    def close(self):
+    def close(self) -> None:
         """Closes the pooled connections."""
         self.http.close()
         self.storage.close()
@@ -116,18 +124,18 @@ class KiliClient(foua.AnnotationAPI):
     # ------------------------------------------------------------------
     # transport
 
-    def query(self, document, variables=None):
+    def query(self, document: str, variables: JsonDict | None = None) -> JsonDict:
         """Runs a query (safe to re-send) and returns its aliased ``data``."""
         return self._execute(document, variables, idempotent=True)
 
-    def mutate(self, document, variables=None):
+    def mutate(self, document: str, variables: JsonDict | None = None) -> JsonDict:
         """Runs a mutation once; raises :class:`OutcomeUnknownError` when the
         server may or may not have applied it."""
         return self._execute(document, variables, idempotent=False)
 
-    def _execute(self, document, variables, idempotent):
+    def _execute(self, document: str, variables: JsonDict | None, idempotent: bool) -> JsonDict:
         body = json.dumps({"query": document, "variables": variables or {}}).encode()
-        headers = {}
+        headers: dict[str, str] = {}
         if len(body) >= GZIP_MIN_BYTES:
             body = gzip.compress(body, compresslevel=5)
             headers["Content-Encoding"] = "gzip"
@@ -149,7 +157,7 @@ class KiliClient(foua.AnnotationAPI):
         if errors:
             if not isinstance(errors, list):
                 errors = [errors]
-            first = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
+            first: JsonDict = errors[0] if isinstance(errors[0], dict) else {"message": str(errors[0])}
             reason = ((first.get("extensions") or {}).get("context") or {}).get("reason")
             message = first.get("message") or "unknown error"
             if reason and reason not in message:
@@ -159,7 +167,7 @@ class KiliClient(foua.AnnotationAPI):
             raise ServiceError("Kili answered without data or errors", status_code=response.status_code)
         return payload["data"] or {}
 
-    def _not_graphql(self, response, what):
+    def _not_graphql(self, response: requests.Response, what: str) -> ServiceError:
         """The error for an answer that no GraphQL API gives: the endpoint is
         wrong; the message names the one expected."""
         return ServiceError(
@@ -171,35 +179,14 @@ class KiliClient(foua.AnnotationAPI):
             path=urllib.parse.urlsplit(self.url).path,
         )
 
-    def _mutate_checked(self, document, variables, was_applied):
-        """Runs a mutation; when its outcome is unknown, ``was_applied()``
-        decides whether to send it again. Returns the ``data`` of the
-        mutation, or ``None`` when a check found it applied."""
-        for check in range(self.max_checks + 1):
-            try:
-                return self.mutate(document, variables)
-            except OutcomeUnknownError as e:
-                if check == self.max_checks:
-                    raise
-                self._wait_before_check(check)
-                if was_applied():
-                    logger.info("%s; Kili has applied it, not sending it again", e)
-                    return None
-                logger.info("%s; Kili has not applied it, sending it again", e)
-
-    def _wait_before_check(self, check):
-        # after a gateway error the server may still be applying the
-        # mutation: give it a moment before asking what it has
-        self.http.sleep(self.http.retry.backoff(check + 1))
-
     # ------------------------------------------------------------------
     # users and projects
 
-    def viewer(self):
+    def viewer(self) -> JsonDict:
         """``{id, email}`` of the API key's user (checks the credentials)."""
         return self.query("query { data: viewer { id email } }")["data"]
 
-    def get_project(self, project_id):
+    def get_project(self, project_id: str) -> JsonDict | None:
         """The project ``{id, title, description, inputType, jsonInterface}``
         (``jsonInterface`` decoded), or ``None``."""
         projects = self.query(
@@ -214,9 +201,9 @@ class KiliClient(foua.AnnotationAPI):
         project["jsonInterface"] = _loads(project.get("jsonInterface")) or {}
         return project
 
-    def find_projects(self, title):
+    def find_projects(self, title: str) -> list[JsonDict]:
         """Projects whose title is exactly ``title``."""
-        found = []
+        found: list[JsonDict] = []
         skip = 0
         while True:
             page = self.query(
@@ -229,35 +216,34 @@ class KiliClient(foua.AnnotationAPI):
                 return found
             skip += len(page)
 
-    def create_project(self, title, description, json_interface, input_type="IMAGE"):
+    def create_project(self, title: str, description: str, json_interface: JsonDict, input_type: str = "IMAGE") -> str:
         """Creates a project; ``description`` must be unique to this call (it
         finds the project if the answer is lost). Returns its id."""
 
-        def existing():
+        def existing() -> str | None:
             matches = [p for p in self.find_projects(title) if p.get("description") == description]
             return matches[0]["id"] if matches else None
 
-        found = []
-
-        def was_applied():
-            found[:] = [existing()]
-            return found[0] is not None
-
-        data = self._mutate_checked(
-            "mutation($data: CreateProjectData!) { data: createProject(data: $data) { id } }",
-            {
-                "data": {
-                    "title": title,
-                    "description": description,
-                    "inputType": input_type,
-                    "jsonInterface": json.dumps(json_interface),
-                }
-            },
-            was_applied,
+        variables = {
+            "data": {
+                "title": title,
+                "description": description,
+                "inputType": input_type,
+                "jsonInterface": json.dumps(json_interface),
+            }
+        }
+        return send_or_find(
+            lambda: self.mutate(
+                "mutation($data: CreateProjectData!) { data: createProject(data: $data) { id } }", variables
+            )["data"]["id"],
+            existing,
+            checks=self.max_checks,
+            wait=self.http.wait_before_check,
+            log=logger,
+            what="createProject %r" % title,
         )
-        return data["data"]["id"] if data is not None else found[0]
 
-    def update_json_interface(self, project_id, json_interface):
+    def update_json_interface(self, project_id: str, json_interface: JsonDict) -> None:
         """Replaces a project's jsonInterface (idempotent)."""
         self._execute(
             "mutation($data: ProjectData!, $where: ProjectWhere!) "
@@ -266,13 +252,19 @@ class KiliClient(foua.AnnotationAPI):
             idempotent=True,
         )
 
-    def delete_project(self, project_id):
+    def delete_project(self, project_id: str) -> None:
         """Deletes a project (a project already gone counts as deleted)."""
         try:
-            self._mutate_checked(
-                "mutation($where: ProjectWhere!) { data: deleteProjectAsynchronously(where: $where) }",
-                {"where": {"id": project_id}},
-                lambda: self.get_project(project_id) is None,
+            send_or_find(
+                lambda: self.mutate(
+                    "mutation($where: ProjectWhere!) { data: deleteProjectAsynchronously(where: $where) }",
+                    {"where": {"id": project_id}},
+                ),
+                lambda: project_id if self.get_project(project_id) is None else None,  # gone: applied
+                checks=self.max_checks,
+                wait=self.http.wait_before_check,
+                log=logger,
+                what="deleteProjectAsynchronously %s" % project_id,
             )
         except KiliGraphQLError:
             if self.get_project(project_id) is None:
@@ -282,13 +274,13 @@ class KiliClient(foua.AnnotationAPI):
     # ------------------------------------------------------------------
     # assets
 
-    def count_assets(self, where):
+    def count_assets(self, where: JsonDict) -> int:
         """The number of assets matching an ``AssetWhere``."""
         return self.query("query($where: AssetWhere!) { data: countAssets(where: $where) }", {"where": where})["data"]
 
-    def existing_external_ids(self, project_id, external_ids):
+    def existing_external_ids(self, project_id: str, external_ids: Sequence[str]) -> set[str]:
         """The subset of ``external_ids`` that are assets of the project."""
-        found = set()
+        found: set[str] = set()
         for start in range(0, len(external_ids), MAX_ASSETS_PER_CALL):
             chunk = external_ids[start : start + MAX_ASSETS_PER_CALL]
             found.update(
@@ -301,7 +293,9 @@ class KiliClient(foua.AnnotationAPI):
             )
         return found
 
-    def iter_assets(self, where, fields=ASSET_FIELDS, page_size=100, limit=None):
+    def iter_assets(
+        self, where: JsonDict, fields: str = ASSET_FIELDS, page_size: int = 100, limit: int | None = None
+    ) -> Iterator[JsonDict]:
         """Every asset matching ``where``, in creation order, page by page.
 
         ``limit``: the most assets ``where`` can match (e.g. the length of
@@ -320,9 +314,11 @@ class KiliClient(foua.AnnotationAPI):
             if len(page) < page_size or (limit is not None and skip >= limit):
                 return
 
-    def assets_by_id(self, project_id, asset_ids, fields=ASSET_FIELDS, page_size=100):
+    def assets_by_id(
+        self, project_id: str, asset_ids: Sequence[str], fields: str = ASSET_FIELDS, page_size: int = 100
+    ) -> dict[str, JsonDict]:
         """``{asset_id: asset}`` of the given assets that exist."""
-        out = {}
+        out: dict[str, JsonDict] = {}
         for start in range(0, len(asset_ids), page_size):
             chunk = list(asset_ids[start : start + page_size])
             where = {"project": {"id": project_id}, "idIn": chunk}
@@ -330,9 +326,9 @@ class KiliClient(foua.AnnotationAPI):
                 out[asset["id"]] = asset
         return out
 
-    def signed_upload_urls(self, paths):
+    def signed_upload_urls(self, paths: Sequence[str]) -> list[str]:
         """One signed storage URL per bucket path (30 paths a call)."""
-        urls = []
+        urls: list[str] = []
         for start in range(0, len(paths), MAX_SIGNED_URLS_PER_CALL):
             chunk = paths[start : start + MAX_SIGNED_URLS_PER_CALL]
             got = self.query(
@@ -344,7 +340,7 @@ class KiliClient(foua.AnnotationAPI):
             urls.extend(got)
         return urls
 
-    def upload_file(self, signed_url, path):
+    def upload_file(self, signed_url: str, path: str) -> str:
         """PUTs a local file to a signed URL; returns the asset content URL.
 
         The bytes go to the URL cut before ``&id=``; the full URL is what the
@@ -356,7 +352,7 @@ class KiliClient(foua.AnnotationAPI):
             self.storage.request("PUT", put_url, data=f, headers={"Content-Type": mime})
         return signed_url
 
-    def append_assets(self, project_id, assets):
+    def append_assets(self, project_id: str, assets: Sequence[JsonDict]) -> None:
         """Creates assets with ids chosen by the caller (at most 100 a call).
 
         Args:
@@ -367,22 +363,18 @@ class KiliClient(foua.AnnotationAPI):
         An unknown outcome is resolved by looking the ids up: only the assets
         the server does not have are sent again.
         """
-        pending = list(assets)
-        for check in range(self.max_checks + 1):
-            try:
-                self._append_assets_once(project_id, pending)
-                return
-            except OutcomeUnknownError as e:
-                if check == self.max_checks:
-                    raise
-                self._wait_before_check(check)
-                present = self.assets_by_id(project_id, [a["id"] for a in pending], fields="id")
-                pending = [a for a in pending if a["id"] not in present]
-                logger.info("%s; %d of the assets still to send", e, len(pending))
-                if not pending:
-                    return
+        send_until_applied(
+            lambda pending: self._append_assets_once(project_id, pending),
+            assets,
+            lambda pending: self.assets_by_id(project_id, [a["id"] for a in pending], fields="id"),
+            lambda asset: asset["id"],
+            checks=self.max_checks,
+            wait=self.http.wait_before_check,
+            log=logger,
+            what="appendManyAssets",
+        )
 
-    def _append_assets_once(self, project_id, assets):
+    def _append_assets_once(self, project_id: str, assets: Sequence[JsonDict]) -> None:
         if len(assets) > MAX_ASSETS_PER_CALL:
             raise ValueError("At most %d assets per call" % MAX_ASSETS_PER_CALL)
         self.mutate(
@@ -401,21 +393,37 @@ class KiliClient(foua.AnnotationAPI):
             },
         )
 
-    def delete_assets(self, project_id, asset_ids):
-        """Deletes assets (100 a call); ids already gone are fine."""
-        for start in range(0, len(asset_ids), MAX_ASSETS_PER_CALL):
-            chunk = list(asset_ids[start : start + MAX_ASSETS_PER_CALL])
-            self._mutate_checked(
+    def delete_assets(self, project_id: str, asset_ids: Sequence[str]) -> None:
+        """Deletes assets (100 a call); ids already gone are fine. An unknown
+        outcome is resolved by looking the ids up: only the assets the server
+        still has are sent again."""
+
+        def delete(chunk: list[str]) -> None:
+            self.mutate(
                 "mutation($where: AssetWhere!) { data: deleteAssets(where: $where) "
                 "{ succeeded { assetId } declined { assetId } failed { assetId details } } }",
                 {"where": {"project": {"id": project_id}, "idIn": chunk}},
-                lambda chunk=chunk: not self.assets_by_id(project_id, chunk, fields="id"),
+            )
+
+        def deleted(chunk: list[str]) -> set[str]:
+            return set(chunk) - set(self.assets_by_id(project_id, chunk, fields="id"))
+
+        for start in range(0, len(asset_ids), MAX_ASSETS_PER_CALL):
+            send_until_applied(
+                delete,
+                list(asset_ids[start : start + MAX_ASSETS_PER_CALL]),
+                deleted,
+                lambda asset_id: asset_id,
+                checks=self.max_checks,
+                wait=self.http.wait_before_check,
+                log=logger,
+                what="deleteAssets",
             )
 
     # ------------------------------------------------------------------
     # labels
 
-    def append_predictions(self, project_id, model_name, labels):
+    def append_predictions(self, project_id: str, model_name: str, labels: Sequence[tuple[str, JsonDict]]) -> None:
         """Adds PREDICTION labels (100 a call).
 
         Args:
@@ -432,22 +440,18 @@ class KiliClient(foua.AnnotationAPI):
         for indices in chunk_by_count_and_bytes(
             list(range(len(encoded))), sizes, MAX_LABELS_PER_CALL, MAX_LABEL_BYTES_PER_CALL
         ):
-            chunk = [encoded[i] for i in indices]
-            for check in range(self.max_checks + 1):
-                try:
-                    self._append_labels_once(project_id, "PREDICTION", chunk, model_name=model_name)
-                    break
-                except OutcomeUnknownError as e:
-                    if check == self.max_checks:
-                        raise
-                    self._wait_before_check(check)
-                    done = self.assets_with_prediction(project_id, [a for a, _ in chunk], model_name)
-                    chunk = [(a, r) for a, r in chunk if a not in done]
-                    logger.info("%s; %d of the labels still to send", e, len(chunk))
-                    if not chunk:
-                        break
+            send_until_applied(
+                lambda chunk: self._append_labels_once(project_id, "PREDICTION", chunk, model_name=model_name),
+                [encoded[i] for i in indices],
+                lambda chunk: self.assets_with_prediction(project_id, [a for a, _ in chunk], model_name),
+                lambda label: label[0],
+                checks=self.max_checks,
+                wait=self.http.wait_before_check,
+                log=logger,
+                what="appendManyLabels",
+            )
 
-    def assets_with_prediction(self, project_id, asset_ids, model_name):
+    def assets_with_prediction(self, project_id: str, asset_ids: Sequence[str], model_name: str) -> set[str]:
         """The subset of ``asset_ids`` that have a PREDICTION of ``model_name``."""
         assets = self.assets_by_id(project_id, asset_ids, fields="id labels { labelType modelName }")
         return {
@@ -459,7 +463,14 @@ class KiliClient(foua.AnnotationAPI):
             )
         }
 
-    def _append_labels_once(self, project_id, label_type, labels, model_name=None, author_id=None):
+    def _append_labels_once(
+        self,
+        project_id: str,
+        label_type: str,
+        labels: Sequence[tuple[str, str | JsonDict]],
+        model_name: str | None = None,
+        author_id: str | None = None,
+    ) -> None:
         labels_data = []
         for asset_id, response in labels:
             text = response if isinstance(response, str) else json.dumps(response)
@@ -479,7 +490,7 @@ class KiliClient(foua.AnnotationAPI):
         )
 
 
-def check_endpoint(url):
+def check_endpoint(url: object) -> None:
     """Raises :class:`ParameterError` unless ``url`` is an http(s) URL (the
     message names the endpoint expected)."""
     parts = urllib.parse.urlsplit(url if isinstance(url, str) else "")
@@ -489,7 +500,7 @@ def check_endpoint(url):
         )
 
 
-def expected_endpoint(url):
+def expected_endpoint(url: str | None) -> str:
     """Kili's GraphQL endpoint on the server of ``url`` (its origin followed
     by ``/api/label/v2/graphql``), or Kili's cloud endpoint."""
     parts = urllib.parse.urlsplit(url or "")
@@ -498,12 +509,12 @@ def expected_endpoint(url):
     return "%s://%s%s" % (parts.scheme, parts.netloc, GRAPHQL_PATH)
 
 
-def project_url(endpoint, project_id):
+def project_url(endpoint: str, project_id: str) -> str:
     """The URL of a project in Kili's web app, from the API endpoint."""
     return "%s/label/projects/%s/" % (endpoint.split("/api/label/", 1)[0].rstrip("/"), project_id)
 
 
-def _loads(value):
+def _loads(value: Any) -> Any:
     if value is None or isinstance(value, (dict, list)):
         return value
     if value == "":
@@ -511,6 +522,6 @@ def _loads(value):
     return json.loads(value)
 
 
-def loads_json_field(value):
+def loads_json_field(value: Any) -> Any:
     """Decodes one of Kili's JSON-string fields (``jsonResponse``, ...)."""
     return _loads(value)

@@ -20,10 +20,13 @@ import datetime
 import json
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import requests
 
 from ..core.errors import AuthenticationError, ServiceError
+from ..core.http import HttpSession
 from ..core.secrets import get_logger, redact, register_secret
 
 logger = get_logger(__name__)
@@ -37,7 +40,7 @@ DEFAULT_ACCESS_LIFETIME = 300.0
 REFRESH_MARGIN = 30.0
 
 
-def jwt_claims(token):
+def jwt_claims(token: object) -> dict[str, Any] | None:
     """The claims of a JWT (decoded, not verified), or ``None`` when
     ``token`` is not a JWT (a legacy token)."""
     parts = token.split(".") if isinstance(token, str) else []
@@ -51,7 +54,7 @@ def jwt_claims(token):
     return claims if isinstance(claims, dict) else None
 
 
-def token_kind(api_key, now=None):
+def token_kind(api_key: str, now: float | None = None) -> str:
     """``"legacy"``, ``"refresh"`` (a personal access token) or ``"access"``
     (a JWT access token used as it is).
 
@@ -89,7 +92,13 @@ class TokenAuth(requests.auth.AuthBase):
             expires (at most a quarter of its lifetime)
     """
 
-    def __init__(self, api_key, session, clock=time.monotonic, margin=REFRESH_MARGIN):
+    def __init__(
+        self,
+        api_key: str,
+        session: HttpSession,
+        clock: Callable[[], float] = time.monotonic,
+        margin: float = REFRESH_MARGIN,
+    ) -> None:
         register_secret(api_key)
         self._api_key = api_key
         self.kind = token_kind(api_key)
@@ -97,20 +106,20 @@ class TokenAuth(requests.auth.AuthBase):
         self._clock = clock
         self._margin = margin
         self._lock = threading.Lock()
-        self._access = None
+        self._access: str | None = None
         self._refresh_at = 0.0
         self.refreshes = 0
         self.resent_after_401 = 0
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "TokenAuth(kind=%r)" % self.kind
 
     @property
-    def uses_legacy_token(self):
+    def uses_legacy_token(self) -> bool:
         """Whether the key is a legacy token."""
         return self.kind == "legacy"
 
-    def header(self):
+    def header(self) -> str:
         """The ``Authorization`` header value to send now."""
         if self.kind == "legacy":
             return "Token %s" % self._api_key
@@ -118,16 +127,18 @@ class TokenAuth(requests.auth.AuthBase):
             return "Bearer %s" % self._api_key
         return "Bearer %s" % self.access_token()
 
-    def access_token(self, replace=None):
+    def access_token(self, replace: str | None = None) -> str:
         """The current access token, refreshed when it is about to expire,
         or when it is ``replace`` (a token the server refused)."""
         with self._lock:
             stale = replace is not None and replace == self._access
             if stale or self._access is None or self._clock() >= self._refresh_at:
-                self._refresh()
+                return self._refresh()
             return self._access
 
-    def _refresh(self):
+    def _refresh(self) -> str:
+        """Exchanges the personal access token for a new access token, kept
+        and returned."""
         response = self._session.request(
             "POST",
             REFRESH_PATH,
@@ -160,28 +171,30 @@ class TokenAuth(requests.auth.AuthBase):
         self._access = access
         self._refresh_at = self._clock() + lifetime - min(self._margin, lifetime / 4.0)
         logger.debug("Got a Label Studio access token valid for %.0fs", lifetime)
+        return access
 
-    def __call__(self, request):
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         request.headers["Authorization"] = self.header()
         if self.kind == "refresh":
             request.register_hook("response", self._resend_after_401)
         return request
 
-    def _resend_after_401(self, response, **kwargs):
+    def _resend_after_401(self, response: requests.Response, **kwargs: Any) -> requests.Response:
         """A 401 to a Bearer request: the access token may have expired
         early (a server restart, clock skew); refresh it and send the request
         once more."""
         if response.status_code != 401 or getattr(response.request, "_resent_after_401", False):
             return response
-        refused = (response.request.headers.get("Authorization") or "").partition(" ")[2]
+        refused = _text(response.request.headers.get("Authorization")).partition(" ")[2]
         new_token = self.access_token(replace=refused)
         response.content  # noqa: B018 -- read the body so that the connection can be reused
         response.close()
         retry = response.request.copy()
-        retry._resent_after_401 = True
+        retry._resent_after_401 = True  # type: ignore[attr-defined]  # a marker on this copy only
         retry.headers["Authorization"] = "Bearer %s" % new_token
-        if hasattr(retry.body, "seek"):
-            retry.body.seek(0)
+        body: Any = retry.body
+        if hasattr(body, "seek"):
+            body.seek(0)
         self.resent_after_401 += 1
         logger.debug("%s %s answered 401; sending it again with a new access token", retry.method, retry.path_url)
         new_response = response.connection.send(retry, **kwargs)
@@ -190,7 +203,14 @@ class TokenAuth(requests.auth.AuthBase):
         return new_response
 
 
-def _detail(response):
+def _text(header: str | bytes | None) -> str:
+    """A header value as text (HTTP header bytes are Latin-1)."""
+    if isinstance(header, bytes):
+        return header.decode("latin-1")
+    return header or ""
+
+
+def _detail(response: requests.Response) -> str:
     try:
         body = response.json()
     except ValueError:

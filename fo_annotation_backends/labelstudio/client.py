@@ -11,6 +11,8 @@ import json
 import os
 import posixpath
 import urllib.parse
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from typing import Any
 
 import fiftyone.utils.annotations as foua
 import requests
@@ -35,6 +37,9 @@ EXPECTED_URL = "the address of the Label Studio server, the one you open in a br
 SAMPLE_KEY = "fo_sample_id"
 RUN_KEY = "fo_run_id"  # every task of a run carries its run id in its data
 
+#: a decoded JSON object of the API (a project, a task, a storage, ...)
+JsonDict = dict[str, Any]
+
 
 class LabelStudioClient(foua.AnnotationAPI):
     """A connection to one Label Studio server.
@@ -48,7 +53,15 @@ class LabelStudioClient(foua.AnnotationAPI):
         window_seconds (60): the budget's window
     """
 
-    def __init__(self, url, api_key, timeout=300, max_retries=5, max_calls=None, window_seconds=60):
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        timeout: float = 300,
+        max_retries: int = 5,
+        max_calls: int | None = None,
+        window_seconds: float = 60,
+    ) -> None:
         if not url:
             raise ParameterError("No Label Studio URL: pass `url=...` or set FIFTYONE_LABELSTUDIO_URL")
         if not api_key:
@@ -68,22 +81,22 @@ class LabelStudioClient(foua.AnnotationAPI):
         self.http = HttpSession(
             self.url, auth=self.auth, timeout=(10, timeout), retry=retry, pacer=Pacer(max_calls, window_seconds)
         )
-        self._sdk_client = None
+        self._sdk_client: Any = None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "LabelStudioClient(url=%r)" % self.url
 
     @property
-    def request_count(self):
+    def request_count(self) -> int:
         """HTTP requests sent so far (token refreshes and re-sends included)."""
         return self.http.request_count + self.anonymous.request_count + self.auth.resent_after_401
 
     @property
-    def uses_legacy_token(self):
+    def uses_legacy_token(self) -> bool:
         """Whether the key is a legacy token (else a personal access token)."""
         return self.auth.uses_legacy_token
 
-    def close(self):
+    def close(self) -> None:
         """Closes pooled connections (a new client is needed afterwards)."""
         self.http.close()
         self.anonymous.close()
@@ -91,7 +104,7 @@ class LabelStudioClient(foua.AnnotationAPI):
             self._sdk_client.session.close()
 
     @property
-    def sdk_client(self):
+    def sdk_client(self) -> Any:
         """``label_studio_sdk``'s legacy ``Client`` on the same server and
         credentials (personal access tokens work too), for code written
         against FiftyOne's built-in backend; created on first use."""
@@ -108,7 +121,7 @@ class LabelStudioClient(foua.AnnotationAPI):
 
     # -- credentials -------------------------------------------------------
 
-    def check_credentials(self):
+    def check_credentials(self) -> JsonDict:
         """Checks that a Label Studio server answers at the URL and accepts
         the key.
 
@@ -126,7 +139,7 @@ class LabelStudioClient(foua.AnnotationAPI):
             raise AuthenticationError(self._auth_failure_message(_detail(response)))
         return response.json()
 
-    def check_server(self):
+    def check_server(self) -> None:
         """Raises unless a Label Studio server answers at the URL."""
         try:
             response = self.anonymous.request("GET", "/health", ok_statuses={400, 401, 403, 404, 405, 500})
@@ -149,7 +162,7 @@ class LabelStudioClient(foua.AnnotationAPI):
             % (self.url, self.url, response.status_code, EXPECTED_URL, hint)
         )
 
-    def _auth_failure_message(self, detail):
+    def _auth_failure_message(self, detail: str) -> str:
         if LEGACY_DISABLED_MARKER in detail.lower():
             return (
                 "Label Studio refused the API key: it is a legacy token, and legacy tokens are "
@@ -169,7 +182,7 @@ class LabelStudioClient(foua.AnnotationAPI):
 
     # -- projects -----------------------------------------------------------
 
-    def _projects(self, title_contains):
+    def _projects(self, title_contains: str) -> Iterator[JsonDict]:
         page = 1
         while True:
             # the server's title filter matches substrings, case-insensitively
@@ -180,11 +193,11 @@ class LabelStudioClient(foua.AnnotationAPI):
                 return
             page += 1
 
-    def find_projects(self, title):
+    def find_projects(self, title: str) -> list[JsonDict]:
         """Projects whose title is exactly ``title``."""
         return [p for p in self._projects(title) if p.get("title") == title]
 
-    def find_project_by_marker(self, marker, title_hint=""):
+    def find_project_by_marker(self, marker: str, title_hint: str = "") -> JsonDict | None:
         """The project whose description contains ``marker`` (a run id),
         looked for among the projects whose title contains ``title_hint``."""
         for project in self._projects(title_hint):
@@ -192,7 +205,7 @@ class LabelStudioClient(foua.AnnotationAPI):
                 return project
         return None
 
-    def create_project(self, title, label_config, description, marker):
+    def create_project(self, title: str, label_config: str, description: str, marker: str) -> JsonDict:
         """Creates a project; a lost answer is resolved by looking for the
         project whose description carries ``marker``.
 
@@ -202,16 +215,20 @@ class LabelStudioClient(foua.AnnotationAPI):
         payload = {"title": title, "label_config": label_config, "description": description}
         hint = title[:20]
         result = self.http.create(
-            "POST", "/api/projects", find_existing=lambda: self.find_project_by_marker(marker, hint), json=payload
+            "POST",
+            "/api/projects",
+            find_existing=lambda: self.find_project_by_marker(marker, hint),
+            what="project %r" % title,
+            json=payload,
         )
         return result.json() if isinstance(result, requests.Response) else result
 
-    def get_project(self, project_id):
+    def get_project(self, project_id: int | str) -> JsonDict | None:
         """The project dict, or ``None`` if it does not exist."""
         response = self.http.request("GET", "/api/projects/%d" % int(project_id), ok_statuses={404})
         return None if response.status_code == 404 else response.json()
 
-    def require_project(self, project_id):
+    def require_project(self, project_id: int | str) -> JsonDict:
         """The project dict.
 
         Raises:
@@ -222,13 +239,13 @@ class LabelStudioClient(foua.AnnotationAPI):
             raise _project_deleted(project_id)
         return project
 
-    def update_label_config(self, project_id, label_config):
+    def update_label_config(self, project_id: int, label_config: str) -> JsonDict:
         """Replaces a project's labeling config."""
         return self.http.request(
             "PATCH", "/api/projects/%d" % project_id, idempotent=True, json={"label_config": label_config}
         ).json()
 
-    def delete_project(self, project_id):
+    def delete_project(self, project_id: int | str) -> bool:
         """Deletes a project and all its tasks in one request.
 
         Returns:
@@ -237,7 +254,7 @@ class LabelStudioClient(foua.AnnotationAPI):
         response = self.http.request("DELETE", "/api/projects/%d" % int(project_id), ok_statuses={404})
         return response.status_code != 404
 
-    def delete_tasks(self, project_id, task_ids):
+    def delete_tasks(self, project_id: int, task_ids: Iterable[int]) -> None:
         """Deletes the given tasks of a project in one request."""
         if not task_ids:
             return
@@ -251,7 +268,7 @@ class LabelStudioClient(foua.AnnotationAPI):
 
     # -- media ---------------------------------------------------------------
 
-    def upload_files(self, project_id, files):
+    def upload_files(self, project_id: int, files: Sequence[tuple[str, str, str]]) -> dict[str, tuple[str, int | None]]:
         """Uploads files without creating tasks.
 
         The body is streamed from disk, one file open at a time.
@@ -284,7 +301,7 @@ class LabelStudioClient(foua.AnnotationAPI):
         uploads = self.http.get_json(
             "/api/projects/%d/file-uploads" % project_id, params={"ids": json.dumps(upload_ids)}
         )
-        found = {}
+        found: dict[str, tuple[str, int | None]] = {}
         for name, url, upload_id in _stored_files(uploads):
             key = names.get(name)
             if key is not None:
@@ -297,13 +314,13 @@ class LabelStudioClient(foua.AnnotationAPI):
             )
         return found
 
-    def uploaded_files(self, project_id):
+    def uploaded_files(self, project_id: int) -> dict[str, str]:
         """``{name: media URL path}`` of the files uploaded to a project by
         this user (names as given to :meth:`upload_files`)."""
         uploads = self.http.get_json("/api/projects/%d/file-uploads" % project_id, params={"all": "true"})
         return {name: url for name, url, _ in _stored_files(uploads)}
 
-    def delete_file_uploads(self, project_id, upload_ids):
+    def delete_file_uploads(self, project_id: int, upload_ids: Collection[int]) -> None:
         """Deletes uploaded files of a project."""
         if upload_ids:
             self.http.request(
@@ -312,7 +329,7 @@ class LabelStudioClient(foua.AnnotationAPI):
 
     # -- local files ---------------------------------------------------------
 
-    def validate_local_storage(self, project_id, path):
+    def validate_local_storage(self, project_id: int, path: str) -> tuple[bool, str | None]:
         """Whether the server would serve local files under ``path``.
 
         Returns:
@@ -329,11 +346,11 @@ class LabelStudioClient(foua.AnnotationAPI):
             return True, None
         return False, _detail(response)
 
-    def local_storages(self, project_id):
+    def local_storages(self, project_id: int) -> list[JsonDict]:
         """The project's local-files storages."""
         return self.http.get_json("/api/storages/localfiles", params={"project": project_id})
 
-    def create_local_storage(self, project_id, path):
+    def create_local_storage(self, project_id: int, path: str) -> tuple[JsonDict, bool]:
         """Connects a local-files import storage (nothing is synced).
 
         Returns:
@@ -351,18 +368,24 @@ class LabelStudioClient(foua.AnnotationAPI):
             "description": "Created by fo-annotation-backends",
         }
 
-        def find_existing():
+        def find_existing() -> JsonDict | None:
             found = [s for s in self.local_storages(project_id) if s.get("path") == path]
             return found[0] if found else None
 
-        result = self.http.create("POST", "/api/storages/localfiles", find_existing=find_existing, json=payload)
+        result = self.http.create(
+            "POST",
+            "/api/storages/localfiles",
+            find_existing=find_existing,
+            what="a local-files storage of %s" % path,
+            json=payload,
+        )
         return (result.json() if isinstance(result, requests.Response) else result), True
 
-    def delete_local_storage(self, storage_id):
+    def delete_local_storage(self, storage_id: int) -> None:
         """Disconnects a local-files storage (the files stay)."""
         self.http.request("DELETE", "/api/storages/localfiles/%d" % storage_id, ok_statuses={404})
 
-    def serves_local_file(self, relative_path):
+    def serves_local_file(self, relative_path: str) -> bool:
         """Whether ``/data/local-files/?d=<relative_path>`` is served."""
         response = self.http.request(
             "GET",
@@ -374,13 +397,13 @@ class LabelStudioClient(foua.AnnotationAPI):
         response.close()
         return response.status_code == 200
 
-    def local_files_url(self, relative_path):
+    def local_files_url(self, relative_path: str) -> str:
         """The task-data URL of a file under the server's document root."""
         return "/data/local-files/?d=" + urllib.parse.quote(relative_path)
 
     # -- tasks ---------------------------------------------------------------
 
-    def import_tasks(self, project_id, tasks, run_id):
+    def import_tasks(self, project_id: int, tasks: Sequence[JsonDict], run_id: str) -> list[int]:
         """Creates tasks (with their predictions) in one request.
 
         A lost answer is resolved by looking the run's tasks up by sample id
@@ -392,14 +415,14 @@ class LabelStudioClient(foua.AnnotationAPI):
         """
         sample_ids = [t["data"][SAMPLE_KEY] for t in tasks]
 
-        def find_existing():
+        def find_existing() -> list[int] | None:
             existing = self.run_task_ids(project_id, run_id)
-            found = [existing.get(s) for s in sample_ids]
-            if all(found):
+            found = [existing[s] for s in sample_ids if existing.get(s)]
+            if len(found) == len(sample_ids):
                 return found
-            if any(found):  # the server imports a request as a whole
+            if found:  # the server imports a request as a whole
                 raise ServiceError(
-                    "Label Studio applied part of a task import (%d of %d tasks)" % (sum(map(bool, found)), len(found))
+                    "Label Studio applied part of a task import (%d of %d tasks)" % (len(found), len(sample_ids))
                 )
             return None
 
@@ -407,6 +430,7 @@ class LabelStudioClient(foua.AnnotationAPI):
             "POST",
             "/api/projects/%d/import" % project_id,
             find_existing=find_existing,
+            what="the import of %d tasks" % len(tasks),
             params={"return_task_ids": "true"},
             json=tasks,
         )
@@ -418,7 +442,14 @@ class LabelStudioClient(foua.AnnotationAPI):
             task_ids = [existing[s] for s in sample_ids]
         return task_ids
 
-    def iter_tasks(self, project_id, fields="task_only", page_size=1000, query=None, include=None):
+    def iter_tasks(
+        self,
+        project_id: int,
+        fields: str = "task_only",
+        page_size: int = 1000,
+        query: JsonDict | None = None,
+        include: str | None = None,
+    ) -> Iterator[JsonDict]:
         """Every task of a project (paginated).
 
         Args:
@@ -435,7 +466,7 @@ class LabelStudioClient(foua.AnnotationAPI):
         page = 1
         seen = 0
         while True:
-            params = {"project": project_id, "page": page, "page_size": page_size, "fields": fields}
+            params: dict[str, Any] = {"project": project_id, "page": page, "page_size": page_size, "fields": fields}
             if query is not None:
                 params["query"] = json.dumps(query)
             if include is not None:
@@ -456,11 +487,11 @@ class LabelStudioClient(foua.AnnotationAPI):
                 return
             page += 1
 
-    def task_ids(self, project_id, page_size=5000):
+    def task_ids(self, project_id: int, page_size: int = 5000) -> set[int]:
         """The ids of every task of a project."""
         return {t["id"] for t in self.iter_tasks(project_id, page_size=page_size, include="id")}
 
-    def run_task_ids(self, project_id, run_id, page_size=1000):
+    def run_task_ids(self, project_id: int, run_id: str, page_size: int = 1000) -> dict[str, int]:
         """``{sample id: task id}`` of the tasks of run ``run_id`` in a
         project (found by the run id in their data)."""
         query = {
@@ -471,7 +502,7 @@ class LabelStudioClient(foua.AnnotationAPI):
                 ],
             }
         }
-        out = {}
+        out: dict[str, int] = {}
         for task in self.iter_tasks(project_id, page_size=page_size, query=query):
             data = task.get("data") or {}
             # the filter is the server's; the check is ours
@@ -479,7 +510,7 @@ class LabelStudioClient(foua.AnnotationAPI):
                 out[data[SAMPLE_KEY]] = task["id"]
         return out
 
-    def export_tasks(self, project_id):
+    def export_tasks(self, project_id: int) -> list[JsonDict]:
         """Every task of a project with its annotations, in one request.
 
         Raises:
@@ -491,7 +522,9 @@ class LabelStudioClient(foua.AnnotationAPI):
             raise _project_deleted(project_id)
         return response.json()
 
-    def tasks_with_annotations(self, project_id, single_request=True, page_size=1000):
+    def tasks_with_annotations(
+        self, project_id: int, single_request: bool = True, page_size: int = 1000
+    ) -> Iterable[JsonDict]:
         """Every task of a project with its annotations.
 
         Args:
@@ -507,19 +540,19 @@ class LabelStudioClient(foua.AnnotationAPI):
             return self.export_tasks(project_id)
         return self.iter_tasks(project_id, fields="all", page_size=page_size)
 
-    def users(self):
+    def users(self) -> dict[int, str | None]:
         """``{user id: email}`` of the organization."""
         try:
             return {u["id"]: u.get("email") or u.get("username") for u in self.http.get_json("/api/users")}
         except ServiceError:
             return {}
 
-    def project_url(self, project_id):
+    def project_url(self, project_id: int) -> str:
         """The URL where a person sees the project's tasks."""
         return "%s/projects/%d/data" % (self.url, project_id)
 
 
-def _stored_files(uploads):
+def _stored_files(uploads: Iterable[JsonDict] | None) -> Iterator[tuple[str, str, int | None]]:
     """``(name as uploaded, media URL path, upload id)`` of file uploads."""
     for upload in uploads or []:
         stored = upload.get("file") or ""
@@ -529,7 +562,7 @@ def _stored_files(uploads):
         yield name, "/data/" + stored, upload.get("id")
 
 
-def _project_deleted(project_id):
+def _project_deleted(project_id: int | str) -> ProjectDeletedError:
     return ProjectDeletedError(
         "Label Studio project %s no longer exists (deleted by a cleanup or on the server): there is nothing to "
         "load, and the dataset was not changed" % project_id,
@@ -537,7 +570,7 @@ def _project_deleted(project_id):
     )
 
 
-def _detail(response):
+def _detail(response: requests.Response) -> str:
     """The server's short explanation of an error answer."""
     try:
         body = response.json()
@@ -552,7 +585,7 @@ def _detail(response):
     return redact(json.dumps(body))[:500]
 
 
-def media_name(run_id, sample_id, path):
+def media_name(run_id: str, sample_id: str, path: str) -> str:
     """The name under which a run uploads a sample's file: unique per run
     and sample, so that a resumed upload finds what was already sent."""
     return "%s_%s%s" % (run_id[:12], sample_id, os.path.splitext(path)[1].lower())

@@ -262,7 +262,7 @@ class FakeKili(ScriptedServer):
                 out.append({"id": label["id"]})
             return out
         if field == "deleteAssets":
-            found = self._filter_assets(v["where"])
+            found = self._filter_assets(v["where"])[:first]
             for asset in found:
                 del self.assets[asset["id"]]
             return {"succeeded": [{"assetId": a["id"]} for a in found], "declined": [], "failed": []}

@@ -1,5 +1,6 @@
 """HttpSession against a real local HTTP server with scripted answers."""
 
+import logging
 import random
 
 import pytest
@@ -290,6 +291,22 @@ def test_create_gives_up_after_max_checks(http_server, make_session):
 
     assert len(checks) == 2
     assert http_server.count("POST", "/projects") == 3
+
+
+def test_create_waits_a_growing_backoff_before_each_check_and_logs_each(http_server, make_session, fake_sleep, caplog):
+    caplog.set_level(logging.INFO, logger="fo_annotation_backends.core.http")
+    http_server.script("/projects", Drop(), Respond(502), Apply(201, json_body={"id": 3}))
+    session = make_session(http_server.url)
+
+    result = session.create("POST", "/projects", lambda: None, json={})
+
+    assert result.json() == {"id": 3}
+    assert fake_sleep.calls == [pytest.approx(0.01), pytest.approx(0.02)]  # fast_retry's backoffs
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 2
+    assert "got no answer" in lines[0] and "check 1 of 3 for POST /projects" in lines[0]
+    assert "answered 502" in lines[1] and "check 2 of 3 for POST /projects" in lines[1]
+    assert all("does not have it, sending it again" in line for line in lines)
 
 
 # --------------------------------------------------------------------------

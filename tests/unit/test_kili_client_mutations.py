@@ -236,6 +236,18 @@ def test_delete_assets_100_a_call_and_lost_answers_are_checked(kili, client):
     assert kili.assets == {}
 
 
+def test_delete_assets_partly_applied_sends_again_only_the_assets_still_there(kili, client):
+    project_id = kili.add_project("t")
+    ids = kili.add_assets(project_id, 5)
+    kili.fault("deleteAssets", DropAfterApplying(2))
+
+    client.delete_assets(project_id, ids)
+
+    assert kili.fields_called() == ["deleteAssets", "assets", "deleteAssets"]
+    assert [v["where"]["idIn"] for v in kili.variables_of("deleteAssets")] == [ids, ids[2:]]
+    assert kili.assets == {}
+
+
 def test_append_predictions_wire_format_and_chunks(kili, client):
     project_id = kili.add_project("t")
     ids = kili.add_assets(project_id, 150)
