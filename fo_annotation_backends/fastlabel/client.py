@@ -15,6 +15,7 @@ from typing import Any
 import fiftyone.utils.annotations as foua
 import requests
 
+from .. import registry
 from ..core.errors import AuthenticationError, ParameterError, ServiceError
 from ..core.http import RETRY_STATUSES, HttpSession, RetryPolicy
 from ..core.pacing import Pacer
@@ -22,7 +23,7 @@ from ..core.secrets import get_logger, register_secret
 
 logger = get_logger(__name__)
 
-DEFAULT_URL = "https://api.fastlabel.ai/v1/"
+DEFAULT_URL: str = registry.get("fastlabel").default_url or ""
 MAX_PAGE_SIZE = 1000
 IMAGE_TASKS = "tasks/image"
 CLASSIFICATION_TASKS = "tasks/image/classification"

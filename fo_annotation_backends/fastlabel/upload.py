@@ -31,6 +31,7 @@ import re
 
 from PIL import Image
 
+from ..core import compat
 from ..core.backend import keypoint_skeletons
 from ..core.errors import AnnotationBackendError, MediaError, ParameterError, ProjectDeletedError
 from ..core.idmap import field_values, record_ids
@@ -127,7 +128,7 @@ class Uploader:
             raise AnnotationBackendError("The view is empty: there is nothing to annotate")
         ids, paths = samples.values(["id", config.media_field])
         converted = self._check_media(ids, paths)
-        new_fields = [f for f in fields if samples._dataset.get_field(f) is None]
+        new_fields = [f for f in fields if compat.base_dataset(samples).get_field(f) is None]
         interface = FastLabelInterface(fields, skeletons=keypoint_skeletons(samples, fields), new_fields=new_fields)
         self.interface = interface
         if interface.project_type == IMAGE_CLASSIFICATION:
@@ -223,7 +224,7 @@ class Uploader:
         the classes it misses. Only reads; refuses what cannot be used."""
         config, resume = self.config, self.resume
         recorded = resume.project_id if resume is not None else None
-        own_slug = project_slug_for(self.samples._root_dataset.name, self.anno_key, config.run_id)
+        own_slug = project_slug_for(compat.root_dataset(self.samples).name, self.anno_key, config.run_id)
         project = None
         if config.project:
             project = client.find_project(config.project)
@@ -300,7 +301,7 @@ class Uploader:
     # creating
 
     def _create_project(self, client, interface):
-        dataset = self.samples._root_dataset.name
+        dataset = compat.root_dataset(self.samples).name
         name = "%s [%s]" % (self.config.project_name or "FiftyOne %s" % dataset, self.anno_key)
         self.slug = project_slug_for(dataset, self.anno_key, self.config.run_id)
         self.created_project = self.project_created = True

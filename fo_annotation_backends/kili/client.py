@@ -21,6 +21,7 @@ from typing import Any
 import fiftyone.utils.annotations as foua
 import requests
 
+from .. import registry
 from ..core.errors import AuthenticationError, ParameterError, ServiceError
 from ..core.http import HttpSession, RetryPolicy
 from ..core.media import chunk_by_count_and_bytes
@@ -31,7 +32,7 @@ from ..core.secrets import get_logger, register_secret
 logger = get_logger(__name__)
 
 GRAPHQL_PATH = "/api/label/v2/graphql"
-DEFAULT_URL = "https://cloud.kili-technology.com" + GRAPHQL_PATH
+DEFAULT_URL: str = registry.get("kili").default_url or ""
 MAX_ASSETS_PER_CALL = 100  # appendManyAssets, deleteAssets
 MAX_LABELS_PER_CALL = 100  # appendManyLabels
 MAX_SIGNED_URLS_PER_CALL = 30  # createUploadBucketSignedUrls

@@ -20,6 +20,7 @@
 import concurrent.futures
 import os
 
+from ..core import compat
 from ..core.backend import keypoint_skeletons
 from ..core.errors import AnnotationBackendError, ParameterError
 from ..core.idmap import field_values, record_ids
@@ -70,7 +71,7 @@ class Uploader:
     @property
     def dataset_name(self):
         """The name of the dataset being annotated."""
-        return self.samples._root_dataset.name
+        return compat.root_dataset(self.samples).name
 
     def run(self):
         """Uploads the run; returns its :class:`KiliAnnotationResults`."""

@@ -14,6 +14,7 @@ import datetime
 import itertools
 import os
 
+from ..core import compat
 from ..core.errors import MediaError, ParameterError
 from ..core.idmap import field_values, record_ids
 from ..core.media import check_image_media, chunk_by_count_and_bytes, is_remote, sample_image_sizes
@@ -172,7 +173,7 @@ class Uploader:
         dataset's name."""
         name = self.config.project_name
         if name is None:
-            name = ("FiftyOne_%s" % self.samples._root_dataset.name.replace(" ", "_"))[:TITLE_MAX_LENGTH]
+            name = ("FiftyOne_%s" % compat.root_dataset(self.samples).name.replace(" ", "_"))[:TITLE_MAX_LENGTH]
             name = name.ljust(TITLE_MIN_LENGTH, "_")
         return name
 
