@@ -38,6 +38,9 @@ logger = get_logger(__name__)
 #: what ``download_annotations()`` returns: ``{field: {return type: {sample_id: labels}}}``
 Annotations = dict[str, dict[str, dict[str, Any]]]
 
+#: a run's ``id_map``: ``{field: {sample_id: label id(s), or True for a scalar}}``
+IdMap = dict[str, dict[str, Any]]
+
 #: the API client of a backend
 ClientT = TypeVar("ClientT")
 

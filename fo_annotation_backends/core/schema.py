@@ -174,7 +174,7 @@ Fields = dict[str, FieldSpec]
 
 
 def normalize_label_schema(
-    label_schema: LabelSchema,
+    label_schema: LabelSchema | None,
     samples: SampleCollection | None = None,
     supported_types: Collection[str] | None = None,
 ) -> Fields:
