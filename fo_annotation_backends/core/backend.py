@@ -129,7 +129,9 @@ class ImageBackendMixin(RunOwnershipMixin, Generic[ClientT]):
     def _connect_to_api(self) -> ClientT:
         config = self.config
         if self.client_cls is None:
-            raise NotImplementedError("%s has no client_cls: it overrides _connect_to_api()" % type(self).__name__)
+            raise NotImplementedError(
+                "%s sets no client_cls and does not override _connect_to_api()" % type(self).__name__
+            )
         if config.api_key is None:
             config.load_credentials()
         return self.client_cls(
