@@ -13,8 +13,11 @@ class, so each service keeps its own ``XBackendConfig``/``XBackend``/
   upload did not finish.
 """
 
+from __future__ import annotations
+
 import os
-from typing import Optional
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar
 
 import fiftyone.core.fields as fof
 import fiftyone.core.media as fom
@@ -23,7 +26,23 @@ from .errors import AnnotationBackendError
 from .runs import RunOwnershipMixin
 from .secrets import get_logger, register_secret
 
+if TYPE_CHECKING:
+    from fiftyone.core.collections import SampleCollection
+    from fiftyone.core.odm.dataset import KeypointSkeleton
+    from fiftyone.utils.annotations import AnnotationResults
+
+    from .schema import Fields
+
 logger = get_logger(__name__)
+
+#: what ``download_annotations()`` returns: ``{field: {return type: {sample_id: labels}}}``
+Annotations = dict[str, dict[str, dict[str, Any]]]
+
+#: a run's ``id_map``: ``{field: {sample_id: label id(s), or True for a scalar}}``
+IdMap = dict[str, dict[str, Any]]
+
+#: the API client of a backend
+ClientT = TypeVar("ClientT")
 
 IMAGE_LABEL_TYPES = (
     "classification",
@@ -46,69 +65,73 @@ IMAGE_LABEL_TYPES = (
 class ApiKeyConfigMixin:
     """An ``api_key`` property kept out of the run record and out of text."""
 
-    _api_key = None
+    _api_key: str | None = None
 
     @property
-    def api_key(self):
+    def api_key(self) -> str | None:
         """The API key (held in memory only, never serialized)."""
         return self._api_key
 
     @api_key.setter
-    def api_key(self, value):
+    def api_key(self, value: str | None) -> None:
         register_secret(value)
         self._api_key = value
 
 
-class ImageBackendMixin(RunOwnershipMixin):
+class ImageBackendMixin(RunOwnershipMixin, Generic[ClientT]):
     """The image-backend half of ``foua.AnnotationBackend``.
 
     Subclasses implement ``_connect_to_api()`` (returning their client),
     ``_upload(samples, anno_key)`` (returning the results) and
-    ``_download(results)``.
+    ``_download(results)``; ``ClientT`` is the client's type.
     """
 
     @property
-    def supported_media_types(self):
+    def supported_media_types(self) -> list[str]:
         return [fom.IMAGE]
 
     @property
-    def supported_label_types(self):
+    def supported_label_types(self) -> list[str]:
         return list(IMAGE_LABEL_TYPES)
 
     @property
-    def supported_scalar_types(self):
+    def supported_scalar_types(self) -> list[type]:
         return [fof.IntField, fof.FloatField, fof.StringField, fof.BooleanField]
 
     @property
-    def supported_attr_types(self):
+    def supported_attr_types(self) -> list[str]:
         return ["select", "radio", "checkbox", "text"]
 
     @property
-    def supports_keyframes(self):
+    def supports_keyframes(self) -> bool:
         return False
 
     @property
-    def supports_video_sample_fields(self):
+    def supports_video_sample_fields(self) -> bool:
         return False
 
     @property
-    def requires_label_schema(self):
+    def requires_label_schema(self) -> bool:
         return True
 
-    def recommend_attr_tool(self, name, value):
+    def recommend_attr_tool(self, name: str, value: object) -> dict[str, str]:
         if isinstance(value, bool):
             return {"type": "checkbox"}
         return {"type": "text"}
 
-    def requires_attr_values(self, attr_type):
+    def requires_attr_values(self, attr_type: str) -> bool:
         return attr_type in ("select", "radio")
 
     #: the client class of a service spoken through ``core.http`` (its
     #: constructor takes the endpoint, the key and the budget options)
-    client_cls: Optional[type] = None
+    client_cls: Optional[Callable[..., ClientT]] = None
 
-    def _connect_to_api(self):
+    def _connect_to_api(self) -> ClientT:
         config = self.config
+        if self.client_cls is None:
+            raise NotImplementedError(
+                "%s sets no client_cls and does not override _connect_to_api()" % type(self).__name__
+            )
         if config.api_key is None:
             config.load_credentials()
         return self.client_cls(
@@ -120,13 +143,15 @@ class ImageBackendMixin(RunOwnershipMixin):
             window_seconds=config.window_seconds,
         )
 
-    def connect_to_api(self):
+    def connect_to_api(self) -> ClientT:
         """The service client of this backend (created once, reused)."""
         if self._api is None:
             self._api = self._connect_to_api()
         return self._api
 
-    def upload_annotations(self, samples, anno_key, launch_editor=False):
+    def upload_annotations(
+        self, samples: SampleCollection, anno_key: str, launch_editor: bool = False
+    ) -> AnnotationResults:
         """Uploads the samples. On failure the run is either unregistered
         (it owns nothing on the service, so the same key can be used again)
         or left registered as unfinished, resumable by the same call (see
@@ -141,11 +166,19 @@ class ImageBackendMixin(RunOwnershipMixin):
             results.launch_editor()
         return results
 
-    def download_annotations(self, results):
+    def download_annotations(self, results: AnnotationResults) -> Annotations:
         """Downloads the run's annotations (see ``_download``); a run whose
         upload did not finish is refused with the call that resumes it."""
         ensure_upload_complete(results)
         return self._download(results)
+
+    def _upload(self, samples: SampleCollection, anno_key: str) -> AnnotationResults:
+        """Uploads the samples and returns the run's results."""
+        raise NotImplementedError("subclasses implement _upload()")
+
+    def _download(self, results: AnnotationResults) -> Annotations:
+        """The run's annotations, in FiftyOne's ``download_annotations`` shape."""
+        raise NotImplementedError("subclasses implement _download()")
 
 
 def first_env(names: tuple[str, ...] | list[str]) -> str | None:
@@ -153,9 +186,9 @@ def first_env(names: tuple[str, ...] | list[str]) -> str | None:
     return next((os.environ[name] for name in names if os.environ.get(name)), None)
 
 
-def keypoint_skeletons(samples, fields):
+def keypoint_skeletons(samples: SampleCollection, fields: Fields) -> dict[str, KeypointSkeleton]:
     """``{field: KeypointSkeleton}`` of the keypoints fields that have one."""
-    out = {}
+    out: dict[str, KeypointSkeleton] = {}
     for field, spec in fields.items():
         if spec.type == "keypoints":
             skeleton = samples.get_skeleton(field)
@@ -164,7 +197,7 @@ def keypoint_skeletons(samples, fields):
     return out
 
 
-def ensure_upload_complete(results):
+def ensure_upload_complete(results: AnnotationResults) -> None:
     """Raises :class:`AnnotationBackendError` if the run's upload did not
     finish (a failed or killed ``annotate()``)."""
     if getattr(results, "upload_complete", True):

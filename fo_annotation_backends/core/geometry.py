@@ -5,50 +5,57 @@ normalised to ``[0, 1]`` with the origin at the top-left. Services use
 percentages (Label Studio), normalised vertices (Kili) or pixels (FastLabel).
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Iterable, Sequence
 
 import numpy as np
+import numpy.typing as npt
+
+#: ``[x, y]`` pairs as the converters return them
+Points = list[list[float]]
 
 
-def scale_points(points, sx, sy):
+def scale_points(points: Iterable[Sequence[float]], sx: float, sy: float) -> Points:
     """Scales ``[(x, y), ...]`` by ``(sx, sy)``."""
     return [[float(x) * sx, float(y) * sy] for x, y in points]
 
 
-def to_percent(points):
+def to_percent(points: Iterable[Sequence[float]]) -> Points:
     """Normalised points -> percentages of the image size."""
     return scale_points(points, 100.0, 100.0)
 
 
-def from_percent(points):
+def from_percent(points: Iterable[Sequence[float]]) -> Points:
     """Percentages of the image size -> normalised points."""
     return scale_points(points, 0.01, 0.01)
 
 
-def to_pixels(points, width, height):
+def to_pixels(points: Iterable[Sequence[float]], width: float, height: float) -> Points:
     """Normalised points -> pixel coordinates."""
     return scale_points(points, width, height)
 
 
-def from_pixels(points, width, height):
+def from_pixels(points: Iterable[Sequence[float]], width: float, height: float) -> Points:
     """Pixel coordinates -> normalised points."""
     return scale_points(points, 1.0 / width, 1.0 / height)
 
 
-def box_to_corners(bounding_box):
+def box_to_corners(bounding_box: Sequence[float]) -> Points:
     """``[x, y, w, h]`` -> the 4 corners, clockwise from the top-left."""
     x, y, w, h = bounding_box
     return [[x, y], [x + w, y], [x + w, y + h], [x, y + h]]
 
 
-def corners_to_box(points):
+def corners_to_box(points: Sequence[Sequence[float]]) -> list[float]:
     """Any points -> the ``[x, y, w, h]`` box that encloses them."""
     xs = [p[0] for p in points]
     ys = [p[1] for p in points]
     return [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
 
 
-def rotated_rect_corners(x, y, w, h, degrees):
+def rotated_rect_corners(x: float, y: float, w: float, h: float, degrees: float | None) -> Points:
     """The 4 corners of a ``w x h`` rectangle rotated about its top-left.
 
     Coordinates must be in one isotropic unit (pixels), since a rotation in
@@ -62,7 +69,7 @@ def rotated_rect_corners(x, y, w, h, degrees):
     return corners
 
 
-def clip_box(bounding_box):
+def clip_box(bounding_box: Sequence[float]) -> list[float]:
     """Clips a normalised ``[x, y, w, h]`` box to the image."""
     x, y, w, h = bounding_box
     x0, y0 = min(max(x, 0.0), 1.0), min(max(y, 0.0), 1.0)
@@ -70,7 +77,7 @@ def clip_box(bounding_box):
     return [x0, y0, x1 - x0, y1 - y0]
 
 
-def mask_bbox(mask):
+def mask_bbox(mask: npt.ArrayLike) -> tuple[int, int, int, int] | None:
     """The tight ``(x0, y0, x1, y1)`` pixel bounds (exclusive) of a mask.
 
     Returns ``None`` for an empty mask.
@@ -84,7 +91,9 @@ def mask_bbox(mask):
     return int(x0), int(y0), int(x1) + 1, int(y1) + 1
 
 
-def instance_to_full_mask(bounding_box, mask, width, height):
+def instance_to_full_mask(
+    bounding_box: Sequence[float], mask: npt.ArrayLike | None, width: int, height: int
+) -> npt.NDArray[np.bool_]:
     """Pastes an instance mask (relative to its box) into a full-image mask.
 
     Args:
@@ -114,7 +123,7 @@ def instance_to_full_mask(bounding_box, mask, width, height):
     return full
 
 
-def full_mask_to_instance(full_mask):
+def full_mask_to_instance(full_mask: npt.ArrayLike) -> tuple[list[float], npt.NDArray[np.bool_]] | None:
     """A full-image mask -> ``(normalised box, cropped mask)``, or ``None``."""
     full_mask = np.asarray(full_mask).astype(bool)
     bounds = mask_bbox(full_mask)

@@ -18,14 +18,28 @@ floating-point normalisation. Foreground components are 4-connected
 ``fully_connected="low"`` rule.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Union
+
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 from skimage import measure
+
+#: a ring of ``(x, y)`` pixel-edge coordinates, an ``(N, 2)`` float array
+Ring = npt.NDArray[np.float64]
+#: a polygon with holes: ``[outer, hole, ...]``
+Polygon = list[Ring]
+#: a ring as the rasterisers accept it: an ``(N, 2)`` array or ``[[x, y], ...]``
+RingLike = Union[npt.NDArray[Any], Sequence[Sequence[float]]]
+BoolMask = npt.NDArray[np.bool_]
 
 _FOUR_CONNECTED = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], dtype=bool)
 
 
-def mask_to_polygons(mask):
+def mask_to_polygons(mask: npt.ArrayLike) -> list[Polygon]:
     """The outlines of every 4-connected component of a mask.
 
     Args:
@@ -53,7 +67,7 @@ def mask_to_polygons(mask):
     return polygons
 
 
-def _component_rings(component, row0, col0):
+def _component_rings(component: BoolMask, row0: int, col0: int) -> Polygon:
     padded = np.pad(component, 1).astype(np.float32)
     rings = []
     for contour in measure.find_contours(padded, 0.5, fully_connected="low"):
@@ -72,14 +86,14 @@ def _component_rings(component, row0, col0):
     return oriented
 
 
-def signed_area(ring):
+def signed_area(ring: RingLike) -> float:
     """The shoelace area of a ring (positive = clockwise with y down)."""
     ring = np.asarray(ring, dtype=float)
     x, y = ring[:, 0], ring[:, 1]
     return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
 
 
-def simplify_ring(ring):
+def simplify_ring(ring: RingLike) -> Ring:
     """Drops the vertices of a closed ring that sit on a straight run.
 
     Only vertices whose neighbours continue in the same direction are
@@ -98,7 +112,7 @@ def simplify_ring(ring):
     return ring[keep]
 
 
-def rings_to_mask(rings, width, height):
+def rings_to_mask(rings: Iterable[RingLike], width: int, height: int) -> BoolMask:
     """Rasterises rings with the even-odd rule, testing pixel centres.
 
     Args:
@@ -115,13 +129,13 @@ def rings_to_mask(rings, width, height):
     return out
 
 
-def _paint(out, rings):
+def _paint(out: BoolMask, rings: Iterable[RingLike]) -> None:
     """ORs the even-odd fill of ``rings`` into ``out``, within their bounds."""
     height, width = out.shape
-    rings = [np.asarray(r, dtype=float).reshape(-1, 2) for r in rings if len(r) >= 3]
-    if not rings or width <= 0 or height <= 0:
+    arrays = [np.asarray(r, dtype=float).reshape(-1, 2) for r in rings if len(r) >= 3]
+    if not arrays or width <= 0 or height <= 0:
         return
-    points = np.concatenate(rings)
+    points = np.concatenate(arrays)
     if not np.isfinite(points).all():
         raise ValueError("A polygon has non-finite coordinates")
     col0 = min(max(int(np.floor(points[:, 0].min())), 0), width)
@@ -130,11 +144,11 @@ def _paint(out, rings):
     row1 = min(max(int(np.ceil(points[:, 1].max())), 0), height)
     if col1 <= col0 or row1 <= row0:
         return
-    window = _even_odd_fill([r - [col0, row0] for r in rings], col1 - col0, row1 - row0)
+    window = _even_odd_fill([r - [col0, row0] for r in arrays], col1 - col0, row1 - row0)
     out[row0:row1, col0:col1] |= window
 
 
-def _even_odd_fill(rings, width, height):
+def _even_odd_fill(rings: Sequence[Ring], width: int, height: int) -> BoolMask:
     # Scanline fill: every edge toggles the pixels right of where it crosses
     # a row of pixel centres. The half-open rule (ymin <= y < ymax) counts a
     # vertex lying on a row once, whichever way its float value rounded.
@@ -160,7 +174,7 @@ def _even_odd_fill(rings, width, height):
     return parity[:, :width].astype(bool)
 
 
-def polygons_to_mask(polygons, width, height):
+def polygons_to_mask(polygons: Iterable[Iterable[RingLike]], width: int, height: int) -> BoolMask:
     """The union of polygons with holes, rasterised.
 
     Args:

@@ -1,22 +1,33 @@
 """Media checks done before anything is uploaded, and upload chunking."""
 
+from __future__ import annotations
+
 import mimetypes
 import os
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Optional, TypeVar
 
 from PIL import Image
 
 from .errors import MediaError, ParameterError
 
+if TYPE_CHECKING:
+    from fiftyone.core.collections import SampleCollection
+
+K = TypeVar("K", bound=Hashable)
+
 _REMOTE_PREFIXES = ("http://", "https://")
 _MAX_LISTED = 10
 
 
-def is_remote(path):
+def is_remote(path: object) -> bool:
     """Whether ``path`` is an http(s) URL that a service can fetch itself."""
     return isinstance(path, str) and path.startswith(_REMOTE_PREFIXES)
 
 
-def check_image_media(items, allow_remote=True, max_bytes=None):
+def check_image_media(
+    items: Sequence[tuple[str, Optional[str]]], allow_remote: bool = True, max_bytes: int | None = None
+) -> dict[str, int]:
     """Checks that every media file can be sent, before anything is sent.
 
     Args:
@@ -35,8 +46,8 @@ def check_image_media(items, allow_remote=True, max_bytes=None):
         MediaError: naming every problem file (up to 10, then a count)
     """
     check_distinct_samples([sample_id for sample_id, _ in items])
-    problems = []
-    sizes = {}
+    problems: list[str] = []
+    sizes: dict[str, int] = {}
     for sample_id, path in items:
         problem = None
         if not path:
@@ -73,7 +84,7 @@ def check_image_media(items, allow_remote=True, max_bytes=None):
     return sizes
 
 
-def _image_problem(path):
+def _image_problem(path: str) -> str | None:
     """Why ``path`` is not an image a service can show, or ``None``."""
     try:
         with Image.open(path) as image:
@@ -85,12 +96,12 @@ def _image_problem(path):
     return None
 
 
-def check_distinct_samples(sample_ids):
+def check_distinct_samples(sample_ids: Iterable[str]) -> None:
     """Raises :class:`ParameterError` if a sample id is listed twice (a view
     such as ``a.concat(b)`` can list a sample more than once; each sample
     must be one task)."""
-    seen = set()
-    repeated = []
+    seen: set[str] = set()
+    repeated: list[str] = []
     for sample_id in sample_ids:
         if sample_id in seen:
             repeated.append(sample_id)
@@ -103,7 +114,7 @@ def check_distinct_samples(sample_ids):
         )
 
 
-def image_size(path):
+def image_size(path: str) -> tuple[int, int]:
     """``(width, height)`` of an image, reading only its header."""
     try:
         with Image.open(path) as image:
@@ -112,7 +123,9 @@ def image_size(path):
         raise MediaError("%s: not a readable image (%s)" % (path, e)) from None
 
 
-def chunk_by_count_and_bytes(items, sizes, max_count, max_bytes):
+def chunk_by_count_and_bytes(
+    items: Iterable[K], sizes: Mapping[K, int], max_count: int, max_bytes: int
+) -> Iterator[list[K]]:
     """Splits ``items`` into chunks of at most ``max_count`` items and
     ``max_bytes`` bytes (a single larger item gets a chunk of its own).
 
@@ -125,7 +138,8 @@ def chunk_by_count_and_bytes(items, sizes, max_count, max_bytes):
     Yields:
         lists of keys
     """
-    chunk, total = [], 0
+    chunk: list[K] = []
+    total = 0
     for item in items:
         size = sizes.get(item, 0)
         if chunk and (len(chunk) >= max_count or total + size > max_bytes):
@@ -137,7 +151,9 @@ def chunk_by_count_and_bytes(items, sizes, max_count, max_bytes):
         yield chunk
 
 
-def sample_image_sizes(samples, sample_ids, paths):
+def sample_image_sizes(
+    samples: SampleCollection, sample_ids: Sequence[str], paths: Sequence[str]
+) -> dict[str, tuple[int, int]]:
     """``{sample_id: (width, height)}`` in pixels, from the samples'
     ``metadata`` when set, else from the image headers.
 
@@ -145,7 +161,7 @@ def sample_image_sizes(samples, sample_ids, paths):
         MediaError: remote media without ``metadata.width/height``
     """
     widths, heights = samples.select(list(sample_ids), ordered=True).values(["metadata.width", "metadata.height"])
-    out = {}
+    out: dict[str, tuple[int, int]] = {}
     for sample_id, path, width, height in zip(sample_ids, paths, widths, heights):
         if not (width and height):
             if is_remote(path):

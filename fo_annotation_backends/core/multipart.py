@@ -6,9 +6,16 @@ each file only while it is being sent, keeps at most one file open, and can be
 rewound for a retry.
 """
 
+from __future__ import annotations
+
 import mimetypes
 import os
 import uuid
+from collections.abc import Iterable
+from typing import IO, Union
+
+#: one file of the body: ``(field_name, upload_filename, path)``
+FilePart = tuple[str, str, Union[str, os.PathLike[str]]]
 
 
 class MultipartFileStream:
@@ -19,10 +26,16 @@ class MultipartFileStream:
         block_size (1 MiB): the largest block read from a file at once
     """
 
-    def __init__(self, files, block_size=1 << 20):
+    # the read position, set by seek()
+    _file: IO[bytes] | None
+    _index: int
+    _stage: str
+    _pending: bytes
+
+    def __init__(self, files: Iterable[FilePart], block_size: int = 1 << 20) -> None:
         self.boundary = uuid.uuid4().hex
         self.block_size = block_size
-        self._parts = []
+        self._parts: list[tuple[bytes, str | os.PathLike[str], int]] = []
         total = 0
         for field_name, filename, path in files:
             content_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
@@ -38,14 +51,14 @@ class MultipartFileStream:
         self.seek(0)
 
     @property
-    def content_type(self):
+    def content_type(self) -> str:
         """The ``Content-Type`` header value of this body."""
         return "multipart/form-data; boundary=%s" % self.boundary
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self._length
 
-    def seek(self, offset, whence=0):
+    def seek(self, offset: int, whence: int = 0) -> int:
         """Rewinds to the start (the only supported seek)."""
         if offset != 0 or whence != 0:
             raise OSError("MultipartFileStream can only be rewound to its start")
@@ -55,11 +68,11 @@ class MultipartFileStream:
         self._pending = b""
         return 0
 
-    def tell(self):
+    def tell(self) -> int:
         """Unsupported position; present so ``requests`` treats us as a stream."""
         return 0
 
-    def read(self, size=-1):
+    def read(self, size: int | None = -1) -> bytes:
         """Reads up to ``size`` bytes of the body (``-1``: one block)."""
         if size is None or size < 0:
             size = self.block_size
@@ -75,11 +88,11 @@ class MultipartFileStream:
             del out[size:]
         return bytes(out)
 
-    def close(self):
+    def close(self) -> None:
         """Closes any file still open."""
         self._close_current()
 
-    def _next_chunk(self, size):
+    def _next_chunk(self, size: int) -> bytes | None:
         while self._index < len(self._parts):
             head, path, _ = self._parts[self._index]
             if self._stage == "head":
@@ -102,12 +115,12 @@ class MultipartFileStream:
             return self._tail
         return None
 
-    def _close_current(self):
+    def _close_current(self) -> None:
         current = getattr(self, "_file", None)
         if current is not None:
             current.close()
         self._file = None
 
 
-def _quote(value):
+def _quote(value: object) -> str:
     return str(value).replace("\\", "\\\\").replace('"', "%22").replace("\r", "").replace("\n", "")

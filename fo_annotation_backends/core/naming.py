@@ -7,19 +7,22 @@ These helpers derive a readable key from a name, make it unique among the
 keys already taken, and reuse the keys of a stored run exactly.
 """
 
+from __future__ import annotations
+
 import re
+from collections.abc import Iterable, Mapping
 
 _NON_ALNUM_RE = re.compile(r"[^0-9A-Za-z]+")
 
 
-def sanitize(name, upper=False):
+def sanitize(name: object, upper: bool = False) -> str:
     """``name`` with every run of non-ASCII-alphanumeric characters replaced
     by ``_`` (stripped at both ends), upper- or lower-cased; may be ``""``."""
     base = _NON_ALNUM_RE.sub("_", str(name)).strip("_")
     return base.upper() if upper else base.lower()
 
 
-def base_identifier(name, fallback, prefix=None, upper=False):
+def base_identifier(name: object, fallback: str, prefix: str | None = None, upper: bool = False) -> str:
     """The identifier of ``name`` before it is made unique.
 
     Args:
@@ -35,7 +38,7 @@ def base_identifier(name, fallback, prefix=None, upper=False):
     return base
 
 
-def claim(base, taken):
+def claim(base: str, taken: set[str]) -> str:
     """``base``, or ``base_2``, ``base_3``... if taken; added to ``taken``."""
     candidate, i = base, 1
     while candidate in taken:
@@ -45,23 +48,29 @@ def claim(base, taken):
     return candidate
 
 
-def identifier(name, taken, fallback, prefix, upper=False):
+def identifier(name: object, taken: set[str], fallback: str, prefix: str | None, upper: bool = False) -> str:
     """A unique ``[A-Za-z0-9_]`` identifier for ``name``, added to ``taken``
     (see :func:`base_identifier`)."""
     return claim(base_identifier(name, fallback, prefix, upper), taken)
 
 
-def upper_identifier(name, taken, fallback, prefix):
+def upper_identifier(name: object, taken: set[str], fallback: str, prefix: str | None) -> str:
     """An upper-case ``[A-Z0-9_]`` identifier starting with a letter (Kili)."""
     return identifier(name, taken, fallback, prefix, upper=True)
 
 
-def lower_identifier(name, taken, fallback, prefix):
+def lower_identifier(name: object, taken: set[str], fallback: str, prefix: str | None) -> str:
     """A lower-case ``[a-z0-9_]`` identifier starting with a letter."""
     return identifier(name, taken, fallback, prefix, upper=False)
 
 
-def assign_keys(names, stored, fallback="CATEGORY_%d", prefix="C", upper=True):
+def assign_keys(
+    names: Iterable[str],
+    stored: Mapping[str, str] | None,
+    fallback: str = "CATEGORY_%d",
+    prefix: str | None = "C",
+    upper: bool = True,
+) -> dict[str, str]:
     """``{name: key}`` in ``names`` order, reusing the ``stored`` keys.
 
     Args:
@@ -75,15 +84,15 @@ def assign_keys(names, stored, fallback="CATEGORY_%d", prefix="C", upper=True):
     """
     stored = dict(stored or {})
     taken = set(stored.values())
-    keys = {}
+    keys: dict[str, str] = {}
     for index, name in enumerate(names, start=1):
         keys[name] = stored[name] if name in stored else identifier(name, taken, fallback % index, prefix, upper)
     return keys
 
 
-def unique_strings(values):
+def unique_strings(values: Iterable[object]) -> list[str]:
     """The distinct ``str()`` forms of ``values``, in order."""
-    out = []
+    out: list[str] = []
     for value in values:
         if str(value) not in out:
             out.append(str(value))

@@ -1,9 +1,12 @@
 """Client-side pacing to a calls-per-window budget."""
 
+from __future__ import annotations
+
 import contextlib
 import heapq
 import threading
 import time
+from collections.abc import Callable, Iterator
 
 
 class Pacer:
@@ -27,7 +30,13 @@ class Pacer:
         sleep: the sleep function (for tests)
     """
 
-    def __init__(self, max_calls=None, window_seconds=60.0, clock=time.monotonic, sleep=time.sleep):
+    def __init__(
+        self,
+        max_calls: int | None = None,
+        window_seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], object] = time.sleep,
+    ) -> None:
         if max_calls is not None and max_calls < 1:
             raise ValueError("max_calls must be at least 1")
         if window_seconds <= 0:
@@ -36,11 +45,11 @@ class Pacer:
         self.window_seconds = float(window_seconds)
         self._clock = clock
         self._sleep = sleep
-        self._times = []  # a min-heap of the counted calls' times
+        self._times: list[float] = []  # a min-heap of the counted calls' times
         self._in_flight = 0
         self._lock = threading.Lock()
 
-    def acquire(self):
+    def acquire(self) -> None:
         """Waits until one more call fits in the budget, and counts it from
         now."""
         if self.max_calls is None:
@@ -48,7 +57,7 @@ class Pacer:
         self._wait_for_room(in_flight=False)
 
     @contextlib.contextmanager
-    def slot(self):
+    def slot(self) -> Iterator[None]:
         """A context for one call: waits for room, then counts the call while
         it runs and from the moment it ends."""
         if self.max_calls is None:
@@ -62,13 +71,15 @@ class Pacer:
                 self._in_flight -= 1
                 heapq.heappush(self._times, self._clock())
 
-    def _wait_for_room(self, in_flight):
+    def _wait_for_room(self, in_flight: bool) -> None:
+        max_calls = self.max_calls
+        assert max_calls is not None  # acquire() and slot() never wait without a budget
         while True:
             with self._lock:
                 now = self._clock()
                 while self._times and now - self._times[0] >= self.window_seconds:
                     heapq.heappop(self._times)
-                if len(self._times) + self._in_flight < self.max_calls:
+                if len(self._times) + self._in_flight < max_calls:
                     if in_flight:
                         self._in_flight += 1
                     else:
@@ -80,5 +91,5 @@ class Pacer:
                     wait = 0.01
             self._sleep(max(min(wait, self.window_seconds), 0.001))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Pacer(max_calls=%r, window_seconds=%r)" % (self.max_calls, self.window_seconds)

@@ -6,8 +6,12 @@ attributes; :func:`reject_unknown_parameters` turns them into an error that
 names the closest valid parameter.
 """
 
+from __future__ import annotations
+
 import difflib
 import inspect
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .errors import ParameterError
 
@@ -15,7 +19,7 @@ from .errors import ParameterError
 _FIFTYONE_PARAMETERS = ("name", "label_schema", "media_field")
 
 
-def valid_parameters(config_cls):
+def valid_parameters(config_cls: type) -> list[str]:
     """The keyword parameters ``config_cls(...)`` accepts by name."""
     names = set(_FIFTYONE_PARAMETERS)
     for cls in config_cls.__mro__:
@@ -29,7 +33,7 @@ def valid_parameters(config_cls):
     return sorted(names)
 
 
-def reject_unknown_parameters(config_cls, backend_name, unknown):
+def reject_unknown_parameters(config_cls: type, backend_name: str, unknown: Mapping[str, Any]) -> None:
     """Raises :class:`ParameterError` when ``unknown`` (the keyword arguments
     a config's ``__init__`` did not consume) is not empty.
 
@@ -52,7 +56,9 @@ def reject_unknown_parameters(config_cls, backend_name, unknown):
     )
 
 
-def check_positive(config, names, integer=True, allow_zero=False, allow_none=True):
+def check_positive(
+    config: object, names: Iterable[str], integer: bool = True, allow_zero: bool = False, allow_none: bool = True
+) -> None:
     """Raises :class:`ParameterError` unless each of ``config``'s attributes
     ``names`` is a positive number (an int when ``integer``; zero too when
     ``allow_zero``), or ``None`` when ``allow_none``."""
@@ -69,7 +75,7 @@ def check_positive(config, names, integer=True, allow_zero=False, allow_none=Tru
             )
 
 
-def check_choice(config, name, choices):
+def check_choice(config: object, name: str, choices: Iterable[object]) -> None:
     """Raises :class:`ParameterError` unless ``config.<name>`` is one of
     ``choices``."""
     value = getattr(config, name, None)

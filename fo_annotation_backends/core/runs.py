@@ -22,19 +22,47 @@ recognises, so that nothing is created twice. A process killed mid-upload is
 recovered the same way.
 """
 
+from __future__ import annotations
+
 import uuid
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict, Union
 
 from . import compat
 from .errors import ParameterError, UploadInterruptedError
 from .secrets import get_logger
+
+if TYPE_CHECKING:
+    from fiftyone.core.annotation import AnnotationInfo
+    from fiftyone.core.collections import SampleCollection
+    from fiftyone.utils.annotations import AnnotationBackend as _BackendBase, AnnotationResults
+else:
+    # the mixin is mixed into an AnnotationBackend; to type checkers it is one
+    _BackendBase = object
 
 logger = get_logger(__name__)
 
 #: the keys every backend's ``get_status()`` returns
 STATUS_KEYS = ("project_id", "total", "labeled", "reviewed", "unlabeled", "missing", "annotators", "service")
 
+#: a project's id on a service (Label Studio: an int; Kili, FastLabel: a string)
+ProjectId = Union[int, str]
 
-def new_run_id():
+
+class RunStatus(TypedDict):
+    """What every backend's ``get_status()`` returns (see :func:`status_dict`)."""
+
+    project_id: ProjectId | None
+    total: int
+    labeled: int
+    reviewed: int
+    unlabeled: int
+    missing: int
+    annotators: dict[str, int]
+    service: dict[str, Any]
+
+
+def new_run_id() -> str:
     """A new run id: 32 hex digits."""
     return uuid.uuid4().hex
 
@@ -48,34 +76,38 @@ class ResumeState:
             ``None`` when it was stopped before it recorded anything
     """
 
-    def __init__(self, run_id, results=None):
+    def __init__(self, run_id: str, results: AnnotationResults | None = None) -> None:
         self.run_id = run_id
         self.results = results
 
     @property
-    def project_id(self):
+    def project_id(self) -> ProjectId | None:
         """The project the earlier attempt recorded, or ``None``."""
         return getattr(self.results, "project_id", None)
 
     @property
-    def project_created(self):
+    def project_created(self) -> bool:
         """Whether the earlier attempt created :attr:`project_id`."""
         return bool(self.results is not None and getattr(self.results, "project_created", False))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "ResumeState(run_id=%r, project_id=%r)" % (self.run_id, self.project_id)
 
 
-class RunOwnershipMixin:
+class RunOwnershipMixin(_BackendBase):
     """The run-record half of every backend of this package (mixed into an
     ``AnnotationBackend``): run ids, resuming unfinished runs, the early
     record of what a run created, and the failure policy's bookkeeping."""
 
     #: set by :meth:`register_run` when an unfinished attempt is resumed
-    resume_state = None
+    resume_state: ResumeState | None = None
     _keep_run = False
+    #: FiftyOne's cached API client
+    _api: Any
 
-    def register_run(self, samples, key, overwrite=True, cleanup=True):
+    def register_run(
+        self, samples: SampleCollection, key: str | None, overwrite: bool = True, cleanup: bool = True
+    ) -> None:
         """Registers the run; an unfinished earlier attempt under the same
         key (a failed or killed upload of this backend) is resumed instead
         of refused, and any other existing run gets an error saying how to
@@ -95,7 +127,7 @@ class RunOwnershipMixin:
             self.config.run_id = new_run_id()
         super().register_run(samples, key, overwrite=overwrite, cleanup=cleanup)
 
-    def _unfinished_attempt(self, samples, key):
+    def _unfinished_attempt(self, samples: SampleCollection, key: str) -> ResumeState | None:
         try:
             info = self.get_run_info(samples, key)
         except Exception:
@@ -111,18 +143,18 @@ class RunOwnershipMixin:
             return None
         return ResumeState(info.config.run_id, results)
 
-    def record_partial(self, samples, key, results):
+    def record_partial(self, samples: SampleCollection, key: str, results: AnnotationResults) -> None:
         """Saves ``results`` (what the upload created so far, e.g. the
         project) with the run, marked ``upload_complete=False``: written as
         soon as a project exists, so that a killed process leaves a record."""
         results.upload_complete = False
         self.save_run_results(samples, key, results, cache=False)
 
-    def keep_run(self):
+    def keep_run(self) -> None:
         """Marks the run as resumable: a failing upload leaves it registered."""
         self._keep_run = True
 
-    def _after_failed_upload(self, samples, key):
+    def _after_failed_upload(self, samples: SampleCollection, key: str) -> None:
         """Unregisters a run that owns nothing on the service; puts back the
         record of a resumed attempt that this call could not improve."""
         if self._keep_run:
@@ -135,7 +167,7 @@ class RunOwnershipMixin:
         except Exception as e:  # keep the original error
             logger.warning("Could not update the record of run '%s': %s", key, e)
 
-    def __exit__(self, *args):
+    def __exit__(self, *args: object) -> None:
         # FiftyOne closes the API but keeps it: drop it, a closed client
         # cannot send again
         try:
@@ -144,7 +176,7 @@ class RunOwnershipMixin:
             self._api = None
 
 
-def _existing_run_message(samples, key, info):
+def _existing_run_message(samples: SampleCollection, key: str, info: AnnotationInfo) -> str:
     dataset = compat.root_dataset(samples).name
     backend = getattr(info.config, "name", None) or type(info.config).__name__
     return (
@@ -156,18 +188,18 @@ def _existing_run_message(samples, key, info):
 
 
 def handle_failed_upload(
-    backend,
-    samples,
-    anno_key,
-    error,
-    done,
-    total,
-    items,
-    project,
-    partial_results,
-    roll_back=None,
-    owned_before=False,
-):
+    backend: RunOwnershipMixin,
+    samples: SampleCollection,
+    anno_key: str,
+    error: BaseException,
+    done: int,
+    total: int,
+    items: str,
+    project: object,
+    partial_results: AnnotationResults,
+    roll_back: Callable[[], object] | None = None,
+    owned_before: bool = False,
+) -> None:
     """Applies the failure policy to an upload that stopped with ``error``.
 
     - When the run has no item on the service (``done == 0``) and owned
@@ -220,7 +252,12 @@ def handle_failed_upload(
     logger.warning(message)
 
 
-def remove_run_items(project_created, other_items_exist, delete_project, delete_items):
+def remove_run_items(
+    project_created: bool,
+    other_items_exist: Callable[[], bool],
+    delete_project: Callable[[], object],
+    delete_items: Callable[[], object],
+) -> bool:
     """The cleanup policy: the run's items are deleted by id, and the whole
     project (one request) only when this run created it and nothing else is
     in it.
@@ -242,7 +279,15 @@ def remove_run_items(project_created, other_items_exist, delete_project, delete_
     return False
 
 
-def status_dict(project_id, total, labeled, reviewed, missing, annotators, **service):
+def status_dict(
+    project_id: ProjectId | None,
+    total: int,
+    labeled: int,
+    reviewed: int,
+    missing: int,
+    annotators: Mapping[str, int],
+    **service: Any,
+) -> RunStatus:
     """The ``get_status()`` answer every backend gives.
 
     Args:
@@ -256,7 +301,7 @@ def status_dict(project_id, total, labeled, reviewed, missing, annotators, **ser
             under the ``service`` key
 
     Returns:
-        a dict with :data:`STATUS_KEYS`; ``unlabeled`` is
+        a :class:`RunStatus`, the keys :data:`STATUS_KEYS`; ``unlabeled`` is
         ``total - labeled - missing``
     """
     return {

@@ -7,11 +7,22 @@ shape that is easy to convert from, and validates what FiftyOne leaves to
 the backend.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import re
-import typing
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from .errors import SchemaError
+
+if TYPE_CHECKING:
+    from fiftyone.core.collections import SampleCollection
+
+#: a label schema as FiftyOne resolves it: ``{field: {"type", "classes", ...}}``
+LabelSchema = Mapping[str, Optional[Mapping[str, Any]]]
+#: the value of a scalar field
+ScalarValue = Union[int, float, bool, str]
 
 #: FiftyOne label type -> (normalised type, whether the field holds a list)
 LABEL_TYPES = {
@@ -64,10 +75,10 @@ class AttributeSpec:
 
     name: str
     type: str
-    values: typing.Optional[list] = None
-    default: typing.Any = None
+    values: list[Any] | None = None
+    default: Any = None
 
-    def parse(self, raw):
+    def parse(self, raw: Any) -> Any:
         """Maps a service's string value back to the typed FiftyOne value."""
         if raw is None:
             return self.default
@@ -106,27 +117,27 @@ class FieldSpec:
     name: str
     type: str
     multiple: bool = True
-    classes: typing.List[str] = dataclasses.field(default_factory=list)
-    attributes: typing.Dict[str, AttributeSpec] = dataclasses.field(default_factory=dict)
-    mask_targets: typing.Optional[typing.Dict[int, str]] = None
+    classes: list[str] = dataclasses.field(default_factory=list)
+    attributes: dict[str, AttributeSpec] = dataclasses.field(default_factory=dict)
+    mask_targets: dict[int, str] | None = None
     existing: bool = False
-    scalar_type: typing.Optional[str] = None
+    scalar_type: str | None = None
     allow_additions: bool = True
     allow_deletions: bool = True
     allow_label_edits: bool = True
     allow_spatial_edits: bool = True
 
     @property
-    def return_type(self):
+    def return_type(self) -> str:
         """FiftyOne's return type for this field."""
         return RETURN_TYPES[self.type]
 
     @property
-    def class_to_value(self):
+    def class_to_value(self) -> dict[str, int]:
         """``{class: pixel value}`` for segmentation fields."""
         return {c: v for v, c in (self.mask_targets or {}).items()}
 
-    def complete_attributes(self, found, new):
+    def complete_attributes(self, found: dict[str, Any], new: bool) -> dict[str, Any]:
         """``found`` (``{attribute: value}`` read from a service) plus every
         schema attribute it lacks: ``False`` for a checkbox, the default for
         a new label, ``None`` for an existing one."""
@@ -138,7 +149,7 @@ class FieldSpec:
                     found[name] = attr.default if new else None
         return found
 
-    def parse_scalar(self, raw):
+    def parse_scalar(self, raw: Any) -> ScalarValue | None:
         """Maps a service's value back to the field's Python type."""
         if raw is None:
             return None
@@ -158,7 +169,15 @@ class FieldSpec:
         return raw if isinstance(raw, str) else str(raw)
 
 
-def normalize_label_schema(label_schema, samples=None, supported_types=None):
+#: ``{field: FieldSpec}``, in schema order
+Fields = dict[str, FieldSpec]
+
+
+def normalize_label_schema(
+    label_schema: LabelSchema | None,
+    samples: SampleCollection | None = None,
+    supported_types: Collection[str] | None = None,
+) -> Fields:
     """Builds :class:`FieldSpec` objects from FiftyOne's resolved schema.
 
     Args:
@@ -177,7 +196,7 @@ def normalize_label_schema(label_schema, samples=None, supported_types=None):
     if not label_schema:
         raise SchemaError("The label schema is empty: name at least one field to annotate")
 
-    specs = {}
+    specs: Fields = {}
     for field, info in label_schema.items():
         info = info or {}
         label_type = info.get("type")
@@ -221,9 +240,11 @@ def normalize_label_schema(label_schema, samples=None, supported_types=None):
     return specs
 
 
-def _parse_classes(field, classes, attributes):
-    names = []
-    attrs = {}
+def _parse_classes(
+    field: str, classes: Iterable[Any], attributes: Mapping[str, Any]
+) -> tuple[list[str], dict[str, AttributeSpec]]:
+    names: list[str] = []
+    attrs: dict[str, Any] = {}
     for entry in classes:
         if isinstance(entry, dict):
             names.extend(str(c) for c in entry.get("classes", []))
@@ -232,7 +253,7 @@ def _parse_classes(field, classes, attributes):
             names.append(entry if isinstance(entry, str) else str(entry))
     attrs = dict(attributes, **attrs) if attrs else dict(attributes)
 
-    specs = {}
+    specs: dict[str, AttributeSpec] = {}
     for name, attr in attrs.items():
         attr = attr or {}
         attr_type = attr.get("type")
@@ -253,9 +274,9 @@ def _parse_classes(field, classes, attributes):
     return _dedupe(names), specs
 
 
-def _dedupe(names):
-    seen = set()
-    out = []
+def _dedupe(names: Iterable[str]) -> list[str]:
+    seen: set[str] = set()
+    out: list[str] = []
     for name in names:
         if name not in seen:
             seen.add(name)
@@ -263,15 +284,15 @@ def _dedupe(names):
     return out
 
 
-def _check_unique(field, classes):
+def _check_unique(field: str, classes: Sequence[str]) -> None:
     if len(set(classes)) != len(classes):
         raise SchemaError("Field '%s' lists a class more than once" % field)
 
 
-def _parse_mask_targets(field, mask_targets):
+def _parse_mask_targets(field: str, mask_targets: Mapping[Any, Any] | None) -> dict[int, str]:
     if not mask_targets:
         raise SchemaError("Segmentation field '%s' needs `mask_targets` ({pixel value: class})" % field)
-    parsed = {}
+    parsed: dict[int, str] = {}
     for value, name in mask_targets.items():
         try:
             key = int(value)
@@ -286,7 +307,7 @@ def _parse_mask_targets(field, mask_targets):
     return parsed
 
 
-def _scalar_type(samples, field, classes):
+def _scalar_type(samples: SampleCollection | None, field: str, classes: Sequence[Any]) -> str:
     if samples is not None:
         try:
             import fiftyone as fo
@@ -315,7 +336,7 @@ def _scalar_type(samples, field, classes):
 _IDENTIFIER_RE = re.compile(r"[^0-9A-Za-z_]+")
 
 
-def safe_identifier(name, taken=(), prefix="f"):
+def safe_identifier(name: object, taken: Container[str] = (), prefix: str = "f") -> str:
     """A stable identifier made of ``[A-Za-z0-9_]`` for ``name``.
 
     Args:

@@ -6,9 +6,12 @@ A :class:`logging.Filter` installed on this package's logger applies the same
 redaction to every log record.
 """
 
+from __future__ import annotations
+
 import logging
 import re
 import threading
+from typing import overload
 
 REDACTED = "***"
 
@@ -20,14 +23,20 @@ _AUTH_HEADER_RE = re.compile(
 )
 
 
-def register_secret(value):
+def register_secret(value: object) -> None:
     """Registers a secret so that it is redacted everywhere from now on."""
     if value and isinstance(value, str) and len(value) >= 4:
         with _lock:
             _secrets.add(value)
 
 
-def redact(text):
+@overload
+def redact(text: str) -> str: ...
+@overload
+def redact(text: None) -> None: ...
+@overload
+def redact(text: object) -> object: ...
+def redact(text: object) -> object:
     """Returns ``text`` with every registered secret replaced by ``***``."""
     if not text:
         return text
@@ -43,7 +52,7 @@ def redact(text):
 class RedactingFilter(logging.Filter):
     """A logging filter that redacts registered secrets from records."""
 
-    def filter(self, record):
+    def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # malformed record: leave it to logging
@@ -58,7 +67,7 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def get_logger(name):
+def get_logger(name: str) -> logging.Logger:
     """Returns the logger ``name`` with :class:`RedactingFilter` installed.
 
     Logger filters only see records logged on that very logger (not those of

@@ -22,19 +22,28 @@ for services that speak its protocol:
 - which tasks count is chosen by status; the others keep their labels.
 """
 
+from __future__ import annotations
+
 import webbrowser
+from collections.abc import Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import fiftyone.utils.annotations as foua
 
 from .. import registry
-from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin, first_env
+from ..core.backend import Annotations, ApiKeyConfigMixin, IdMap, ImageBackendMixin, first_env
 from ..core.errors import ParameterError
 from ..core.params import check_positive, reject_unknown_parameters
+from ..core.runs import RunStatus
+from ..core.schema import Fields, LabelSchema
 from ..core.secrets import get_logger
 from . import runtasks
 from .client import CLASSIFICATION_TASKS, DEFAULT_URL, IMAGE_TASKS, FastLabelClient
 from .convert import FastLabelInterface
 from .upload import Uploader
+
+if TYPE_CHECKING:
+    from fiftyone.core.collections import SampleCollection
 
 logger = get_logger(__name__)
 
@@ -95,26 +104,26 @@ class FastLabelBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
 
     def __init__(
         self,
-        name,
-        label_schema,
-        media_field="filepath",
-        url=None,
-        api_key=None,
-        project=None,
-        project_name=None,
-        priority=None,
-        tags=None,
-        assignee=None,
-        load_statuses=DEFAULT_LOAD_STATUSES,
-        convert_to_png=False,
-        upload_workers=4,
-        max_calls=10000,
-        window_seconds=600,
-        timeout=300,
-        max_retries=5,
-        run_id=None,
-        **kwargs,
-    ):
+        name: str,
+        label_schema: LabelSchema | None,
+        media_field: str = "filepath",
+        url: str | None = None,
+        api_key: str | None = None,
+        project: str | None = None,
+        project_name: str | None = None,
+        priority: int | str | None = None,
+        tags: str | Sequence[str] | None = None,
+        assignee: str | None = None,
+        load_statuses: str | Sequence[str] = DEFAULT_LOAD_STATUSES,
+        convert_to_png: bool = False,
+        upload_workers: int = 4,
+        max_calls: int | None = 10000,
+        window_seconds: float = 600,
+        timeout: float = 300,
+        max_retries: int = 5,
+        run_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         reject_unknown_parameters(type(self), name, kwargs)
         super().__init__(name, label_schema, media_field=media_field)
         self.run_id = run_id
@@ -146,32 +155,35 @@ class FastLabelBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         self.api_key = api_key
 
     @property
-    def endpoint(self):
+    def endpoint(self) -> str:
         """The API base URL in use."""
         return self.url or first_env(SERVICE.extra_url_envs) or DEFAULT_URL
 
-    def load_credentials(self, url=None, api_key=None):
+    def load_credentials(self, url: str | None = None, api_key: str | None = None) -> None:
         """Fills ``url``/``api_key`` from the annotation config, then from
         the environment."""
         self._load_parameters(url=url, api_key=api_key)
         if self.api_key is None:
             self.api_key = first_env(SERVICE.extra_key_envs)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "%s(url=%r, project=%r)" % (type(self).__name__, self.endpoint, self.project)
 
 
-def _priority(value):
+def _priority(value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, str) and value.lower() in PRIORITIES:
         return PRIORITIES[value.lower()]
-    if value in PRIORITIES.values() and not isinstance(value, bool):
-        return value
+    if not isinstance(value, bool):
+        # the int itself, not a value equal to it (10.0, numpy.int64(10) would not serialise as FastLabel's int)
+        for priority in PRIORITIES.values():
+            if value == priority:
+                return priority
     raise ParameterError("`priority` must be one of 0, 10, 20, 30 or none/low/medium/high, not %r" % (value,))
 
 
-def _optional_string(name, value):
+def _optional_string(name: str, value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
@@ -179,7 +191,7 @@ def _optional_string(name, value):
     return value
 
 
-def _strings(name, value):
+def _strings(name: str, value: object) -> list[str]:
     values = [value] if isinstance(value, str) else value
     if values is None:
         return []
@@ -188,7 +200,7 @@ def _strings(name, value):
     return list(values)
 
 
-def _load_statuses(value):
+def _load_statuses(value: object) -> list[str]:
     statuses = _strings("load_statuses", value)
     unknown = [s for s in statuses if s not in TASK_STATUSES]
     if not statuses or unknown:
@@ -198,15 +210,16 @@ def _load_statuses(value):
     return statuses
 
 
-class FastLabelBackend(ImageBackendMixin, foua.AnnotationBackend):
+class FastLabelBackend(ImageBackendMixin[FastLabelClient], foua.AnnotationBackend):
     """Sends samples to a FastLabel project and merges the annotations back."""
 
     client_cls = FastLabelClient
+    config: FastLabelBackendConfig
 
-    def _upload(self, samples, anno_key):
+    def _upload(self, samples: SampleCollection, anno_key: str) -> FastLabelAnnotationResults:
         return Uploader(self, samples, anno_key, FastLabelAnnotationResults).run()
 
-    def _download(self, results):
+    def _download(self, results: FastLabelAnnotationResults) -> Annotations:
         """Downloads the annotations of the run's tasks whose status counts."""
         return runtasks.download(self, results)
 
@@ -229,22 +242,25 @@ class FastLabelAnnotationResults(foua.AnnotationResults):
             killed upload, resumed by the same ``annotate()`` call)
     """
 
+    config: FastLabelBackendConfig
+    _backend: FastLabelBackend
+
     def __init__(
         self,
-        samples,
-        config,
-        anno_key,
-        id_map,
-        project_slug=None,
-        project_id=None,
-        task_ids=None,
-        annotation_ids=None,
-        interface=None,
-        project_type="image_all",
-        project_created=False,
-        upload_complete=True,
-        backend=None,
-    ):
+        samples: SampleCollection,
+        config: FastLabelBackendConfig,
+        anno_key: str,
+        id_map: IdMap,
+        project_slug: str | None = None,
+        project_id: str | None = None,
+        task_ids: dict[str, str] | None = None,
+        annotation_ids: dict[str, str] | None = None,
+        interface: Mapping[str, Any] | None = None,
+        project_type: str = "image_all",
+        project_created: bool = False,
+        upload_complete: bool = True,
+        backend: FastLabelBackend | None = None,
+    ) -> None:
         super().__init__(samples, config, anno_key, id_map, backend=backend)
         self.project_type = project_type
         self.project_slug = project_slug
@@ -256,35 +272,35 @@ class FastLabelAnnotationResults(foua.AnnotationResults):
         self.upload_complete = upload_complete
 
     @property
-    def sample_to_task(self):
+    def sample_to_task(self) -> dict[str, str]:
         """``{sample_id: task_id}``."""
         return dict(self.task_ids)
 
     @property
-    def project_url(self):
+    def project_url(self) -> str:
         """The project's page in FastLabel's web app."""
         return "%s/projects/%s" % (APP_URL, self.project_slug)
 
-    def interface(self, fields):
+    def interface(self, fields: Fields) -> FastLabelInterface:
         """The :class:`FastLabelInterface` this run was uploaded with."""
         return FastLabelInterface(fields, mapping=self.interface_mapping)
 
     @property
-    def task_endpoint(self):
+    def task_endpoint(self) -> str:
         """The REST path of the run's tasks."""
         return CLASSIFICATION_TASKS if self.project_type == "image_classification" else IMAGE_TASKS
 
-    def iter_tasks(self, client):
+    def iter_tasks(self, client: FastLabelClient) -> Iterator[dict[str, Any]]:
         """The run's tasks that still exist, as the server has them."""
         project = runtasks.live_project(client, self)
         return iter(runtasks.run_tasks(client, self, project["slug"]).values())
 
-    def launch_editor(self):
+    def launch_editor(self) -> None:
         """Opens the project in a web browser."""
         logger.info("Launching editor at '%s'...", self.project_url)
         webbrowser.open_new_tab(self.project_url)
 
-    def get_status(self):
+    def get_status(self) -> RunStatus:
         """The run's progress, from the server.
 
         Returns:
@@ -302,7 +318,7 @@ class FastLabelAnnotationResults(foua.AnnotationResults):
         """
         return runtasks.status(self._backend, self)
 
-    def print_status(self):
+    def print_status(self) -> None:
         """Prints :meth:`get_status` in a readable form."""
         status = self.get_status()
         service = status["service"]
@@ -318,7 +334,7 @@ class FastLabelAnnotationResults(foua.AnnotationResults):
         for assignee, count in sorted(service["assignees"].items()):
             print("    %s: %d task(s)" % (assignee, count))
 
-    def cleanup(self):
+    def cleanup(self) -> None:
         """Deletes the run from FastLabel: its tasks by id, and the project
         only when this run created it and nothing else is in it (an
         unfinished run also deletes the tasks marked as its own). A project
@@ -326,7 +342,9 @@ class FastLabelAnnotationResults(foua.AnnotationResults):
         runtasks.cleanup(self._backend, self)
 
     @classmethod
-    def _from_dict(cls, d, samples, config, anno_key):
+    def _from_dict(
+        cls, d: dict[str, Any], samples: SampleCollection, config: FastLabelBackendConfig, anno_key: str
+    ) -> FastLabelAnnotationResults:
         return cls(
             samples,
             config,

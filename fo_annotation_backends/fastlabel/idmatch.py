@@ -10,6 +10,11 @@ annotations cannot all be matched (the server dropped, added or changed one)
 is refused with :class:`AnnotationIdMismatchError`, never guessed.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
 from ..core.errors import AnnotationBackendError
 
 #: the largest coordinate difference (pixels) between what was sent and what
@@ -22,7 +27,12 @@ class AnnotationIdMismatchError(AnnotationBackendError):
     that were uploaded, so FastLabel's ids cannot be mapped to FiftyOne's."""
 
 
-def match_annotation_ids(task, sent, part_ids, sample_id=None):
+def match_annotation_ids(
+    task: Mapping[str, Any],
+    sent: Sequence[Mapping[str, Any]],
+    part_ids: Iterable[str | None],
+    sample_id: str | None = None,
+) -> dict[str, str]:
     """``{FastLabel annotation id: FiftyOne part id}`` of one task.
 
     Args:
@@ -44,14 +54,15 @@ def match_annotation_ids(task, sent, part_ids, sample_id=None):
             "FiftyOne's labels by id" % (where, len(returned), len(sent))
         )
     pending = list(range(len(returned)))
-    out = {}
+    out: dict[str, str] = {}
     for annotation, part in zip(sent, part_ids):
-        best, best_distance = None, None
+        best: int | None = None
+        best_distance: float | None = None
         for i in pending:
             distance = _distance(annotation, returned[i])
             if distance is not None and (best_distance is None or distance < best_distance):
                 best, best_distance = i, distance
-        if best is None or best_distance > TOLERANCE:
+        if best is None or best_distance is None or best_distance > TOLERANCE:
             raise AnnotationIdMismatchError(
                 "FastLabel %s has no annotation matching the uploaded %s annotation of class %r (label %s): the "
                 "server changed it, so edits could not come back by id"
@@ -63,7 +74,7 @@ def match_annotation_ids(task, sent, part_ids, sample_id=None):
     return out
 
 
-def _distance(sent, returned):
+def _distance(sent: Mapping[str, Any], returned: Mapping[str, Any]) -> float | None:
     """The largest coordinate difference between two annotations of the same
     type, class and attributes, or ``None`` when they differ otherwise."""
     if sent.get("type") != returned.get("type") or sent.get("value") != returned.get("value"):
@@ -81,9 +92,9 @@ def _distance(sent, returned):
         if kind == "bbox" and abs(float(sent.get("rotation") or 0) - float(returned.get("rotation") or 0)) > 1e-6:
             return None
     if "keypoints" in sent:
-        got = {k.get("key"): k.get("value") or [] for k in returned.get("keypoints") or [] if isinstance(k, dict)}
+        points = {k.get("key"): k.get("value") or [] for k in returned.get("keypoints") or [] if isinstance(k, dict)}
         for entry in sent["keypoints"]:
-            value, other = entry.get("value") or [], got.get(entry["key"], [])
+            value, other = entry.get("value") or [], points.get(entry["key"], [])
             if len(value) != len(other):
                 return None
             if value:
@@ -91,13 +102,13 @@ def _distance(sent, returned):
     return distance
 
 
-def _coordinates(points, kind):
+def _coordinates(points: Any, kind: str | None) -> list[float] | None:
     """A flat list of numbers to compare; segmentation regions by the
     bounding box of each region (a server may start a ring elsewhere)."""
     try:
         if kind != "segmentation":
             return [float(v) for v in points]
-        out = []
+        out: list[float] = []
         for region in points:
             values = [float(v) for ring in region for v in ring]
             xs, ys = values[0::2], values[1::2]
@@ -107,7 +118,7 @@ def _coordinates(points, kind):
         return None
 
 
-def _same_attributes(sent, returned):
+def _same_attributes(sent: Iterable[Mapping[str, Any]] | None, returned: Iterable[Any] | None) -> bool:
     """Whether every attribute that was sent has the same value (a server
     also lists the attributes nobody set)."""
     got = {a.get("key"): a.get("value") for a in returned or [] if isinstance(a, dict)}
@@ -117,7 +128,7 @@ def _same_attributes(sent, returned):
     return True
 
 
-def _normal(value):
+def _normal(value: object) -> object:
     if isinstance(value, list):
         return sorted(str(v) for v in value)
     return value

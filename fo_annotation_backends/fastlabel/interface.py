@@ -7,8 +7,17 @@ through the stored identifiers (``FastLabelInterface.to_dict()``, kept in the
 run results). See :mod:`.convert` for the choices made per label type.
 """
 
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
+
 from ..core.errors import SchemaError
 from ..core.naming import assign_keys, base_identifier, claim, lower_identifier, unique_strings
+from ..core.schema import Fields, FieldSpec
+
+if TYPE_CHECKING:
+    from fiftyone.core.odm.dataset import KeypointSkeleton
 
 MAPPING_VERSION = 1
 
@@ -36,6 +45,38 @@ ATTRIBUTE_TYPES = {"select": "select", "radio": "radio", "checkbox": "switch", "
 #: the visibility sent with every placed pose point (1: visible)
 VISIBLE = 1
 
+#: a body of FastLabel's REST API (an annotation class, an attribute), JSON
+Json = dict[str, Any]
+
+
+class PosePoint(TypedDict):
+    """A keypoint of a ``pose_estimation`` class."""
+
+    key: str
+    name: str
+    #: the keys of the points it is connected to
+    edges: list[str]
+
+
+class FastLabelMapping(TypedDict):
+    """The names of a :class:`FastLabelInterface`, as stored with a run (:meth:`FastLabelInterface.to_dict`)."""
+
+    version: int
+    project_type: str
+    #: ``{field: field key}``
+    fields: dict[str, str]
+    #: ``{field: {class: class value}}`` of spatial fields
+    classes: dict[str, dict[str, str]]
+    #: ``{field: {class: option value}}`` of choice fields
+    choices: dict[str, dict[str, str]]
+    #: ``{field: {attribute: attribute key}}``
+    attributes: dict[str, dict[str, str]]
+    #: ``{field: {attribute: {str(value): option value}}}``
+    attribute_options: dict[str, dict[str, dict[str, str]]]
+    pose_points: dict[str, list[PosePoint]]
+    #: the new scalar fields read back as numbers
+    numeric_scalars: list[str]
+
 
 class FastLabelInterface:
     """The label schema as FastLabel annotation classes (one project per run).
@@ -51,7 +92,13 @@ class FastLabelInterface:
             FastLabel comes back as an int or a float)
     """
 
-    def __init__(self, fields, skeletons=None, mapping=None, new_fields=()):
+    def __init__(
+        self,
+        fields: Fields,
+        skeletons: Mapping[str, KeypointSkeleton] | None = None,
+        mapping: Mapping[str, Any] | None = None,
+        new_fields: Iterable[str] = (),
+    ) -> None:
         self.fields = dict(fields)
         stored = mapping or {}
         if "numeric_scalars" in stored:
@@ -84,12 +131,12 @@ class FastLabelInterface:
         for names in list(stored_classes.values()) + list(stored_attributes.values()):
             taken.update(names.values())
 
-        self._keys = {}
-        self._classes = {}
-        self._choices = {}
-        self._attributes = {}
-        self._options = {}
-        self._pose_points = {}
+        self._keys: dict[str, str] = {}
+        self._classes: dict[str, dict[str, str]] = {}
+        self._choices: dict[str, dict[str, str]] = {}
+        self._attributes: dict[str, dict[str, str]] = {}
+        self._options: dict[str, dict[str, dict[str, str]]] = {}
+        self._pose_points: dict[str, list[PosePoint]] = {}
         for index, (field, spec) in enumerate(self.fields.items(), start=1):
             key = stored_fields.get(field) or lower_identifier(field, taken, "field_%d" % index, "f")
             self._keys[field] = key
@@ -115,7 +162,7 @@ class FastLabelInterface:
         }
         self.first_spatial_field = next((f for f, s in self.fields.items() if s.type not in CHOICE_TYPES), None)
         # class value -> field, for every class of the project
-        self._field_of_value = {}
+        self._field_of_value: dict[str, str] = {}
         for field in self.fields:
             for value in self._classes.get(field, {}).values():
                 self._field_of_value[value] = field
@@ -126,22 +173,22 @@ class FastLabelInterface:
     # lookups
 
     @property
-    def project_type(self):
+    def project_type(self) -> str:
         """``image_classification`` when every field is a classification,
         classifications or scalar field, else ``image_all``."""
         return self._project_type
 
-    def needs_image_size(self):
+    def needs_image_size(self) -> bool:
         """Whether uploads need the image's pixel size (every spatial field)."""
         return any(spec.type not in CHOICE_TYPES for spec in self.fields.values())
 
-    def field_key(self, field):
+    def field_key(self, field: str) -> str:
         """The identifier of ``field``: its classification class value and
         choice attribute key, the prefix of its class values and attribute
         keys."""
         return self._keys[field]
 
-    def annotation_type(self, field):
+    def annotation_type(self, field: str) -> str:
         """The FastLabel annotation type of ``field``'s classes."""
         spec = self.fields[field]
         if spec.type in CHOICE_TYPES:
@@ -150,62 +197,62 @@ class FastLabelInterface:
             return POSE_TYPE
         return ANNOTATION_TYPES[spec.type]
 
-    def class_values(self, field):
+    def class_values(self, field: str) -> dict[str, str]:
         """``{class: class value}`` of a spatial field (``{}`` otherwise)."""
         return dict(self._classes.get(field, {}))
 
-    def class_value(self, field, name):
+    def class_value(self, field: str, name: object) -> str | None:
         """The class value of class ``name`` of a spatial field, or ``None``."""
         return self._classes.get(field, {}).get(str(name))
 
-    def class_of_value(self, field, value):
+    def class_of_value(self, field: str, value: str) -> str | None:
         """The exact class of a class value of ``field``, or ``None``."""
         return self._class_of_value.get(field, {}).get(value)
 
-    def field_of_value(self, value):
+    def field_of_value(self, value: str) -> str | None:
         """The field whose class has the value ``value``, or ``None``."""
         return self._field_of_value.get(value)
 
-    def choice_values(self, field):
+    def choice_values(self, field: str) -> dict[str, str]:
         """``{class: option value}`` of a choice field's choice attribute."""
         return dict(self._choices[field])
 
-    def choice_of_value(self, field, value):
+    def choice_of_value(self, field: str, value: str) -> str | None:
         """The exact class of an option value of ``field``'s choice, or ``None``."""
         return self._choice_of_value[field].get(value)
 
-    def attribute_keys(self, field):
+    def attribute_keys(self, field: str) -> dict[str, str]:
         """``{attribute: FastLabel attribute key}`` of ``field``."""
         return dict(self._attributes[field])
 
-    def attribute_of_key(self, field, key):
+    def attribute_of_key(self, field: str, key: str) -> str | None:
         """The FiftyOne attribute of ``field`` whose key is ``key``, or ``None``."""
         return self._attribute_of_key[field].get(key)
 
-    def option_value(self, field, attribute, value):
+    def option_value(self, field: str, attribute: str, value: object) -> str | None:
         """The option value of a select/radio attribute ``value``, or ``None``."""
         return self._options[field].get(attribute, {}).get(str(value))
 
-    def option_of_value(self, field, attribute, option):
+    def option_of_value(self, field: str, attribute: str, option: str) -> str | None:
         """The exact ``str(value)`` of an option value, or ``None``."""
         return self._option_of_value[field].get(attribute, {}).get(option)
 
-    def is_numeric_scalar(self, field):
+    def is_numeric_scalar(self, field: str) -> bool:
         """Whether ``field`` is a new scalar field read back as numbers."""
         return field in self._numeric
 
-    def is_pose(self, field):
+    def is_pose(self, field: str) -> bool:
         """Whether the keypoints of ``field`` are ``pose_estimation`` annotations."""
         return field in self._pose_points
 
-    def pose_keys(self, field):
+    def pose_keys(self, field: str) -> list[str]:
         """The keypoint keys of a pose field, in skeleton order."""
         return [p["key"] for p in self._pose_points.get(field, [])]
 
     # ------------------------------------------------------------------
     # serialisation
 
-    def to_dict(self):
+    def to_dict(self) -> FastLabelMapping:
         """The names of this interface, JSON-able, for the ``mapping``
         argument of :class:`FastLabelInterface`."""
         return {
@@ -225,12 +272,12 @@ class FastLabelInterface:
     # ------------------------------------------------------------------
     # class definitions
 
-    def annotation_classes(self):
+    def annotation_classes(self) -> list[Json]:
         """The bodies of ``POST annotations`` (without ``project``), in
         schema order; ``[]`` for ``image_classification`` projects."""
         if self._project_type == IMAGE_CLASSIFICATION:
             return []
-        bodies = []
+        bodies: list[Json] = []
         for field, spec in self.fields.items():
             if spec.type in CHOICE_TYPES:
                 bodies.append(
@@ -244,7 +291,7 @@ class FastLabelInterface:
                 continue
             attributes = self._attribute_definitions(field)
             for name, value in self._classes[field].items():
-                body = {
+                body: Json = {
                     "type": self.annotation_type(field),
                     "value": value,
                     "title": _title(name, value),
@@ -257,23 +304,23 @@ class FastLabelInterface:
                 bodies.append(body)
         return bodies
 
-    def classification_attributes(self):
+    def classification_attributes(self) -> list[Json]:
         """The ``attributes`` of ``POST annotations/classification`` for an
         ``image_classification`` project; ``[]`` for other projects."""
         if self._project_type != IMAGE_CLASSIFICATION:
             return []
-        out = []
+        out: list[Json] = []
         for field in self.fields:
             out.extend(self._choice_definitions(field))
         return out
 
-    def _choice_definitions(self, field):
+    def _choice_definitions(self, field: str) -> list[Json]:
         """The choice attribute of a choice field, then its attributes."""
         spec = self.fields[field]
         key = self._keys[field]
         choices = self._choices[field]
         if spec.type == "classification":
-            choice = {"type": "radio", "name": field, "key": key, "options": _options(choices)}
+            choice: Json = {"type": "radio", "name": field, "key": key, "options": _options(choices)}
         elif spec.type == "classifications":
             choice = {"type": "checkbox", "name": field, "key": key, "options": _options(choices)}
         elif spec.scalar_type == "bool":
@@ -284,21 +331,21 @@ class FastLabelInterface:
             choice = {"type": "text", "name": field, "key": key}
         return [choice] + self._attribute_definitions(field)
 
-    def _attribute_definitions(self, field):
+    def _attribute_definitions(self, field: str) -> list[Json]:
         spec = self.fields[field]
-        out = []
+        out: list[Json] = []
         for name, key in self._attributes[field].items():
             attr = spec.attributes[name]
-            definition = {"type": ATTRIBUTE_TYPES[attr.type], "name": _title(name, key), "key": key}
+            definition: Json = {"type": ATTRIBUTE_TYPES[attr.type], "name": _title(name, key), "key": key}
             if attr.type in ("select", "radio"):
                 definition["options"] = _options(self._options[field][name])
             out.append(definition)
         return out
 
 
-def _class_values(field_key, classes, stored, taken):
+def _class_values(field_key: str, classes: Iterable[str], stored: Mapping[str, str], taken: set[str]) -> dict[str, str]:
     """``{class: value}``: ``<field key>-<class>``, unique in the project."""
-    values = {}
+    values: dict[str, str] = {}
     for index, name in enumerate(classes, start=1):
         if name in stored:
             values[name] = stored[name]
@@ -307,7 +354,7 @@ def _class_values(field_key, classes, stored, taken):
     return values
 
 
-def _choice_names(spec):
+def _choice_names(spec: FieldSpec) -> list[str]:
     """The options of a choice field's choice attribute."""
     if spec.type in ("classification", "classifications"):
         return list(spec.classes)
@@ -316,11 +363,11 @@ def _choice_names(spec):
     return []
 
 
-def _attribute_keys(spec, field_key, stored, taken):
+def _attribute_keys(spec: FieldSpec, field_key: str, stored: Mapping[str, str], taken: set[str]) -> dict[str, str]:
     """``{attribute: key}``: ``<field key>__<attribute>``, unique in the project."""
     if spec.type == "scalar":
         return {}
-    keys = {}
+    keys: dict[str, str] = {}
     for index, name in enumerate(spec.attributes, start=1):
         if name in stored:
             keys[name] = stored[name]
@@ -329,7 +376,7 @@ def _attribute_keys(spec, field_key, stored, taken):
     return keys
 
 
-def _attribute_options(spec, stored):
+def _attribute_options(spec: FieldSpec, stored: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
     """``{attribute: {str(value): option value}}`` of select/radio attributes."""
     if spec.type == "scalar":
         return {}
@@ -340,28 +387,28 @@ def _attribute_options(spec, stored):
     }
 
 
-def _options(values):
+def _options(values: Mapping[str, str]) -> list[Json]:
     return [{"title": _title(text, value), "value": value} for text, value in values.items()]
 
 
-def _title(name, fallback):
+def _title(name: object, fallback: str) -> str:
     """The exact name, or ``fallback`` when FastLabel would refuse it (blank)."""
     name = str(name)
     return name if name.strip() else fallback
 
 
-def _point_entry(point):
+def _point_entry(point: Mapping[str, Any]) -> PosePoint:
     return {"key": point["key"], "name": point["name"], "edges": list(point.get("edges") or [])}
 
 
-def _skeleton_points(skeleton):
+def _skeleton_points(skeleton: KeypointSkeleton) -> list[PosePoint]:
     names = [str(n) for n in (skeleton.labels or [])]
     count = max((max(edge) for edge in (skeleton.edges or []) if edge), default=-1) + 1
     if len(names) < count:
         names += [str(i) for i in range(len(names), count)]
-    taken = set()
+    taken: set[str] = set()
     keys = [lower_identifier(name, taken, "point_%d" % i, "p") for i, name in enumerate(names)]
-    edges = [[] for _ in names]
+    edges: list[list[str]] = [[] for _ in names]
     for chain in skeleton.edges or []:
         for a, b in zip(chain, list(chain)[1:]):
             if a == b:

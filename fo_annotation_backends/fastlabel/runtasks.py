@@ -3,16 +3,26 @@ cleanup, each starting from the run's project as the server has it now (a
 deleted project is a :class:`~..core.errors.ProjectDeletedError`, never a
 raw 404; a renamed slug is followed)."""
 
+from __future__ import annotations
+
 import collections
 import concurrent.futures
+from typing import TYPE_CHECKING, Any
 
+from ..core.backend import Annotations
 from ..core.download import build_annotations
 from ..core.errors import ProjectDeletedError
-from ..core.runs import remove_run_items, status_dict
-from ..core.schema import normalize_label_schema
+from ..core.runs import RunStatus, remove_run_items, status_dict
+from ..core.schema import FieldSpec, normalize_label_schema
 from ..core.secrets import get_logger
 from .convert import task_to_labels
 from .upload import SUPPORTED_TYPES, is_run_task_name
+
+if TYPE_CHECKING:
+    from fiftyone.core.labels import Label
+
+    from .backend import FastLabelAnnotationResults, FastLabelBackend
+    from .client import FastLabelClient
 
 logger = get_logger(__name__)
 
@@ -20,7 +30,7 @@ logger = get_logger(__name__)
 REVIEWED_STATUSES = ("reviewed", "approved")
 
 
-def live_project(client, results):
+def live_project(client: FastLabelClient, results: FastLabelAnnotationResults) -> dict[str, Any]:
     """The run's project as the server has it now.
 
     Raises:
@@ -42,12 +52,12 @@ def live_project(client, results):
     return project
 
 
-def run_tasks(client, results, slug):
+def run_tasks(client: FastLabelClient, results: FastLabelAnnotationResults, slug: str) -> dict[str, dict[str, Any]]:
     """``{task_id: task}`` of the run's recorded tasks that still exist:
     one listing of the tasks tagged with the run key, then each recorded
     task the listing missed (a person removed its tag) by id."""
     ours = set(results.task_ids.values())
-    found = {}
+    found: dict[str, dict[str, Any]] = {}
     for task in client.iter_tasks(results.task_endpoint, slug, tag=results.key):
         if task["id"] in ours:
             found[task["id"]] = task
@@ -58,7 +68,7 @@ def run_tasks(client, results, slug):
     return found
 
 
-def download(backend, results):
+def download(backend: FastLabelBackend, results: FastLabelAnnotationResults) -> Annotations:
     """``download_annotations`` of a finished FastLabel run."""
     config = results.config
     fields = normalize_label_schema(config.label_schema, results.samples, SUPPORTED_TYPES)
@@ -79,9 +89,9 @@ def download(backend, results):
     if missing:
         logger.warning("%d tasks of this run no longer exist in FastLabel; their samples keep their labels", missing)
     annotation_ids = results.annotation_ids
-    new_ids = {}
+    new_ids: dict[str, str] = {}
 
-    def convert(spec, task, uploaded, sample_id):
+    def convert(spec: FieldSpec, task: dict[str, Any], uploaded: dict[str, Label], sample_id: str) -> Any:
         return task_to_labels(interface, spec, task, annotation_ids, uploaded, new_ids)
 
     out = build_annotations(results.samples, fields, results.id_map, list(results.task_ids), annotated, convert)
@@ -94,7 +104,7 @@ def download(backend, results):
     return out
 
 
-def _one_number_type(values):
+def _one_number_type(values: dict[str, Any]) -> None:
     """Floats for every value of a numeric field when one is a float (a
     field holds one type: an int field would truncate 2.5)."""
     if any(isinstance(v, float) for v in values.values()):
@@ -103,12 +113,13 @@ def _one_number_type(values):
                 values[sample_id] = float(value)
 
 
-def status(backend, results):
+def status(backend: FastLabelBackend, results: FastLabelAnnotationResults) -> RunStatus:
     """``get_status()`` of a FastLabel run (see :func:`~..core.runs.status_dict`)."""
     client = backend.connect_to_api()
     project = live_project(client, results)
     tasks = run_tasks(client, results, project["slug"])
-    statuses, assignees = collections.Counter(), collections.Counter()
+    statuses: collections.Counter[str] = collections.Counter()
+    assignees: collections.Counter[str] = collections.Counter()
     for task in tasks.values():
         statuses[task.get("status") or "unknown"] += 1
         assignees[task.get("assignee") or "unassigned"] += 1
@@ -130,7 +141,7 @@ def status(backend, results):
     )
 
 
-def cleanup(backend, results):
+def cleanup(backend: FastLabelBackend, results: FastLabelAnnotationResults) -> None:
     """Deletes the run from FastLabel: its tasks by id, and the project
     only when the run created it and nothing else is in it. An unfinished
     run also deletes the tasks that carry its mark but were never recorded.
@@ -146,21 +157,21 @@ def cleanup(backend, results):
         return
     slug = project["slug"]
     ours = set(results.task_ids.values())
-    listed = []
+    listed: list[tuple[str, str | None]] = []
     if results.project_created or not results.upload_complete:
         listed = [(t["id"], t.get("name")) for t in client.iter_tasks(results.task_endpoint, slug, tag=results.key)]
     if not results.upload_complete:
         ours |= {task_id for task_id, name in listed if is_run_task_name(name, results.config.run_id)}
     present = ours & {task_id for task_id, _ in listed}
 
-    def other_tasks_exist():
+    def other_tasks_exist() -> bool:
         return client.count_tasks(slug) > len(present)
 
-    def delete_project():
+    def delete_project() -> None:
         client.delete_project(project["id"])
         logger.info("Deleted FastLabel project %s", slug)
 
-    def delete_tasks():
+    def delete_tasks() -> None:
         workers = max(1, int(results.config.upload_workers or 1))
         with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="fastlabel-cleanup") as pool:
             list(pool.map(client.delete_task, sorted(ours)))

@@ -1,18 +1,32 @@
 """FiftyOne labels -> the annotations (or task attributes) of a FastLabel task."""
 
+from __future__ import annotations
+
 import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from ..core import geometry, masks
 from ..core.idmap import iter_labels, part_id
+from ..core.masks import Polygon
+from ..core.schema import FieldSpec
 from ..core.secrets import get_logger
-from .interface import CHOICE_TYPES, CLASSIFICATION_TYPE, IMAGE_CLASSIFICATION, VISIBLE
+from .interface import CHOICE_TYPES, CLASSIFICATION_TYPE, IMAGE_CLASSIFICATION, VISIBLE, FastLabelInterface, Json
+
+if TYPE_CHECKING:
+    from fiftyone.core.labels import Label
 
 logger = get_logger(__name__)
 
+#: a point as FiftyOne stores it: ``[x, y]`` (``NaN`` or missing when not placed)
+Point = Optional[Sequence[float]]
 
-def labels_to_task(interface, values, image_size=None):
+
+def labels_to_task(
+    interface: FastLabelInterface, values: Mapping[str, Any], image_size: tuple[int, int] | None = None
+) -> tuple[list[Json], list[Json], list[str | None]]:
     """The annotations (or task attributes) of one sample's task.
 
     Args:
@@ -31,7 +45,9 @@ def labels_to_task(interface, values, image_size=None):
         carries (the first label's id for a classification(s) annotation,
         ``None`` for a scalar's)
     """
-    annotations, attributes, part_ids = [], [], []
+    annotations: list[Json] = []
+    attributes: list[Json] = []
+    part_ids: list[str | None] = []
     classification_project = interface.project_type == IMAGE_CLASSIFICATION
     for field, spec in interface.fields.items():
         value = values.get(field)
@@ -78,13 +94,13 @@ def labels_to_task(interface, values, image_size=None):
     return annotations, attributes, part_ids
 
 
-def _require_size(spec, image_size):
+def _require_size(spec: FieldSpec, image_size: tuple[int, int] | None) -> tuple[int, int]:
     if not image_size or not image_size[0] or not image_size[1]:
         raise ValueError("Field '%s' (%s) needs the image size in pixels" % (spec.name, spec.type))
     return int(image_size[0]), int(image_size[1])
 
 
-def _attribute_value(interface, spec, name, value):
+def _attribute_value(interface: FastLabelInterface, spec: FieldSpec, name: str, value: object) -> bool | str | None:
     """The FastLabel value of FiftyOne attribute ``name``, or ``None``."""
     attr = spec.attributes[name]
     if value is None:
@@ -101,8 +117,8 @@ def _attribute_value(interface, spec, name, value):
     return option
 
 
-def _label_attribute_values(interface, spec, label):
-    out = []
+def _label_attribute_values(interface: FastLabelInterface, spec: FieldSpec, label: Label) -> list[Json]:
+    out: list[Json] = []
     for name, key in interface.attribute_keys(spec.name).items():
         value = _attribute_value(interface, spec, name, label.get_attribute_value(name, None))
         if value is not None:
@@ -110,15 +126,15 @@ def _label_attribute_values(interface, spec, label):
     return out
 
 
-def _choice_attribute_values(interface, spec, value):
+def _choice_attribute_values(interface: FastLabelInterface, spec: FieldSpec, value: Any) -> list[Json]:
     """The choice attribute and attributes of a choice field's value."""
     key = interface.field_key(spec.name)
     if spec.type == "scalar":
         choice = _scalar_choice(interface, spec, value)
         return [] if choice is None else [{"key": key, "value": choice}]
 
-    names = []
-    labels = []
+    names: list[str] = []
+    labels: list[Label] = []
     for label in iter_labels(value)[: 1 if spec.type == "classification" else None]:
         option = interface.choice_values(spec.name).get(str(label.label))
         if option is None:
@@ -131,7 +147,7 @@ def _choice_attribute_values(interface, spec, value):
             labels.append(label)
     if not names:
         return []
-    items = [{"key": key, "value": names[0] if spec.type == "classification" else names}]
+    items: list[Json] = [{"key": key, "value": names[0] if spec.type == "classification" else names}]
     # one value per attribute: the first label that sets it provides it
     for name, attr_key in interface.attribute_keys(spec.name).items():
         sent = None
@@ -154,7 +170,7 @@ def _choice_attribute_values(interface, spec, value):
     return items
 
 
-def _scalar_choice(interface, spec, value):
+def _scalar_choice(interface: FastLabelInterface, spec: FieldSpec, value: Any) -> bool | str | None:
     if spec.scalar_type == "bool":
         parsed = spec.parse_scalar(value)
         return None if parsed is None else bool(parsed)
@@ -171,7 +187,9 @@ def _scalar_choice(interface, spec, value):
     return str(value)
 
 
-def _label_shapes(interface, spec, label, width, height):
+def _label_shapes(
+    interface: FastLabelInterface, spec: FieldSpec, label: Label, width: int, height: int
+) -> list[tuple[int, Json]]:
     """``[(part index, shape keys)]`` of one label."""
     if spec.type == "detections":
         if label.bounding_box is None:
@@ -182,7 +200,7 @@ def _label_shapes(interface, spec, label, width, height):
         return [(0, {"points": [xs[0], ys[0], xs[1], ys[1]], "rotation": 0})]
     if spec.type in ("polygons", "polylines"):
         minimum = 3 if spec.type == "polygons" else 2
-        out = []
+        out: list[tuple[int, Json]] = []
         for index, shape in enumerate(label.points or []):
             ring = [list(p) for p in shape]
             if spec.type == "polygons" and len(ring) > 1 and ring[0] == ring[-1]:
@@ -219,14 +237,16 @@ def _label_shapes(interface, spec, label, width, height):
     raise ValueError("Unsupported label type %s" % spec.type)
 
 
-def _flat(points, width, height):
-    out = []
+def _flat(points: Iterable[Sequence[float]], width: float, height: float) -> list[float]:
+    out: list[float] = []
     for x, y in (p[:2] for p in points):
         out.extend((float(x) * width, float(y) * height))
     return out
 
 
-def _pose_keypoints(interface, spec, label, width, height):
+def _pose_keypoints(
+    interface: FastLabelInterface, spec: FieldSpec, label: Label, width: int, height: int
+) -> list[Json]:
     keys = interface.pose_keys(spec.name)
     points = list(label.points or [])
     if len(points) > len(keys):
@@ -238,21 +258,21 @@ def _pose_keypoints(interface, spec, label, width, height):
             len(points),
             len(keys),
         )
-    out = []
+    out: list[Json] = []
     for index, key in enumerate(keys):
         point = points[index] if index < len(points) else None
-        if _is_missing(point):
+        if point is None or _is_missing(point):
             out.append({"key": key, "value": []})
         else:
             out.append({"key": key, "value": _flat([point], width, height) + [VISIBLE]})
     return out
 
 
-def _regions(polygons, sx, sy):
+def _regions(polygons: Iterable[Polygon], sx: float, sy: float) -> list[list[list[float]]]:
     """``core.masks`` polygons -> FastLabel regions: closed flat rings."""
-    regions = []
+    regions: list[list[list[float]]] = []
     for polygon in polygons:
-        region = []
+        region: list[list[float]] = []
         for ring in polygon:
             ring = np.asarray(ring, dtype=float) * [sx, sy]
             closed = np.concatenate([ring, ring[:1]])
@@ -261,7 +281,9 @@ def _regions(polygons, sx, sy):
     return regions
 
 
-def _segmentation_annotations(interface, spec, label, width, height):
+def _segmentation_annotations(
+    interface: FastLabelInterface, spec: FieldSpec, label: Label, width: int, height: int
+) -> list[tuple[int, Json]]:
     """``[(pixel value, annotation)]``: one annotation per class present."""
     mask = label.get_mask() if hasattr(label, "get_mask") else label.mask
     if mask is None:
@@ -271,8 +293,10 @@ def _segmentation_annotations(interface, spec, label, width, height):
         mask = mask[:, :, 0]
     # the mask may have another resolution than the image: scale to pixels
     mask_height, mask_width = mask.shape
+    # a segmentation field always has mask targets (normalize_label_schema)
+    targets = spec.mask_targets or {}
     sx, sy = width / float(mask_width), height / float(mask_height)
-    unknown = sorted(set(np.unique(mask).tolist()) - set(spec.mask_targets) - {0})
+    unknown = sorted(set(np.unique(mask).tolist()) - set(targets) - {0})
     if unknown:
         logger.warning(
             "Field '%s': mask values %s of segmentation %s are not mask targets; not sent",
@@ -280,8 +304,8 @@ def _segmentation_annotations(interface, spec, label, width, height):
             unknown,
             label.id,
         )
-    out = []
-    for value, name in sorted(spec.mask_targets.items()):
+    out: list[tuple[int, Json]] = []
+    for value, name in sorted(targets.items()):
         class_value = interface.class_value(spec.name, name)
         if value == 0 or class_value is None:
             continue
@@ -292,7 +316,7 @@ def _segmentation_annotations(interface, spec, label, width, height):
     return out
 
 
-def _is_missing(point):
+def _is_missing(point: Point) -> bool:
     if point is None or len(point) < 2:
         return True
     try:

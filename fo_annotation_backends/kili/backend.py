@@ -20,22 +20,29 @@ services that speak its protocol:
   created it and nothing else is in it.
 """
 
+from __future__ import annotations
+
 import collections
 import hashlib
 import numbers
 import webbrowser
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import fiftyone.utils.annotations as foua
 
 from .. import registry
-from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin, first_env
+from ..core.backend import Annotations, ApiKeyConfigMixin, IdMap, ImageBackendMixin, first_env
 from ..core.errors import ParameterError, ProjectDeletedError
 from ..core.params import check_choice, check_positive, reject_unknown_parameters
-from ..core.runs import remove_run_items, status_dict
-from ..core.schema import IMAGE_TYPES
+from ..core.runs import RunStatus, remove_run_items, status_dict
+from ..core.schema import IMAGE_TYPES, Fields, LabelSchema
 from ..core.secrets import get_logger
 from .client import DEFAULT_URL, HUMAN_LABEL_TYPES, KiliClient, check_endpoint, project_url
 from .convert import KiliInterface
+
+if TYPE_CHECKING:
+    from fiftyone.core.collections import SampleCollection
 
 logger = get_logger(__name__)
 
@@ -94,31 +101,31 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
 
     def __init__(
         self,
-        name,
-        label_schema,
-        media_field="filepath",
-        url=None,
-        api_key=None,
-        project_id=None,
-        project_name=None,
-        label_selection="latest",
-        annotator=None,
-        status_in=None,
-        consensus_mark_gte=None,
-        consensus_mark_lte=None,
-        honeypot_mark_gte=None,
-        honeypot_mark_lte=None,
-        max_assets_per_project=KILI_MAX_ASSETS_PER_PROJECT,
-        model_name="fiftyone",
-        upload_workers=4,
-        download_page_size=50,
-        max_calls=500,
-        window_seconds=60,
-        timeout=300,
-        max_retries=5,
-        run_id=None,
-        **kwargs,
-    ):
+        name: str,
+        label_schema: LabelSchema | None,
+        media_field: str = "filepath",
+        url: str | None = None,
+        api_key: str | None = None,
+        project_id: str | None = None,
+        project_name: str | None = None,
+        label_selection: str = "latest",
+        annotator: str | None = None,
+        status_in: Iterable[str] | None = None,
+        consensus_mark_gte: float | None = None,
+        consensus_mark_lte: float | None = None,
+        honeypot_mark_gte: float | None = None,
+        honeypot_mark_lte: float | None = None,
+        max_assets_per_project: int = KILI_MAX_ASSETS_PER_PROJECT,
+        model_name: str = "fiftyone",
+        upload_workers: int = 4,
+        download_page_size: int = 50,
+        max_calls: int | None = 500,
+        window_seconds: float = 60,
+        timeout: float = 300,
+        max_retries: int = 5,
+        run_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         reject_unknown_parameters(type(self), name, kwargs)
         super().__init__(name, label_schema, media_field=media_field)
         self.run_id = run_id
@@ -143,7 +150,7 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         self.api_key = api_key
         self._check_options()
 
-    def _check_options(self):
+    def _check_options(self) -> None:
         if self.url is not None:
             check_endpoint(self.url)
         check_choice(self, "label_selection", LABEL_SELECTIONS)
@@ -163,8 +170,9 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
             )
         for name in MARK_FILTERS:
             value = getattr(self, name)
+            # cast: typeshed's numbers.Real declares no comparison with int
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1
+                isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= cast(float, value) <= 1
             ):
                 raise ParameterError("`%s` must be a number from 0 to 1 (Kili's marks), not %r" % (name, value))
         for low, high in (MARK_FILTERS[:2], MARK_FILTERS[2:]):
@@ -179,20 +187,20 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
                 )
 
     @property
-    def endpoint(self):
+    def endpoint(self) -> str:
         """The GraphQL endpoint in use."""
         return self.url or first_env(SERVICE.extra_url_envs) or DEFAULT_URL
 
-    def load_credentials(self, url=None, api_key=None):
+    def load_credentials(self, url: str | None = None, api_key: str | None = None) -> None:
         """Fills ``url``/``api_key`` from the annotation config, then from
         ``FIFTYONE_KILI_URL``/``FIFTYONE_KILI_API_KEY``."""
         self._load_parameters(url=url, api_key=api_key)
         if self.api_key is None:
             self.api_key = first_env(SERVICE.extra_key_envs)
 
-    def asset_filters(self):
+    def asset_filters(self) -> dict[str, Any]:
         """The ``AssetWhere`` keys of the configured asset filters."""
-        where = {}
+        where: dict[str, Any] = {}
         if self.status_in:
             where["statusIn"] = list(self.status_in)
         for key, value in (
@@ -205,11 +213,11 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
                 where[key] = value
         return where
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "%s(url=%r, project_id=%r)" % (type(self).__name__, self.endpoint, self.project_id)
 
 
-class KiliBackend(ImageBackendMixin, foua.AnnotationBackend):
+class KiliBackend(ImageBackendMixin[KiliClient], foua.AnnotationBackend):
     """Sends samples to a Kili project and merges the labels back.
 
     An upload that fails leaves nothing behind when the run had nothing on
@@ -218,20 +226,21 @@ class KiliBackend(ImageBackendMixin, foua.AnnotationBackend):
     """
 
     client_cls = KiliClient
+    config: KiliBackendConfig
 
-    def _upload(self, samples, anno_key):
+    def _upload(self, samples: SampleCollection, anno_key: str) -> KiliAnnotationResults:
         from .upload import Uploader  # upload.py and download.py import this module
 
         return Uploader(self, samples, anno_key).run()
 
-    def _download(self, results):
+    def _download(self, results: KiliAnnotationResults) -> Annotations:
         """Downloads the label that counts of every asset of the run."""
         from .download import Downloader
 
         return Downloader(self, results).run()
 
 
-def asset_id_for(project_id, run_id, sample_id):
+def asset_id_for(project_id: str, run_id: str | None, sample_id: str) -> str:
     """The asset id of a sample in a run: a cuid-like string derived from
     the project, the run id and the sample, so that every attempt of the
     same run names its assets the same, and no other run (another dataset,
@@ -241,13 +250,15 @@ def asset_id_for(project_id, run_id, sample_id):
     return "c" + digest[:24]
 
 
-def external_id_for(anno_key, sample_id, run_id):
+def external_id_for(anno_key: str, sample_id: str, run_id: str | None) -> str:
     """The external id (the asset name in Kili's app) of a sample in a run:
     ``<run key>_<sample id>_<8 digits of the run id>``."""
     return "%s_%s_%s" % (anno_key, sample_id, (run_id or "")[:8])
 
 
-def select_label(labels, selection="latest", annotator=None):
+def select_label(
+    labels: Iterable[dict[str, Any]] | None, selection: str = "latest", annotator: str | None = None
+) -> dict[str, Any] | None:
     """The label of an asset that counts, or ``None``.
 
     Args:
@@ -286,20 +297,23 @@ class KiliAnnotationResults(foua.AnnotationResults):
             ids given to labels people added, kept for the next load
     """
 
+    config: KiliBackendConfig
+    _backend: KiliBackend
+
     def __init__(
         self,
-        samples,
-        config,
-        anno_key,
-        id_map,
-        project_id=None,
-        asset_ids=None,
-        interface=None,
-        project_created=False,
-        upload_complete=True,
-        added_label_ids=None,
-        backend=None,
-    ):
+        samples: SampleCollection,
+        config: KiliBackendConfig,
+        anno_key: str,
+        id_map: IdMap,
+        project_id: str | None = None,
+        asset_ids: dict[str, str] | None = None,
+        interface: Mapping[str, Any] | None = None,
+        project_created: bool = False,
+        upload_complete: bool = True,
+        added_label_ids: dict[str, dict[str, dict[str, str]]] | None = None,
+        backend: KiliBackend | None = None,
+    ) -> None:
         super().__init__(samples, config, anno_key, id_map, backend=backend)
         self.project_id = project_id
         self.asset_ids = asset_ids or {}
@@ -309,20 +323,20 @@ class KiliAnnotationResults(foua.AnnotationResults):
         self.added_label_ids = added_label_ids or {}
 
     @property
-    def sample_to_asset(self):
+    def sample_to_asset(self) -> dict[str, str]:
         """``{sample_id: asset_id}``."""
         return dict(self.asset_ids)
 
     @property
-    def project_url(self):
+    def project_url(self) -> str:
         """The project's URL in Kili's web app."""
         return project_url(self.config.endpoint, self.project_id)
 
-    def interface(self, fields):
+    def interface(self, fields: Fields) -> KiliInterface:
         """The :class:`KiliInterface` this run was uploaded with."""
         return KiliInterface(fields, mapping=self.interface_mapping)
 
-    def require_project(self, client):
+    def require_project(self, client: KiliClient) -> None:
         """Raises :class:`ProjectDeletedError` if the run's project is gone."""
         if self.project_id is None or client.get_project(self.project_id) is None:
             key = self.key
@@ -333,7 +347,7 @@ class KiliAnnotationResults(foua.AnnotationResults):
                 status_code=404,
             )
 
-    def iter_assets(self, client, fields, filtered=False):
+    def iter_assets(self, client: KiliClient, fields: str, filtered: bool = False) -> Iterator[dict[str, Any]]:
         """This run's assets that still exist (``filtered``: only those that
         pass the configured asset filters), page by page."""
         ids = list(self.asset_ids.values())
@@ -345,12 +359,12 @@ class KiliAnnotationResults(foua.AnnotationResults):
             for asset in client.iter_assets(where, fields, page_size, limit=len(chunk)):
                 yield asset
 
-    def launch_editor(self):
+    def launch_editor(self) -> None:
         """Opens the project in a web browser."""
         logger.info("Launching editor at '%s'...", self.project_url)
         webbrowser.open_new_tab(self.project_url)
 
-    def get_status(self):
+    def get_status(self) -> RunStatus:
         """The run's progress, from the server, in the shape every backend of
         this package gives (``core.runs.status_dict``).
 
@@ -369,8 +383,8 @@ class KiliAnnotationResults(foua.AnnotationResults):
         client = self._backend.connect_to_api()
         self.require_project(client)
         config = self.config
-        statuses = collections.Counter()
-        annotators = collections.Counter()
+        statuses: collections.Counter[str] = collections.Counter()
+        annotators: collections.Counter[str] = collections.Counter()
         found = labeled = reviewed = 0
         fields = "id status labels { labelType createdAt author { email } }"
         for asset in self.iter_assets(client, fields):
@@ -394,7 +408,7 @@ class KiliAnnotationResults(foua.AnnotationResults):
             upload_complete=self.upload_complete,
         )
 
-    def print_status(self):
+    def print_status(self) -> None:
         """Prints :meth:`get_status` in a readable form."""
         status = self.get_status()
         print("Kili project %s (%s)" % (status["project_id"], self.project_url))
@@ -410,7 +424,7 @@ class KiliAnnotationResults(foua.AnnotationResults):
         for author, count in sorted(status["annotators"].items()):
             print("    %s: %d label(s)" % (author, count))
 
-    def cleanup(self):
+    def cleanup(self) -> None:
         """Deletes what the run owns on Kili: its assets (by recorded id),
         and the project when this run created it and nothing else is in it.
         A project already gone is a no-op."""
@@ -425,24 +439,26 @@ class KiliAnnotationResults(foua.AnnotationResults):
             return
         present = list(client.assets_by_id(self.project_id, list(self.asset_ids.values()), fields="id"))
 
-        def other_assets_exist():
+        def other_assets_exist() -> bool:
             return client.count_assets({"project": {"id": self.project_id}}) > len(present)
 
-        def delete_assets():
+        def delete_assets() -> None:
             if present:
                 client.delete_assets(self.project_id, present)
             logger.info(
                 "Deleted the %d assets of run '%s' from Kili project %s", len(present), self.key, self.project_id
             )
 
-        def delete_project():
+        def delete_project() -> None:
             client.delete_project(self.project_id)
             logger.info("Deleted Kili project %s (created by run '%s')", self.project_id, self.key)
 
         remove_run_items(self.project_created, other_assets_exist, delete_project, delete_assets)
 
     @classmethod
-    def _from_dict(cls, d, samples, config, anno_key):
+    def _from_dict(
+        cls, d: dict[str, Any], samples: SampleCollection, config: KiliBackendConfig, anno_key: str
+    ) -> KiliAnnotationResults:
         return cls(
             samples,
             config,

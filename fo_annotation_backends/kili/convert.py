@@ -13,15 +13,24 @@ as polygons with holes (``core.masks``) and must be rasterised at the
 image's pixel size.
 """
 
+from __future__ import annotations
+
 import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 import numpy as np
 
 from ..core import geometry, masks
 from ..core.idmap import iter_labels, part_id
+from ..core.masks import Polygon
+from ..core.schema import FieldSpec
 from ..core.secrets import get_logger
 from .from_kili import foreign_labels, json_response_to_labels, require_image_size
 from .interface import CHECKBOX_KEY, CONFIDENCE, POSE_TOOL, TOOLS, KiliInterface
+
+if TYPE_CHECKING:
+    from fiftyone.core.labels import Label
 
 __all__ = [
     "CHECKBOX_KEY",
@@ -36,12 +45,21 @@ __all__ = [
 
 logger = get_logger(__name__)
 
+#: ``(width, height)`` in pixels
+ImageSize = tuple[int, int]
+#: one annotation (or job answer) of a ``jsonResponse``, JSON
+Json = dict[str, Any]
+#: a point as FiftyOne stores it: ``[x, y]`` (``NaN`` or missing when not placed)
+Point = Optional[Sequence[float]]
+
 # --------------------------------------------------------------------------
 # FiftyOne -> Kili
 # --------------------------------------------------------------------------
 
 
-def labels_to_json_response(interface, values, image_size=None):
+def labels_to_json_response(
+    interface: KiliInterface, values: Mapping[str, Any], image_size: ImageSize | None = None
+) -> Json:
     """The ``jsonResponse`` of one asset.
 
     Args:
@@ -55,7 +73,7 @@ def labels_to_json_response(interface, values, image_size=None):
     Returns:
         the ``jsonResponse`` dict; ``{}`` when there is nothing to send
     """
-    response = {}
+    response: Json = {}
     for field, spec in interface.fields.items():
         value = values.get(field)
         if value is None:
@@ -66,12 +84,12 @@ def labels_to_json_response(interface, values, image_size=None):
     return response
 
 
-def _field_response(interface, spec, value, image_size):
+def _field_response(interface: KiliInterface, spec: FieldSpec, value: Any, image_size: ImageSize | None) -> Json | None:
     if spec.type == "scalar":
         return _scalar_response(interface, spec, value)
     labels = iter_labels(value)
     if spec.type in ("classification", "classifications"):
-        entries = []
+        entries: list[Json] = []
         for label in labels[:1] if spec.type == "classification" else labels:
             entry = _category_entry(interface, spec, label.label)
             if entry is None or any(e["name"] == entry["name"] for e in entries):
@@ -91,7 +109,7 @@ def _field_response(interface, spec, value, image_size):
     return {"annotations": annotations} if annotations else None
 
 
-def _scalar_response(interface, spec, value):
+def _scalar_response(interface: KiliInterface, spec: FieldSpec, value: Any) -> Json | None:
     if interface.category_keys(spec.name):
         key = interface.category_key(spec.name, value)
         if key is None:
@@ -107,7 +125,7 @@ def _scalar_response(interface, spec, value):
     return {"text": text}
 
 
-def _category_entry(interface, spec, name):
+def _category_entry(interface: KiliInterface, spec: FieldSpec, name: object) -> Json | None:
     key = interface.category_key(spec.name, name)
     if key is None:
         logger.warning("Field '%s': class %r is not in the label schema; label not sent to Kili", spec.name, name)
@@ -115,8 +133,8 @@ def _category_entry(interface, spec, name):
     return {"name": key, "confidence": CONFIDENCE}
 
 
-def _children_response(interface, spec, label):
-    children = {}
+def _children_response(interface: KiliInterface, spec: FieldSpec, label: Label) -> Json:
+    children: Json = {}
     for name, job in interface.attribute_jobs(spec.name).items():
         attr = spec.attributes[name]
         value = label.get_attribute_value(name, None)
@@ -136,18 +154,20 @@ def _children_response(interface, spec, label):
     return children
 
 
-def _annotation(mid, key, type_, children, **shape):
-    annotation = {"mid": mid, "type": type_, "categories": [{"name": key, "confidence": CONFIDENCE}]}
+def _annotation(mid: str, key: str | None, type_: str, children: Json, **shape: Any) -> Json:
+    annotation: Json = {"mid": mid, "type": type_, "categories": [{"name": key, "confidence": CONFIDENCE}]}
     annotation.update(shape)
     annotation["children"] = children
     return annotation
 
 
-def _vertices(points):
+def _vertices(points: Iterable[Sequence[float]]) -> list[dict[str, float]]:
     return [{"x": float(x), "y": float(y)} for x, y in points]
 
 
-def _label_annotations(interface, spec, label, image_size):
+def _label_annotations(
+    interface: KiliInterface, spec: FieldSpec, label: Label, image_size: ImageSize | None
+) -> list[Json]:
     entry = _category_entry(interface, spec, label.label)
     if entry is None:
         return []
@@ -156,7 +176,7 @@ def _label_annotations(interface, spec, label, image_size):
     if interface.is_pose(spec.name):
         return [_pose_annotation(interface, spec, label, key, children)]
 
-    annotations = []
+    annotations: list[Json] = []
     for index, (type_, shape) in enumerate(_label_shapes(spec, label, image_size)):
         if shape is None:  # a missing point or an unusable shape keeps its index free
             continue
@@ -166,7 +186,7 @@ def _label_annotations(interface, spec, label, image_size):
     return annotations
 
 
-def _label_shapes(spec, label, image_size):
+def _label_shapes(spec: FieldSpec, label: Label, image_size: ImageSize | None) -> list[tuple[str, Json | None]]:
     """``[(annotation type, shape keys)]``, one per region of the label."""
     if spec.type == "detections":
         if label.bounding_box is None:
@@ -177,7 +197,7 @@ def _label_shapes(spec, label, image_size):
     if spec.type == "polygons":
         return [("polygon", _polygon_shape(spec, label, shape)) for shape in label.points or []]
     if spec.type == "polylines":
-        out = []
+        out: list[tuple[str, Json | None]] = []
         for shape in label.points or []:
             ok = len(shape) >= 2
             if not ok:
@@ -201,7 +221,7 @@ def _label_shapes(spec, label, image_size):
     raise ValueError("Unsupported label type %s" % spec.type)
 
 
-def _polygon_shape(spec, label, shape):
+def _polygon_shape(spec: FieldSpec, label: Label, shape: Sequence[Sequence[float]]) -> Json | None:
     ring = [list(p) for p in shape]
     if len(ring) > 1 and ring[0] == ring[-1]:
         ring = ring[:-1]  # Kili's rings are open
@@ -211,13 +231,13 @@ def _polygon_shape(spec, label, shape):
     return {"boundingPoly": [{"normalizedVertices": _vertices(ring)}]}
 
 
-def _bounding_poly(polygon, width, height):
+def _bounding_poly(polygon: Polygon, width: int, height: int) -> list[Json]:
     """A polygon in pixel-edge coordinates -> ``[{outer}, {hole}, ...]``."""
     scale = np.array([1.0 / width, 1.0 / height])
     return [{"normalizedVertices": _vertices(np.asarray(ring) * scale)} for ring in polygon]
 
 
-def _pose_annotation(interface, spec, label, key, children):
+def _pose_annotation(interface: KiliInterface, spec: FieldSpec, label: Label, key: str, children: Json) -> Json:
     codes = interface.pose_codes(spec.name)
     label_points = list(label.points or [])
     if len(label_points) > len(codes):
@@ -229,7 +249,7 @@ def _pose_annotation(interface, spec, label, key, children):
             len(label_points),
             len(codes),
         )
-    points = []
+    points: list[Json] = []
     for index, (code, point) in enumerate(zip(codes, label_points)):
         if _is_missing(point):
             continue
@@ -245,8 +265,8 @@ def _pose_annotation(interface, spec, label, key, children):
     return _annotation(label.id, key, POSE_TOOL, children, points=points)
 
 
-def _segmentation_annotations(interface, spec, labels):
-    annotations = []
+def _segmentation_annotations(interface: KiliInterface, spec: FieldSpec, labels: Sequence[Label]) -> list[Json]:
+    annotations: list[Json] = []
     for label in labels:
         mask = label.get_mask()
         if mask is None:
@@ -256,7 +276,8 @@ def _segmentation_annotations(interface, spec, labels):
             mask = mask[:, :, 0]
         # normalised by the mask's own size: it is drawn over the whole image
         height, width = mask.shape
-        for value, name in sorted(spec.mask_targets.items()):
+        # a segmentation field always has mask targets (normalize_label_schema)
+        for value, name in sorted((spec.mask_targets or {}).items()):
             if value == 0:
                 continue
             key = interface.category_key(spec.name, name)
@@ -273,7 +294,7 @@ def _segmentation_annotations(interface, spec, labels):
     return annotations
 
 
-def _is_missing(point):
+def _is_missing(point: Point) -> bool:
     if point is None or len(point) < 2:
         return True
     try:

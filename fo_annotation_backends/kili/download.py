@@ -4,14 +4,26 @@ added keep the ids of their first load (``results.added_label_ids``), and
 regions drawn with another label type's tool come back as that type, for
 FiftyOne's ``unexpected`` handling."""
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..core.backend import Annotations
 from ..core.download import build_annotations
 from ..core.idmap import load_current_labels
 from ..core.media import is_remote, sample_image_sizes
-from ..core.schema import normalize_label_schema
+from ..core.schema import FieldSpec, normalize_label_schema
 from ..core.secrets import get_logger
 from .backend import SUPPORTED_TYPES, select_label
 from .client import ASSET_FIELDS, LABEL_FIELDS, loads_json_field
+from .convert import ImageSize, KiliInterface
 from .from_kili import NewLabelIds, foreign_labels, json_response_to_labels
+
+if TYPE_CHECKING:
+    from fiftyone.core.labels import Label
+
+    from .backend import KiliAnnotationResults, KiliBackend
 
 logger = get_logger(__name__)
 
@@ -19,12 +31,12 @@ logger = get_logger(__name__)
 class Downloader:
     """One ``download_annotations()`` of the Kili backend."""
 
-    def __init__(self, backend, results):
+    def __init__(self, backend: KiliBackend, results: KiliAnnotationResults) -> None:
         self.backend = backend
         self.results = results
         self.config = results.config
 
-    def run(self):
+    def run(self) -> Annotations:
         """``{field: {return_type: {sample_id: labels}}}`` for FiftyOne's merge.
 
         Raises:
@@ -37,8 +49,8 @@ class Downloader:
         results.require_project(client)
         sample_of = {a: s for s, a in results.asset_ids.items()}
         logger.info("Downloading labels from Kili project %s...", results.project_id)
-        annotated = {}
-        resolutions = {}
+        annotated: dict[str, dict[str, Any]] = {}
+        resolutions: dict[str, ImageSize] = {}
         found = 0
         for asset in results.iter_assets(client, "%s labels { %s }" % (ASSET_FIELDS, LABEL_FIELDS), filtered=True):
             found += 1
@@ -60,12 +72,12 @@ class Downloader:
         current = load_current_labels(results.samples, list(fields), list(annotated))
         previous_ids = results.added_label_ids
         added_ids = {field: dict(previous_ids.get(field) or {}) for field in fields}
-        foreign = {field: {} for field in fields}
+        foreign: dict[str, dict[str, dict[str, Any]]] = {field: {} for field in fields}
 
-        def convert(spec, response, uploaded, sample_id):
+        def convert(spec: FieldSpec, response: dict[str, Any], uploaded: dict[str, Label], sample_id: str) -> Any:
             field = spec.name
             new_ids = NewLabelIds(added_ids[field].pop(sample_id, None))
-            uploaded_ids = []
+            uploaded_ids: list[Any] = []
             if current[field].get(sample_id) is None:
                 uploaded_ids = _as_list(results.id_map.get(field, {}).get(sample_id))
             labels = json_response_to_labels(
@@ -84,7 +96,9 @@ class Downloader:
         results.added_label_ids = {field: ids for field, ids in added_ids.items() if ids}
         return out
 
-    def _image_sizes(self, interface, annotated, resolutions):
+    def _image_sizes(
+        self, interface: KiliInterface, annotated: Mapping[str, Any], resolutions: Mapping[str, ImageSize]
+    ) -> dict[str, ImageSize]:
         if not interface.needs_image_size() or not annotated:
             return {}
         samples = self.results.samples
@@ -99,7 +113,7 @@ class Downloader:
         return sizes
 
 
-def _as_list(ids):
+def _as_list(ids: object) -> list[Any]:
     if ids is None or ids is True:
         return []
     return list(ids) if isinstance(ids, (list, tuple)) else [ids]

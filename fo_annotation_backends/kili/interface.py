@@ -6,7 +6,16 @@ names are kept with the run (``to_dict()``), so that a stored run maps its
 keys back exactly, whatever the naming rules become.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypedDict
+
 from ..core.naming import assign_keys, claim, unique_strings, upper_identifier
+from ..core.schema import AttributeSpec, Fields, FieldSpec
+
+if TYPE_CHECKING:
+    from fiftyone.core.odm.dataset import KeypointSkeleton
 
 TOOLS = {
     "detections": "rectangle",
@@ -29,7 +38,27 @@ _COLORS = (
 )  # fmt: skip
 
 
-def is_untyped_number(spec):
+#: a job of a ``jsonInterface``, JSON
+Job = dict[str, Any]
+
+
+class KiliMapping(TypedDict):
+    """The names of a :class:`KiliInterface`, as stored with a run (:meth:`KiliInterface.to_dict`)."""
+
+    version: int
+    #: ``{field: job name}``
+    jobs: dict[str, str]
+    #: ``{field: {class: category key}}``
+    categories: dict[str, dict[str, str]]
+    #: ``{field: {attribute: child job name}}``
+    attribute_jobs: dict[str, dict[str, str]]
+    #: ``{field: {attribute: {str(value): category key}}}``
+    attribute_values: dict[str, dict[str, dict[str, str]]]
+    #: ``{field: [[point code, point name], ...]}`` of pose fields
+    pose_points: dict[str, list[list[str]]]
+
+
+def is_untyped_number(spec: FieldSpec) -> bool:
     """Whether ``spec`` is a new scalar field without classes: FiftyOne has
     no type for it, and this package treats it as numeric (a Kili number
     input; answers that parse as numbers come back as int/float)."""
@@ -48,7 +77,12 @@ class KiliInterface:
             its names are reused exactly
     """
 
-    def __init__(self, fields, skeletons=None, mapping=None):
+    def __init__(
+        self,
+        fields: Fields,
+        skeletons: Mapping[str, KeypointSkeleton] | None = None,
+        mapping: Mapping[str, Any] | None = None,
+    ) -> None:
         self.fields = dict(fields)
         stored = mapping or {}
         skeletons = skeletons or {}
@@ -61,11 +95,11 @@ class KiliInterface:
         for attr_jobs in stored_attribute_jobs.values():
             taken_jobs.update(attr_jobs.values())
 
-        self._jobs = {}
-        self._categories = {}
-        self._attribute_jobs = {}
-        self._attribute_values = {}
-        self._pose_points = {}
+        self._jobs: dict[str, str] = {}
+        self._categories: dict[str, dict[str, str]] = {}
+        self._attribute_jobs: dict[str, dict[str, str]] = {}
+        self._attribute_values: dict[str, dict[str, dict[str, str]]] = {}
+        self._pose_points: dict[str, list[list[str]]] = {}
         for index, (field, spec) in enumerate(self.fields.items(), start=1):
             job = stored_jobs.get(field) or upper_identifier(field, taken_jobs, "JOB_%d" % index, "JOB")
             self._jobs[field] = job
@@ -92,60 +126,60 @@ class KiliInterface:
     # ------------------------------------------------------------------
     # lookups
 
-    def job_name(self, field):
+    def job_name(self, field: str) -> str:
         """The name of the top-level job of ``field``."""
         return self._jobs[field]
 
-    def attribute_jobs(self, field):
+    def attribute_jobs(self, field: str) -> dict[str, str]:
         """``{attribute: child job name}`` of ``field``."""
         return dict(self._attribute_jobs[field])
 
-    def attribute_of_job(self, field, job):
+    def attribute_of_job(self, field: str, job: str) -> str | None:
         """The attribute of ``field`` whose child job is ``job``, or ``None``."""
         return self._attribute_of_job[field].get(job)
 
-    def attribute_value_key(self, field, attribute, value):
+    def attribute_value_key(self, field: str, attribute: str, value: object) -> str | None:
         """The category key of a select/radio ``value`` of ``attribute``."""
         return self._attribute_values[field].get(attribute, {}).get(str(value))
 
-    def attribute_value_of_key(self, field, attribute, key):
+    def attribute_value_of_key(self, field: str, attribute: str, key: str) -> str | None:
         """The exact ``str(value)`` of category ``key`` of ``attribute``."""
         return self._value_of_key[field].get(attribute, {}).get(key)
 
-    def category_keys(self, field):
+    def category_keys(self, field: str) -> dict[str, str]:
         """``{class: category key}`` of ``field`` (empty for transcriptions)."""
         return dict(self._categories[field])
 
-    def category_key(self, field, name):
+    def category_key(self, field: str, name: object) -> str | None:
         """The category key of class ``name`` of ``field``, or ``None``."""
         return self._categories[field].get(str(name))
 
-    def class_of_key(self, field, key):
+    def class_of_key(self, field: str, key: str) -> str | None:
         """The exact class string of category ``key``, or ``None``."""
         return self._class_of_key[field].get(key)
 
-    def is_pose(self, field):
+    def is_pose(self, field: str) -> bool:
         """Whether the keypoints of ``field`` are drawn with the pose tool."""
         return field in self._pose_points
 
-    def pose_codes(self, field):
+    def pose_codes(self, field: str) -> list[str]:
         """The point codes of a pose field, in skeleton order."""
         return [code for code, _ in self._pose_points.get(field, [])]
 
-    def is_numeric_scalar(self, field):
+    def is_numeric_scalar(self, field: str) -> bool:
         """Whether the text answers of scalar ``field`` are read as numbers
         (an int or float field, or a new field without classes)."""
         spec = self.fields[field]
         return spec.type == "scalar" and (spec.scalar_type in ("int", "float") or is_untyped_number(spec))
 
-    def needs_image_size(self):
+    def needs_image_size(self) -> bool:
         """Whether any field needs the image's pixel size (masks)."""
         return any(spec.type in ("instances", "segmentation") for spec in self.fields.values())
 
     # ------------------------------------------------------------------
     # serialisation
 
-    def to_dict(self):
+    def to_dict(self) -> KiliMapping:
         """The names of this interface, JSON-able, for :class:`KiliInterface`'s
         ``mapping`` argument."""
         return {
@@ -159,9 +193,9 @@ class KiliInterface:
             "pose_points": {f: [list(p) for p in points] for f, points in self._pose_points.items()},
         }
 
-    def json_interface(self):
+    def json_interface(self) -> dict[str, dict[str, Job]]:
         """The project's ``jsonInterface`` (``{"jobs": {...}}``)."""
-        jobs = {}
+        jobs: dict[str, Job] = {}
         for field, spec in self.fields.items():
             children = list(self._attribute_jobs[field].values())
             jobs[self._jobs[field]] = self._field_job(field, spec, children)
@@ -169,7 +203,7 @@ class KiliInterface:
                 jobs[child] = self._attribute_job(field, spec.attributes[name])
         return {"jobs": jobs}
 
-    def _field_job(self, field, spec, children):
+    def _field_job(self, field: str, spec: FieldSpec, children: Sequence[str]) -> Job:
         keys = self._categories[field]
         if spec.type == "scalar" and not keys:
             return _job("TRANSCRIPTION", field, "number" if self.is_numeric_scalar(field) else "textField")
@@ -186,7 +220,7 @@ class KiliInterface:
                 category["points"] = [dict(p) for p in points]
         return _job("OBJECT_DETECTION", field, "radio", categories, tools=[tool])
 
-    def _attribute_job(self, field, attr):
+    def _attribute_job(self, field: str, attr: AttributeSpec) -> Job:
         if attr.type == "text":
             return _job("TRANSCRIPTION", attr.name, "textField", is_child=True)
         if attr.type == "checkbox":
@@ -196,9 +230,11 @@ class KiliInterface:
         return _job("CLASSIFICATION", attr.name, "radio", categories, is_child=True)
 
 
-def _assign_attribute_jobs(spec, job, stored, taken_jobs):
+def _assign_attribute_jobs(
+    spec: FieldSpec, job: str, stored: Mapping[str, str], taken_jobs: set[str]
+) -> dict[str, str]:
     """``{attribute: child job}``: ``<JOB>__<ATTRIBUTE>``, one per attribute."""
-    jobs = {}
+    jobs: dict[str, str] = {}
     for index, name in enumerate(spec.attributes, start=1):
         if name in stored:
             jobs[name] = stored[name]
@@ -208,9 +244,9 @@ def _assign_attribute_jobs(spec, job, stored, taken_jobs):
     return jobs
 
 
-def _assign_attribute_values(spec, stored):
+def _assign_attribute_values(spec: FieldSpec, stored: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
     """``{attribute: {str(value): category key}}`` of choice attributes."""
-    values = {}
+    values: dict[str, dict[str, str]] = {}
     for name, attr in spec.attributes.items():
         if attr.type == "checkbox":
             values[name] = {"True": CHECKBOX_KEY}
@@ -219,7 +255,7 @@ def _assign_attribute_values(spec, stored):
     return values
 
 
-def _category_names(spec):
+def _category_names(spec: FieldSpec) -> list[str]:
     if spec.type == "scalar":
         if spec.classes:
             return list(spec.classes)
@@ -227,28 +263,35 @@ def _category_names(spec):
     return list(spec.classes)
 
 
-def _skeleton_points(skeleton):
+def _skeleton_points(skeleton: KeypointSkeleton) -> list[list[str]]:
     names = [str(n) for n in (skeleton.labels or [])]
     if not names:
         count = max((max(edge) for edge in (skeleton.edges or []) if edge), default=-1) + 1
         names = [str(i) for i in range(count)]
-    taken = set()
+    taken: set[str] = set()
     return [[upper_identifier(name, taken, "POINT_%d" % i, "POINT"), name] for i, name in enumerate(names)]
 
 
-def _categories_content(keys, children):
+def _categories_content(keys: Mapping[str, str], children: Sequence[str]) -> dict[str, dict[str, Any]]:
     return {
         key: {"name": name, "children": list(children), "color": _COLORS[i % len(_COLORS)]}
         for i, (name, key) in enumerate(keys.items())
     }
 
 
-def _job(ml_task, instruction, input_type, categories=None, tools=None, is_child=False):
-    job = {"mlTask": ml_task}
+def _job(
+    ml_task: str,
+    instruction: str,
+    input_type: str,
+    categories: dict[str, dict[str, Any]] | None = None,
+    tools: list[str] | None = None,
+    is_child: bool = False,
+) -> Job:
+    job: Job = {"mlTask": ml_task}
     if tools is not None:
         job["tools"] = tools
     job.update(instruction=instruction, required=0, isChild=is_child)
-    content = {"input": input_type}
+    content: dict[str, Any] = {"input": input_type}
     if categories is not None:
         content["categories"] = categories
     job["content"] = content

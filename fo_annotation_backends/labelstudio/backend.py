@@ -7,23 +7,31 @@ uploads, local-files mode decided by the server, existing-project reuse,
 resumable uploads and a cleanup that deletes only what the run created.
 """
 
+from __future__ import annotations
+
 import collections
 import urllib.parse
 import webbrowser
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 import fiftyone.utils.annotations as foua
 
 from ..core import compat
-from ..core.backend import ApiKeyConfigMixin, ImageBackendMixin
+from ..core.backend import Annotations, ApiKeyConfigMixin, IdMap, ImageBackendMixin
 from ..core.download import build_annotations
 from ..core.errors import ParameterError
 from ..core.params import check_choice, check_positive, reject_unknown_parameters
-from ..core.runs import remove_run_items, status_dict
-from ..core.schema import normalize_label_schema
+from ..core.runs import RunStatus, remove_run_items, status_dict
+from ..core.schema import Fields, FieldSpec, LabelSchema, normalize_label_schema
 from ..core.secrets import get_logger
 from .client import LabelStudioClient
 from .convert import LabelInterface, foreign_labels, results_to_labels
 from .upload import SUPPORTED_TYPES, TITLE_MAX_LENGTH, TITLE_MIN_LENGTH, Uploader
+
+if TYPE_CHECKING:
+    from fiftyone.core.collections import SampleCollection
+    from fiftyone.core.labels import Label
 
 logger = get_logger(__name__)
 
@@ -74,29 +82,29 @@ class LabelStudioBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
 
     def __init__(
         self,
-        name,
-        label_schema,
-        media_field="filepath",
-        url=None,
-        api_key=None,
-        project_name=None,
-        project_id=None,
-        reuse_project=False,
-        local_files="auto",
-        local_files_document_root=None,
-        upload_max_files=100,
-        upload_max_bytes=100 * 1024 * 1024,
-        upload_workers=2,
-        import_batch_size=500,
-        export_max_tasks=5000,
-        download_page_size=1000,
-        timeout=300,
-        max_retries=5,
-        max_calls=None,
-        window_seconds=60,
-        run_id=None,
-        **kwargs,
-    ):
+        name: str,
+        label_schema: LabelSchema | None,
+        media_field: str = "filepath",
+        url: str | None = None,
+        api_key: str | None = None,
+        project_name: str | None = None,
+        project_id: int | str | None = None,
+        reuse_project: bool | str = False,
+        local_files: bool | str | None = "auto",
+        local_files_document_root: str | None = None,
+        upload_max_files: int = 100,
+        upload_max_bytes: int = 100 * 1024 * 1024,
+        upload_workers: int = 2,
+        import_batch_size: int = 500,
+        export_max_tasks: int = 5000,
+        download_page_size: int = 1000,
+        timeout: float = 300,
+        max_retries: int = 5,
+        max_calls: int | None = None,
+        window_seconds: float = 60,
+        run_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         reject_unknown_parameters(type(self), name, kwargs)
         super().__init__(name, label_schema, media_field=media_field)
         self.run_id = run_id
@@ -119,7 +127,7 @@ class LabelStudioBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         self.api_key = api_key
         self._check()
 
-    def _check(self):
+    def _check(self) -> None:
         check_positive(
             self,
             [
@@ -153,21 +161,21 @@ class LabelStudioBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         if not isinstance(self.media_field, str) or not self.media_field:
             raise ParameterError("`media_field` must be a field name, not %r" % (self.media_field,))
 
-    def load_credentials(self, url=None, api_key=None):
+    def load_credentials(self, url: str | None = None, api_key: str | None = None) -> None:
         """Fills ``url``/``api_key`` from the annotation config and env vars."""
         self._load_parameters(url=url, api_key=api_key)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "%s(url=%r, project_name=%r)" % (type(self).__name__, self.url, self.project_name)
 
 
-def _integer_or_none(value):
+def _integer_or_none(value: int | str | None) -> int | str | None:
     if isinstance(value, str) and value.strip().isdigit():
         return int(value.strip())
     return value
 
 
-def _boolean(value, name):
+def _boolean(value: bool | str, name: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in _TRUE_WORDS + _FALSE_WORDS:
         return value.strip().lower() in _TRUE_WORDS
     if not isinstance(value, bool):
@@ -175,7 +183,7 @@ def _boolean(value, name):
     return value
 
 
-def _local_files_mode(value):
+def _local_files_mode(value: bool | str | None) -> bool | str:
     """``local_files`` as True, False or "auto" (env var strings accepted)."""
     if isinstance(value, str):
         word = value.strip().lower()
@@ -189,10 +197,12 @@ def _local_files_mode(value):
     return value if value is not None else "auto"
 
 
-class LabelStudioBackend(ImageBackendMixin, foua.AnnotationBackend):
+class LabelStudioBackend(ImageBackendMixin[LabelStudioClient], foua.AnnotationBackend):
     """Sends samples to Label Studio and merges the annotations back."""
 
-    def _connect_to_api(self):
+    config: LabelStudioBackendConfig
+
+    def _connect_to_api(self) -> LabelStudioClient:
         config = self.config
         if config.api_key is None or config.url is None:
             config.load_credentials()
@@ -205,10 +215,10 @@ class LabelStudioBackend(ImageBackendMixin, foua.AnnotationBackend):
             window_seconds=config.window_seconds,
         )
 
-    def _upload(self, samples, anno_key):
+    def _upload(self, samples: SampleCollection, anno_key: str) -> LabelStudioAnnotationResults:
         return Uploader(self, samples, anno_key, LabelStudioAnnotationResults).run()
 
-    def _download(self, results):
+    def _download(self, results: LabelStudioAnnotationResults) -> Annotations:
         """Downloads the latest submitted annotation of every task.
 
         Raises:
@@ -219,7 +229,7 @@ class LabelStudioBackend(ImageBackendMixin, foua.AnnotationBackend):
         client = self.connect_to_api()
         logger.info("Downloading annotations from Label Studio project %s...", results.project_id)
         found = 0
-        annotated = {}
+        annotated: dict[str, list[dict[str, Any]]] = {}
         for task in results.iter_tasks(client):
             found += 1
             annotation = latest_annotation(task)
@@ -235,17 +245,19 @@ class LabelStudioBackend(ImageBackendMixin, foua.AnnotationBackend):
         added_labels = results.added_labels
         dataset = compat.base_dataset(results.samples)
         deleted_fields = {field for field in fields if not dataset.has_field(field)}
+        # {field: {return type: {sample_id: labels}}}
+        unexpected: collections.defaultdict[str, collections.defaultdict[str, dict[str, Any]]]
         unexpected = collections.defaultdict(lambda: collections.defaultdict(dict))
 
-        def convert(spec, result, uploaded, sample_id):
+        def convert(spec: FieldSpec, result: list[dict[str, Any]], uploaded: dict[str, Label], sample_id: str) -> Any:
             for return_type, labels in foreign_labels(spec, interface, result).items():
                 unexpected[spec.name][return_type][sample_id] = labels
-            known_ids = ()
+            known_ids: Sequence[str] = ()
             if spec.name in deleted_fields:
                 # the labels come back under the ids they were uploaded with
                 known_ids = _as_list(results.id_map.get(spec.name, {}).get(sample_id))
             aliases = added_labels.get(spec.name, {}).get(sample_id) or {}
-            added = {}
+            added: dict[str, str] = {}
             labels = results_to_labels(
                 spec, interface, result, uploaded, aliases=aliases, added=added, known_ids=known_ids
             )
@@ -263,13 +275,13 @@ class LabelStudioBackend(ImageBackendMixin, foua.AnnotationBackend):
         return annotations
 
 
-def _as_list(ids):
+def _as_list(ids: object) -> list[Any]:
     if ids is None or ids is True:
         return []
     return list(ids) if isinstance(ids, (list, tuple)) else [ids]
 
 
-def latest_annotation(task):
+def latest_annotation(task: dict[str, Any] | None) -> dict[str, Any] | None:
     """The annotation that counts for a task: the latest one submitted and
     not skipped. ``None`` when the task is untouched or only skipped."""
     if not task:
@@ -297,21 +309,24 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
             keeps their ids
     """
 
+    config: LabelStudioBackendConfig
+    _backend: LabelStudioBackend
+
     def __init__(
         self,
-        samples,
-        config,
-        anno_key,
-        id_map,
-        project_id=None,
-        uploaded_tasks=None,
-        tags=None,
-        attribute_tags=None,
-        project_created=False,
-        upload_complete=True,
-        added_labels=None,
-        backend=None,
-    ):
+        samples: SampleCollection,
+        config: LabelStudioBackendConfig,
+        anno_key: str,
+        id_map: IdMap,
+        project_id: int | None = None,
+        uploaded_tasks: dict[int, str] | None = None,
+        tags: dict[str, str] | None = None,
+        attribute_tags: dict[str, dict[str, str]] | None = None,
+        project_created: bool = False,
+        upload_complete: bool = True,
+        added_labels: dict[str, dict[str, dict[str, str]]] | None = None,
+        backend: LabelStudioBackend | None = None,
+    ) -> None:
         super().__init__(samples, config, anno_key, id_map, backend=backend)
         self.project_id = project_id
         self.uploaded_tasks = uploaded_tasks or {}
@@ -322,30 +337,30 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
         self.added_labels = added_labels or {}
 
     @property
-    def task_ids(self):
+    def task_ids(self) -> list[int]:
         """The task ids of this run."""
         return list(self.uploaded_tasks)
 
     @property
-    def sample_to_task(self):
+    def sample_to_task(self) -> dict[str, int]:
         """``{sample_id: task_id}``."""
         return {s: t for t, s in self.uploaded_tasks.items()}
 
     @property
-    def project_url(self):
+    def project_url(self) -> str:
         """The URL of the project's task list."""
         return "%s/projects/%s/data" % ((self.config.url or "").rstrip("/"), self.project_id)
 
-    def interface(self, fields):
+    def interface(self, fields: Fields) -> LabelInterface:
         """The :class:`LabelInterface` this run was uploaded with."""
         return LabelInterface(fields, self.tags, self.attribute_tags)
 
-    def launch_editor(self):
+    def launch_editor(self) -> None:
         """Opens the project in a web browser."""
         logger.info("Launching editor at '%s'...", self.project_url)
         webbrowser.open_new_tab(self.project_url)
 
-    def iter_tasks(self, client):
+    def iter_tasks(self, client: LabelStudioClient) -> Iterator[dict[str, Any]]:
         """This run's tasks that still exist, with their annotations: one
         export request, or pages for runs above ``export_max_tasks``.
 
@@ -358,7 +373,7 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
             if task["id"] in self.uploaded_tasks:
                 yield task
 
-    def get_status(self):
+    def get_status(self) -> RunStatus:
         """The run's progress, from the server.
 
         Returns:
@@ -375,7 +390,7 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
         client = self._backend.connect_to_api()
         users = client.users()
         found = labeled = skipped = 0
-        per_annotator = collections.Counter()
+        per_annotator: collections.Counter[str] = collections.Counter()
         for task in self.iter_tasks(client):
             found += 1
             annotations = task.get("annotations") or []
@@ -402,7 +417,7 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
             url=self.project_url,
         )
 
-    def print_status(self):
+    def print_status(self) -> None:
         """Prints :meth:`get_status` in a readable form."""
         status = self.get_status()
         print("Label Studio project %s (%s)" % (status["project_id"], self.project_url))
@@ -415,7 +430,7 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
         for author, count in sorted(status["annotators"].items()):
             print("    %s: %d annotation(s)" % (author, count))
 
-    def cleanup(self):
+    def cleanup(self) -> None:
         """Deletes the run's tasks from Label Studio: the whole project (one
         request) when this run created it and no other task is in it, else
         the run's tasks by id (one request). An unfinished run's tasks are
@@ -434,7 +449,7 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
         if not self.upload_complete and run_id:
             ours.update(client.run_task_ids(project_id, run_id).values())
 
-        def other_tasks_exist():
+        def other_tasks_exist() -> bool:
             count = project.get("task_number")
             if count == 0:
                 return False
@@ -454,7 +469,9 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
             logger.info("Deleted the run's %d tasks from Label Studio project %s", len(ours), project_id)
 
     @classmethod
-    def _from_dict(cls, d, samples, config, anno_key):
+    def _from_dict(
+        cls, d: dict[str, Any], samples: SampleCollection, config: LabelStudioBackendConfig, anno_key: str
+    ) -> LabelStudioAnnotationResults:
         uploaded_tasks = {int(task_id): sample_id for task_id, sample_id in (d.get("uploaded_tasks") or {}).items()}
         return cls(
             samples,
