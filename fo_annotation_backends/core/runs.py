@@ -195,7 +195,7 @@ def handle_failed_upload(
     done: int,
     total: int,
     items: str,
-    project: object,
+    project: str | int | None,
     partial_results: AnnotationResults,
     roll_back: Callable[[], object] | None = None,
     owned_before: bool = False,

@@ -62,9 +62,9 @@ def run_tasks(client: FastLabelClient, results: FastLabelAnnotationResults, slug
         if task["id"] in ours:
             found[task["id"]] = task
     for task_id in ours - set(found):
-        task = client.task(results.task_endpoint, task_id)
-        if task is not None:
-            found[task_id] = task
+        missing = client.task(results.task_endpoint, task_id)
+        if missing is not None:
+            found[task_id] = missing
     return found
 
 

@@ -330,7 +330,7 @@ class KiliAnnotationResults(foua.AnnotationResults):
     @property
     def project_url(self) -> str:
         """The project's URL in Kili's web app."""
-        return project_url(self.config.endpoint, self.project_id)
+        return project_url(self.config.endpoint, self.project_id or "")
 
     def interface(self, fields: Fields) -> KiliInterface:
         """The :class:`KiliInterface` this run was uploaded with."""
@@ -437,21 +437,20 @@ class KiliAnnotationResults(foua.AnnotationResults):
                 "Kili project %s of run '%s' is already deleted: nothing to clean up", self.project_id, self.key
             )
             return
-        present = list(client.assets_by_id(self.project_id, list(self.asset_ids.values()), fields="id"))
+        project_id = self.project_id
+        present = list(client.assets_by_id(project_id, list(self.asset_ids.values()), fields="id"))
 
         def other_assets_exist() -> bool:
-            return client.count_assets({"project": {"id": self.project_id}}) > len(present)
+            return client.count_assets({"project": {"id": project_id}}) > len(present)
 
         def delete_assets() -> None:
             if present:
-                client.delete_assets(self.project_id, present)
-            logger.info(
-                "Deleted the %d assets of run '%s' from Kili project %s", len(present), self.key, self.project_id
-            )
+                client.delete_assets(project_id, present)
+            logger.info("Deleted the %d assets of run '%s' from Kili project %s", len(present), self.key, project_id)
 
         def delete_project() -> None:
-            client.delete_project(self.project_id)
-            logger.info("Deleted Kili project %s (created by run '%s')", self.project_id, self.key)
+            client.delete_project(project_id)
+            logger.info("Deleted Kili project %s (created by run '%s')", project_id, self.key)
 
         remove_run_items(self.project_created, other_assets_exist, delete_project, delete_assets)
 

@@ -367,6 +367,8 @@ class LabelStudioAnnotationResults(foua.AnnotationResults):
         Raises:
             ProjectDeletedError: the run's project no longer exists
         """
+        if self.project_id is None:  # the upload never created a project
+            return
         single = len(self.uploaded_tasks) <= self.config.export_max_tasks
         page_size = self.config.download_page_size
         for task in client.tasks_with_annotations(self.project_id, single_request=single, page_size=page_size):

@@ -55,8 +55,8 @@ class LabelStudioClient(foua.AnnotationAPI):
 
     def __init__(
         self,
-        url: str,
-        api_key: str,
+        url: str | None,
+        api_key: str | None,
         timeout: float = 300,
         max_retries: int = 5,
         max_calls: int | None = None,
