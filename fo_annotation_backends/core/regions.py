@@ -8,8 +8,9 @@ regions of one sample and field into FiftyOne labels:
 - grouping: the regions of an uploaded label (its id, or ``<id>_<k>`` for
   part ``k``; a service may also resolve aliases from earlier loads into
   ``label_id``) make up that label; every other region is a new label of its
-  own, except new single points of one class, which are one new
-  ``Keypoint`` in placement order (what FiftyOne's built-in backend does);
+  own (regions sharing a service id are one), except new single points of
+  one class, which are one new ``Keypoint`` in placement order (what
+  FiftyOne's built-in backend does);
 - attributes: the first part (in part order) that sets one provides it;
   those nobody set are completed from the schema (the default for a new
   label, ``None`` for an uploaded one, ``False`` for a checkbox);
@@ -162,8 +163,9 @@ def group_regions(
             group = groups.setdefault(("new points", region.label), Group(None, []))
             index = len(group.parts)
         else:
-            group = groups.setdefault(("new", position), Group(None, []))
-            index = 0
+            # the regions of one new service object (same service id) are its parts
+            group = groups.setdefault(("new", region.region_id or position), Group(None, []))
+            index = len(group.parts)
         group.parts.append((index, region))
     for group in groups.values():
         group.parts.sort(key=lambda entry: entry[0])
@@ -263,32 +265,36 @@ def keypoint_points(parts: Parts, current: typing.Optional[fol.Label]) -> typing
     """The points of a keypoint from its parts: a point nobody placed is NaN.
 
     Single points: as many as the uploaded label had, or up to the highest
-    part placed (``None`` when no part holds a point). A pose skeleton: the
-    skeleton's points, then the uploaded label's points beyond the skeleton
-    (never sent); an uploaded label with fewer points than the skeleton
-    keeps its length unless the person placed the points beyond it.
+    part (``None`` when no part holds a point). A pose: the skeleton's points
+    of its first region, then the uploaded label's points beyond the
+    skeleton (never sent); an uploaded label with fewer points than the
+    skeleton keeps its length unless the person placed the points beyond it.
     """
-    placed: typing.Dict[int, Point] = {}
-    size = 0
-    for index, region in parts:
-        region_points = region.points or []
-        size = max(size, index + len(region_points))
-        for k, point in enumerate(region_points):
-            if not is_missing(point):
-                placed[index + k] = [float(point[0]), float(point[1])]
     old = [list(p) for p in current.points] if current is not None and current.points is not None else None
-    if any(region.skeleton for _, region in parts):
-        points = [placed.get(i, [math.nan, math.nan]) for i in range(size)]
+    skeleton = next((region for _, region in parts if region.skeleton), None)
+    if skeleton is not None:
+        points = [_point(p) for p in skeleton.points or []]
         if old is not None:
+            size = len(points)
             if len(old) > size:
                 points.extend(old[size:])
             while len(points) > len(old) and is_missing(points[-1]):
                 points.pop()
         return points
+    placed: typing.Dict[int, Point] = {}
+    size = 0
+    for index, region in parts:
+        size = max(size, index + max(len(region.points or []), 1))
+        for k, point in enumerate(region.points or []):
+            if not is_missing(point):
+                placed[index + k] = _point(point)
     if not placed:
         return None
-    count = max(len(old or []), max(placed) + 1)
-    return [placed.get(i, [math.nan, math.nan]) for i in range(count)]
+    return [placed.get(i, [math.nan, math.nan]) for i in range(max(len(old or []), size))]
+
+
+def _point(point: typing.Any) -> Point:
+    return [math.nan, math.nan] if is_missing(point) else [float(point[0]), float(point[1])]
 
 
 def _instance_mask(spec: FieldSpec, parts: Parts, image_size: typing.Optional[typing.Sequence[int]]) -> np.ndarray:
@@ -460,5 +466,7 @@ def foreign_labels(
         as_spec = dataclasses.replace(spec, type=label_type, classes=[])
         if not attributes:
             as_spec.attributes = {}
-        out.setdefault(return_type, {}).update(regions_to_labels(as_spec, regions, {}, on_new=on_new))
+        labels = regions_to_labels(as_spec, regions, {}, on_new=on_new)
+        if labels:
+            out.setdefault(return_type, {}).update(labels)
     return out

@@ -85,10 +85,11 @@ def json_response_to_labels(
         )
     annotations = [a for a in job_response.get("annotations") or [] if isinstance(a, dict)]
     if spec.type == "segmentation":
-        parsed = [_region(interface, spec, item) for item in annotations]
+        # a region of an unknown class paints nothing, but is not an erased mask
+        parsed = [_region(interface, spec, item) or Region() for item in annotations]
         return regions.segmentation_to_labels(
             spec,
-            [r for r in parsed if r is not None],
+            parsed,
             current_labels,
             known_ids,
             image_size,

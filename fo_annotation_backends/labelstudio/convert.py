@@ -417,7 +417,7 @@ def results_to_labels(spec, interface, items, current_labels, aliases=None, adde
             )
         parsed.append(region)
     if spec.type == "segmentation":
-        return regions.segmentation_to_labels(spec, parsed, current_labels, known_ids, on_new=remember)
+        return regions.segmentation_to_labels(spec, parsed, current_labels, known_ids)
     return regions.regions_to_labels(spec, parsed, current_labels, known_ids, on_new=remember)
 
 

@@ -113,6 +113,18 @@ def test_new_poses_and_other_new_regions_are_labels_of_their_own():
     assert len(regions_to_labels(spec_of("keypoints"), poses, {})) == 2
 
 
+def test_new_regions_sharing_a_service_id_are_one_label():
+    spec = spec_of("polylines")
+    regions = [
+        Region(label="a", region_id="obj1", shapes=[[[0, 0], [1, 1]]], attributes={"note": "first"}),
+        Region(label="a", region_id="obj2", shapes=[[[0, 1], [1, 0]]]),
+        Region(label="a", region_id="obj1", shapes=[[[0.5, 0], [0.5, 1]]], attributes={"note": "second"}),
+    ]
+    labels = list(regions_to_labels(spec, regions, {}).values())
+    assert [len(label.points) for label in labels] == [2, 1]
+    assert labels[0].points[1] == [[0.5, 0], [0.5, 1]] and labels[0]["note"] == "first"
+
+
 def test_groups_come_in_order_of_first_appearance():
     spec = spec_of("detections")
     regions = [Region(label=name, box=[0.1, 0.1, 0.1, 0.1]) for name in ("b", "a", "b")]
@@ -195,6 +207,14 @@ def test_a_pose_keeps_the_points_beyond_its_skeleton_and_its_length():
     assert points_of(keypoint_points([(0, skeleton)], shorter)) == [[0.1, 0.1], [None, None]]
     placed = Region(label="a", points=[[0.1, 0.1], [NAN, NAN], [0.3, 0.3]], skeleton=True)
     assert len(keypoint_points([(0, placed)], shorter)) == 3
+    # a pose is its first region's skeleton
+    assert points_of(keypoint_points([(0, placed), (1, skeleton)], None)) == [[0.1, 0.1], [None, None], [0.3, 0.3]]
+
+
+def test_single_points_count_up_to_the_highest_part_and_none_placed_is_no_keypoint():
+    parts = [(0, marker(0.1, 0.1)), (2, Region(label="a", points=None))]
+    assert points_of(keypoint_points(parts, None)) == [[0.1, 0.1], [None, None], [None, None]]
+    assert keypoint_points([(0, Region(label="a", points=[[NAN, NAN]]))], None) is None
 
 
 def test_instance_masks_from_polygons_need_the_image_size_and_parts_are_united():
