@@ -361,6 +361,7 @@ def test_foreign_labels_by_return_type_without_the_fields_own():
     assert (line.closed, line.filled) == (True, True)
     (bare,) = foreign_labels(spec, by_type, attributes=False)["keypoints"].values()
     assert not bare.has_field("note")
+    assert foreign_labels(spec, {"keypoints": [Region(label="a", points=[[NAN, NAN]])]}) == {}
 
 
 @pytest.mark.parametrize("size", [None, (), (0, 4), (4, None)])
