@@ -4,14 +4,13 @@ labels under new ids."""
 
 import math
 
-import fiftyone.core.labels as fol
 import numpy as np
 
-from ..core import geometry, masks
+from ..core import geometry, regions
 from ..core.idmap import part_id, split_part_id
+from ..core.regions import Region
 from ..core.secrets import get_logger
 from .interface import CHOICE_TYPES, CLASSIFICATION_TYPE, IMAGE_CLASSIFICATION
-from .to_fastlabel import _is_missing
 
 logger = get_logger(__name__)
 
@@ -45,7 +44,12 @@ def task_to_labels(interface, spec, task, annotation_ids, current_labels, new_id
         values = _choice_values(interface, spec, task)
         if spec.type == "scalar":
             return _scalar_from_values(interface, spec, values)
-        return _classifications_from_values(interface, spec, values, current_labels)
+        if values.get(interface.field_key(spec.name)) is None:
+            return {}
+        found = _parse_attributes(interface, spec, values)
+        return regions.classifications_to_labels(
+            spec, [(name, found) for name in _chosen(interface, spec, values)], current_labels
+        )
 
     # the annotator's annotations of this field, in task order
     expected = interface.annotation_type(spec.name)
@@ -78,9 +82,41 @@ def task_to_labels(interface, spec, task, annotation_ids, current_labels, new_id
         mine.append((position, interface.class_of_value(spec.name, value), item))
 
     width, height = _task_size(spec, task)
+    parsed = [_region(interface, spec, name, item, annotation_ids, width, height) for _, name, item in mine]
+    # an annotation id recorded at upload (or by an earlier load) keeps its
+    # label's id, even if the label was deleted in the dataset since
+    recorded = [region.label_id for region in parsed if region.label_id is not None]
     if spec.type == "segmentation":
-        return _segmentation_from_annotations(spec, mine, annotation_ids, current_labels, width, height)
-    return _objects_from_annotations(interface, spec, mine, annotation_ids, current_labels, width, height, new_ids)
+        return regions.segmentation_to_labels(spec, parsed, current_labels, recorded, (width, height))
+
+    def remember(label, parts):
+        if new_ids is not None:
+            new_ids.update((r.region_id, part_id(label.id, index)) for index, r in parts if r.region_id)
+
+    return regions.regions_to_labels(spec, parsed, current_labels, recorded, (width, height), remember)
+
+
+def _region(interface, spec, name, item, annotation_ids, width, height):
+    """An annotation as a region in normalised coordinates."""
+    recorded = annotation_ids.get(item.get("id"))
+    label_id, part = split_part_id(recorded) if isinstance(recorded, str) else (None, None)
+    attributes = _parse_attributes(interface, spec, _attribute_items(item.get("attributes")))
+    region = Region(label=name, label_id=label_id, part=part, region_id=item.get("id"), attributes=attributes)
+    if spec.type == "detections":
+        region.box = _box_of(item.get("points"), item.get("rotation"), width, height)
+    elif spec.type in ("polygons", "polylines"):
+        shape = _points_of(item.get("points"), width, height)
+        region.shapes = [shape] if shape else None
+    elif spec.type == "keypoints" and interface.is_pose(spec.name):
+        region.skeleton = True
+        region.points = _pose_points(interface, spec, item, width, height)
+    elif spec.type == "keypoints":
+        point = _points_of(item.get("points"), width, height)
+        region.points = point[:1] if point else None
+    else:  # instances, segmentation
+        scale = np.array([float(width), float(height)])
+        region.polygons = [[ring / scale for ring in polygon] for polygon in _polygons_of(item.get("points"))]
+    return region
 
 
 def _task_size(spec, task):
@@ -175,8 +211,8 @@ def _warn_unknown_option(spec, attribute, option):
     )
 
 
-def _parse_attributes(interface, spec, values, new):
-    """Typed FiftyOne attributes from ``{attribute key: value}``."""
+def _parse_attributes(interface, spec, values):
+    """Typed FiftyOne attributes set in ``{attribute key: value}``."""
     found = {}
     for key, raw in values.items():
         name = interface.attribute_of_key(spec.name, key)
@@ -193,107 +229,20 @@ def _parse_attributes(interface, spec, values, new):
             found[name] = attr.parse(raw)
         else:
             found[name] = attr.parse(raw if isinstance(raw, str) else str(raw))
-    return spec.complete_attributes(found, new)
+    return found
 
 
-def _classifications_from_values(interface, spec, values, current_labels):
+def _chosen(interface, spec, values):
+    """The classes chosen in a choice field (unknown options warned)."""
     raw = values.get(interface.field_key(spec.name))
-    if raw is None:
-        return {}
-    options = raw if isinstance(raw, list) else [raw]
-    by_name = {label.label: label_id for label_id, label in current_labels.items()}
-    single_id = next(iter(current_labels), None) if spec.type == "classification" else None
-    labels = {}
-    seen = set()
-    for option in options:
+    chosen = []
+    for option in raw if isinstance(raw, list) else [raw]:
         name = interface.choice_of_value(spec.name, option) if isinstance(option, str) else None
         if name is None:
             _warn_unknown_option(spec, spec.name, option)
             continue
-        if name in seen:
-            continue
-        seen.add(name)
-        label_id = single_id or by_name.get(name)
-        attributes = _parse_attributes(interface, spec, values, new=label_id is None)
-        label = fol.Classification(label=name, **attributes)
-        if label_id is not None:
-            label.id = label_id
-        labels[label.id] = label
-        if spec.type == "classification":
-            break
-    return labels
-
-
-def _objects_from_annotations(interface, spec, mine, annotation_ids, current_labels, width, height, new_ids=None):
-    # the annotations of one FiftyOne label share its id (part ids); others
-    # are new: one label each, except new single points, which make one
-    # Keypoint per class (points in placement order)
-    single_points = spec.type == "keypoints" and not interface.is_pose(spec.name)
-    groups = {}
-    for position, name, item in mine:
-        known = annotation_ids.get(item.get("id"))
-        base_id, index = split_part_id(known) if isinstance(known, str) else (None, None)
-        if base_id is not None:
-            key = base_id  # recorded at upload: its id comes back, even if deleted in the dataset since
-        elif single_points:
-            key = ("new", name)
-            index = len(groups.get(key, []))
-        else:
-            key, index = ("new", position), 0
-        groups.setdefault(key, []).append((index, name, item))
-
-    labels = {}
-    for key, group in groups.items():
-        group.sort(key=lambda entry: entry[0])
-        recorded = isinstance(key, str)
-        values = _attribute_items([a for _, _, item in group for a in item.get("attributes") or []])
-        attributes = _parse_attributes(interface, spec, values, new=not recorded)
-        current = current_labels.get(key) if recorded else None
-        parts = [(index, item) for index, _, item in group]
-        label = _make_label(interface, spec, group[0][1], parts, attributes, current, width, height)
-        if label is None:
-            continue
-        if recorded:
-            label.id = key
-        elif new_ids is not None:
-            new_ids.update((item.get("id"), part_id(label.id, index)) for index, item in parts if item.get("id"))
-        labels[label.id] = label
-    return labels
-
-
-def _make_label(interface, spec, name, parts, attributes, current, width, height):
-    if spec.type == "detections":
-        item = parts[0][1]
-        box = _box_of(item.get("points"), item.get("rotation"), width, height)
-        if box is None:
-            return None
-        return fol.Detection(label=name, bounding_box=box, **attributes)
-    if spec.type in ("polygons", "polylines"):
-        shapes = [shape for shape in (_points_of(item.get("points"), width, height) for _, item in parts) if shape]
-        if not shapes:
-            return None
-        if current is not None:
-            closed, filled = bool(current.closed), bool(current.filled)
-        else:
-            closed = filled = spec.type == "polygons"
-        return fol.Polyline(label=name, points=shapes, closed=closed, filled=filled, **attributes)
-    if spec.type == "keypoints":
-        if interface.is_pose(spec.name):
-            points = _pose_points(interface, spec, parts[0][1], current, width, height)
-        else:
-            points = _keypoint_points(parts, current, width, height)
-        if points is None:
-            return None
-        return fol.Keypoint(label=name, points=points, **attributes)
-    if spec.type == "instances":
-        polygons = [polygon for _, item in parts for polygon in _polygons_of(item.get("points"))]
-        full = masks.polygons_to_mask(polygons, width, height)
-        instance = geometry.full_mask_to_instance(full)
-        if instance is None:
-            return None
-        box, mask = instance
-        return fol.Detection(label=name, bounding_box=box, mask=mask, **attributes)
-    raise ValueError("Unsupported label type %s" % spec.type)
+        chosen.append(name)
+    return chosen
 
 
 def _numbers(points):
@@ -336,23 +285,11 @@ def _points_of(points, width, height):
     return [[points[i] / width, points[i + 1] / height] for i in range(0, len(points), 2)]
 
 
-def _keypoint_points(parts, current, width, height):
-    count = len(current.points) if current is not None and current.points else 0
-    count = max([count] + [index + 1 for index, _ in parts])
-    points = [[float("nan"), float("nan")] for _ in range(count)]
-    placed = False
-    for index, item in parts:
-        point = _points_of(item.get("points"), width, height)
-        if point:
-            points[index] = point[0]
-            placed = True
-    return points if placed else None
-
-
-def _pose_points(interface, spec, item, current, width, height):
+def _pose_points(interface, spec, item, width, height):
+    """The skeleton's points of a pose annotation, NaN for those not placed."""
     keys = interface.pose_keys(spec.name)
     index_of = {key: i for i, key in enumerate(keys)}
-    points = [[float("nan"), float("nan")] for _ in keys]
+    points = [[math.nan, math.nan] for _ in keys]
     for entry in item.get("keypoints") or []:
         if not isinstance(entry, dict):
             continue
@@ -363,16 +300,6 @@ def _pose_points(interface, spec, item, current, width, height):
         value = _numbers(entry.get("value"))
         if value and len(value) >= 2:
             points[index] = [value[0] / width, value[1] / height]
-    if current is not None and current.points is not None:
-        known = len(current.points)
-        if known > len(keys):
-            # points beyond the skeleton were never sent: keep them
-            points.extend([list(p) for p in current.points[len(keys) :]])
-        else:
-            # a label with fewer points than the skeleton keeps its length
-            # unless the annotator placed the points beyond it
-            while len(points) > known and _is_missing(points[-1]):
-                points.pop()
     return points
 
 
@@ -388,37 +315,3 @@ def _polygons_of(points):
         if rings:
             polygons.append(rings)
     return polygons
-
-
-def _segmentation_from_annotations(spec, mine, annotation_ids, current_labels, width, height):
-    # the uploaded label: still in the dataset, else as recorded at upload
-    recorded = [split_part_id(annotation_ids.get(item.get("id")) or "")[0] for _, _, item in mine]
-    label_id = next((i for i in recorded if i in current_labels), None) or next(iter(current_labels), None)
-    if label_id is None:
-        label_id = next((i for i in recorded if i is not None), None)
-    if not mine and label_id is None:
-        return {}
-
-    # drawn at the resolution of the uploaded mask when there is one
-    current = current_labels.get(label_id) if label_id is not None else None
-    current_mask = current.get_mask() if current is not None else None
-    dtype = np.uint8
-    mask_width, mask_height = width, height
-    if current_mask is not None:
-        current_mask = np.asarray(current_mask)
-        mask_height, mask_width = current_mask.shape[:2]
-        if np.issubdtype(current_mask.dtype, np.integer):
-            dtype = current_mask.dtype
-    scale = np.array([mask_width / float(width), mask_height / float(height)])
-
-    class_to_value = spec.class_to_value
-    mask = np.zeros((mask_height, mask_width), dtype=dtype)
-    for _, name, item in mine:
-        if name not in class_to_value:
-            continue
-        polygons = [[ring * scale for ring in polygon] for polygon in _polygons_of(item.get("points"))]
-        mask[masks.polygons_to_mask(polygons, mask_width, mask_height)] = class_to_value[name]
-    label = fol.Segmentation(mask=mask)
-    if label_id is not None:
-        label.id = label_id
-    return {label.id: label}

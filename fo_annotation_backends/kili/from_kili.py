@@ -1,8 +1,11 @@
 """Kili labels -> FiftyOne labels.
 
 :func:`json_response_to_labels` converts one field of a ``jsonResponse``:
-regions whose ``mid`` carries an uploaded label id come back under that id,
-others are new labels whose ids are kept for the next load (``new_ids``).
+its annotations become :class:`~..core.regions.Region` objects (a ``mid``
+that carries an uploaded label id keeps the region with that label), and
+:mod:`..core.regions` makes the labels; new labels get the ids of their
+first load back through ``new_ids`` (origins ``mid:<mid>``,
+``markers:<class>``, ``category:<class>``, ``segmentation``).
 :func:`foreign_labels` returns what a person drew in a field's job with a
 tool of another label type (a point in a detections job), for FiftyOne's
 ``unexpected`` handling.
@@ -11,24 +14,15 @@ tool of another label type (a point in a detections job), for FiftyOne's
 import math
 import re
 
-import fiftyone.core.labels as fol
-import numpy as np
-
-from ..core import geometry, masks
+from ..core import geometry, regions
 from ..core.idmap import split_part_id
+from ..core.regions import NewLabelIds, Region, require_image_size
 from ..core.secrets import get_logger
 from .interface import CHECKBOX_KEY
 
+__all__ = ["NewLabelIds", "foreign_labels", "json_response_to_labels", "parse_number", "require_image_size"]
+
 logger = get_logger(__name__)
-
-
-def require_image_size(spec, image_size):
-    """``(width, height)`` of ``image_size``; an error naming the field when
-    it is unknown (masks are drawn at the image's pixel size)."""
-    if not image_size or not image_size[0] or not image_size[1]:
-        raise ValueError("Field '%s' (%s) needs the image size" % (spec.name, spec.type))
-    return int(image_size[0]), int(image_size[1])
-
 
 #: the label type (FiftyOne return type) each Kili tool draws
 _RETURN_TYPE_OF_TOOL = {
@@ -40,29 +34,6 @@ _RETURN_TYPE_OF_TOOL = {
     "marker": "keypoints",
     "pose": "keypoints",
 }
-
-
-class NewLabelIds:
-    """The ids of labels a person added, by where they come from in one
-    asset (``{origin: label id}``): the next load gives them the same ids,
-    so that FiftyOne merges them instead of replacing them.
-
-    Args:
-        previous (None): the map of the previous load
-    """
-
-    def __init__(self, previous=None):
-        self.previous = dict(previous or {})
-        #: the origins seen in this load (what the next load gets)
-        self.current = {}
-
-    def assign(self, label, origin):
-        """Gives ``label`` the id ``origin`` had, or records its new id."""
-        if origin:
-            if origin in self.previous:
-                label.id = self.previous[origin]
-            self.current[origin] = label.id
-        return label
 
 
 def json_response_to_labels(
@@ -93,17 +64,46 @@ def json_response_to_labels(
     job_response = (json_response or {}).get(interface.job_name(spec.name)) or {}
     if spec.type == "scalar":
         return _scalar_from_response(interface, spec, job_response)
-    known = dict(current_labels)
-    for label_id in uploaded_ids or ():
-        known.setdefault(label_id, None)
+    known_ids = [i for i in uploaded_ids or () if i not in current_labels]
     new_ids = new_ids if new_ids is not None else NewLabelIds()
     if spec.type in ("classification", "classifications"):
-        return _classifications_from_response(interface, spec, job_response, known, new_ids)
+        choices = []
+        for entry in job_response.get("categories") or []:
+            if not isinstance(entry, dict):
+                continue
+            name = interface.class_of_key(spec.name, entry.get("name"))
+            if name is None:
+                _warn_unknown_key(spec, entry.get("name"))
+                continue
+            choices.append((name, _attributes_of(interface, spec, entry.get("children"))))
+        return regions.classifications_to_labels(
+            spec,
+            choices,
+            current_labels,
+            known_ids,
+            lambda label, _: new_ids.assign(label, "category:%s" % label.label),
+        )
     annotations = [a for a in job_response.get("annotations") or [] if isinstance(a, dict)]
     if spec.type == "segmentation":
-        return _segmentation_from_annotations(interface, spec, annotations, known, image_size, new_ids)
-    own = [a for a in annotations if _foreign_type(spec, a) is None]
-    return _objects_from_annotations(interface, spec, own, known, image_size, new_ids)
+        # a region of an unknown class paints nothing, but is not an erased mask
+        parsed = [_region(interface, spec, item) or Region() for item in annotations]
+        return regions.segmentation_to_labels(
+            spec,
+            parsed,
+            current_labels,
+            known_ids,
+            image_size,
+            lambda label, _: new_ids.assign(label, "segmentation"),
+        )
+    parsed = [_region(interface, spec, a) for a in annotations if _foreign_type(spec, a) is None]
+    return regions.regions_to_labels(
+        spec,
+        [r for r in parsed if r is not None],
+        current_labels,
+        known_ids,
+        image_size,
+        _remember(new_ids, "mid:", "markers:"),
+    )
 
 
 def foreign_labels(interface, spec, json_response, new_ids=None):
@@ -115,32 +115,28 @@ def foreign_labels(interface, spec, json_response, new_ids=None):
         return {}
     new_ids = new_ids if new_ids is not None else NewLabelIds()
     job_response = (json_response or {}).get(interface.job_name(spec.name)) or {}
-    out = {}
-    markers = {}
+    by_type = {}
     for item in job_response.get("annotations") or []:
-        return_type = _foreign_type(spec, item) if isinstance(item, dict) else None
-        if return_type is None:
-            continue
-        name = _annotation_class(interface, spec, item)
-        if name is None:
-            continue
-        if item.get("type") == "marker":
-            markers.setdefault(name, []).append(item)
-            continue
-        attributes = _attributes_from_children(interface, spec, [item.get("children")], new=True)
-        label = _foreign_label(spec, item, name, attributes)
-        if label is not None:
-            mid = item.get("mid")
-            new_ids.assign(label, "foreign:%s" % mid if mid else None)
-            out.setdefault(return_type, {})[label.id] = label
-    for name, items in markers.items():
-        attributes = _attributes_from_children(interface, spec, [i.get("children") for i in items], new=True)
-        points = [
-            [float(p["x"]), float(p["y"])] for p in (i.get("point") or {} for i in items) if "x" in p and "y" in p
-        ]
-        label = new_ids.assign(fol.Keypoint(label=name, points=points, **attributes), "foreign markers:%s" % name)
-        out.setdefault("keypoints", {})[label.id] = label
-    return out
+        label_type = _foreign_type(spec, item) if isinstance(item, dict) else None
+        region = _foreign_region(interface, spec, item) if label_type else None
+        if region is not None:
+            by_type.setdefault(label_type, []).append(region)
+    return regions.foreign_labels(spec, by_type, _remember(new_ids, "foreign:", "foreign markers:"))
+
+
+def _remember(new_ids, mid_prefix, markers_prefix):
+    """The ``on_new`` of object labels: the new markers of a class are one
+    origin, any other new label is its region's ``mid``."""
+
+    def on_new(label, parts):
+        head = parts[0][1]
+        if head.points is not None and not head.skeleton:
+            origin = markers_prefix + str(label.label)
+        else:
+            origin = mid_prefix + head.region_id if head.region_id else None
+        new_ids.assign(label, origin)
+
+    return on_new
 
 
 def _foreign_type(spec, item):
@@ -152,23 +148,89 @@ def _foreign_type(spec, item):
     return return_type
 
 
-def _foreign_label(spec, item, name, attributes):
+def _region(interface, spec, item):
+    """One of the field's own annotations as a region, or ``None`` when its
+    class is unknown."""
+    region = _bare_region(interface, spec, item)
+    if region is None:
+        return None
+    region.label_id, region.part = split_part_id(region.region_id)
+    if spec.type == "detections":
+        region.box = _box_of(item)
+    elif spec.type in ("polylines", "polygons"):
+        line = _line_of(item)
+        region.shapes = [line] if line else None
+    elif spec.type == "keypoints":
+        if interface.is_pose(spec.name):
+            region.skeleton = True
+            region.points = _pose_points(interface, spec, item)
+        else:
+            region.points = [_marker_point(item)]
+    else:  # instances, segmentation
+        region.polygons = _polygons_of(item)
+    return region
+
+
+def _foreign_region(interface, spec, item):
+    """An annotation drawn with another label type's tool as a region of
+    that type (always a new label), or ``None`` when it holds no shape."""
+    region = _bare_region(interface, spec, item)
+    if region is None:
+        return None
     type_ = item.get("type")
     if type_ == "rectangle":
-        points = [p for polygon in _polygons_of(item)[:1] for ring in polygon for p in ring]
-        if points:
-            return fol.Detection(label=name, bounding_box=geometry.corners_to_box(points), **attributes)
+        region.box = _box_of(item)
     elif type_ in ("polygon", "polyline", "vector"):
         line = _line_of(item)
-        if line:
-            closed = type_ == "polygon"
-            return fol.Polyline(label=name, points=[line], closed=closed, filled=closed, **attributes)
+        region.shapes = [line] if line else None
+        region.closed = type_ == "polygon"
     elif type_ == "pose":
-        points = [[float(p["point"]["x"]), float(p["point"]["y"])] for p in item.get("points") or [] if p.get("point")]
-        if points:
-            return fol.Keypoint(label=name, points=points, **attributes)
-    logger.warning("Field '%s': a %s region drawn in it is not read", spec.name, type_)
-    return None
+        region.skeleton = True
+        region.points = [
+            [float(p["point"]["x"]), float(p["point"]["y"])] for p in item.get("points") or [] if p.get("point")
+        ] or None
+    elif type_ == "marker":
+        region.points = [_marker_point(item)]
+    if region.box is None and region.shapes is None and region.points is None:
+        logger.warning("Field '%s': a %s region drawn in it is not read", spec.name, type_)
+        return None
+    return region
+
+
+def _bare_region(interface, spec, item):
+    """A region with the annotation's class, ``mid`` and attributes."""
+    name = _annotation_class(interface, spec, item)
+    if name is None:
+        return None
+    mid = str(item.get("mid") or "")
+    return Region(label=name, region_id=mid or None, attributes=_attributes_of(interface, spec, item.get("children")))
+
+
+def _box_of(item):
+    points = [p for polygon in _polygons_of(item) for ring in polygon for p in ring]
+    return geometry.corners_to_box(points) if points else None
+
+
+def _marker_point(item):
+    point = item.get("point") or {}
+    if "x" in point and "y" in point:
+        return [float(point["x"]), float(point["y"])]
+    return [math.nan, math.nan]
+
+
+def _pose_points(interface, spec, item):
+    """The skeleton's points of a pose annotation, NaN for those not placed."""
+    codes = interface.pose_codes(spec.name)
+    index_of = {code: i for i, code in enumerate(codes)}
+    points = [[math.nan, math.nan] for _ in codes]
+    for entry in item.get("points") or []:
+        point = entry.get("point") or {}
+        index = index_of.get(entry.get("code"))
+        if index is None or "x" not in point or "y" not in point:
+            logger.warning("Field '%s': unknown pose point %r; skipped", spec.name, entry.get("code"))
+            continue
+        points[index] = [float(point["x"]), float(point["y"])]
+    return points
 
 
 def _scalar_from_response(interface, spec, job_response):
@@ -224,216 +286,28 @@ def _annotation_class(interface, spec, item):
     return name
 
 
-def _attributes_from_children(interface, spec, children_dicts, new):
-    """Typed attribute values from the ``children`` of the label's regions
-    (the first region that sets an attribute provides it)."""
+def _attributes_of(interface, spec, children):
+    """``{attribute: typed value}`` set in a region's ``children``."""
     found = {}
-    for children in children_dicts:
-        for job, value in (children or {}).items():
-            name = interface.attribute_of_job(spec.name, job)
-            if name is None or name in found or not isinstance(value, dict):
+    for job, value in (children or {}).items():
+        name = interface.attribute_of_job(spec.name, job)
+        if name is None or name in found or not isinstance(value, dict):
+            continue
+        attr = spec.attributes[name]
+        if attr.type == "text":
+            if value.get("text") is not None:
+                found[name] = attr.parse(value["text"])
+            continue
+        keys = [c.get("name") for c in value.get("categories") or []]
+        if attr.type == "checkbox":
+            found[name] = CHECKBOX_KEY in keys
+        elif keys:
+            raw = interface.attribute_value_of_key(spec.name, name, keys[0])
+            if raw is None:
+                logger.warning("Field '%s': unknown value %r of attribute '%s'; skipped", spec.name, keys[0], name)
                 continue
-            attr = spec.attributes[name]
-            if attr.type == "text":
-                if value.get("text") is not None:
-                    found[name] = attr.parse(value["text"])
-                continue
-            keys = [c.get("name") for c in value.get("categories") or []]
-            if attr.type == "checkbox":
-                found[name] = CHECKBOX_KEY in keys
-            elif keys:
-                raw = interface.attribute_value_of_key(spec.name, name, keys[0])
-                if raw is None:
-                    logger.warning("Field '%s': unknown value %r of attribute '%s'; skipped", spec.name, keys[0], name)
-                    continue
-                found[name] = attr.parse(raw)
-    return spec.complete_attributes(found, new)
-
-
-def _classifications_from_response(interface, spec, job_response, known, new_ids):
-    entries = [e for e in job_response.get("categories") or [] if isinstance(e, dict)]
-    by_name = {label.label: label_id for label_id, label in known.items() if label is not None}
-    single_id = next(iter(known), None) if spec.type == "classification" else None
-    labels = {}
-    seen = set()
-    for entry in entries:
-        name = interface.class_of_key(spec.name, entry.get("name"))
-        if name is None:
-            _warn_unknown_key(spec, entry.get("name"))
-            continue
-        if name in seen:
-            continue
-        seen.add(name)
-        label_id = single_id or by_name.get(name)
-        attributes = _attributes_from_children(interface, spec, [entry.get("children")], new=label_id is None)
-        label = fol.Classification(label=name, **attributes)
-        if label_id is not None:
-            label.id = label_id
-        else:
-            new_ids.assign(label, "category:%s" % name)
-        labels[label.id] = label
-        if spec.type == "classification":
-            break
-    return labels
-
-
-def _objects_from_annotations(interface, spec, annotations, known, image_size, new_ids):
-    # regions of one FiftyOne label share its id (part ids); others are new
-    groups = {}
-    for position, item in enumerate(annotations):
-        name = _annotation_class(interface, spec, item)
-        if name is None:
-            continue
-        mid = str(item.get("mid") or "")
-        base_id, index = split_part_id(mid)
-        if base_id not in known:
-            base_id, index = None, 0
-        key = base_id or mid or ("position", position)
-        groups.setdefault(key, []).append((index, name, item, base_id is not None))
-
-    if spec.type == "keypoints" and not interface.is_pose(spec.name):
-        groups = _group_new_markers(groups)
-
-    labels = {}
-    for key, group in groups.items():
-        group.sort(key=lambda entry: entry[0])
-        existing = group[0][3]
-        name = group[0][1]
-        attributes = _attributes_from_children(
-            interface, spec, [item.get("children") for _, _, item, _ in group], new=not existing
-        )
-        current = known.get(key) if existing else None
-        parts = [(index, item) for index, _, item, _ in group]
-        label = _make_label(interface, spec, key if existing else None, name, parts, attributes, current, image_size)
-        if label is not None:
-            if not existing:
-                new_ids.assign(label, _origin_of(key))
-            labels[label.id] = label
-    return labels
-
-
-def _origin_of(group_key):
-    """Where a new label comes from: the new markers of a class, or a
-    region's ``mid`` (``None`` for a region without one)."""
-    if isinstance(group_key, tuple):
-        kind, value = group_key
-        return "markers:%s" % value if kind == "new markers" else None
-    return "mid:%s" % group_key
-
-
-def _group_new_markers(groups):
-    """New markers of one class in one asset are one keypoint, their points
-    in placement order; markers carrying an uploaded label id stay with it."""
-    out = {}
-    for key, group in groups.items():
-        if group[0][3]:
-            out[key] = group
-            continue
-        for _, name, item, _ in group:
-            placed = out.setdefault(("new markers", name), [])
-            placed.append((len(placed), name, item, False))
-    return out
-
-
-def _make_label(interface, spec, label_id, name, parts, attributes, current, image_size):
-    """One label from its regions, or ``None`` when they hold no shape."""
-    kwargs = dict(attributes)
-    if spec.type == "detections":
-        points = [p for _, item in parts[:1] for polygon in _polygons_of(item) for ring in polygon for p in ring]
-        if not points:
-            return None
-        label = fol.Detection(label=name, bounding_box=geometry.corners_to_box(points), **kwargs)
-    elif spec.type in ("polylines", "polygons"):
-        shapes = [shape for shape in (_line_of(item) for _, item in parts) if shape]
-        if not shapes:
-            return None
-        if current is not None:
-            closed, filled = bool(current.closed), bool(current.filled)
-        else:
-            closed = filled = spec.type == "polygons"
-        label = fol.Polyline(label=name, points=shapes, closed=closed, filled=filled, **kwargs)
-    elif spec.type == "keypoints":
-        if interface.is_pose(spec.name):
-            points = _pose_points(interface, spec, parts[0][1], current)
-        else:
-            points = _marker_points(parts, current)
-        label = fol.Keypoint(label=name, points=points, **kwargs)
-    elif spec.type == "instances":
-        width, height = require_image_size(spec, image_size)
-        polygons = [polygon for _, item in parts for polygon in _polygons_of(item)]
-        full = masks.polygons_to_mask(_scale_polygons(polygons, width, height), width, height)
-        instance = geometry.full_mask_to_instance(full)
-        if instance is None:
-            return None
-        box, mask = instance
-        label = fol.Detection(label=name, bounding_box=box, mask=mask, **kwargs)
-    else:
-        raise ValueError("Unsupported label type %s" % spec.type)
-    if label_id is not None:
-        label.id = label_id
-    return label
-
-
-def _marker_points(parts, current):
-    count = len(current.points) if current is not None and current.points else 0
-    count = max([count] + [index + 1 for index, _ in parts])
-    points = [[float("nan"), float("nan")] for _ in range(count)]
-    for index, item in parts:
-        point = item.get("point") or {}
-        if "x" in point and "y" in point:
-            points[index] = [float(point["x"]), float(point["y"])]
-    return points
-
-
-def _pose_points(interface, spec, item, current):
-    codes = interface.pose_codes(spec.name)
-    index_of = {code: i for i, code in enumerate(codes)}
-    points = [[float("nan"), float("nan")] for _ in codes]
-    for entry in item.get("points") or []:
-        point = entry.get("point") or {}
-        index = index_of.get(entry.get("code"))
-        if index is None or "x" not in point or "y" not in point:
-            logger.warning("Field '%s': unknown pose point %r; skipped", spec.name, entry.get("code"))
-            continue
-        points[index] = [float(point["x"]), float(point["y"])]
-    if current is not None and current.points and len(current.points) > len(codes):
-        # points beyond the skeleton were never sent: keep them
-        points.extend([list(p) for p in current.points[len(codes) :]])
-    return points
-
-
-def _segmentation_from_annotations(interface, spec, annotations, known, image_size, new_ids):
-    current_id = next(iter(known), None)
-    if not annotations and current_id is None:
-        return {}
-    # an uploaded mask is read back at its own size (it was sent normalised
-    # by it); erasing every region leaves it all zeros, under the same id
-    width, height = _mask_size(known.get(current_id)) or require_image_size(spec, image_size)
-    class_to_value = spec.class_to_value
-    mask = np.zeros((height, width), dtype=np.uint8)
-    for item in annotations:
-        name = _annotation_class(interface, spec, item)
-        if name is None or name not in class_to_value:
-            continue
-        polygons = _scale_polygons(_polygons_of(item), width, height)
-        mask[masks.polygons_to_mask(polygons, width, height)] = class_to_value[name]
-    label = fol.Segmentation(mask=mask)
-    if current_id is not None:
-        label.id = current_id
-    else:
-        new_ids.assign(label, "segmentation")
-    return {label.id: label}
-
-
-def _mask_size(label):
-    """``(width, height)`` of a segmentation's mask, or ``None``."""
-    if label is None:
-        return None
-    mask = label.get_mask()
-    if mask is None:
-        return None
-    height, width = np.asarray(mask).shape[:2]
-    return (int(width), int(height)) if width and height else None
+            found[name] = attr.parse(raw)
+    return found
 
 
 def _polygons_of(item):
@@ -469,8 +343,3 @@ def _line_of(item):
         return [[float(v["x"]), float(v["y"])] for v in item["polyline"]]
     polygons = _polygons_of(item)
     return polygons[0][0] if polygons else None
-
-
-def _scale_polygons(polygons, width, height):
-    scale = np.array([float(width), float(height)])
-    return [[np.asarray(ring, dtype=float) * scale for ring in polygon] for polygon in polygons]

@@ -10,7 +10,6 @@
 Coordinates in Label Studio are percentages of the image size.
 """
 
-import dataclasses
 import math
 import numbers
 import re
@@ -21,7 +20,7 @@ import numpy as np
 from bson import ObjectId
 from PIL import Image
 
-from ..core import geometry
+from ..core import geometry, regions
 from ..core.idmap import iter_labels, part_id, split_part_id
 from ..core.schema import safe_identifier
 
@@ -363,7 +362,7 @@ def _new_region_id():
 
 
 # --------------------------------------------------------------------------
-# Label Studio -> FiftyOne
+# Label Studio -> FiftyOne: result items -> regions (core.regions makes labels)
 # --------------------------------------------------------------------------
 
 
@@ -396,19 +395,41 @@ def results_to_labels(spec, interface, items, current_labels, aliases=None, adde
         return _scalar_from_results(spec, own)
 
     if spec.type in ("classification", "classifications"):
-        image_attrs = _attributes_from_items(spec, attr_tag_to_name, attr_items)
-        if not current_labels and spec.type == "classification" and known_ids:
-            current_labels = {known_ids[0]: None}
-        return _classifications_from_results(spec, own, image_attrs, current_labels)
+        found = _attributes_from_items(spec, attr_tag_to_name, attr_items)
+        chosen = [name for item in own for name in (item.get("value") or {}).get("choices") or []]
+        return regions.classifications_to_labels(spec, [(name, found) for name in chosen], current_labels, known_ids)
 
+    def remember(label, parts):
+        if added is not None:
+            added.update({region.region_id: label.id for _, region in parts if region.region_id})
+
+    known = set(current_labels) | set(known_ids)
+    attrs_by_region = {}
+    for item in attr_items:
+        attrs_by_region.setdefault(item.get("id"), []).append(item)
+    parsed = []
+    for item in own:
+        region = _region_of(spec.type, item, own[0] if spec.type == "segmentation" else item)
+        region.label_id, region.part = _owner(item.get("id"), known, aliases or {})
+        if region.region_id:
+            region.attributes = _attributes_from_items(
+                spec, attr_tag_to_name, attrs_by_region.get(region.region_id, [])
+            )
+        parsed.append(region)
     if spec.type == "segmentation":
-        if not current_labels and own and known_ids:
-            current_labels = {known_ids[0]: None}
-        return _segmentation_from_results(spec, own, current_labels)
+        return regions.segmentation_to_labels(spec, parsed, current_labels, known_ids)
+    return regions.regions_to_labels(spec, parsed, current_labels, known_ids, on_new=remember)
 
-    known = dict(current_labels)
-    known.update({label_id: None for label_id in known_ids if label_id not in known})
-    return _region_labels(spec, own, attr_tag_to_name, attr_items, known, aliases or {}, added)
+
+def _owner(region_id, known, aliases):
+    """``(label id, part)`` of a region: an uploaded label's part id, a
+    region an earlier load made a label of (parts in order), or new."""
+    base_id, index = split_part_id(region_id)
+    if base_id is not None and base_id in known:
+        return base_id, index
+    if region_id and aliases.get(region_id) in known:
+        return aliases[region_id], None
+    return None, None
 
 
 #: a region type drawn in a field of another type -> (the label type it
@@ -433,15 +454,9 @@ def foreign_labels(spec, interface, items):
     by_type = {}
     for item in items:
         if item.get("from_name") == tag and _is_foreign(spec, item) and item.get("type") in FOREIGN_TYPES:
-            by_type.setdefault(item["type"], []).append(item)
-    out = {}
-    for result_type, group in by_type.items():
-        label_type, return_type = FOREIGN_TYPES[result_type]
-        if return_type == spec.return_type:
-            continue  # the field's own return type: not unexpected
-        as_spec = dataclasses.replace(spec, type=label_type, attributes={}, classes=[])
-        out.setdefault(return_type, {}).update(_region_labels(as_spec, group, {}, [], {}, {}, None))
-    return out
+            label_type, _ = FOREIGN_TYPES[item["type"]]
+            by_type.setdefault(label_type, []).append(_region_of(label_type, item, item))
+    return regions.foreign_labels(spec, by_type, attributes=False)
 
 
 def _is_foreign(spec, item):
@@ -452,94 +467,26 @@ def _is_foreign(spec, item):
     return kind != CONTROL_TAGS[spec.type][1]
 
 
-def _region_labels(spec, own, attr_tag_to_name, attr_items, current_labels, aliases, added):
-    attrs_by_region = {}
-    for item in attr_items:
-        attrs_by_region.setdefault(item.get("id"), []).append(item)
-
-    labels = {}
-    for key, (existing, group) in _group_regions(spec, own, current_labels, aliases).items():
-        head = group[0][1]
-        region_ids = [item.get("id") for _, item in group]
-        attr_results = [a for rid in region_ids if rid for a in attrs_by_region.get(rid, [])]
-        attributes = _attributes_from_items(spec, attr_tag_to_name, attr_results, new=not existing)
-        label_name = _first_label(head, spec)
-        current = current_labels.get(key) if existing else None
-        made = _make_label(spec, key if existing else None, label_name, group, attributes, current)
-        if not existing and added is not None:
-            for label_id in made:
-                added.update({rid: label_id for rid in region_ids if rid})
-        labels.update(made)
-    return labels
-
-
-def _group_regions(spec, own, current_labels, aliases):
-    """The regions of each label: ``{key: (existing, [(index, item)])}``.
-
-    Regions carrying the id of an uploaded label (``<id>`` or ``<id>_<k>``)
-    make up that label, and so do the regions an earlier load made a label
-    of (``aliases``). Every other region is a new label of its own, except new
-    keypoints: the points of one class placed in one task are one new
-    ``Keypoint``, in placement order (what FiftyOne's built-in backend does).
-    """
-    groups = {}
-    for position, item in enumerate(own):
-        region_id = item.get("id")
-        base_id, index = split_part_id(region_id)
-        if base_id is not None and base_id in current_labels:
-            groups.setdefault(base_id, (True, []))[1].append((index, item))
-        elif region_id and aliases.get(region_id) in current_labels:
-            group = groups.setdefault(aliases[region_id], (True, []))[1]
-            group.append((len(group), item))
-        elif spec.type == "keypoints":
-            group = groups.setdefault(("new points", _first_label(item, spec)), (False, []))[1]
-            group.append((len(group), item))
-        else:
-            # a region without an id (made through the API) is still its own
-            groups[("new", position)] = (False, [(0, item)])
-    for _, group in groups.values():
-        group.sort(key=lambda entry: entry[0])
-    return groups
-
-
-def _make_label(spec, label_id, label_name, parts, attributes, current):
-    kwargs = dict(attributes)
-    if spec.type == "detections":
-        item = parts[0][1]
-        kwargs["bounding_box"] = _rectangle_box(item)
-        label = fol.Detection(label=label_name, **kwargs)
-    elif spec.type == "instances":
-        item = parts[0][1]
-        width, height = item.get("original_width"), item.get("original_height")
-        full = _decode_rle(item["value"]["rle"], width, height)
-        instance = geometry.full_mask_to_instance(full)
-        if instance is None:
-            return {}
-        box, mask = instance
-        label = fol.Detection(label=label_name, bounding_box=box, mask=mask, **kwargs)
-    elif spec.type in ("polylines", "polygons"):
-        shapes = [geometry.from_percent(item["value"]["points"]) for _, item in parts]
-        if current is not None:
-            closed, filled = bool(current.closed), bool(current.filled)
-        else:
-            # drawn with the polygon tool (Label Studio has no other): a
-            # closed, filled shape unless the region says it is open
-            closed = filled = parts[0][1]["value"].get("closed", True) is not False
-        label = fol.Polyline(label=label_name, points=shapes, closed=closed, filled=filled, **kwargs)
-    elif spec.type == "keypoints":
-        count = len(current.points) if current is not None and current.points else 0
-        count = max([count] + [index + 1 for index, _ in parts])
-        points = [[float("nan"), float("nan")] for _ in range(count)]
-        for index, item in parts:
-            value = item["value"]
-            ((x, y),) = geometry.from_percent([[value["x"], value["y"]]])
-            points[index] = [x, y]
-        label = fol.Keypoint(label=label_name, points=points, **kwargs)
+def _region_of(label_type, item, size_item):
+    """A result item of a ``label_type`` control as a region (a brush mask
+    decoded at ``size_item``'s original size)."""
+    value = item.get("value") or {}
+    names = value.get(CONTROL_TAGS[label_type][2]) or []
+    region = regions.Region(label=names[0] if names else None, region_id=item.get("id"))
+    if label_type == "detections":
+        region.box = _rectangle_box(item)
+    elif label_type in ("instances", "segmentation"):
+        region.mask = _decode_rle(value["rle"], size_item.get("original_width"), size_item.get("original_height"))
+    elif label_type in ("polylines", "polygons"):
+        region.shapes = [geometry.from_percent(value["points"])]
+        # drawn with the polygon tool (Label Studio has no other): a closed,
+        # filled shape unless the region says it is open
+        region.closed = value.get("closed", True) is not False
+    elif label_type == "keypoints":
+        region.points = geometry.from_percent([[value["x"], value["y"]]])
     else:
-        raise ValueError("Unsupported type %s" % spec.type)
-    if label_id is not None:
-        label.id = label_id
-    return {label.id: label}
+        raise ValueError("Unsupported type %s" % label_type)
+    return region
 
 
 def _rectangle_box(item):
@@ -558,13 +505,9 @@ def _rectangle_box(item):
     return [x / 100.0, y / 100.0, w / 100.0, h / 100.0]
 
 
-def _first_label(item, spec):
-    _, _, value_key = CONTROL_TAGS[spec.type]
-    values = (item.get("value") or {}).get(value_key) or []
-    return values[0] if values else None
-
-
-def _attributes_from_items(spec, attr_tag_to_name, items, new=True):
+def _attributes_from_items(spec, attr_tag_to_name, items):
+    """``{attribute: typed value}`` of attribute result items (the last
+    item of an attribute wins)."""
     found = {}
     for item in items:
         name = attr_tag_to_name.get(item.get("from_name"))
@@ -580,58 +523,7 @@ def _attributes_from_items(spec, attr_tag_to_name, items, new=True):
         else:
             choices = value.get("choices") or []
             found[name] = attr.parse(choices[0] if choices else None)
-    return spec.complete_attributes(found, new)
-
-
-def _classifications_from_results(spec, own, attributes, current_labels):
-    chosen = []
-    for item in own:
-        chosen.extend((item.get("value") or {}).get("choices") or [])
-    if spec.type == "classification":
-        chosen = chosen[:1]
-    by_name = {label.label: label_id for label_id, label in current_labels.items() if label is not None}
-    single_id = next(iter(current_labels), None) if spec.type == "classification" else None
-    labels = {}
-    for name in chosen:
-        label = fol.Classification(label=name, **attributes)
-        label_id = single_id or by_name.get(name)
-        if label_id is not None:
-            label.id = label_id
-        labels[label.id] = label
-    return labels
-
-
-def _segmentation_from_results(spec, own, current_labels):
-    if not own:
-        return _erased_segmentation(current_labels)
-    class_to_value = spec.class_to_value
-    width = own[0].get("original_width")
-    height = own[0].get("original_height")
-    mask = np.zeros((height, width), dtype=np.uint8)
-    for item in own:
-        name = _first_label(item, spec)
-        if name not in class_to_value:
-            continue
-        region = _decode_rle(item["value"]["rle"], width, height)
-        mask[region] = class_to_value[name]
-    label = fol.Segmentation(mask=mask)
-    current_id = next(iter(current_labels), None)
-    if current_id is not None:
-        label.id = current_id
-    return {label.id: label}
-
-
-def _erased_segmentation(current_labels):
-    """Every region of an uploaded segmentation was removed: an all-zero
-    mask of the uploaded mask's size, under the same label id."""
-    for label_id, label in current_labels.items():
-        mask = label.get_mask()
-        if mask is None:
-            continue
-        erased = fol.Segmentation(mask=np.zeros(np.asarray(mask).shape[:2], dtype=np.uint8))
-        erased.id = label_id
-        return {label_id: erased}
-    return {}
+    return found
 
 
 def _scalar_from_results(spec, own):
