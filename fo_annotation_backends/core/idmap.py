@@ -10,6 +10,8 @@ import re
 
 import fiftyone.core.labels as fol
 
+from . import compat
+
 _OBJECT_ID_RE = re.compile(r"^[0-9a-f]{24}$")
 _PART_ID_RE = re.compile(r"^([0-9a-f]{24})(?:_(\d+))?$")
 
@@ -77,7 +79,7 @@ def load_current_labels(samples, fields, sample_ids):
         ``{field: {sample_id: value}}``
     """
     out = {field: {} for field in fields}
-    dataset = samples._dataset
+    dataset = compat.base_dataset(samples)
     present = [f for f in fields if dataset.has_field(f)]
     if not sample_ids or not present:
         return out

@@ -128,3 +128,23 @@ def test_tool_envs_lists_every_venv_for_the_run_script(capsys):
     lines = capsys.readouterr().out.splitlines()
     expected = [env for service in registry.SERVICES for env in service.tool_envs]
     assert [line.split("\t") for line in lines] == [[e.venv, e.requirement, e.marker] for e in expected]
+
+
+#: FiftyOne internals that only ``core/compat.py`` may touch
+PRIVATE_FIFTYONE = {"_root_dataset", "_dataset", "_HasLabelList", "_annotation_cache", "_doc", "_LABEL_LIST_FIELD"}
+
+
+def test_only_core_compat_touches_fiftyones_private_internals():
+    found = []
+    for dirpath, dirnames, filenames in os.walk(PACKAGE_DIR):
+        dirnames[:] = [d for d in dirnames if d != "__pycache__"]
+        for filename in filenames:
+            path = os.path.join(dirpath, filename)
+            if not filename.endswith(".py") or path.endswith(os.path.join("core", "compat.py")):
+                continue
+            with open(path, encoding="utf-8") as f:
+                tree = ast.parse(f.read(), path)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Attribute) and node.attr in PRIVATE_FIFTYONE:
+                    found.append("%s:%d: .%s" % (os.path.relpath(path, ROOT), node.lineno, node.attr))
+    assert not found, "use fo_annotation_backends.core.compat instead:\n" + "\n".join(found)
