@@ -7,12 +7,16 @@ whole request before it changes anything (a refused request changes
 nothing).
 """
 
+from __future__ import annotations
+
 import hashlib
 import hmac
 import re
 import secrets
 import threading
 import uuid
+from collections.abc import Container, Iterable, Mapping
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import quote
 
 from ..emulator_base import Clock
@@ -32,6 +36,8 @@ from .formats import (
     TASK_STATUSES,
     WORKFLOWS,
     FastLabelError,
+    Json,
+    Query,
     check_attribute_definitions,
     check_attribute_values,
     check_choice,
@@ -52,11 +58,20 @@ from .formats import (
     str_param,
 )
 
+_T = TypeVar("_T")
+
+#: a record of the state (user, project, class, task): a JSON-like dict
+Record = dict[str, Any]
+
 #: task kinds: the endpoint family a task belongs to
-IMAGE = "image"
-IMAGE_CLASSIFICATION = "image_classification"
-KIND_PROJECT_TYPES = {IMAGE: IMAGE_PROJECT_TYPES, IMAGE_CLASSIFICATION: IMAGE_CLASSIFICATION_PROJECT_TYPES}
-KIND_PATHS = {IMAGE: "tasks/image", IMAGE_CLASSIFICATION: "tasks/image/classification"}
+TaskKind = Literal["image", "image_classification"]
+IMAGE: Final = "image"
+IMAGE_CLASSIFICATION: Final = "image_classification"
+KIND_PROJECT_TYPES: dict[TaskKind, tuple[str, ...]] = {
+    IMAGE: IMAGE_PROJECT_TYPES,
+    IMAGE_CLASSIFICATION: IMAGE_CLASSIFICATION_PROJECT_TYPES,
+}
+KIND_PATHS: dict[TaskKind, str] = {IMAGE: "tasks/image", IMAGE_CLASSIFICATION: "tasks/image/classification"}
 
 STORAGE_PREFIX = "/storage/"
 SIGNATURE_PARAM = "X-Goog-Signature"
@@ -76,18 +91,18 @@ USER_ROLES = ("member", "owner")
 LANGUAGES = ("en", "ja")
 
 
-def new_id():
+def new_id() -> str:
     """A UUID4 string, as FastLabel's ids."""
     return str(uuid.uuid4())
 
 
-def paginate(items, query, default_limit):
+def paginate(items: list[_T], query: Query, default_limit: int) -> list[_T]:
     offset = int_param(query, "offset", 0, 0)
     limit = int_param(query, "limit", default_limit, 1, MAX_LIMIT)
     return items[offset : offset + limit]
 
 
-def _public(record, **overrides):
+def _public(record: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
     out = {k: v for k, v in record.items() if not k.startswith("_")}
     out.update(overrides)
     return out
@@ -102,19 +117,19 @@ class FastLabelState:
             match: ``"all"`` (a task has every tag given) or ``"any"``
     """
 
-    def __init__(self, secret=None, tags_match="all"):
+    def __init__(self, secret: str | None = None, tags_match: str = "all") -> None:
         self.lock = threading.RLock()
         self.clock = Clock()
         self.secret = (secret or secrets.token_hex(16)).encode("utf-8")
         self.tags_match = check_choice(tags_match, TAGS_MATCH, "tags_match")
-        self.base_url = None  # set when the server starts
-        self.users = {}  # id -> user, creation order
-        self.projects = {}  # id -> project, creation order
-        self.classes = {}  # id -> class
-        self.tasks = {}  # id -> task
-        self.task_names = {}  # (project id, task name) -> task id
+        self.base_url: str | None = None  # set when the server starts
+        self.users: dict[str, Record] = {}  # id -> user, creation order
+        self.projects: dict[str, Record] = {}  # id -> project, creation order
+        self.classes: dict[str, Record] = {}  # id -> class
+        self.tasks: dict[str, Record] = {}  # id -> task
+        self.task_names: dict[tuple[str, str], str] = {}  # (project id, task name) -> task id
 
-    def clear(self):
+    def clear(self) -> None:
         """Forgets every project, class, task and image (users stay)."""
         self.projects.clear()
         self.classes.clear()
@@ -123,7 +138,9 @@ class FastLabelState:
 
     # -- workspace users ---------------------------------------------------------------
 
-    def add_user(self, name, email, role="member", language="en", slug=None):
+    def add_user(
+        self, name: str | None, email: str | None, role: str = "member", language: str = "en", slug: str | None = None
+    ) -> Record:
         if not isinstance(email, str) or "@" not in email:
             raise FastLabelError("email %r is invalid" % (email,))
         if not isinstance(name, str) or not name.strip():
@@ -141,7 +158,7 @@ class FastLabelState:
         elif self.user_by_slug(check_slug(slug)) is not None:
             raise FastLabelError("a user with the slug %r already exists" % slug, 409)
         now = self.clock.now()
-        user = {
+        user: Record = {
             "id": new_id(),
             "userId": new_id(),
             "userSlug": slug,
@@ -156,27 +173,27 @@ class FastLabelState:
         self.users[user["id"]] = user
         return user
 
-    def user_by_email(self, email):
+    def user_by_email(self, email: str) -> Record | None:
         return next((u for u in self.users.values() if u["userEmail"] == email), None)
 
-    def user_by_slug(self, slug):
+    def user_by_slug(self, slug: str) -> Record | None:
         return next((u for u in self.users.values() if u["userSlug"] == slug), None)
 
     @staticmethod
-    def public_user(user):
+    def public_user(user: Record) -> dict[str, Any]:
         out = _public(user)
         out.pop("language", None)
         out["functionResourcePermissions"] = {"annotation": True, "modelDev": False, "dataset": False}
         return out
 
-    def list_users(self, query):
+    def list_users(self, query: Query) -> list[dict[str, Any]]:
         keyword = (str_param(query, "keyword") or "").lower()
         users = [
             u for u in self.users.values() if keyword in u["userName"].lower() or keyword in u["userEmail"].lower()
         ]
         return [self.public_user(u) for u in paginate(users, query, 20)]
 
-    def create_user(self, body):
+    def create_user(self, body: Json) -> dict[str, Any]:
         require_dict(body)
         check_keys(body, ("name", "email", "language", "role"), "workspace user")
         user = self.add_user(
@@ -187,7 +204,7 @@ class FastLabelState:
         )
         return self.public_user(user)
 
-    def update_user(self, body):
+    def update_user(self, body: Json) -> dict[str, Any]:
         require_dict(body)
         check_keys(body, ("email", "role"), "workspace user")
         user = self.user_by_email(required_string(body, "email", "workspace user"))
@@ -202,13 +219,13 @@ class FastLabelState:
 
     # -- projects ----------------------------------------------------------------------
 
-    def project(self, project_id):
+    def project(self, project_id: str) -> Record:
         project = self.projects.get(project_id)
         if project is None:
             raise FastLabelError("project %s not found" % project_id, 404)
         return project
 
-    def project_by_slug(self, slug, what="project"):
+    def project_by_slug(self, slug: object, what: str = "project") -> Record:
         if not isinstance(slug, str) or not slug:
             raise FastLabelError("%s is required (the project's slug)" % what)
         project = next((p for p in self.projects.values() if p["slug"] == slug), None)
@@ -216,7 +233,7 @@ class FastLabelState:
             raise FastLabelError("project %r not found" % slug, 404)
         return project
 
-    def create_project(self, body):
+    def create_project(self, body: Json) -> str:
         require_dict(body)
         check_keys(body, ("type", "name", "slug", "isPixel", "jobSize", "workflow", "externalWorkflow"), "project")
         project_type = check_choice(body.get("type"), PROJECT_TYPES, "project type")
@@ -226,7 +243,7 @@ class FastLabelState:
             raise FastLabelError("a project with the slug %r already exists" % slug, 409)
         fields = self._project_fields(body)
         now = self.clock.now()
-        project = {
+        project: Record = {
             "id": new_id(),
             "type": project_type,
             "name": name,
@@ -243,8 +260,8 @@ class FastLabelState:
         return project["id"]
 
     @staticmethod
-    def _project_fields(body):
-        out = {}
+    def _project_fields(body: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
         if body.get("jobSize") is not None:
             job_size = body["jobSize"]
             if isinstance(job_size, bool) or not isinstance(job_size, int) or job_size < 1:
@@ -257,12 +274,12 @@ class FastLabelState:
             raise FastLabelError("isPixel must be a boolean")
         return out
 
-    def list_projects(self, query):
+    def list_projects(self, query: Query) -> list[dict[str, Any]]:
         slug = str_param(query, "slug")
         projects = [p for p in self.projects.values() if slug is None or p["slug"] == slug]
         return [_public(p) for p in paginate(projects, query, 100)]
 
-    def update_project(self, project_id, body):
+    def update_project(self, project_id: str, body: Json) -> dict[str, Any]:
         project = self.project(project_id)
         require_dict(body)
         check_keys(body, ("name", "slug", "jobSize", "workflow", "externalWorkflow"), "project")
@@ -277,7 +294,7 @@ class FastLabelState:
         project.update(fields, updatedAt=self.clock.now())
         return _public(project)
 
-    def delete_project(self, project_id):
+    def delete_project(self, project_id: str) -> None:
         self.project(project_id)
         for task_id in [t["id"] for t in self.tasks.values() if t["_project_id"] == project_id]:
             self._forget_task(task_id)
@@ -285,24 +302,24 @@ class FastLabelState:
             del self.classes[class_id]
         del self.projects[project_id]
 
-    def id_slug_map(self, query):
+    def id_slug_map(self, query: Query) -> dict[str, str]:
         return {p["id"]: p["slug"] for p in paginate(list(self.projects.values()), query, MAX_LIMIT)}
 
     # -- annotation classes ------------------------------------------------------------
 
-    def project_classes(self, project_id):
+    def project_classes(self, project_id: str) -> list[Record]:
         return [c for c in self.classes.values() if c["_project_id"] == project_id]
 
-    def class_by_value(self, project_id, value):
+    def class_by_value(self, project_id: str, value: object) -> Record | None:
         return next((c for c in self.classes.values() if c["_project_id"] == project_id and c["value"] == value), None)
 
-    def annotation_class(self, class_id):
+    def annotation_class(self, class_id: str) -> Record:
         cls = self.classes.get(class_id)
         if cls is None:
             raise FastLabelError("annotation %s not found" % class_id, 404)
         return cls
 
-    def create_class(self, body):
+    def create_class(self, body: Json) -> str:
         require_dict(body)
         check_keys(
             body,
@@ -317,7 +334,7 @@ class FastLabelState:
         title = required_string(body, "title", "annotation")
         return self._add_class(project, class_type, value, title, body)
 
-    def create_classification_class(self, body):
+    def create_classification_class(self, body: Json) -> str:
         require_dict(body)
         check_keys(body, ("project", "attributes"), "classification annotation")
         project = self.project_by_slug(body.get("project"))
@@ -329,7 +346,7 @@ class FastLabelState:
             raise FastLabelError("classification annotation: attributes are required")
         return self._add_class(project, "classification", CLASSIFICATION_VALUE, CLASSIFICATION_VALUE, body)
 
-    def _add_class(self, project, class_type, value, title, body):
+    def _add_class(self, project: Record, class_type: str, value: str, title: str, body: Mapping[str, Any]) -> str:
         if self.class_by_value(project["id"], value) is not None:
             raise FastLabelError(
                 "an annotation with the value %r already exists in project %r" % (value, project["slug"]), 409
@@ -340,7 +357,7 @@ class FastLabelState:
             keypoints = check_keypoint_definitions(body.get("keypoints"), new_id)
         elif body.get("keypoints"):
             raise FastLabelError("only pose_estimation annotations have keypoints")
-        max_area_count = DEFAULT_MAX_AREA_COUNT
+        max_area_count: int | None = DEFAULT_MAX_AREA_COUNT
         if "maxAreaCount" in body:
             if class_type != "segmentation":
                 raise FastLabelError("maxAreaCount only applies to segmentation annotations")
@@ -353,7 +370,7 @@ class FastLabelState:
             raise FastLabelError("order must be an integer")
         color = check_color(body["color"]) if body.get("color") else PALETTE[len(existing) % len(PALETTE)]
         now = self.clock.now()
-        cls = {
+        cls: Record = {
             "id": new_id(),
             "_project_id": project["id"],
             "type": class_type,
@@ -370,7 +387,7 @@ class FastLabelState:
         self.classes[cls["id"]] = cls
         return cls["id"]
 
-    def public_class(self, cls):
+    def public_class(self, cls: Record) -> dict[str, Any]:
         out = _public(cls)
         out["vertex"] = 0
         out["attributes"] = [dict(a, options=[dict(o) for o in a["options"]], value="") for a in cls["_attributes"]]
@@ -393,13 +410,13 @@ class FastLabelState:
         out["updatedAt"] = out.pop("updatedAt")
         return out
 
-    def list_classes(self, query):
+    def list_classes(self, query: Query) -> list[dict[str, Any]]:
         project = self.project_by_slug(str_param(query, "project"))
         value = str_param(query, "value")
         classes = [c for c in self.project_classes(project["id"]) if value is None or c["value"] == value]
         return [self.public_class(c) for c in paginate(classes, query, 10)]
 
-    def update_class(self, class_id, body, classification=False):
+    def update_class(self, class_id: str, body: Json, classification: bool = False) -> dict[str, Any]:
         cls = self.annotation_class(class_id)
         require_dict(body)
         if classification:
@@ -412,7 +429,7 @@ class FastLabelState:
             check_keys(
                 body, ("value", "title", "color", "order", "attributes", "maxAreaCount", "keypoints"), "annotation"
             )
-        fields = {}
+        fields: dict[str, Any] = {}
         if body.get("value") is not None:
             value = required_string(body, "value", "annotation")
             other = self.class_by_value(cls["_project_id"], value)
@@ -438,7 +455,7 @@ class FastLabelState:
         cls.update(fields, updatedAt=self.clock.now())
         return self.public_class(cls)
 
-    def delete_class(self, class_id):
+    def delete_class(self, class_id: str) -> None:
         cls = self.annotation_class(class_id)
         # the tasks' annotations of the class go with it
         for task in self.tasks.values():
@@ -450,7 +467,7 @@ class FastLabelState:
 
     # -- tasks ---------------------------------------------------------------------------
 
-    def task(self, task_id, kind=None):
+    def task(self, task_id: str, kind: TaskKind | None = None) -> Record:
         task = self.tasks.get(task_id)
         if task is None:
             raise FastLabelError("task %s not found" % task_id, 404)
@@ -461,7 +478,7 @@ class FastLabelState:
             )
         return task
 
-    def _task_project(self, slug, kind):
+    def _task_project(self, slug: object, kind: TaskKind) -> Record:
         project = self.project_by_slug(slug)
         if project["type"] not in KIND_PROJECT_TYPES[kind]:
             expected = [k for k, types in KIND_PROJECT_TYPES.items() if project["type"] in types]
@@ -469,7 +486,7 @@ class FastLabelState:
             raise FastLabelError("project %r is a %s project%s" % (project["slug"], project["type"], hint))
         return project
 
-    def create_task(self, kind, body, image):
+    def create_task(self, kind: TaskKind, body: Json, image: tuple[bytes, int, int, str]) -> str:
         """A new task from a checked body and ``image = (bytes, width,
         height, content_type)``; returns its id."""
         require_dict(body)
@@ -488,7 +505,7 @@ class FastLabelState:
             attributes = self._check_classification(project, body.get("attributes"))
         data, width, height, content_type = image
         now = self.clock.now()
-        task = {
+        task: Record = {
             "id": new_id(),
             "_project_id": project["id"],
             "_kind": kind,
@@ -514,14 +531,14 @@ class FastLabelState:
         return task["id"]
 
     @staticmethod
-    def _refuse_unsupported(body):
+    def _refuse_unsupported(body: Mapping[str, Any]) -> None:
         for key in UNSUPPORTED_TASK_FIELDS:
             if body.get(key):
                 raise FastLabelError("%s is not supported by the emulator" % key)
 
-    def _task_fields(self, project, body):
+    def _task_fields(self, project: Record, body: Mapping[str, Any]) -> dict[str, Any]:
         """The checked common fields of a task body (status, tags, users...)."""
-        fields = {}
+        fields: dict[str, Any] = {}
         if body.get("status") is not None:
             fields["status"] = check_choice(body["status"], TASK_STATUSES, "status")
         if body.get("externalStatus") is not None:
@@ -537,7 +554,7 @@ class FastLabelState:
             fields["tags"] = check_tags(body["tags"])
         if body.get("metadatas") is not None:
             fields["metadatas"] = check_metadatas(body["metadatas"])
-        users = {}
+        users: dict[str, str | None] = {}
         for key in USER_FIELDS:
             if key in body:
                 slug = body[key]
@@ -553,14 +570,16 @@ class FastLabelState:
         return fields
 
     @staticmethod
-    def _apply_task_fields(task, fields):
+    def _apply_task_fields(task: Record, fields: Mapping[str, Any]) -> None:
         for key, value in fields.items():
             if key == "_users":
                 task["_users"] = dict(task["_users"], **value)
             else:
                 task[key] = value
 
-    def _check_annotations(self, project, annotations, existing_ids):
+    def _check_annotations(
+        self, project: Record, annotations: object, existing_ids: Container[object]
+    ) -> list[dict[str, Any]]:
         """Checked annotations of a task; an item whose ``id`` is in
         ``existing_ids`` keeps it, the others get new ids."""
         if annotations is None:
@@ -626,7 +645,7 @@ class FastLabelState:
                 annotation["id"] = new_id()
         return out
 
-    def _check_classification(self, project, attributes):
+    def _check_classification(self, project: Record, attributes: object) -> list[tuple[str, Json]]:
         if not attributes:
             return []
         cls = self.class_by_value(project["id"], CLASSIFICATION_VALUE)
@@ -636,7 +655,7 @@ class FastLabelState:
             )
         return check_attribute_values(attributes, cls["_attributes"], "task")
 
-    def update_task(self, task_id, body, kind=None):
+    def update_task(self, task_id: str, body: Json, kind: TaskKind | None = None) -> dict[str, Any]:
         """``PUT tasks/image/{id}`` (``kind`` IMAGE), ``PUT
         tasks/image/classification/{id}`` or ``PUT tasks/{id}`` (``kind``
         None: the common fields only)."""
@@ -644,7 +663,7 @@ class FastLabelState:
         project = self.project(task["_project_id"])
         require_dict(body)
         self._refuse_unsupported(body)
-        allowed = TASK_COMMON_FIELDS
+        allowed: tuple[str, ...] = TASK_COMMON_FIELDS
         if kind == IMAGE:
             allowed += ("annotations",)
         elif kind == IMAGE_CLASSIFICATION:
@@ -660,21 +679,21 @@ class FastLabelState:
         task["updatedAt"] = self.clock.now()
         return self.public_task(task)
 
-    def delete_task(self, task_id):
+    def delete_task(self, task_id: str) -> None:
         self.task(task_id)
         self._forget_task(task_id)
 
-    def _forget_task(self, task_id):
+    def _forget_task(self, task_id: str) -> None:
         task = self.tasks.pop(task_id)
         self.task_names.pop((task["_project_id"], task["name"]), None)
 
-    def delete_task_annotations(self, task_id):
+    def delete_task_annotations(self, task_id: str) -> None:
         task = self.task(task_id)
         task["_annotations"] = []
         task["_attributes"] = []
         task["updatedAt"] = self.clock.now()
 
-    def _filtered_tasks(self, project, query, kind=None):
+    def _filtered_tasks(self, project: Record, query: Query, kind: TaskKind | None = None) -> list[Record]:
         status = str_param(query, "status")
         if status is not None:
             check_choice(status, TASK_STATUSES, "status")
@@ -697,21 +716,21 @@ class FastLabelState:
             and (name is None or t["name"] == name)
         ]
 
-    def list_tasks(self, kind, query):
+    def list_tasks(self, kind: TaskKind, query: Query) -> list[dict[str, Any]]:
         project = self._task_project(str_param(query, "project"), kind)
         tasks = self._filtered_tasks(project, query, kind)
         return [self.public_task(t) for t in paginate(tasks, query, 100)]
 
-    def count_tasks(self, query):
+    def count_tasks(self, query: Query) -> int:
         project = self.project_by_slug(str_param(query, "project"))
         return len(self._filtered_tasks(project, query))
 
-    def task_id_name_map(self, query):
+    def task_id_name_map(self, query: Query) -> dict[str, str]:
         project = self.project_by_slug(str_param(query, "project"))
         tasks = [t for t in self.tasks.values() if t["_project_id"] == project["id"]]
         return {t["id"]: t["name"] for t in paginate(tasks, query, MAX_LIMIT)}
 
-    def update_tags(self, body, add):
+    def update_tags(self, body: Json, add: bool) -> dict[str, int]:
         what = "tasks/tags/%s" % ("add" if add else "remove")
         require_dict(body)
         check_keys(body, ("project", "taskIds", "tags"), what)
@@ -749,7 +768,7 @@ class FastLabelState:
 
     # -- answers ---------------------------------------------------------------------------
 
-    def public_task(self, task):
+    def public_task(self, task: Record) -> dict[str, Any]:
         out = _public(task)
         out["url"] = self.task_url(task)
         for key in USER_FIELDS:
@@ -763,12 +782,24 @@ class FastLabelState:
             cls = self.class_by_value(task["_project_id"], CLASSIFICATION_VALUE)
             out["attributes"] = self._public_attributes(task["_attributes"], cls["_attributes"] if cls else [])
         # a stable key order, close to the service's
-        order = ("id", "name", "width", "height", "url", "status", "externalStatus", "priority", "tags") + USER_FIELDS
+        order: tuple[str, ...] = (
+            "id",
+            "name",
+            "width",
+            "height",
+            "url",
+            "status",
+            "externalStatus",
+            "priority",
+            "tags",
+        ) + USER_FIELDS
         order += ("annotations" if task["_kind"] == IMAGE else "attributes", "metadatas", "createdAt", "updatedAt")
         return {k: out[k] for k in order}
 
     @staticmethod
-    def _public_attributes(values, definitions):
+    def _public_attributes(
+        values: Iterable[tuple[str, Json]], definitions: Iterable[Mapping[str, Any]]
+    ) -> list[dict[str, Any]]:
         by_key = {d["key"]: d for d in definitions}
         return [
             {"key": key, "name": by_key[key]["name"], "type": by_key[key]["type"], "value": value}
@@ -776,7 +807,7 @@ class FastLabelState:
             if key in by_key
         ]
 
-    def public_annotation(self, annotation):
+    def public_annotation(self, annotation: Mapping[str, Any]) -> dict[str, Any]:
         cls = self.classes[annotation["class_id"]]
         keypoints = []
         if cls["type"] == "pose_estimation":
@@ -804,13 +835,13 @@ class FastLabelState:
 
     # -- images --------------------------------------------------------------------------
 
-    def image_path(self, task):
+    def image_path(self, task: Record) -> str:
         return "%s%s/%s/%s" % (STORAGE_PREFIX, task["_project_id"], task["id"], quote(task["name"], safe=""))
 
-    def sign(self, path):
+    def sign(self, path: str) -> str:
         return hmac.new(self.secret, path.encode("utf-8"), hashlib.sha256).hexdigest()
 
-    def task_url(self, task):
+    def task_url(self, task: Record) -> str:
         """The task's image URL, signed (works without an API key)."""
         path = self.image_path(task)
         return "%s%s?X-Goog-Algorithm=GOOG4-HMAC-SHA256&X-Goog-Expires=604800&%s=%s" % (
@@ -820,7 +851,7 @@ class FastLabelState:
             self.sign(path),
         )
 
-    def image_of(self, path, signature):
+    def image_of(self, path: str, signature: str) -> tuple[Record, bool] | None:
         """``(task, signature_ok)`` for an image path, ``None`` when it is
         not the image of a task."""
         parts = path[len(STORAGE_PREFIX) :].split("/")
