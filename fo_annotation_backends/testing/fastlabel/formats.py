@@ -13,6 +13,7 @@ import binascii
 import io
 import math
 import re
+import uuid
 import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, TypeVar, cast
@@ -25,6 +26,8 @@ _T = TypeVar("_T")
 Json = Any
 #: a query string as ``parse_qs`` decodes it: ``{name: [values]}``
 Query = Mapping[str, list[str]]
+#: a record of the emulator's state (user, project, class, task): a JSON-like dict
+Record = dict[str, Any]
 
 #: project types whose tasks go through ``tasks/image``
 IMAGE_PROJECT_TYPES = (
@@ -233,6 +236,28 @@ def str_param(query: Query, name: str) -> str | None:
     if not values or values[-1] == "":
         return None
     return values[-1]
+
+
+# -- ids, pages and answers ------------------------------------------------------------
+
+
+def new_id() -> str:
+    """A UUID4 string, as FastLabel's ids."""
+    return str(uuid.uuid4())
+
+
+def paginate(items: list[_T], query: Query, default_limit: int) -> list[_T]:
+    """The page of ``items`` the ``offset`` and ``limit`` parameters ask for."""
+    offset = int_param(query, "offset", 0, 0)
+    limit = int_param(query, "limit", default_limit, 1, MAX_LIMIT)
+    return items[offset : offset + limit]
+
+
+def public_fields(record: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
+    """A copy of a record without its internal (``_``) keys, with ``overrides``."""
+    out = {k: v for k, v in record.items() if not k.startswith("_")}
+    out.update(overrides)
+    return out
 
 
 # -- images --------------------------------------------------------------------------

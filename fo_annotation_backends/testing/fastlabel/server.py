@@ -102,7 +102,8 @@ from urllib.parse import unquote
 
 from ..emulator_base import Call, EmulatorServer, Request, Response, json_response
 from .formats import FastLabelError, Json, decode_image, require_dict
-from .state import IMAGE, IMAGE_CLASSIFICATION, SIGNATURE_PARAM, STORAGE_PREFIX, FastLabelState, TaskKind
+from .state import FastLabelState
+from .state_tasks import IMAGE, IMAGE_CLASSIFICATION, SIGNATURE_PARAM, STORAGE_PREFIX, TaskKind
 
 if TYPE_CHECKING:
     from typing_extensions import Self
