@@ -27,6 +27,8 @@ emulator the same test instruments:
   on the first stdout line, then serves until SIGTERM or SIGINT.
 """
 
+from __future__ import annotations
+
 import argparse
 import collections
 import gzip
@@ -40,12 +42,20 @@ import sys
 import threading
 import time
 import zlib
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
+from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import parse_qs, urlsplit
 
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
 #: fault knobs and their defaults
-FAULT_DEFAULTS = {
+FAULT_DEFAULTS: dict[str, Any] = {
     "rate_limit": 0.0,
     "server_error": 0.0,
     "drop": 0.0,
@@ -74,10 +84,10 @@ logger = logging.getLogger(__name__)
 class Clock:
     """ISO-8601 UTC timestamps with milliseconds, strictly increasing."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._last_ms = 0
 
-    def now(self):
+    def now(self) -> str:
         ms = max(int(time.time() * 1000), self._last_ms + 1)
         self._last_ms = ms
         stamp = datetime.fromtimestamp(ms / 1000.0, tz=timezone.utc)
@@ -98,7 +108,7 @@ class Request:
         cache: a dict where a subclass keeps what it parsed once
     """
 
-    def __init__(self, method, target, headers, body):
+    def __init__(self, method: str, target: str, headers: Message, body: bytes) -> None:
         self.method = method
         self.target = target
         parts = urlsplit(target)
@@ -107,9 +117,9 @@ class Request:
         self.query = parse_qs(parts.query, keep_blank_values=True)
         self.headers = headers
         self.body = body
-        self.cache = {}
+        self.cache: dict[str, Any] = {}
 
-    def json(self):
+    def json(self) -> Any:
         """The body parsed as JSON (``ValueError`` if it is not)."""
         if "json" not in self.cache:
             self.cache["json"] = json.loads(self.body.decode("utf-8") or "null")
@@ -119,17 +129,23 @@ class Request:
 class Response:
     """An answer: status, headers (a dict) and body bytes."""
 
-    def __init__(self, status, body=b"", headers=None, content_type="application/json"):
+    def __init__(
+        self,
+        status: int,
+        body: bytes | str = b"",
+        headers: Mapping[str, str] | None = None,
+        content_type: str | None = "application/json",
+    ) -> None:
         self.status = int(status)
         self.headers = dict(headers or {})
         if isinstance(body, str):
             body = body.encode("utf-8")
-        self.body = body
+        self.body: bytes = body
         if content_type and "Content-Type" not in self.headers:
             self.headers["Content-Type"] = content_type
 
 
-def json_response(status, payload, headers=None):
+def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
     """A :class:`Response` with a JSON body."""
     return Response(status, json.dumps(payload).encode("utf-8"), headers=headers)
 
@@ -147,7 +163,9 @@ class Call:
 
     __slots__ = ("operations", "mutation", "faultable", "limited")
 
-    def __init__(self, operations, mutation=False, faultable=True, limited=True):
+    def __init__(
+        self, operations: Iterable[str], mutation: bool = False, faultable: bool = True, limited: bool = True
+    ) -> None:
         self.operations = tuple(operations)
         self.mutation = bool(mutation)
         self.faultable = bool(faultable)
@@ -159,20 +177,22 @@ class _Decision:
 
     __slots__ = ("response", "drop", "delay", "lose_response")
 
-    def __init__(self, response=None, drop=False, delay=0.0, lose_response=False):
+    def __init__(
+        self, response: Response | None = None, drop: bool = False, delay: float = 0.0, lose_response: bool = False
+    ) -> None:
         self.response = response
         self.drop = drop
         self.delay = delay
         self.lose_response = lose_response
 
 
-def validate_knobs(knobs):
+def validate_knobs(knobs: Mapping[str, Any]) -> dict[str, Any]:
     """Checks fault and budget knobs; returns them normalized.
 
     Raises:
         ValueError: an unknown knob or a value out of range
     """
-    out = {}
+    out: dict[str, Any] = {}
     for name, value in knobs.items():
         if name in FRACTION_KNOBS:
             value = float(value or 0.0)
@@ -208,6 +228,7 @@ def validate_knobs(knobs):
 
 
 class _Handler(BaseHTTPRequestHandler):
+    server: _Server
     protocol_version = "HTTP/1.1"
     # headers and body go out in two writes: without TCP_NODELAY the body of
     # an answer on a kept-alive connection waits for the client's delayed ACK
@@ -215,10 +236,10 @@ class _Handler(BaseHTTPRequestHandler):
     # idle keep-alive connections end eventually
     timeout = 120
 
-    def log_message(self, format, *args):  # quiet: tests read stats, not logs
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read stats, not logs
         pass
 
-    def do_GET(self):
+    def do_GET(self) -> None:
         try:
             self.server.emulator._serve(self)
         except Exception as e:  # a bug of the emulator: answer it, log it
@@ -234,6 +255,7 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    emulator: EmulatorServer
 
 
 class EmulatorServer:
@@ -260,15 +282,15 @@ class EmulatorServer:
 
     def __init__(
         self,
-        api_key=None,
-        faults=None,
-        seed=0,
-        max_calls=None,
-        window_seconds=60,
-        enforce_limit=True,
-        host="127.0.0.1",
-        port=0,
-    ):
+        api_key: str | None = None,
+        faults: Mapping[str, Any] | None = None,
+        seed: int = 0,
+        max_calls: int | None = None,
+        window_seconds: float = 60,
+        enforce_limit: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         if api_key is None:
             api_key = "emu-" + secrets.token_hex(16)
         self.api_key = api_key
@@ -277,43 +299,43 @@ class EmulatorServer:
         self.seed = seed
         self._rng = random.Random(seed)
         self._lock = threading.Lock()  # stats, knobs and the RNG
-        self._knobs = dict(FAULT_DEFAULTS)
+        self._knobs: dict[str, Any] = dict(FAULT_DEFAULTS)
         self._knobs.update(max_calls=None, window_seconds=60.0, enforce_limit=True)
         self._knobs.update(
             validate_knobs(
                 dict(faults or {}, max_calls=max_calls, window_seconds=window_seconds, enforce_limit=enforce_limit)
             )
         )
-        self._fail_countdown = self._knobs["fail_after"]
+        self._fail_countdown: int | None = self._knobs["fail_after"]
         self._outage = False
-        self._window = collections.deque()
+        self._window: collections.deque[float] = collections.deque()
         self._reset_counters()
-        self._server = None
-        self._thread = None
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
 
     # -- lifecycle -----------------------------------------------------------
 
     @property
-    def base_url(self):
+    def base_url(self) -> str:
         """``http://host:port`` of the running server."""
         if self._server is None:
             raise RuntimeError("the emulator is not started")
         return "http://%s:%d" % (self.host, self.port)
 
     @property
-    def url(self):
+    def url(self) -> str:
         """The URL clients are given (the base URL plus :attr:`client_path`)."""
         return self.base_url + self.client_path
 
-    def start(self):
+    def start(self) -> Self:
         """Binds the port and serves in a background thread; returns self."""
         if self._server is not None:
             return self
-        self._server = _Server((self.host, self.port), _Handler)
-        self._server.emulator = self
-        self.port = self._server.server_address[1]
+        server = self._server = _Server((self.host, self.port), _Handler)
+        server.emulator = self
+        self.port = server.server_address[1]
         self._thread = threading.Thread(
-            target=self._server.serve_forever,
+            target=server.serve_forever,
             kwargs={"poll_interval": 0.05},
             name="emulator-%d" % self.port,
             daemon=True,
@@ -321,7 +343,7 @@ class EmulatorServer:
         self._thread.start()
         return self
 
-    def stop(self):
+    def stop(self) -> None:
         """Stops serving and closes the port."""
         server, self._server = self._server, None
         if server is not None:
@@ -331,16 +353,16 @@ class EmulatorServer:
             self._thread.join(timeout=10)
             self._thread = None
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
     # -- knobs and stats -----------------------------------------------------
 
     @property
-    def faults(self):
+    def faults(self) -> dict[str, Any]:
         """The current knobs (fault knobs and budget knobs), a copy."""
         with self._lock:
             knobs = dict(self._knobs)
@@ -348,7 +370,7 @@ class EmulatorServer:
             knobs["fault_operations"] = sorted(knobs["fault_operations"])
         return knobs
 
-    def set_faults(self, **knobs):
+    def set_faults(self, **knobs: Any) -> dict[str, Any]:
         """Changes knobs at runtime, e.g. ``set_faults(rate_limit=0.2)``.
 
         Fault knobs are in :data:`FAULT_DEFAULTS`; the budget knobs
@@ -371,20 +393,20 @@ class EmulatorServer:
                 self._outage = False
         return self.faults
 
-    def reset_faults(self):
+    def reset_faults(self) -> dict[str, Any]:
         """Back to no faults (the budget knobs are kept)."""
         return self.set_faults(**FAULT_DEFAULTS)
 
-    def _reset_counters(self):
+    def _reset_counters(self) -> None:
         self._requests = 0
-        self._op_counts = collections.Counter()
-        self._statuses = collections.Counter()
-        self._fault_counts = collections.Counter({kind: 0 for kind in FAULT_KINDS})
+        self._op_counts: collections.Counter[str] = collections.Counter()
+        self._statuses: collections.Counter[int] = collections.Counter()
+        self._fault_counts: collections.Counter[str] = collections.Counter({kind: 0 for kind in FAULT_KINDS})
         self._over_limit = 0
         self._peak = 0
         self._window.clear()
 
-    def stats(self):
+    def stats(self) -> dict[str, Any]:
         """The counts since start (or the last :meth:`reset_stats`)::
 
             {"requests": total, "operations": {name: n}, "statuses": {"200": n},
@@ -410,22 +432,22 @@ class EmulatorServer:
                 "max_calls": self._knobs["max_calls"],
             }
 
-    def reset_stats(self):
+    def reset_stats(self) -> None:
         """Zeroes every count (and the budget's window)."""
         with self._lock:
             self._reset_counters()
 
     # -- subclass hooks ------------------------------------------------------
 
-    def classify(self, request):
+    def classify(self, request: Request) -> Call:
         """The :class:`Call` a request is (override)."""
         return Call(["%s %s" % (request.method, request.path)])
 
-    def handle(self, request, call):
+    def handle(self, request: Request, call: Call) -> Response:
         """Processes a request and returns its :class:`Response` (override)."""
         return json_response(404, {"message": "not found"})
 
-    def authorized(self, request):
+    def authorized(self, request: Request) -> bool:
         """Whether a request carries the API key (control endpoints).
 
         Accepts ``Authorization: X-API-Key: <key>``, ``Authorization: Bearer
@@ -433,14 +455,14 @@ class EmulatorServer:
         """
         return presented_key(request.headers) == self.api_key
 
-    def control(self, request, name):
+    def control(self, request: Request, name: str) -> Response | None:
         """A subclass's own control endpoint ``/_emulator/<name>``; ``None``
         when it has none of that name."""
         return None
 
     # -- request processing --------------------------------------------------
 
-    def _serve(self, handler):
+    def _serve(self, handler: _Handler) -> None:
         try:
             request = _read_request(handler)
         except _BadRequest as e:
@@ -465,7 +487,7 @@ class EmulatorServer:
             return
         self._send(handler, response)
 
-    def _admit(self, call):
+    def _admit(self, call: Call) -> _Decision:
         """Counts a request and decides its fate: budget, outage, faults."""
         now = time.monotonic()
         with self._lock:
@@ -474,13 +496,14 @@ class EmulatorServer:
             self._op_counts.update(call.operations)
             ops = knobs["fault_operations"]
             matches = call.faultable and (ops is None or any(op in ops for op in call.operations))
-            if matches and (self._outage or self._fail_countdown is not None):
-                if not self._outage and self._fail_countdown == 0:
+            if matches and not self._outage and self._fail_countdown is not None:
+                if self._fail_countdown == 0:
                     self._outage = True
-                if self._outage:
-                    self._fault_counts["outage"] += 1
-                    return _Decision(_unavailable())
-                self._fail_countdown -= 1
+                else:
+                    self._fail_countdown -= 1
+            if matches and self._outage:
+                self._fault_counts["outage"] += 1
+                return _Decision(_unavailable())
             if call.limited:
                 over = self._budget(now, knobs)
                 if over is not None:
@@ -509,7 +532,7 @@ class EmulatorServer:
                 decision.lose_response = True
             return decision
 
-    def _budget(self, now, knobs):
+    def _budget(self, now: float, knobs: Mapping[str, Any]) -> Response | None:
         """Records a budgeted call; the 429 to answer when it goes over."""
         window = knobs["window_seconds"]
         while self._window and self._window[0] <= now - window:
@@ -527,7 +550,7 @@ class EmulatorServer:
         self._peak = max(self._peak, len(self._window))
         return None
 
-    def _control(self, request):
+    def _control(self, request: Request) -> Response:
         if not self.authorized(request):
             return json_response(401, {"message": "control endpoints need the API key"})
         name = request.path[len(CONTROL_PREFIX) :].strip("/")
@@ -551,7 +574,7 @@ class EmulatorServer:
             return json_response(404, {"message": "no control endpoint %s %s" % (request.method, request.path)})
         return response
 
-    def _send(self, handler, response, count=True):
+    def _send(self, handler: _Handler, response: Response, count: bool = True) -> None:
         if count:
             with self._lock:
                 self._statuses[response.status] += 1
@@ -567,7 +590,7 @@ class EmulatorServer:
             handler.close_connection = True
 
     @staticmethod
-    def _close(handler):
+    def _close(handler: _Handler) -> None:
         """Closes the connection without an answer."""
         handler.close_connection = True
         try:
@@ -576,23 +599,23 @@ class EmulatorServer:
             pass
 
 
-def _too_many(retry_after, message="too many requests (emulated)"):
+def _too_many(retry_after: float, message: str = "too many requests (emulated)") -> Response:
     # no "errors" key: clients read it as "not processed, retry later"
     retry = ("%g" % retry_after) if retry_after != int(retry_after) else str(int(retry_after))
     return json_response(429, {"message": message}, headers={"Retry-After": retry})
 
 
-def _unavailable():
+def _unavailable() -> Response:
     return json_response(503, {"message": "service unavailable (emulated)"})
 
 
 class _BadRequest(Exception):
-    def __init__(self, message, status=400):
+    def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status
 
 
-def _read_request(handler):
+def _read_request(handler: _Handler) -> Request:
     headers = handler.headers
     if headers.get("Transfer-Encoding", "").lower() == "chunked":
         body = _read_chunked(handler.rfile)
@@ -613,8 +636,8 @@ def _read_request(handler):
     return Request(handler.command, handler.path, headers, body)
 
 
-def _read_chunked(rfile):
-    chunks = []
+def _read_chunked(rfile: BufferedIOBase) -> bytes:
+    chunks: list[bytes] = []
     while True:
         line = rfile.readline(65537)
         try:
@@ -629,7 +652,7 @@ def _read_chunked(rfile):
         rfile.readline(3)
 
 
-def presented_key(headers):
+def presented_key(headers: Message) -> str | None:
     """The API key a request presents, or ``None``.
 
     Reads ``Authorization: X-API-Key: <key>`` (Kili), ``Authorization:
@@ -650,7 +673,7 @@ def presented_key(headers):
 # -- command line ------------------------------------------------------------
 
 
-def add_arguments(parser):
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Adds the common emulator options (address, key, seed, faults, budget)."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default 0: a free one)")
@@ -678,7 +701,7 @@ def add_arguments(parser):
     return parser
 
 
-def emulator_kwargs(args):
+def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """The constructor keywords shared by every emulator, from parsed options."""
     faults = {
         "rate_limit": args.rate_limit,
@@ -702,7 +725,7 @@ def emulator_kwargs(args):
     )
 
 
-def serve(emulator, show_key=False, out=None):
+def serve(emulator: EmulatorServer, show_key: bool = False, out: TextIO | None = None) -> int:
     """Runs a started-or-not emulator until SIGTERM or SIGINT.
 
     Prints the client URL alone on the first line of ``out`` (stdout), then,
@@ -711,7 +734,7 @@ def serve(emulator, show_key=False, out=None):
     out = out or sys.stdout
     stopping = threading.Event()
 
-    def _stop(signum, frame):
+    def _stop(signum: int, frame: FrameType | None) -> None:
         stopping.set()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -729,6 +752,6 @@ def serve(emulator, show_key=False, out=None):
     return 0
 
 
-def main_parser(description):
+def main_parser(description: str) -> argparse.ArgumentParser:
     """An ``argparse`` parser with the common emulator options."""
     return add_arguments(argparse.ArgumentParser(description=description))

@@ -18,13 +18,17 @@ with numbers replaced by ``{id}`` (``"POST /api/projects/{id}/import"``; a
 media upload is ``"POST /api/projects/{id}/import (files)"``).
 """
 
+from __future__ import annotations
+
 import collections
 import re
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 import requests
 
-from .emulator_base import Call, EmulatorServer, Response, _Decision, _too_many
+from .emulator_base import Call, EmulatorServer, Request, Response, _Decision, _too_many
 
 #: request headers not forwarded (hop by hop, or set by the forwarding client)
 _DROPPED_REQUEST_HEADERS = frozenset(
@@ -41,7 +45,7 @@ _HTML_503 = (
 _SCRIPTABLE = ("rate_limit", "server_error", "drop", "lost_response")
 
 
-def operation_name(method, path, query=""):
+def operation_name(method: str, path: str, query: str = "") -> str:
     """The operation a request is, for counting and targeting faults."""
     if path.rstrip("/") == "/api/token/refresh":
         return "token_refresh"
@@ -65,14 +69,19 @@ class FaultProxy(EmulatorServer):
         timeout (300): the read timeout of forwarded requests
     """
 
-    def __init__(self, upstream, faults=None, seed=0, timeout=300):
+    def __init__(
+        self, upstream: str, faults: Mapping[str, Any] | None = None, seed: int = 0, timeout: float = 300
+    ) -> None:
         super().__init__(faults=faults, seed=seed)
         self.upstream = upstream.rstrip("/")
         self.timeout = timeout
         self._local = threading.local()
-        self._scripted = collections.defaultdict(collections.deque)
+        #: operation -> the fault kinds scripted for its next requests
+        self._scripted: collections.defaultdict[str, collections.deque[str]] = collections.defaultdict(
+            collections.deque
+        )
 
-    def script(self, operation, *kinds):
+    def script(self, operation: str, *kinds: str) -> None:
         """Injects ``kinds`` (``rate_limit``, ``server_error``, ``drop``,
         ``lost_response``) into the next requests of ``operation``, one
         each, before any random fault."""
@@ -82,11 +91,11 @@ class FaultProxy(EmulatorServer):
         with self._lock:
             self._scripted[operation].extend(kinds)
 
-    def classify(self, request):
+    def classify(self, request: Request) -> Call:
         name = operation_name(request.method, request.path, request.query_string)
         return Call([name], mutation=request.method not in ("GET", "HEAD"))
 
-    def _admit(self, call):
+    def _admit(self, call: Call) -> _Decision:
         operation = call.operations[0]
         with self._lock:
             queue = self._scripted.get(operation)
@@ -110,13 +119,13 @@ class FaultProxy(EmulatorServer):
             decision.response = Response(503, _HTML_503, content_type="text/html")
         return decision
 
-    def _session(self):
+    def _session(self) -> requests.Session:
         session = getattr(self._local, "session", None)
         if session is None:
             session = self._local.session = requests.Session()
         return session
 
-    def handle(self, request, call):
+    def handle(self, request: Request, call: Call) -> Response:
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROPPED_REQUEST_HEADERS}
         try:
             answer = self._session().request(

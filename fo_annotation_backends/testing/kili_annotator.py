@@ -6,9 +6,16 @@ with its labels, and submits DEFAULT or REVIEW labels as a named user. Tests
 play the person in the loop.
 """
 
+from __future__ import annotations
+
 import json
+import random
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import requests
+
+from . import DemoServer
 
 
 class KiliAnnotator:
@@ -19,16 +26,16 @@ class KiliAnnotator:
         api_key: an API key of an account allowed to create users
     """
 
-    def __init__(self, url, api_key):
+    def __init__(self, url: str, api_key: str) -> None:
         self.url = url
         self._session = requests.Session()
         self._session.headers["Authorization"] = "X-API-Key: %s" % api_key
-        self._users = {}
+        self._users: dict[str, str] = {}  # email -> user id
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "KiliAnnotator(%r)" % self.url
 
-    def graphql(self, document, variables=None):
+    def graphql(self, document: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
         """Runs a GraphQL document; returns its ``data`` (errors raise)."""
         response = self._session.post(self.url, json={"query": document, "variables": variables or {}}, timeout=60)
         payload = response.json()
@@ -37,7 +44,7 @@ class KiliAnnotator:
         response.raise_for_status()
         return payload["data"]
 
-    def user_id(self, email):
+    def user_id(self, email: str) -> str:
         """The id of the user with this email, created if needed."""
         if email not in self._users:
             found = self.graphql(
@@ -53,7 +60,7 @@ class KiliAnnotator:
                 )["data"]["id"]
         return self._users[email]
 
-    def asset(self, project_id, asset_id):
+    def asset(self, project_id: str, asset_id: str) -> dict[str, Any]:
         """One asset with its labels (``jsonResponse`` decoded)."""
         assets = self.graphql(
             "query($where: AssetWhere!) { data: assets(where: $where, first: 1, skip: 0) "
@@ -69,7 +76,7 @@ class KiliAnnotator:
         asset["jsonMetadata"] = _decode(asset.get("jsonMetadata"))
         return asset
 
-    def prefilled(self, project_id, asset_id):
+    def prefilled(self, project_id: str, asset_id: str) -> dict[str, Any]:
         """What the editor shows an annotator first: the latest label, or
         the uploaded prediction (a copy the caller may edit)."""
         labels = self.asset(project_id, asset_id).get("labels") or []
@@ -79,18 +86,31 @@ class KiliAnnotator:
             return {}
         return json.loads(json.dumps(max(pool, key=lambda label: label["createdAt"])["jsonResponse"] or {}))
 
-    def submit(self, project_id, asset_id, json_response, author="annotator@example.com", label_type="DEFAULT"):
+    def submit(
+        self,
+        project_id: str,
+        asset_id: str,
+        json_response: Mapping[str, Any],
+        author: str = "annotator@example.com",
+        label_type: str = "DEFAULT",
+    ) -> str:
         """Submits a label as ``author`` (DEFAULT, or REVIEW for a reviewer)."""
         return self.submit_many(project_id, [(asset_id, json_response)], author=author, label_type=label_type)[0]
 
-    def submit_many(self, project_id, labels, author="annotator@example.com", label_type="DEFAULT"):
+    def submit_many(
+        self,
+        project_id: str,
+        labels: Sequence[tuple[str, Mapping[str, Any]]],
+        author: str = "annotator@example.com",
+        label_type: str = "DEFAULT",
+    ) -> list[str]:
         """Submits ``[(asset_id, json_response)]`` as ``author``, 100 a call.
 
         Returns:
             the new label ids
         """
         author_id = self.user_id(author)
-        ids = []
+        ids: list[str] = []
         for start in range(0, len(labels), 100):
             chunk = labels[start : start + 100]
             created = self.graphql(
@@ -111,14 +131,14 @@ class KiliAnnotator:
             ids.extend(label["id"] for label in created)
         return ids
 
-    def delete_assets(self, project_id, asset_ids):
+    def delete_assets(self, project_id: str, asset_ids: Iterable[str]) -> None:
         """Deletes assets from the project (as "Delete" in Kili's asset list)."""
         self.graphql(
             "mutation($where: AssetWhere!) { data: deleteAssets(where: $where) { succeeded { assetId } } }",
             {"where": {"project": {"id": project_id}, "idIn": list(asset_ids)}},
         )
 
-    def project_exists(self, project_id):
+    def project_exists(self, project_id: str) -> bool:
         """Whether the project is still on the server."""
         return bool(
             self.graphql(
@@ -126,9 +146,16 @@ class KiliAnnotator:
             )["data"]
         )
 
-    def set_marks(self, project_id, asset_ids, consensus_mark=None, honeypot_mark=None, is_honeypot=None):
+    def set_marks(
+        self,
+        project_id: str,
+        asset_ids: Collection[str],
+        consensus_mark: float | None = None,
+        honeypot_mark: float | None = None,
+        is_honeypot: bool | None = None,
+    ) -> None:
         """Sets the consensus/honeypot marks of assets (as Kili computes them)."""
-        data = {}
+        data: dict[str, Any] = {}
         if consensus_mark is not None:
             data["consensusMark"] = consensus_mark
         if honeypot_mark is not None:
@@ -145,13 +172,26 @@ class KiliAnnotator:
         )
 
 
-def _decode(value):
+class KiliDemoResults(Protocol):
+    """What :func:`demo_edits` reads of the demo run's results."""
+
+    @property
+    def project_id(self) -> str: ...
+
+    @property
+    def asset_ids(self) -> Mapping[str, str]: ...
+
+    @property
+    def interface_mapping(self) -> Mapping[str, Any]: ...
+
+
+def _decode(value: Any) -> Any:
     if isinstance(value, str):
         return json.loads(value) if value else None
     return value
 
 
-def demo_edits(server, results, classes, rng):
+def demo_edits(server: DemoServer, results: KiliDemoResults, classes: Sequence[str], rng: random.Random) -> None:
     """The demo's people (``python -m fo_annotation_backends.demo --backend
     kili``): the same edits as Label Studio's demo person, as DEFAULT labels
     by one annotator in Kili's editor, one in three reviewed by another."""

@@ -2,9 +2,16 @@
 as a person in Label Studio's editor would: it opens a task, starts from the
 pre-annotations shown to it, edits, and submits (or skips)."""
 
+from __future__ import annotations
+
 import copy
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 import requests
+
+from . import DemoServer
 
 
 class LabelStudioAnnotator:
@@ -15,24 +22,24 @@ class LabelStudioAnnotator:
         token: that user's legacy token
     """
 
-    def __init__(self, url, token):
+    def __init__(self, url: str, token: str) -> None:
         self.url = url.rstrip("/")
         self.session = requests.Session()
         self.session.headers["Authorization"] = "Token %s" % token
 
-    def task(self, task_id):
+    def task(self, task_id: int) -> dict[str, Any]:
         """The task, with its predictions' results."""
         response = self.session.get("%s/api/tasks/%d" % (self.url, task_id), timeout=60)
         response.raise_for_status()
         return response.json()
 
-    def whoami(self):
+    def whoami(self) -> dict[str, Any]:
         """The annotator's user (``id``, ``email``, ...)."""
         response = self.session.get("%s/api/current-user/whoami" % self.url, timeout=60)
         response.raise_for_status()
         return response.json()
 
-    def working_result(self, task_id):
+    def working_result(self, task_id: int) -> list[dict[str, Any]]:
         """A copy of what the editor shows when the task is opened: the
         latest submitted annotation's result, else the pre-filled
         prediction's (see :meth:`prefilled_result`)."""
@@ -44,7 +51,7 @@ class LabelStudioAnnotator:
         predictions = task.get("predictions") or []
         return copy.deepcopy(predictions[-1].get("result") or []) if predictions else []
 
-    def prefilled_result(self, task_id):
+    def prefilled_result(self, task_id: int) -> list[dict[str, Any]]:
         """A copy of the result the editor would show pre-filled (the latest
         prediction's), to be edited and submitted."""
         predictions = self.task(task_id).get("predictions") or []
@@ -52,7 +59,7 @@ class LabelStudioAnnotator:
             return []
         return copy.deepcopy(predictions[-1].get("result") or [])
 
-    def submit(self, task_id, result):
+    def submit(self, task_id: int, result: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """Submits an annotation with the given result items."""
         response = self.session.post(
             "%s/api/tasks/%d/annotations/" % (self.url, task_id),
@@ -62,7 +69,7 @@ class LabelStudioAnnotator:
         response.raise_for_status()
         return response.json()
 
-    def save_draft(self, task_id, result):
+    def save_draft(self, task_id: int, result: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """Saves a draft (work in progress the editor keeps, not submitted)."""
         response = self.session.post(
             "%s/api/tasks/%d/drafts" % (self.url, task_id),
@@ -72,13 +79,13 @@ class LabelStudioAnnotator:
         response.raise_for_status()
         return response.json()
 
-    def delete_task(self, task_id):
+    def delete_task(self, task_id: int) -> None:
         """Deletes the task from its project (as "Delete tasks" in the UI)."""
         response = self.session.delete("%s/api/tasks/%d/" % (self.url, task_id), timeout=60)
         if response.status_code != 404:
             response.raise_for_status()
 
-    def project_exists(self, project_id):
+    def project_exists(self, project_id: int | str) -> bool:
         """Whether the project is still on the server."""
         response = self.session.get("%s/api/projects/%d/" % (self.url, int(project_id)), timeout=60)
         if response.status_code == 404:
@@ -86,7 +93,7 @@ class LabelStudioAnnotator:
         response.raise_for_status()
         return True
 
-    def skip(self, task_id):
+    def skip(self, task_id: int) -> dict[str, Any]:
         """Skips the task (a cancelled annotation)."""
         response = self.session.post(
             "%s/api/tasks/%d/annotations/" % (self.url, task_id),
@@ -97,7 +104,14 @@ class LabelStudioAnnotator:
         return response.json()
 
 
-def demo_edits(server, results, classes, rng):
+class LabelStudioDemoResults(Protocol):
+    """What :func:`demo_edits` reads of the demo run's results."""
+
+    @property
+    def uploaded_tasks(self) -> Mapping[int, str]: ...
+
+
+def demo_edits(server: DemoServer, results: LabelStudioDemoResults, classes: Sequence[str], rng: random.Random) -> None:
     """The demo's person (``python -m fo_annotation_backends.demo``): in
     every task of the run, starting from the pre-annotations, moves and
     relabels the first box (every 4th task), deletes the last box (the next),

@@ -10,6 +10,8 @@ Run one by hand::
     python -m fo_annotation_backends.testing.labelstudio_server --port 8080
 """
 
+from __future__ import annotations
+
 import argparse
 import contextlib
 import os
@@ -20,17 +22,23 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
+from io import BufferedWriter
+from typing import TYPE_CHECKING
 
 import requests
 
 from . import cache_dir
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 DEFAULT_USERNAME = "fiftyone@example.com"
 DEFAULT_PASSWORD = "fiftyone-local-password"
 DEFAULT_LEGACY_TOKEN = "fiftyone-local-legacy-token"
 
 
-def find_executable():
+def find_executable() -> str:
     """The ``label-studio`` executable: ``FOAB_LABEL_STUDIO_BIN``, the cached
     virtual environment, or the PATH."""
     candidates = [
@@ -47,7 +55,7 @@ def find_executable():
     )
 
 
-def free_port():
+def free_port() -> int:
     """A TCP port free on 127.0.0.1 right now."""
     with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -70,17 +78,21 @@ class LabelStudioServer:
             ``<data_dir>/server.log``)
     """
 
+    #: the server's output, open while it runs
+    _log: BufferedWriter | None
+    _log_offset: int
+
     def __init__(
         self,
-        data_dir=None,
-        document_root=None,
-        port=None,
-        username=DEFAULT_USERNAME,
-        password=DEFAULT_PASSWORD,
-        legacy_token=DEFAULT_LEGACY_TOKEN,
-        extra_env=None,
-        log_path=None,
-    ):
+        data_dir: str | None = None,
+        document_root: str | None = None,
+        port: int | None = None,
+        username: str = DEFAULT_USERNAME,
+        password: str = DEFAULT_PASSWORD,
+        legacy_token: str = DEFAULT_LEGACY_TOKEN,
+        extra_env: Mapping[str, str] | None = None,
+        log_path: str | None = None,
+    ) -> None:
         self.data_dir = os.path.abspath(data_dir or os.path.join(cache_dir(), "labelstudio-data"))
         self.document_root = os.path.abspath(document_root) if document_root else None
         self.port = port
@@ -89,21 +101,23 @@ class LabelStudioServer:
         self.legacy_token = legacy_token
         self.extra_env = dict(extra_env or {})
         self.log_path = log_path or os.path.join(self.data_dir, "server.log")
-        self.process = None
+        self.process: subprocess.Popen[bytes] | None = None
 
     @property
-    def url(self):
-        """The server URL."""
+    def url(self) -> str:
+        """The server URL (known once started, or when a port was given)."""
+        if self.port is None:
+            raise RuntimeError("the server has no port yet: start it first")
         return "http://127.0.0.1:%d" % self.port
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self.start()
         return self
 
-    def __exit__(self, *args):
+    def __exit__(self, *args: object) -> None:
         self.stop()
 
-    def start(self, timeout=240):
+    def start(self, timeout: float = 240) -> Self:
         """Starts the server and waits until it is healthy."""
         os.makedirs(self.data_dir, exist_ok=True)
         if self.port is None:
@@ -143,22 +157,20 @@ class LabelStudioServer:
             "--data-dir",
             self.data_dir,
         ]
-        self._log = open(self.log_path, "ab")
-        self._log_offset = self._log.tell()
-        self.process = subprocess.Popen(
+        self._log = log = open(self.log_path, "ab")
+        self._log_offset = log.tell()
+        self.process = process = subprocess.Popen(
             command,
             env=env,
-            stdout=self._log,
+            stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    "Label Studio exited with code %s; see %s" % (self.process.returncode, self.log_path)
-                )
+            if process.poll() is not None:
+                raise RuntimeError("Label Studio exited with code %s; see %s" % (process.returncode, self.log_path))
             actual = self._announced_port()
             if actual is not None and actual != self.port:
                 self.stop()
@@ -172,7 +184,7 @@ class LabelStudioServer:
         self.stop()
         raise RuntimeError("Label Studio did not become healthy in %ds; see %s" % (timeout, self.log_path))
 
-    def _announced_port(self):
+    def _announced_port(self) -> int | None:
         try:
             with open(self.log_path, "rb") as f:
                 f.seek(self._log_offset)
@@ -182,7 +194,7 @@ class LabelStudioServer:
         match = re.search(r"Starting development server at http://[\d.]+:(\d+)/", text)
         return int(match.group(1)) if match else None
 
-    def wait(self):
+    def wait(self) -> None:
         """Blocks until the server exits or Ctrl-C is pressed."""
         try:
             while self.process is not None and self.process.poll() is None:
@@ -190,7 +202,7 @@ class LabelStudioServer:
         except KeyboardInterrupt:
             pass
 
-    def stop(self, timeout=20):
+    def stop(self, timeout: float = 20) -> None:
         """Stops the server process group that :meth:`start` created."""
         process, self.process = self.process, None
         if process is not None and process.poll() is None:
@@ -209,10 +221,10 @@ class LabelStudioServer:
 
     # -- admin helpers (tests and demos) ------------------------------------
 
-    def _legacy_headers(self):
+    def _legacy_headers(self) -> dict[str, str]:
         return {"Authorization": "Token %s" % self.legacy_token}
 
-    def create_personal_access_token(self):
+    def create_personal_access_token(self) -> str:
         """A personal access token (JWT refresh token) for the admin.
 
         A Label Studio user has one token at a time and it cannot be read
@@ -237,7 +249,7 @@ class LabelStudioServer:
             f.write(token)
         return token
 
-    def set_legacy_tokens_enabled(self, enabled, personal_access_token):
+    def set_legacy_tokens_enabled(self, enabled: bool, personal_access_token: str) -> None:
         """Enables or disables legacy tokens for the organization."""
         access = requests.post(self.url + "/api/token/refresh/", json={"refresh": personal_access_token}, timeout=30)
         access.raise_for_status()
@@ -260,20 +272,20 @@ class LocalLabelStudio(LabelStudioServer):
     starting_message = "Starting a local Label Studio server (its first start migrates its database: ~40 s)..."
 
     @property
-    def api_key(self):
+    def api_key(self) -> str:
         """The admin user's legacy token."""
         return self.legacy_token
 
-    def describe(self):
+    def describe(self) -> str:
         """How to look at the server in a browser."""
         return "sign in as %s, password %s" % (self.username, self.password)
 
-    def stats(self):
+    def stats(self) -> None:
         """A real server counts nothing for us: always ``None``."""
         return None
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run a local Label Studio server on 127.0.0.1")
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--data-dir", default=None)

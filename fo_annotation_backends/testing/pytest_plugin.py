@@ -21,19 +21,27 @@ Importing this module is cheap: the emulators (and graphql-core) are
 imported when a fixture is first used.
 """
 
+from __future__ import annotations
+
 import secrets
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    from fo_annotation_backends.testing.fastlabel import FastLabelEmulator
+    from fo_annotation_backends.testing.kili import KiliEmulator
 
-def _start_kili_emulator():
+
+def _start_kili_emulator() -> KiliEmulator:
     from fo_annotation_backends.testing.kili import KiliEmulator
 
     return KiliEmulator(api_key="test-" + secrets.token_hex(12)).start()
 
 
 @pytest.fixture
-def kili_emulator():
+def kili_emulator() -> Iterator[KiliEmulator]:
     """A Kili emulator on 127.0.0.1 with a random API key, for one test."""
     emulator = _start_kili_emulator()
     try:
@@ -43,7 +51,7 @@ def kili_emulator():
 
 
 @pytest.fixture(scope="session")
-def kili_emulator_session():
+def kili_emulator_session() -> Iterator[KiliEmulator]:
     """A Kili emulator shared by every test of the session."""
     emulator = _start_kili_emulator()
     try:
@@ -52,14 +60,14 @@ def kili_emulator_session():
         emulator.stop()
 
 
-def _start_fastlabel_emulator(**kwargs):
+def _start_fastlabel_emulator(**kwargs: Any) -> FastLabelEmulator:
     from fo_annotation_backends.testing.fastlabel import FastLabelEmulator
 
     return FastLabelEmulator(api_key="test-" + secrets.token_hex(12), **kwargs).start()
 
 
 @pytest.fixture
-def fastlabel_emulator():
+def fastlabel_emulator() -> Iterator[FastLabelEmulator]:
     """A FastLabel emulator on 127.0.0.1 with a random API key, for one test."""
     emulator = _start_fastlabel_emulator()
     try:
@@ -69,7 +77,7 @@ def fastlabel_emulator():
 
 
 @pytest.fixture(scope="session")
-def fastlabel_emulator_session():
+def fastlabel_emulator_session() -> Iterator[FastLabelEmulator]:
     """A FastLabel emulator shared by every test of the session (no call
     budget)."""
     emulator = _start_fastlabel_emulator(max_calls=None)

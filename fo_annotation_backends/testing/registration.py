@@ -1,13 +1,17 @@
 """Registering an annotation backend with FiftyOne for a while (tests,
 notebooks, the demo)."""
 
+from __future__ import annotations
+
 import contextlib
+from collections.abc import Iterator
+from typing import Any
 
 import fiftyone as fo
 
 
 @contextlib.contextmanager
-def registered_backend(name, entry):
+def registered_backend(name: str, entry: dict[str, Any]) -> Iterator[str]:
     """Sets ``fo.annotation_config.backends[name] = entry`` inside the
     ``with`` block and puts back what was there after it.
 

@@ -8,12 +8,15 @@ the random key. The call budget defaults to FastLabel's documented limit,
 10,000 calls per 600 s; ``--max-calls 0`` or ``--no-limit`` removes it.
 """
 
+from __future__ import annotations
+
 import sys
+from collections.abc import Sequence
 
 from ..emulator_base import emulator_kwargs, main_parser, serve
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = main_parser("A local emulator of FastLabel's REST API (/v1/) on 127.0.0.1")
     parser.set_defaults(max_calls=10000, window_seconds=600.0)
     parser.add_argument("--no-limit", action="store_true", help="no call budget (same as --max-calls 0)")

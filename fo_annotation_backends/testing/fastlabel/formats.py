@@ -6,14 +6,28 @@ Every check raises :class:`FastLabelError` (an HTTP status and a message);
 nothing here touches the emulator's state.
 """
 
+from __future__ import annotations
+
 import base64
 import binascii
 import io
 import math
 import re
+import uuid
 import warnings
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import Any, TypeVar, cast
 
 from PIL import Image
+
+_T = TypeVar("_T")
+
+#: a decoded JSON value of a request, not checked yet (the checks here look at it)
+Json = Any
+#: a query string as ``parse_qs`` decodes it: ``{name: [values]}``
+Query = Mapping[str, list[str]]
+#: a record of the emulator's state (user, project, class, task): a JSON-like dict
+Record = dict[str, Any]
 
 #: project types whose tasks go through ``tasks/image``
 IMAGE_PROJECT_TYPES = (
@@ -95,7 +109,7 @@ _SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,99}$")
 class FastLabelError(Exception):
     """An error answered as ``{"message": ...}`` with an HTTP status."""
 
-    def __init__(self, message, status=400):
+    def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
@@ -104,17 +118,17 @@ class FastLabelError(Exception):
 # -- generic checks ------------------------------------------------------------------
 
 
-def is_number(value):
+def is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def require_dict(body, what="the body"):
+def require_dict(body: Json, what: str = "the body") -> dict[str, Any]:
     if not isinstance(body, dict):
         raise FastLabelError("%s must be a JSON object" % what)
     return body
 
 
-def check_keys(body, allowed, what):
+def check_keys(body: Iterable[str], allowed: Iterable[str], what: str) -> None:
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         raise FastLabelError(
@@ -122,21 +136,21 @@ def check_keys(body, allowed, what):
         )
 
 
-def required_string(body, key, what):
+def required_string(body: Mapping[str, Any], key: str, what: str) -> str:
     value = body.get(key)
     if not isinstance(value, str) or not value.strip():
         raise FastLabelError("%s: %s is required (a non-empty string)" % (what, key))
     return value
 
 
-def optional_string(body, key, what, default=None):
+def optional_string(body: Mapping[str, Any], key: str, what: str, default: str | None = None) -> str | None:
     value = body.get(key, default)
     if value is not None and not isinstance(value, str):
         raise FastLabelError("%s: %s must be a string" % (what, key))
     return value
 
 
-def check_slug(slug):
+def check_slug(slug: object) -> str:
     if not isinstance(slug, str) or not _SLUG.match(slug):
         raise FastLabelError(
             "slug %r is invalid: 1-100 characters, lowercase letters, digits, '-' or '_', starting with a letter or digit"
@@ -145,29 +159,29 @@ def check_slug(slug):
     return slug
 
 
-def check_color(color):
+def check_color(color: object) -> str:
     if not isinstance(color, str) or not _COLOR.match(color):
         raise FastLabelError("color %r is invalid: a hex color code like #ff0000" % (color,))
     return color.lower()
 
 
-def check_choice(value, choices, what):
+def check_choice(value: object, choices: Collection[_T], what: str) -> _T:
     if value not in choices:
         raise FastLabelError("%s %r is invalid (one of: %s)" % (what, value, ", ".join(str(c) for c in choices)))
-    return value
+    return cast(_T, value)  # one of the choices
 
 
-def check_priority(value):
+def check_priority(value: Json) -> int:
     if isinstance(value, bool) or value not in PRIORITIES:
         raise FastLabelError("priority %r is invalid (0 none, 10 low, 20 medium, 30 high)" % (value,))
     return int(value)
 
 
-def check_tags(tags, what="tags", limit=None):
+def check_tags(tags: object, what: str = "tags", limit: int | None = None) -> list[str]:
     """A list of tag names, duplicates dropped (first kept)."""
     if not isinstance(tags, list):
         raise FastLabelError("%s must be a list of strings" % what)
-    out = []
+    out: list[str] = []
     for tag in tags:
         if not isinstance(tag, str) or not tag.strip():
             raise FastLabelError("%s: every tag must be a non-empty string, not %r" % (what, tag))
@@ -180,10 +194,11 @@ def check_tags(tags, what="tags", limit=None):
     return out
 
 
-def check_metadatas(metadatas):
+def check_metadatas(metadatas: object) -> list[dict[str, Any]]:
     if not isinstance(metadatas, list):
         raise FastLabelError("metadatas must be a list of {key, value}")
-    out, seen = [], set()
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
     for item in metadatas:
         if not isinstance(item, dict) or not isinstance(item.get("key"), str) or not item["key"]:
             raise FastLabelError("metadatas: every item needs a string key, not %r" % (item,))
@@ -200,7 +215,7 @@ def check_metadatas(metadatas):
     return out
 
 
-def int_param(query, name, default, low, high=None):
+def int_param(query: Query, name: str, default: int, low: int, high: int | None = None) -> int:
     """An integer query parameter within ``[low, high]``."""
     values = query.get(name)
     if not values or values[-1] == "":
@@ -216,17 +231,39 @@ def int_param(query, name, default, low, high=None):
     return value
 
 
-def str_param(query, name):
+def str_param(query: Query, name: str) -> str | None:
     values = query.get(name)
     if not values or values[-1] == "":
         return None
     return values[-1]
 
 
+# -- ids, pages and answers ------------------------------------------------------------
+
+
+def new_id() -> str:
+    """A UUID4 string, as FastLabel's ids."""
+    return str(uuid.uuid4())
+
+
+def paginate(items: list[_T], query: Query, default_limit: int) -> list[_T]:
+    """The page of ``items`` the ``offset`` and ``limit`` parameters ask for."""
+    offset = int_param(query, "offset", 0, 0)
+    limit = int_param(query, "limit", default_limit, 1, MAX_LIMIT)
+    return items[offset : offset + limit]
+
+
+def public_fields(record: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
+    """A copy of a record without its internal (``_``) keys, with ``overrides``."""
+    out = {k: v for k, v in record.items() if not k.startswith("_")}
+    out.update(overrides)
+    return out
+
+
 # -- images --------------------------------------------------------------------------
 
 
-def decode_image(name, data, max_bytes):
+def decode_image(name: object, data: object, max_bytes: int) -> tuple[bytes, int, int, str]:
     """Checks a task's name and base64 ``file``; returns ``(bytes, width,
     height, content_type)``."""
     if not isinstance(name, str) or not name.strip():
@@ -259,23 +296,27 @@ def decode_image(name, data, max_bytes):
         raise FastLabelError("the image is too large to decode: %s" % e) from None
     except Exception as e:  # Pillow raises many kinds
         raise FastLabelError("file could not be decoded as a PNG or JPEG image (%s)" % type(e).__name__) from None
-    if image_format not in IMAGE_FORMATS:
+    content_type = IMAGE_FORMATS.get(image_format or "")
+    if content_type is None:
         raise FastLabelError("file is a %s image: supported formats are PNG and JPEG" % image_format)
     if width < 1 or height < 1:
         raise FastLabelError("the image is empty")
-    return raw, width, height, IMAGE_FORMATS[image_format]
+    return raw, width, height, content_type
 
 
 # -- class definitions ---------------------------------------------------------------
 
 
-def check_attribute_definitions(attributes, new_id, previous=None):
+def check_attribute_definitions(
+    attributes: object, new_id: Callable[[], str], previous: Iterable[Mapping[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """The attribute definitions of a class; an item with the ``id`` of one
     in ``previous`` keeps that id."""
     if not isinstance(attributes, list):
         raise FastLabelError("attributes must be a list")
     previous_ids = {a["id"] for a in previous or []}
-    out, keys = [], set()
+    out: list[dict[str, Any]] = []
+    keys: set[str] = set()
     for order, item in enumerate(attributes, 1):
         what = "attribute %d" % order
         require_dict(item, what)
@@ -292,8 +333,8 @@ def check_attribute_definitions(attributes, new_id, previous=None):
                 raise FastLabelError(
                     "attribute %r: a %s attribute needs options [{title, value}]" % (key, attribute_type)
                 )
-            values = set()
-            checked = []
+            values: set[str] = set()
+            checked: list[dict[str, str]] = []
             for option in options:
                 if not isinstance(option, dict):
                     raise FastLabelError("attribute %r: every option is {title, value}" % key)
@@ -314,12 +355,13 @@ def check_attribute_definitions(attributes, new_id, previous=None):
     return out
 
 
-def check_keypoint_definitions(keypoints, new_id):
+def check_keypoint_definitions(keypoints: object, new_id: Callable[[], str]) -> list[dict[str, Any]]:
     """The keypoints of a pose_estimation class: ``[{key, name, color?,
     edges: [keys]}]``."""
     if not isinstance(keypoints, list) or not keypoints:
         raise FastLabelError("a pose_estimation class needs keypoints [{key, name, edges}]")
-    out, keys = [], []
+    out: list[dict[str, Any]] = []
+    keys: list[str] = []
     for item in keypoints:
         require_dict(item, "keypoint")
         check_keys(item, ("id", "key", "name", "color", "edges", "value"), "keypoint")
@@ -347,7 +389,7 @@ def check_keypoint_definitions(keypoints, new_id):
     return out
 
 
-def check_max_area_count(value):
+def check_max_area_count(value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_AREA_COUNT:
@@ -360,7 +402,9 @@ def check_max_area_count(value):
 # -- attribute values ------------------------------------------------------------------
 
 
-def check_attribute_values(values, definitions, what):
+def check_attribute_values(
+    values: object, definitions: Iterable[Mapping[str, Any]], what: str
+) -> list[tuple[str, Json]]:
     """``[{key, value}]`` against a class's attribute definitions; returns
     ``[(key, value)]``."""
     if values is None:
@@ -368,12 +412,13 @@ def check_attribute_values(values, definitions, what):
     if not isinstance(values, list):
         raise FastLabelError("%s: attributes must be a list of {key, value}" % what)
     by_key = {d["key"]: d for d in definitions}
-    out, seen = [], set()
+    out: list[tuple[str, Json]] = []
+    seen: set[str] = set()
     for item in values:
         if not isinstance(item, dict):
             raise FastLabelError("%s: every attribute is {key, value}, not %r" % (what, item))
         check_keys(item, ("key", "value", "name", "type", "title", "id"), "%s attribute" % what)
-        key = item.get("key")
+        key: Json = item.get("key")  # checked below: one of the definitions' keys
         if key not in by_key:
             raise FastLabelError(
                 "%s: attribute key %r is not defined on the class (defined: %s)"
@@ -386,7 +431,7 @@ def check_attribute_values(values, definitions, what):
     return out
 
 
-def _attribute_value(value, definition, what):
+def _attribute_value(value: Json, definition: Mapping[str, Any], what: str) -> Json:
     kind, key = definition["type"], definition["key"]
     options = [o["value"] for o in definition["options"]]
     if kind == "text":
@@ -413,13 +458,13 @@ def _attribute_value(value, definition, what):
 # -- geometry ----------------------------------------------------------------------------
 
 
-def _flat(points, what):
+def _flat(points: object, what: str) -> list[float]:
     if not isinstance(points, list) or not all(is_number(v) for v in points):
         raise FastLabelError("%s: points must be a flat list of finite numbers" % what)
     return [v for v in points]
 
 
-def check_points(annotation_type, points, max_area_count, what):
+def check_points(annotation_type: str, points: object, max_area_count: int | None, what: str) -> list[Any]:
     """The ``points`` of an annotation of a type (``None`` when absent)."""
     if annotation_type in ("classification", "pose_estimation"):
         if points not in (None, []):
@@ -465,7 +510,7 @@ def check_points(annotation_type, points, max_area_count, what):
     raise FastLabelError("%s: unknown annotation type %r" % (what, annotation_type))
 
 
-def _segmentation(points, max_area_count, what):
+def _segmentation(points: object, max_area_count: int | None, what: str) -> list[Any]:
     shape = "segmentation points are a list of regions, each a list of closed flat rings [[[x1, y1, ..., x1, y1], ...], ...]"
     if not isinstance(points, list) or not points:
         raise FastLabelError("%s: %s" % (what, shape))
@@ -486,7 +531,9 @@ def _segmentation(points, max_area_count, what):
     return points
 
 
-def check_pose_keypoints(keypoints, definitions, what):
+def check_pose_keypoints(
+    keypoints: object, definitions: Iterable[Mapping[str, Any]], what: str
+) -> dict[str, list[float]]:
     """The ``keypoints`` of a pose_estimation annotation; returns ``{key:
     value}`` (``[x, y, v]`` or ``[]``)."""
     if keypoints is None:
@@ -494,12 +541,12 @@ def check_pose_keypoints(keypoints, definitions, what):
     if not isinstance(keypoints, list):
         raise FastLabelError("%s: keypoints must be a list of {key, value}" % what)
     keys = [d["key"] for d in definitions]
-    out = {}
+    out: dict[str, list[float]] = {}
     for item in keypoints:
         if not isinstance(item, dict):
             raise FastLabelError("%s: every keypoint is {key, value}" % what)
         check_keys(item, ("key", "value", "name", "edges", "id", "color"), "%s keypoint" % what)
-        key = item.get("key")
+        key: Json = item.get("key")  # checked below: one of the definitions' keys
         if key not in keys:
             raise FastLabelError("%s: keypoint %r is not defined on the class (%s)" % (what, key, ", ".join(keys)))
         if key in out:

@@ -92,12 +92,21 @@ operations are named by method and path template, e.g. ``"POST
 tasks/image"``, ``"GET tasks/image/{id}"``, ``"GET storage"``.
 """
 
+from __future__ import annotations
+
 import logging
+from collections.abc import Mapping
+from email.message import Message
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from ..emulator_base import Call, EmulatorServer, Response, json_response
-from .formats import FastLabelError, decode_image, require_dict
-from .state import IMAGE, IMAGE_CLASSIFICATION, SIGNATURE_PARAM, STORAGE_PREFIX, FastLabelState
+from ..emulator_base import Call, EmulatorServer, Request, Response, json_response
+from .formats import FastLabelError, Json, decode_image, require_dict
+from .state import FastLabelState
+from .state_tasks import IMAGE, IMAGE_CLASSIFICATION, SIGNATURE_PARAM, STORAGE_PREFIX, TaskKind
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
@@ -145,10 +154,15 @@ ROUTES = (
 #: every operation name the emulator counts
 OPERATIONS = tuple("%s %s" % (method, template) for method, template, _ in ROUTES) + ("GET storage", "other")
 
-_DELETED = object()
+
+class _Deleted:
+    """What a DELETE handler returns: answered ``delete_status`` with an empty body."""
 
 
-def _match(method, path):
+_DELETED = _Deleted()
+
+
+def _match(method: str, path: str) -> tuple[str, str, list[str]] | None:
     """``(operation, handler name, ids)`` of a path relative to ``/v1/``."""
     segments = path.split("/")
     for route_method, template, handler in ROUTES:
@@ -157,7 +171,7 @@ def _match(method, path):
         parts = template.split("/")
         if len(parts) != len(segments):
             continue
-        ids = []
+        ids: list[str] = []
         for part, segment in zip(parts, segments):
             if part == "{id}" and segment:
                 ids.append(unquote(segment))
@@ -168,7 +182,7 @@ def _match(method, path):
     return None
 
 
-def bearer_token(headers):
+def bearer_token(headers: Message) -> str | None:
     """The token of ``Authorization: Bearer <token>``, or ``None``."""
     scheme, _, token = (headers.get("Authorization") or "").strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -219,21 +233,21 @@ class FastLabelEmulator(EmulatorServer):
 
     def __init__(
         self,
-        api_key=None,
-        faults=None,
-        seed=0,
-        max_calls=10000,
-        window_seconds=600,
-        enforce_limit=True,
-        max_file_bytes=DEFAULT_MAX_FILE_BYTES,
-        tags_match="all",
-        delete_status=204,
-        annotation_order="created",
-        host="127.0.0.1",
-        port=0,
-        admin_name="Emulator Admin",
-        admin_email=DEFAULT_ADMIN_EMAIL,
-    ):
+        api_key: str | None = None,
+        faults: Mapping[str, Any] | None = None,
+        seed: int = 0,
+        max_calls: int | None = 10000,
+        window_seconds: float = 600,
+        enforce_limit: bool = True,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        tags_match: str = "all",
+        delete_status: int = 204,
+        annotation_order: str = "created",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        admin_name: str = "Emulator Admin",
+        admin_email: str = DEFAULT_ADMIN_EMAIL,
+    ) -> None:
         super().__init__(
             api_key=api_key,
             faults=faults,
@@ -261,14 +275,16 @@ class FastLabelEmulator(EmulatorServer):
             self.state.add_user(admin_name, admin_email, role="owner", slug="emulator-admin")
         )
 
-    def start(self):
+    def start(self) -> Self:
         super().start()
         self.state.base_url = self.base_url
         return self
 
     # -- Python helpers (tests) ------------------------------------------------------------
 
-    def add_user(self, name, email, role="member", slug=None):
+    def add_user(
+        self, name: str | None, email: str | None, role: str = "member", slug: str | None = None
+    ) -> dict[str, Any]:
         """Adds a workspace user (a possible ``assignee``); returns it as
         ``GET workspaces-users`` does (``userSlug`` is what tasks take)."""
         with self.state.lock:
@@ -277,14 +293,14 @@ class FastLabelEmulator(EmulatorServer):
             except FastLabelError as e:
                 raise ValueError(e.message) from None
 
-    def clear(self):
+    def clear(self) -> None:
         """Forgets every project, class, task and image (users stay)."""
         with self.state.lock:
             self.state.clear()
 
     # -- HTTP --------------------------------------------------------------------------------
 
-    def classify(self, request):
+    def classify(self, request: Request) -> Call:
         if request.path.startswith(API_PREFIX):
             match = _match(request.method, request.path[len(API_PREFIX) :])
             request.cache["route"] = match
@@ -294,7 +310,7 @@ class FastLabelEmulator(EmulatorServer):
             return Call(["GET storage"], limited=False)
         return Call(["other"], faultable=False, limited=False)
 
-    def handle(self, request, call):
+    def handle(self, request: Request, call: Call) -> Response:
         if call.operations == ("GET storage",):
             return self._image(request)
         if not request.path.startswith(API_PREFIX):
@@ -319,7 +335,7 @@ class FastLabelEmulator(EmulatorServer):
             return Response(self.delete_status, b"", content_type=None)
         return json_response(200, result)
 
-    def control(self, request, name):
+    def control(self, request: Request, name: str) -> Response | None:
         """``POST /_emulator/clear`` forgets every project; ``POST
         /_emulator/users`` ``{"name", "email", "role"?, "slug"?}`` adds a
         workspace user."""
@@ -334,7 +350,7 @@ class FastLabelEmulator(EmulatorServer):
             return json_response(200, user)
         return None
 
-    def _image(self, request):
+    def _image(self, request: Request) -> Response:
         signature = (request.query.get(SIGNATURE_PARAM) or [""])[-1]
         with self.state.lock:
             found = self.state.image_of(request.path, signature)
@@ -347,147 +363,147 @@ class FastLabelEmulator(EmulatorServer):
 
     # -- handlers (request, body, *ids) -> result, or _DELETED ---------------------------------
 
-    def _create_project(self, request, body):
+    def _create_project(self, request: Request, body: Json) -> str:
         with self.state.lock:
             return self.state.create_project(body)
 
-    def _list_projects(self, request, body):
+    def _list_projects(self, request: Request, body: Json) -> list[dict[str, Any]]:
         with self.state.lock:
             return self.state.list_projects(request.query)
 
-    def _project_id_slug_map(self, request, body):
+    def _project_id_slug_map(self, request: Request, body: Json) -> dict[str, str]:
         with self.state.lock:
             return self.state.id_slug_map(request.query)
 
-    def _find_project(self, request, body, project_id):
+    def _find_project(self, request: Request, body: Json, project_id: str) -> dict[str, Any]:
         with self.state.lock:
             return dict((k, v) for k, v in self.state.project(project_id).items() if not k.startswith("_"))
 
-    def _update_project(self, request, body, project_id):
+    def _update_project(self, request: Request, body: Json, project_id: str) -> dict[str, Any]:
         with self.state.lock:
             return self.state.update_project(project_id, body)
 
-    def _delete_project(self, request, body, project_id):
+    def _delete_project(self, request: Request, body: Json, project_id: str) -> _Deleted:
         with self.state.lock:
             self.state.delete_project(project_id)
         return _DELETED
 
-    def _create_class(self, request, body):
+    def _create_class(self, request: Request, body: Json) -> str:
         with self.state.lock:
             return self.state.create_class(body)
 
-    def _create_classification_class(self, request, body):
+    def _create_classification_class(self, request: Request, body: Json) -> str:
         with self.state.lock:
             return self.state.create_classification_class(body)
 
-    def _list_classes(self, request, body):
+    def _list_classes(self, request: Request, body: Json) -> list[dict[str, Any]]:
         with self.state.lock:
             return self.state.list_classes(request.query)
 
-    def _find_class(self, request, body, class_id):
+    def _find_class(self, request: Request, body: Json, class_id: str) -> dict[str, Any]:
         with self.state.lock:
             return self.state.public_class(self.state.annotation_class(class_id))
 
-    def _update_class(self, request, body, class_id):
+    def _update_class(self, request: Request, body: Json, class_id: str) -> dict[str, Any]:
         with self.state.lock:
             return self.state.update_class(class_id, body)
 
-    def _update_classification_class(self, request, body, class_id):
+    def _update_classification_class(self, request: Request, body: Json, class_id: str) -> dict[str, Any]:
         with self.state.lock:
             return self.state.update_class(class_id, body, classification=True)
 
-    def _delete_class(self, request, body, class_id):
+    def _delete_class(self, request: Request, body: Json, class_id: str) -> _Deleted:
         with self.state.lock:
             self.state.delete_class(class_id)
         return _DELETED
 
-    def _create_task(self, body, kind):
+    def _create_task(self, body: Json, kind: TaskKind) -> str:
         require_dict(body)
         # decoded before taking the lock: a big image does not hold others up
         image = decode_image(body.get("name"), body.get("file"), self.max_file_bytes)
         with self.state.lock:
             return self.state.create_task(kind, body, image)
 
-    def _create_image_task(self, request, body):
+    def _create_image_task(self, request: Request, body: Json) -> str:
         return self._create_task(body, IMAGE)
 
-    def _create_classification_task(self, request, body):
+    def _create_classification_task(self, request: Request, body: Json) -> str:
         return self._create_task(body, IMAGE_CLASSIFICATION)
 
-    def _ordered(self, task):
+    def _ordered(self, task: dict[str, Any]) -> dict[str, Any]:
         """An image task answer with its annotations in ``annotation_order``."""
         if self.annotation_order == "reversed":
             task["annotations"] = task["annotations"][::-1]
         return task
 
-    def _list_image_tasks(self, request, body):
+    def _list_image_tasks(self, request: Request, body: Json) -> list[dict[str, Any]]:
         with self.state.lock:
             return [self._ordered(t) for t in self.state.list_tasks(IMAGE, request.query)]
 
-    def _list_classification_tasks(self, request, body):
+    def _list_classification_tasks(self, request: Request, body: Json) -> list[dict[str, Any]]:
         with self.state.lock:
             return self.state.list_tasks(IMAGE_CLASSIFICATION, request.query)
 
-    def _find_image_task(self, request, body, task_id):
+    def _find_image_task(self, request: Request, body: Json, task_id: str) -> dict[str, Any]:
         with self.state.lock:
             return self._ordered(self.state.public_task(self.state.task(task_id, IMAGE)))
 
-    def _find_classification_task(self, request, body, task_id):
+    def _find_classification_task(self, request: Request, body: Json, task_id: str) -> dict[str, Any]:
         with self.state.lock:
             return self.state.public_task(self.state.task(task_id, IMAGE_CLASSIFICATION))
 
-    def _update_image_task(self, request, body, task_id):
+    def _update_image_task(self, request: Request, body: Json, task_id: str) -> dict[str, Any]:
         with self.state.lock:
             return self._ordered(self.state.update_task(task_id, body, IMAGE))
 
-    def _update_classification_task(self, request, body, task_id):
+    def _update_classification_task(self, request: Request, body: Json, task_id: str) -> dict[str, Any]:
         with self.state.lock:
             return self.state.update_task(task_id, body, IMAGE_CLASSIFICATION)
 
-    def _update_task(self, request, body, task_id):
+    def _update_task(self, request: Request, body: Json, task_id: str) -> dict[str, Any]:
         with self.state.lock:
             return self.state.update_task(task_id, body)
 
-    def _delete_task(self, request, body, task_id):
+    def _delete_task(self, request: Request, body: Json, task_id: str) -> _Deleted:
         with self.state.lock:
             self.state.delete_task(task_id)
         return _DELETED
 
-    def _delete_task_annotations(self, request, body, task_id):
+    def _delete_task_annotations(self, request: Request, body: Json, task_id: str) -> _Deleted:
         with self.state.lock:
             self.state.delete_task_annotations(task_id)
         return _DELETED
 
-    def _count_tasks(self, request, body):
+    def _count_tasks(self, request: Request, body: Json) -> int:
         with self.state.lock:
             return self.state.count_tasks(request.query)
 
-    def _task_id_name_map(self, request, body):
+    def _task_id_name_map(self, request: Request, body: Json) -> dict[str, str]:
         with self.state.lock:
             return self.state.task_id_name_map(request.query)
 
-    def _add_tags(self, request, body):
+    def _add_tags(self, request: Request, body: Json) -> dict[str, int]:
         with self.state.lock:
             return self.state.update_tags(body, add=True)
 
-    def _remove_tags(self, request, body):
+    def _remove_tags(self, request: Request, body: Json) -> dict[str, int]:
         with self.state.lock:
             return self.state.update_tags(body, add=False)
 
-    def _list_users(self, request, body):
+    def _list_users(self, request: Request, body: Json) -> list[dict[str, Any]]:
         with self.state.lock:
             return self.state.list_users(request.query)
 
-    def _create_user(self, request, body):
+    def _create_user(self, request: Request, body: Json) -> dict[str, Any]:
         with self.state.lock:
             return self.state.create_user(body)
 
-    def _update_user(self, request, body):
+    def _update_user(self, request: Request, body: Json) -> dict[str, Any]:
         with self.state.lock:
             return self.state.update_user(body)
 
 
-def _error(status, message):
+def _error(status: int, message: str) -> Response:
     return json_response(status, {"message": message})
 
 

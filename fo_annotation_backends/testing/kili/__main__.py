@@ -6,12 +6,15 @@ The first line of stdout is the GraphQL URL alone; with no ``--api-key`` the
 second line gives the random key.
 """
 
+from __future__ import annotations
+
 import sys
+from collections.abc import Sequence
 
 from ..emulator_base import emulator_kwargs, main_parser, serve
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     parser = main_parser("A local emulator of Kili's API (GraphQL and upload bucket) on 127.0.0.1")
     parser.add_argument("--max-page-size", type=int, default=500, help="largest `first` of a list query")
     parser.add_argument("--admin-email", default="emulator-admin@kili.local", help="email of the API key's user")

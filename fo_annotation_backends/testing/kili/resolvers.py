@@ -6,9 +6,13 @@ stored (``Asset.labels``, ``Label.isLatestLabelForUser``...) have resolvers of
 their own. The executor holds the state lock for the whole request.
 """
 
+from __future__ import annotations
+
 import os
 import threading
 import urllib.request
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from graphql import (
     DirectiveLocation,
@@ -16,12 +20,21 @@ from graphql import (
     GraphQLDirective,
     GraphQLError,
     GraphQLIncludeDirective,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLSchema,
     GraphQLSkipDirective,
     GraphQLSpecifiedByDirective,
+    ValueNode,
     build_schema,
 )
 
-from .rules import KiliError, image_resolution, paginate
+from .rules import KiliError, Record, image_resolution, paginate
+
+if TYPE_CHECKING:
+    from .state import KiliState, Outcome
+
+_T = TypeVar("_T")
 
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema.graphql")
 
@@ -33,102 +46,110 @@ MAX_REMOTE_MEDIA_BYTES = 64 * 1024 * 1024
 class Context:
     """What resolvers see as ``info.context``."""
 
-    def __init__(self, state, viewer, max_page_size, resolve_remote_media=True):
+    def __init__(self, state: KiliState, viewer: Record, max_page_size: int, resolve_remote_media: bool = True) -> None:
         self.state = state
         self.viewer = viewer
         self.max_page_size = max_page_size
         self.resolve_remote_media = resolve_remote_media
 
 
-def _page(info, items, first, skip):
+class Info(Protocol):
+    """The ``info`` of a resolver as ours read it: a ``GraphQLResolveInfo``
+    whose ``context`` is a :class:`Context`."""
+
+    @property
+    def context(self) -> Context: ...
+
+
+def _page(info: Info, items: list[_T], first: int, skip: int) -> list[_T]:
     return paginate(items, first, skip, info.context.max_page_size)
 
 
 # -- users, keys, organization -------------------------------------------------
 
 
-def viewer(_, info):
+def viewer(_: object, info: Info) -> Record:
     return info.context.viewer
 
 
-def api_keys(_, info, where, first, skip):
+def api_keys(_: object, info: Info, where: Mapping[str, Any], first: int, skip: int) -> list[Record]:
     return _page(info, info.context.state.filter_api_keys(where, info.context.viewer), first, skip)
 
 
-def count_api_keys(_, info, where):
+def count_api_keys(_: object, info: Info, where: Mapping[str, Any]) -> int:
     return len(info.context.state.filter_api_keys(where, info.context.viewer))
 
 
-def users(_, info, where, first, skip):
+def users(_: object, info: Info, where: Mapping[str, Any], first: int, skip: int) -> list[Record]:
     return _page(info, info.context.state.filter_users(where), first, skip)
 
 
-def count_users(_, info, where):
+def count_users(_: object, info: Info, where: Mapping[str, Any]) -> int:
     return len(info.context.state.filter_users(where))
 
 
-def organizations(_, info, where, first, skip):
+def organizations(_: object, info: Info, where: Mapping[str, Any], first: int, skip: int) -> list[Record]:
     return _page(info, info.context.state.filter_organizations(where), first, skip)
 
 
-def count_organizations(_, info, where):
+def count_organizations(_: object, info: Info, where: Mapping[str, Any]) -> int:
     return len(info.context.state.filter_organizations(where))
 
 
-def create_user(_, info, data):
+def create_user(_: object, info: Info, data: Mapping[str, Any]) -> Record:
     return info.context.state.create_user(data)
 
 
-def user_organization(user, info):
+def user_organization(user: Record, info: Info) -> Record:
     return info.context.state.organization
 
 
-def user_name(user, info):
+def user_name(user: Record, info: Info) -> str:
     return ("%s %s" % (user["firstname"], user["lastname"])).strip() or user["email"]
 
 
-def api_key_user(record, info):
+def api_key_user(record: Record, info: Info) -> Record | None:
     return info.context.state.users.get(record["_user_id"])
 
 
 # -- projects ------------------------------------------------------------------
 
 
-def projects(_, info, where, first, skip):
+def projects(_: object, info: Info, where: Mapping[str, Any], first: int, skip: int) -> list[Record]:
     return _page(info, info.context.state.filter_projects(where), first, skip)
 
 
-def count_projects(_, info, where):
+def count_projects(_: object, info: Info, where: Mapping[str, Any]) -> int:
     return len(info.context.state.filter_projects(where))
 
 
-def create_project(_, info, data):
+def create_project(_: object, info: Info, data: Mapping[str, Any]) -> Record:
     return info.context.state.create_project(data, info.context.viewer)
 
 
-def update_project(_, info, data, where):
+def update_project(_: object, info: Info, data: Mapping[str, Any], where: Mapping[str, Any]) -> Record:
     return info.context.state.update_project(where, data)
 
 
-def delete_project_asynchronously(_, info, where):
+def delete_project_asynchronously(_: object, info: Info, where: Mapping[str, Any]) -> str:
     return info.context.state.delete_project(where)["id"]
 
 
-def delete_project(_, info, where):
+def delete_project(_: object, info: Info, where: Mapping[str, Any]) -> Record:
     return info.context.state.delete_project(where)
 
 
-def project_author(project, info):
+def project_author(project: Record, info: Info) -> Record | None:
     return info.context.state.users.get(project["_author_id"])
 
 
-def project_roles(project, info):
+def project_roles(project: Record, info: Info) -> list[Record]:
     state = info.context.state
     return [dict(role, user=state.users.get(role["_user_id"])) for role in project["roles"]]
 
 
-def _project_count(name):
-    def resolve(project, info):
+def _project_count(name: str) -> Callable[[Record, Info], int]:
+    def resolve(project: Record, info: Info) -> int:
         return info.context.state.project_counts(project).get(name, 0)
 
     return resolve
@@ -137,33 +158,33 @@ def _project_count(name):
 # -- assets --------------------------------------------------------------------
 
 
-def assets(_, info, where, first, skip):
+def assets(_: object, info: Info, where: Mapping[str, Any], first: int, skip: int) -> list[Record]:
     return _page(info, info.context.state.filter_assets(where), first, skip)
 
 
-def count_assets(_, info, where):
+def count_assets(_: object, info: Info, where: Mapping[str, Any]) -> int:
     return len(info.context.state.filter_assets(where))
 
 
-def count_asset_annotations(_, info, where):
+def count_asset_annotations(_: object, info: Info, where: Mapping[str, Any]) -> int:
     # the emulator keeps no separate annotation objects: one per label
     state = info.context.state
     return sum(len(a["_labels"]) for a in state.filter_assets(where))
 
 
-def filter_existing_assets(_, info, projectID, externalIDs):
+def filter_existing_assets(_: object, info: Info, projectID: str, externalIDs: list[str]) -> list[str]:
     return info.context.state.existing_external_ids(projectID, externalIDs)
 
 
-def create_upload_bucket_signed_urls(_, info, filePaths=None):
+def create_upload_bucket_signed_urls(_: object, info: Info, filePaths: list[str] | None = None) -> list[str]:
     return info.context.state.signed_urls(filePaths)
 
 
-def append_many_assets(_, info, data, where):
+def append_many_assets(_: object, info: Info, data: Mapping[str, Any], where: Mapping[str, Any]) -> list[Record]:
     state = info.context.state
     project, prepared = state.prepare_assets(data, where)
-    resolutions = {}
-    remote = {}
+    resolutions: dict[str, dict[str, int] | None] = {}
+    remote: dict[str, str] = {}
     for asset in prepared:
         if project["inputType"] not in ("IMAGE", "GEOSPATIAL") or not asset["content"]:
             continue
@@ -178,47 +199,49 @@ def append_many_assets(_, info, data, where):
     return state.add_assets(project["id"], prepared, resolutions)
 
 
-def update_properties_in_assets(_, info, where, data):
+def update_properties_in_assets(
+    _: object, info: Info, where: list[Mapping[str, Any]], data: list[Mapping[str, Any]]
+) -> list[Record]:
     return info.context.state.update_assets(where, data)
 
 
-def delete_assets(_, info, where):
+def delete_assets(_: object, info: Info, where: Mapping[str, Any]) -> Outcome:
     return info.context.state.delete_assets(where)
 
 
-def delete_many_from_dataset(_, info, where):
+def delete_many_from_dataset(_: object, info: Info, where: Mapping[str, Any]) -> Record | None:
     return info.context.state.delete_many_from_dataset(where)
 
 
-def add_assets_to_review(_, info, where):
+def add_assets_to_review(_: object, info: Info, where: Mapping[str, Any]) -> Outcome:
     return info.context.state.asset_action(where, "review")
 
 
-def send_assets_back_to_queue(_, info, where):
+def send_assets_back_to_queue(_: object, info: Info, where: Mapping[str, Any]) -> Outcome:
     return info.context.state.asset_action(where, "back_to_queue")
 
 
-def set_assets_priority(_, info, where, priority):
+def set_assets_priority(_: object, info: Info, where: Mapping[str, Any], priority: int) -> Outcome:
     return info.context.state.asset_action(where, "priority", priority)
 
 
-def asset_project(asset, info):
+def asset_project(asset: Record, info: Info) -> Record | None:
     return info.context.state.projects.get(asset["_project_id"])
 
 
-def asset_labels(asset, info):
+def asset_labels(asset: Record, info: Info) -> list[Record]:
     return info.context.state.asset_labels(asset)
 
 
-def asset_latest_label(asset, info):
+def asset_latest_label(asset: Record, info: Info) -> Record | None:
     return info.context.state.latest_label(asset)
 
 
-def asset_latest_labels(asset, info):
+def asset_latest_labels(asset: Record, info: Info) -> list[Record]:
     return info.context.state.latest_labels(asset)
 
 
-def asset_to_be_labeled_by(asset, info):
+def asset_to_be_labeled_by(asset: Record, info: Info) -> list[Record]:
     state = info.context.state
     users = []
     for name in asset["_to_be_labeled_by"]:
@@ -228,12 +251,12 @@ def asset_to_be_labeled_by(asset, info):
     return users
 
 
-def measure_remote_images(urls):
+def measure_remote_images(urls: Mapping[str, str]) -> dict[str, dict[str, int] | None]:
     """``{key: {width, height} or None}`` of images at http URLs, fetched in
     parallel; waits :data:`REMOTE_MEDIA_TIMEOUT` seconds at most in all."""
-    results = {}
+    results: dict[str, dict[str, int] | None] = {}
 
-    def fetch(key, url):
+    def fetch(key: str, url: str) -> None:
         try:
             with urllib.request.urlopen(url, timeout=REMOTE_MEDIA_TIMEOUT) as response:
                 data = response.read(MAX_REMOTE_MEDIA_BYTES)
@@ -255,36 +278,36 @@ def measure_remote_images(urls):
 # -- labels --------------------------------------------------------------------
 
 
-def labels(_, info, where, first, skip):
+def labels(_: object, info: Info, where: Mapping[str, Any], first: int, skip: int) -> list[Record]:
     return _page(info, info.context.state.filter_labels(where), first, skip)
 
 
-def count_labels(_, info, where):
+def count_labels(_: object, info: Info, where: Mapping[str, Any]) -> int:
     return len(info.context.state.filter_labels(where))
 
 
-def append_many_labels(_, info, data, where):
+def append_many_labels(_: object, info: Info, data: Mapping[str, Any], where: Mapping[str, Any]) -> list[Record]:
     return info.context.state.append_labels(data, where, info.context.viewer)
 
 
-def delete_labels(_, info, ids):
+def delete_labels(_: object, info: Info, ids: list[str]) -> list[str]:
     return info.context.state.delete_labels(ids)
 
 
-def label_author(label, info):
+def label_author(label: Record, info: Info) -> Record | None:
     return info.context.state.users.get(label["_author_id"])
 
 
-def label_asset(label, info):
+def label_asset(label: Record, info: Info) -> Record | None:
     return info.context.state.assets.get(label["assetId"])
 
 
-def label_reviewed(label, info):
+def label_reviewed(label: Record, info: Info) -> Record | None:
     return info.context.state.labels.get(label["_referenced_label_id"] or "")
 
 
-def _latest_of_author(types):
-    def resolve(label, info):
+def _latest_of_author(types: tuple[str, ...]) -> Callable[[Record, Info], bool]:
+    def resolve(label: Record, info: Info) -> bool:
         return info.context.state.is_latest_of_author(label, types)
 
     return resolve
@@ -292,7 +315,10 @@ def _latest_of_author(types):
 
 # -- the schema ----------------------------------------------------------------
 
-QUERY_RESOLVERS = {
+#: the resolvers of the root fields and of the object fields that are not stored
+Resolver = Callable[..., Any]
+
+QUERY_RESOLVERS: dict[str, Resolver] = {
     "viewer": viewer,
     "me": viewer,
     "apiKeys": api_keys,
@@ -312,7 +338,7 @@ QUERY_RESOLVERS = {
     "createUploadBucketSignedUrls": create_upload_bucket_signed_urls,
 }
 
-MUTATION_RESOLVERS = {
+MUTATION_RESOLVERS: dict[str, Resolver] = {
     "createUser": create_user,
     "createProject": create_project,
     "updatePropertiesInProject": update_project,
@@ -329,7 +355,7 @@ MUTATION_RESOLVERS = {
     "deleteLabels": delete_labels,
 }
 
-FIELD_RESOLVERS = {
+FIELD_RESOLVERS: dict[str, dict[str, Resolver]] = {
     "User": {"organization": user_organization, "name": user_name},
     "ApiKey": {"user": api_key_user},
     "ProjectUser": {},
@@ -359,7 +385,7 @@ FIELD_RESOLVERS = {
 }
 
 
-def _parse_page_size(value):
+def _parse_page_size(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise GraphQLError("PageSize must be an integer, not %r" % (value,))
     if value < 0:
@@ -367,10 +393,11 @@ def _parse_page_size(value):
     return value
 
 
-def _parse_page_size_literal(node, _variables=None):
+def _parse_page_size_literal(node: ValueNode, variables: dict[str, Any] | None = None) -> int:
+    value: Any = getattr(node, "value", None)  # a list or object literal has none
     try:
-        return _parse_page_size(int(node.value))
-    except (AttributeError, TypeError, ValueError):
+        return _parse_page_size(int(value))
+    except (TypeError, ValueError):
         raise GraphQLError("PageSize must be an integer") from None
 
 
@@ -395,15 +422,17 @@ _CLIENT_COMPATIBLE_DIRECTIVES = (
 )
 
 
-def load_sdl():
+def load_sdl() -> str:
     """The emulator's schema, as SDL text."""
     with open(SCHEMA_PATH, encoding="utf-8") as f:
         return f.read()
 
 
-def build_kili_schema(sdl=None):
+def build_kili_schema(sdl: str | None = None) -> GraphQLSchema:
     """The executable schema: the SDL with the resolvers attached."""
     schema = build_schema(sdl or load_sdl())
+    if schema.query_type is None or schema.mutation_type is None:
+        raise RuntimeError("the schema needs a Query and a Mutation type")
     for fields, resolvers in (
         (schema.query_type.fields, QUERY_RESOLVERS),
         (schema.mutation_type.fields, MUTATION_RESOLVERS),
@@ -414,14 +443,19 @@ def build_kili_schema(sdl=None):
         for name, resolve in resolvers.items():
             fields[name].resolve = resolve
     for type_name, resolvers in FIELD_RESOLVERS.items():
-        fields = schema.type_map[type_name].fields
+        object_type = schema.type_map[type_name]
+        if not isinstance(object_type, GraphQLObjectType):
+            raise RuntimeError("%s is not an object type of the schema" % type_name)
         for name, resolve in resolvers.items():
-            fields[name].resolve = resolve
+            object_type.fields[name].resolve = resolve
     schema.directives = _CLIENT_COMPATIBLE_DIRECTIVES
     page_size = schema.type_map["PageSize"]
-    page_size.parse_value = _parse_page_size
-    page_size.parse_literal = _parse_page_size_literal
-    page_size.serialize = int
+    if not isinstance(page_size, GraphQLScalarType):
+        raise RuntimeError("PageSize is not a scalar of the schema")
+    # graphql-core's way to implement a scalar of an SDL schema: set its methods
+    page_size.parse_value = _parse_page_size  # type: ignore[method-assign]
+    page_size.parse_literal = _parse_page_size_literal  # type: ignore[method-assign]
+    page_size.serialize = int  # type: ignore[method-assign, assignment]
     return schema
 
 

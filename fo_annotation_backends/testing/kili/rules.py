@@ -2,9 +2,20 @@
 types, errors answered with Kili's ``reason``, ids, timestamps, and the
 checks of filters, JSON fields and interfaces."""
 
+from __future__ import annotations
+
 import io
 import json
 import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional, TypeVar
+
+_T = TypeVar("_T")
+
+#: a record of the state (user, API key, project, asset, label): a JSON-like dict
+Record = dict[str, Any]
+#: a GraphQL ``...Where`` filter; ``None`` (or empty) filters nothing
+Where = Optional[Mapping[str, Any]]
 
 MAX_ASSETS_PER_CALL = 100
 MAX_LABELS_PER_CALL = 100
@@ -32,25 +43,25 @@ FAR_EXPIRY = "2099-12-31T23:59:59.000Z"
 class KiliError(Exception):
     """An error answered as a GraphQL error, with Kili's ``reason``."""
 
-    def __init__(self, message, reason="badRequest"):
+    def __init__(self, message: str, reason: str = "badRequest") -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason
 
 
-def new_id():
+def new_id() -> str:
     """A cuid-like id (25 lowercase alphanumerics starting with ``c``)."""
     return "c" + uuid.uuid4().hex[:24]
 
 
-def given(where, key):
+def given(where: Where, key: str) -> Any:
     """A filter value, ``None`` when absent or null."""
     if not where:
         return None
     return where.get(key)
 
 
-def parse_json(text, what, reason, kind=dict):
+def parse_json(text: Any, what: str, reason: str, kind: type | None = dict) -> Any:
     """A JSON-string field decoded (``None`` when empty); ``KiliError``
     with ``reason`` when it is not JSON of ``kind``."""
     if text is None or text == "":
@@ -66,7 +77,7 @@ def parse_json(text, what, reason, kind=dict):
     return value
 
 
-def in_range(value, low, high):
+def in_range(value: Any, low: Any, high: Any) -> bool:
     """Whether ``value`` is within the optional bounds (no value fails any
     bound)."""
     if low is None and high is None:
@@ -76,13 +87,13 @@ def in_range(value, low, high):
     return (low is None or value >= low) and (high is None or value <= high)
 
 
-def check_mark(value, name):
+def check_mark(value: float | None, name: str) -> None:
     """Refuses a consensus/honeypot mark outside [0, 1]."""
     if value is not None and not 0 <= value <= 1:
         raise KiliError("%s must be between 0 and 1, not %r" % (name, value), "invalidMark")
 
 
-def unsupported(where, keys, what):
+def unsupported(where: Where, keys: Iterable[str], what: str) -> None:
     """Refuses the filters of ``where`` the emulator does not implement."""
     for key in keys:
         value = given(where, key)
@@ -90,7 +101,7 @@ def unsupported(where, keys, what):
             raise KiliError("the emulator does not support the %s filter %r" % (what, key), "unsupportedFilter")
 
 
-def paginate(items, first, skip, max_page_size):
+def paginate(items: list[_T], first: int | None, skip: int | None, max_page_size: int) -> list[_T]:
     """``items[skip:skip + first]`` after checking both against the limits."""
     if first is None or first < 0:
         raise KiliError("first must be a non-negative integer", "invalidPagination")
@@ -102,7 +113,7 @@ def paginate(items, first, skip, max_page_size):
     return items[skip : skip + first]
 
 
-def status_after(status, label_type):
+def status_after(status: str, label_type: str) -> str:
     """An asset's status after a label of ``label_type`` (workflow V1)."""
     if label_type == "DEFAULT":
         return "LABELED"
@@ -113,7 +124,7 @@ def status_after(status, label_type):
     return status
 
 
-def check_interface(text):
+def check_interface(text: Any) -> dict[str, Any]:
     """The decoded jsonInterface of a project, checked (jobs with an
     ``mlTask``)."""
     interface = parse_json(text, "jsonInterface", "invalidJsonInterface")
@@ -128,7 +139,7 @@ def check_interface(text):
     return interface
 
 
-def check_response_jobs(project, response, index):
+def check_response_jobs(project: Mapping[str, Any], response: Mapping[str, Any], index: int) -> None:
     """Refuses a jsonResponse that answers jobs the project does not have."""
     if project["inputType"] in FRAME_KEYED_INPUT_TYPES:
         return
@@ -141,7 +152,7 @@ def check_response_jobs(project, response, index):
             )
 
 
-def metadata_matches(metadata, where):
+def metadata_matches(metadata: Mapping[str, Any], where: Mapping[str, Any]) -> bool:
     """Whether ``jsonMetadata`` passes a ``metadata`` filter (values, or
     ``{gte, lte}`` bounds)."""
     for key, wanted in where.items():
@@ -159,7 +170,7 @@ def metadata_matches(metadata, where):
     return True
 
 
-def image_resolution(data):
+def image_resolution(data: bytes) -> dict[str, int] | None:
     """``{width, height}`` of image bytes, or ``None`` when Pillow cannot
     read them."""
     try:
@@ -172,7 +183,7 @@ def image_resolution(data):
     return {"width": int(width), "height": int(height)}
 
 
-def dates_match(obj, where):
+def dates_match(obj: Mapping[str, Any], where: Where) -> bool:
     """Whether ``obj``'s ``createdAt``/``updatedAt`` pass the ``...Gte``/``...Lte`` bounds of ``where``."""
     for field in ("createdAt", "updatedAt"):
         if not in_range(obj[field], given(where, field + "Gte"), given(where, field + "Lte")):

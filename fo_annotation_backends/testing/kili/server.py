@@ -45,25 +45,34 @@ key); the full URL is the asset content. A GET serves the bytes with a valid
 signature or with an API key.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
 import logging
 import threading
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
-from graphql import GraphQLError, OperationType, execute, parse, validate
+from graphql import GraphQLError, GraphQLSchema, OperationType, execute_sync, parse, validate
 from graphql.language import (
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     InlineFragmentNode,
     OperationDefinitionNode,
+    SelectionSetNode,
 )
 
 from ... import __version__
-from ..emulator_base import Call, EmulatorServer, Response, json_response, presented_key
+from ..emulator_base import Call, EmulatorServer, Request, Response, json_response, presented_key
 from .resolvers import Context, build_kili_schema, load_sdl
-from .rules import STORAGE_PREFIX, KiliError, new_id
+from .rules import STORAGE_PREFIX, KiliError, Record, new_id
 from .state import KiliState
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
@@ -76,11 +85,11 @@ _SDL = load_sdl()
 #: what ``/version`` answers: changes with the schema, so SDK caches follow it
 VERSION = "%s-emulator-%s" % (__version__, hashlib.sha1(_SDL.encode("utf-8")).hexdigest()[:8])
 
-_schema = None
+_schema: GraphQLSchema | None = None
 _schema_lock = threading.Lock()
 
 
-def _kili_schema():
+def _kili_schema() -> GraphQLSchema:
     global _schema
     with _schema_lock:
         if _schema is None:
@@ -88,7 +97,7 @@ def _kili_schema():
         return _schema
 
 
-def _error(message, reason, code="OPERATION_RESOLUTION_FAILURE"):
+def _error(message: str, reason: str, code: str = "OPERATION_RESOLUTION_FAILURE") -> dict[str, Any]:
     return {"message": message, "extensions": {"code": code, "context": {"reason": reason}}}
 
 
@@ -125,18 +134,18 @@ class KiliEmulator(EmulatorServer):
 
     def __init__(
         self,
-        api_key=None,
-        faults=None,
-        seed=0,
-        max_calls=None,
-        window_seconds=60,
-        max_page_size=500,
-        enforce_limit=True,
-        host="127.0.0.1",
-        port=0,
-        admin_email=DEFAULT_ADMIN_EMAIL,
-        resolve_remote_media=True,
-    ):
+        api_key: str | None = None,
+        faults: Mapping[str, Any] | None = None,
+        seed: int = 0,
+        max_calls: int | None = None,
+        window_seconds: float = 60,
+        max_page_size: int = 500,
+        enforce_limit: bool = True,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        admin_email: str = DEFAULT_ADMIN_EMAIL,
+        resolve_remote_media: bool = True,
+    ) -> None:
         super().__init__(
             api_key=api_key,
             faults=faults,
@@ -154,17 +163,25 @@ class KiliEmulator(EmulatorServer):
         self.schema = _kili_schema()
         self.state = KiliState()
         self.admin = self.state.add_user(admin_email, "Emulator", "Admin", api_key=self.api_key, role="ADMIN")
-        self._documents = {}
+        #: query text -> (parsed document, validation errors once validated)
+        self._documents: dict[str, tuple[DocumentNode, list[dict[str, Any]] | None]] = {}
         self._documents_lock = threading.Lock()
 
-    def start(self):
+    def start(self) -> Self:
         super().start()
         self.state.base_url = self.base_url
         return self
 
     # -- Python helpers (tests, simulated annotators) --------------------------
 
-    def create_user(self, email, firstname="", lastname="", api_key=None, role="USER"):
+    def create_user(
+        self,
+        email: str | None,
+        firstname: str | None = "",
+        lastname: str | None = "",
+        api_key: str | bool | None = None,
+        role: str = "USER",
+    ) -> dict[str, Any]:
         """Creates a user, with an API key of its own if ``api_key`` is given
         (``True``: a random one); returns ``{id, email, ..., "apiKey"}``."""
         if api_key is True:
@@ -173,7 +190,9 @@ class KiliEmulator(EmulatorServer):
             user = self.state.add_user(email, firstname, lastname, api_key=api_key or None, role=role)
             return _public(user, apiKey=api_key or None)
 
-    def execute(self, query, variables=None, api_key=None):
+    def execute(
+        self, query: str, variables: Mapping[str, Any] | None = None, api_key: str | None = None
+    ) -> dict[str, Any]:
         """Runs a GraphQL document in-process (not counted, never faulted) as
         the user of ``api_key`` (default: the admin); returns the response
         body (``{"data": ...}`` or ``{"data": None, "errors": [...]}``)."""
@@ -183,7 +202,7 @@ class KiliEmulator(EmulatorServer):
             raise ValueError("unknown API key")
         return self._run_graphql({"query": query, "variables": variables or {}}, viewer)
 
-    def list_projects(self):
+    def list_projects(self) -> list[dict[str, Any]]:
         """Every project (public fields, ``jsonInterface`` decoded)."""
         with self.state.lock:
             return [
@@ -195,7 +214,7 @@ class KiliEmulator(EmulatorServer):
                 for p in self.state.projects.values()
             ]
 
-    def list_assets(self, project_id):
+    def list_assets(self, project_id: str) -> list[dict[str, Any]]:
         """The project's assets in creation order (``jsonMetadata`` decoded,
         ``labels`` as in :meth:`list_labels`)."""
         with self.state.lock:
@@ -212,13 +231,13 @@ class KiliEmulator(EmulatorServer):
                 )
             return out
 
-    def list_labels(self, project_id):
+    def list_labels(self, project_id: str) -> list[dict[str, Any]]:
         """The project's labels in creation order (``jsonResponse`` decoded,
         ``author`` as ``{id, email}``)."""
         with self.state.lock:
             return [self._label(label) for label in self.state.filter_labels({"project": {"id": project_id}})]
 
-    def _label(self, label):
+    def _label(self, label: Record) -> dict[str, Any]:
         author = self.state.users.get(label["_author_id"]) or {}
         return _public(
             label,
@@ -227,8 +246,14 @@ class KiliEmulator(EmulatorServer):
         )
 
     def add_label(
-        self, asset_id, json_response, label_type="DEFAULT", author_id=None, model_name=None, seconds_to_label=None
-    ):
+        self,
+        asset_id: str,
+        json_response: Mapping[str, Any],
+        label_type: str = "DEFAULT",
+        author_id: str | None = None,
+        model_name: str | None = None,
+        seconds_to_label: float | None = None,
+    ) -> dict[str, Any]:
         """Adds one label as a person (or a model) would; returns it."""
         data = {
             "labelType": label_type,
@@ -245,12 +270,12 @@ class KiliEmulator(EmulatorServer):
         with self.state.lock:
             return self._label(self.state.append_labels(data, {}, self.admin)[0])
 
-    def stored_content(self, path):
+    def stored_content(self, path: str) -> tuple[bytes, str] | None:
         """``(bytes, content_type)`` stored at a bucket path, or ``None``."""
         with self.state.lock:
             return self.state.storage.get(path)
 
-    def clear(self):
+    def clear(self) -> None:
         """Forgets every project, asset, label and stored file (users and
         keys stay)."""
         with self.state.lock:
@@ -258,7 +283,7 @@ class KiliEmulator(EmulatorServer):
 
     # -- HTTP ------------------------------------------------------------------
 
-    def classify(self, request):
+    def classify(self, request: Request) -> Call:
         path = request.path
         if path == GRAPHQL_PATH and request.method == "POST":
             names, mutation = self._operations(request)
@@ -271,7 +296,7 @@ class KiliEmulator(EmulatorServer):
             return Call(["storage_get"], limited=False)
         return Call(["other"], faultable=False, limited=False)
 
-    def handle(self, request, call):
+    def handle(self, request: Request, call: Call) -> Response:
         path = request.path
         if path == GRAPHQL_PATH:
             if request.method != "POST":
@@ -283,7 +308,7 @@ class KiliEmulator(EmulatorServer):
             return self._storage(request)
         return json_response(404, {"message": "not found: %s %s" % (request.method, path)})
 
-    def control(self, request, name):
+    def control(self, request: Request, name: str) -> Response | None:
         """``POST /_emulator/users`` ``{"email", "firstname", "lastname",
         "api_key"}`` creates a user; ``POST /_emulator/clear`` forgets every
         project."""
@@ -301,11 +326,11 @@ class KiliEmulator(EmulatorServer):
             return json_response(200, {"cleared": True})
         return None
 
-    def _viewer(self, request):
+    def _viewer(self, request: Request) -> Record | None:
         with self.state.lock:
             return self.state.user_by_key(presented_key(request.headers))
 
-    def _graphql(self, request):
+    def _graphql(self, request: Request) -> Response:
         viewer = self._viewer(request)
         if viewer is None:
             # with "errors", clients fail at once rather than retry a 401
@@ -318,18 +343,18 @@ class KiliEmulator(EmulatorServer):
             return json_response(200, {"data": None, "errors": [_error("the body is not JSON", "invalidBody")]})
         return json_response(200, self._run_graphql(body, viewer))
 
-    def _run_graphql(self, body, viewer):
+    def _run_graphql(self, body: object, viewer: Record) -> dict[str, Any]:
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             return {"data": None, "errors": [_error("the body needs a query string", "invalidBody")]}
         variables = body.get("variables") or {}
         if not isinstance(variables, dict):
             return {"data": None, "errors": [_error("variables must be an object", "invalidBody")]}
         document, errors = self._document(body["query"])
-        if errors:
+        if errors or document is None:
             return {"data": None, "errors": errors}
         context = Context(self.state, viewer, self.max_page_size, self.resolve_remote_media)
         with self.state.lock:
-            result = execute(
+            result = execute_sync(
                 self.schema,
                 document,
                 context_value=context,
@@ -340,12 +365,12 @@ class KiliEmulator(EmulatorServer):
             return {"data": None, "errors": [_format_error(e) for e in result.errors]}
         return {"data": result.data}
 
-    def _document(self, query):
+    def _document(self, query: str) -> tuple[DocumentNode | None, list[dict[str, Any]]]:
         """The parsed and validated document (cached), or its errors."""
         document = self._parsed(query)
         if document is None:
             try:
-                parse(query)
+                document = parse(query)
             except GraphQLError as e:
                 return None, [_format_error(e, "GRAPHQL_PARSE_FAILED")]
         with self._documents_lock:
@@ -356,7 +381,7 @@ class KiliEmulator(EmulatorServer):
                 self._documents[query] = (document, errors)
         return document, errors
 
-    def _parsed(self, query):
+    def _parsed(self, query: str) -> DocumentNode | None:
         """The parsed document (cached), ``None`` when it does not parse."""
         with self._documents_lock:
             cached = self._documents.get(query)
@@ -372,7 +397,7 @@ class KiliEmulator(EmulatorServer):
             self._documents.setdefault(query, (document, None))
         return document
 
-    def _operations(self, request):
+    def _operations(self, request: Request) -> tuple[list[str], bool]:
         """The root fields a GraphQL request runs, and whether it mutates."""
         try:
             body = request.json()
@@ -388,11 +413,11 @@ class KiliEmulator(EmulatorServer):
         if len(operations) != 1:
             return ["<invalid>"], False
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-        names = []
+        names: list[str] = []
         _root_fields(operations[0].selection_set, fragments, names, set())
         return names or ["<invalid>"], operations[0].operation == OperationType.MUTATION
 
-    def _storage(self, request):
+    def _storage(self, request: Request) -> Response:
         path_and_ok = self.state.storage_path_of(self.base_url + request.target)
         if path_and_ok is None:
             return json_response(404, {"message": "not found"})
@@ -413,7 +438,9 @@ class KiliEmulator(EmulatorServer):
         return Response(200, data, content_type=content_type)
 
 
-def _root_fields(selection_set, fragments, names, seen):
+def _root_fields(
+    selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode], names: list[str], seen: set[str]
+) -> None:
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
             names.append(selection.name.value)
@@ -426,7 +453,7 @@ def _root_fields(selection_set, fragments, names, seen):
                 _root_fields(fragments[name].selection_set, fragments, names, seen)
 
 
-def _format_error(error, code=None):
+def _format_error(error: GraphQLError, code: str | None = None) -> dict[str, Any]:
     original = getattr(error, "original_error", None)
     if isinstance(original, KiliError):
         body = _error(original.message, original.reason)
@@ -443,7 +470,7 @@ def _format_error(error, code=None):
     return body
 
 
-def _public(record, **overrides):
+def _public(record: Mapping[str, Any], **overrides: Any) -> dict[str, Any]:
     """A copy of a record without its internal keys."""
     out = {k: v for k, v in record.items() if not k.startswith("_")}
     out.update(overrides)

@@ -11,6 +11,8 @@ executor holds it for a whole request; the emulator's Python helpers take it
 themselves).
 """
 
+from __future__ import annotations
+
 import contextlib
 import hashlib
 import hmac
@@ -18,6 +20,8 @@ import json
 import re
 import secrets
 import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Literal, overload
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from ..emulator_base import Clock
@@ -30,6 +34,8 @@ from .rules import (
     STORAGE_PREFIX,
     URL_ONLY_INPUT_TYPES,
     KiliError,
+    Record,
+    Where,
     check_interface,
     check_mark,
     dates_match,
@@ -43,6 +49,11 @@ from .rules import (
 )
 from .state_labels import LabelsState
 
+#: what ``asset_action`` does: ``addAssetsToReview``, ``sendAssetsBackToQueue``, ``setAssetsPriority``
+AssetAction = Literal["review", "back_to_queue", "priority"]
+#: the answer of the asset actions: ``{"succeeded"/"declined"/"failed": [{assetId, externalId}]}``
+Outcome = dict[str, list[dict[str, Any]]]
+
 
 class KiliState(LabelsState):
     """Users, API keys, projects, assets, labels and stored files.
@@ -51,27 +62,28 @@ class KiliState(LabelsState):
         secret (None): the key that signs storage URLs (random by default)
     """
 
-    def __init__(self, secret=None):
+    def __init__(self, secret: str | None = None) -> None:
         self.lock = threading.Lock()
         self.clock = Clock()
         self.secret = (secret or secrets.token_hex(16)).encode("utf-8")
-        self.base_url = None  # set when the server starts
+        self.base_url: str | None = None  # set when the server starts
         self._seq = 0
-        self.organization = {
+        self.organization: Record = {
             "id": new_id(),
             "name": "Kili emulator",
             "license": {"uploadLocalData": True, "type": "ENTERPRISE", "expiryDate": FAR_EXPIRY},
             "createdAt": self.clock.now(),
         }
-        self.users = {}
-        self.api_keys = {}
-        self.projects = {}
-        self.assets = {}
-        self.labels = {}
-        self.storage = {}
+        self.users: dict[str, Record] = {}
+        self.api_keys: dict[str, Record] = {}
+        self.projects: dict[str, Record] = {}
+        self.assets: dict[str, Record] = {}
+        self.labels: dict[str, Record] = {}
+        #: bucket path -> (bytes, content type)
+        self.storage: dict[str, tuple[bytes, str]] = {}
 
     @contextlib.contextmanager
-    def unlocked(self):
+    def unlocked(self) -> Iterator[None]:
         """Releases :attr:`lock` for a slow step (the caller holds it)."""
         self.lock.release()
         try:
@@ -79,11 +91,11 @@ class KiliState(LabelsState):
         finally:
             self.lock.acquire()
 
-    def _next_seq(self):
+    def _next_seq(self) -> int:
         self._seq += 1
         return self._seq
 
-    def clear(self):
+    def clear(self) -> None:
         """Forgets projects, assets, labels and stored files (users stay)."""
         self.projects.clear()
         self.assets.clear()
@@ -92,7 +104,14 @@ class KiliState(LabelsState):
 
     # -- users and keys --------------------------------------------------------
 
-    def add_user(self, email, firstname="", lastname="", api_key=None, role="USER"):
+    def add_user(
+        self,
+        email: str | None,
+        firstname: str | None = "",
+        lastname: str | None = "",
+        api_key: str | None = None,
+        role: str | None = "USER",
+    ) -> Record:
         """Creates a user (and registers ``api_key`` for it, if given)."""
         email = (email or "").strip()
         if not email or "@" not in email:
@@ -117,7 +136,7 @@ class KiliState(LabelsState):
             self.add_api_key(user, api_key)
         return user
 
-    def add_api_key(self, user, key, name="emulator key"):
+    def add_api_key(self, user: Record, key: str, name: str = "emulator key") -> Record:
         """Registers an API key for a user."""
         if key in self.api_keys:
             raise KiliError("this API key is already registered", "apiKeyAlreadyExists")
@@ -134,21 +153,21 @@ class KiliState(LabelsState):
         self.api_keys[key] = record
         return record
 
-    def user_by_key(self, key):
+    def user_by_key(self, key: str | None) -> Record | None:
         """The user of an API key, or ``None``."""
         record = self.api_keys.get(key) if key else None
         if record is None or record["revoked"]:
             return None
         return self.users.get(record["_user_id"])
 
-    def user_by_email(self, email):
+    def user_by_email(self, email: str | None) -> Record | None:
         email = (email or "").strip().lower()
         for user in self.users.values():
             if user["email"] == email:
                 return user
         return None
 
-    def user_matches(self, user, where):
+    def user_matches(self, user: Record, where: Where) -> bool:
         if not where:
             return True
         if given(where, "id") is not None and user["id"] != where["id"]:
@@ -164,10 +183,10 @@ class KiliState(LabelsState):
             return False
         return True
 
-    def filter_users(self, where):
+    def filter_users(self, where: Where) -> list[Record]:
         return [u for u in self.users.values() if self.user_matches(u, where)]
 
-    def filter_api_keys(self, where, viewer):
+    def filter_api_keys(self, where: Mapping[str, Any], viewer: Record) -> list[Record]:
         """The viewer's keys matching ``where`` (a key is only seen by its user)."""
         out = []
         for record in self.api_keys.values():
@@ -183,7 +202,7 @@ class KiliState(LabelsState):
             out.append(record)
         return out
 
-    def filter_organizations(self, where):
+    def filter_organizations(self, where: Mapping[str, Any]) -> list[Record]:
         org = self.organization
         if given(where, "id") is not None and where["id"] != org["id"]:
             return []
@@ -192,13 +211,13 @@ class KiliState(LabelsState):
             return []
         return [org]
 
-    def create_user(self, data):
+    def create_user(self, data: Mapping[str, Any]) -> Record:
         """``createUser``: a user without an API key."""
         return self.add_user(
             data["email"], data.get("firstname"), data.get("lastname"), role=data.get("organizationRole") or "USER"
         )
 
-    def author_matches(self, user, names):
+    def author_matches(self, user: Record | None, names: Iterable[object]) -> bool:
         """Whether a user is designated in ``names`` (id, email, first name,
         last name or full name; case-insensitive)."""
         if user is None:
@@ -210,20 +229,27 @@ class KiliState(LabelsState):
 
     # -- projects --------------------------------------------------------------
 
-    def project(self, project_id, required=True):
+    @overload
+    def project(self, project_id: str | None, required: Literal[True] = ...) -> Record: ...
+    @overload
+    def project(self, project_id: str | None, required: bool) -> Record | None: ...
+
+    def project(self, project_id: str | None, required: bool = True) -> Record | None:
+        """The project of an id; ``KiliError`` (or ``None`` when not
+        ``required``) when there is none."""
         project = self.projects.get(project_id) if project_id else None
         if project is None and required:
             raise KiliError("project %s not found" % project_id, "projectNotFound")
         return project
 
-    def project_from_where(self, where):
+    def project_from_where(self, where: Where) -> Record:
         """The one project a ``ProjectWhere`` names by id."""
         project_id = given(where, "id")
         if project_id is None:
             raise KiliError("the project must be given by id", "projectNotFound")
         return self.project(project_id)
 
-    def create_project(self, data, author):
+    def create_project(self, data: Mapping[str, Any], author: Record) -> Record:
         title = (data.get("title") or "").strip()
         if not title:
             raise KiliError("a project needs a title", "invalidTitle")
@@ -268,7 +294,7 @@ class KiliState(LabelsState):
         self.projects[project["id"]] = project
         return project
 
-    def project_matches(self, project, where):
+    def project_matches(self, project: Record, where: Where) -> bool:
         if not where:
             return True
         if given(where, "id") is not None and project["id"] != where["id"]:
@@ -292,12 +318,12 @@ class KiliState(LabelsState):
         unsupported(where, ["tagIds"], "project")
         return True
 
-    def filter_projects(self, where):
+    def filter_projects(self, where: Where) -> list[Record]:
         return [p for p in self.projects.values() if self.project_matches(p, where)]
 
-    def update_project(self, where, data):
+    def update_project(self, where: Where, data: Mapping[str, Any]) -> Record:
         project = self.project_from_where(where)
-        changes = {}
+        changes: dict[str, Any] = {}
         for key, value in data.items():
             if value is None or key in ("author", "shouldRelaunchKpiComputation"):
                 continue
@@ -314,7 +340,7 @@ class KiliState(LabelsState):
         project["updatedAt"] = self.clock.now()
         return project
 
-    def delete_project(self, where):
+    def delete_project(self, where: Where) -> Record:
         project = self.project_from_where(where)
         for asset_id in list(project["_assets"]):
             self._delete_asset(self.assets[asset_id])
@@ -322,7 +348,7 @@ class KiliState(LabelsState):
         del self.projects[project["id"]]
         return project
 
-    def project_counts(self, project):
+    def project_counts(self, project: Record) -> dict[str, int]:
         statuses = [self.assets[a]["status"] for a in project["_assets"]]
         return {
             "numberOfAssets": len(statuses),
@@ -332,10 +358,10 @@ class KiliState(LabelsState):
 
     # -- storage ---------------------------------------------------------------
 
-    def sign(self, path):
+    def sign(self, path: str) -> str:
         return hmac.new(self.secret, path.encode("utf-8"), hashlib.sha256).hexdigest()
 
-    def signed_url(self, path):
+    def signed_url(self, path: str) -> str:
         """The signed upload URL of a bucket path (with ``&id=`` at the end)."""
         return "%s%s%s?%s=%s&id=%s" % (
             self.base_url,
@@ -346,7 +372,7 @@ class KiliState(LabelsState):
             secrets.token_hex(8),
         )
 
-    def signed_urls(self, paths):
+    def signed_urls(self, paths: Iterable[str] | None) -> list[str]:
         """``createUploadBucketSignedUrls``."""
         paths = list(paths or [])
         if len(paths) > MAX_SIGNED_URLS_PER_CALL:
@@ -360,10 +386,10 @@ class KiliState(LabelsState):
             self.project(parts[1])
         return [self.signed_url(path) for path in paths]
 
-    def signature_valid(self, path, signature):
+    def signature_valid(self, path: str, signature: str) -> bool:
         return bool(signature) and hmac.compare_digest(self.sign(path), signature)
 
-    def storage_path_of(self, url):
+    def storage_path_of(self, url: object) -> tuple[str, bool] | None:
         """``(path, signature_ok)`` when ``url`` is one of our storage URLs,
         else ``None``."""
         if not self.base_url or not isinstance(url, str):
@@ -380,22 +406,22 @@ class KiliState(LabelsState):
         signature = (parse_qs(parts.query).get(SIGNATURE_PARAM) or [""])[0]
         return path, self.signature_valid(path, signature)
 
-    def put_content(self, path, data, content_type):
+    def put_content(self, path: str, data: bytes, content_type: str | None) -> None:
         self.storage[path] = (bytes(data), content_type or "application/octet-stream")
 
-    def _delete_stored(self, prefix):
+    def _delete_stored(self, prefix: str) -> None:
         for path in [p for p in self.storage if p.startswith(prefix)]:
             del self.storage[path]
 
     # -- assets ----------------------------------------------------------------
 
-    def prepare_assets(self, data, where):
+    def prepare_assets(self, data: Mapping[str, Any], where: Where) -> tuple[Record, list[Record]]:
         """Checks an ``appendManyAssets`` call; returns the assets to create
         (without their resolution) and the http URLs to measure."""
         project = self.project_from_where(where)
         if data.get("multiLayerContentArray"):
             raise KiliError("the emulator does not support multi-layer content", "unsupported")
-        arrays = {
+        arrays: dict[str, Any] = {
             key: data.get(key)
             for key in (
                 "contentArray",
@@ -419,17 +445,17 @@ class KiliState(LabelsState):
         if count > MAX_ASSETS_PER_CALL:
             raise KiliError("at most %d assets per call, %d given" % (MAX_ASSETS_PER_CALL, count), "tooManyAssets")
 
-        def column(key, default=None):
+        def column(key: str, default: Any = None) -> list[Any]:
             values = arrays.get(key) or [None] * count
             return [default if v is None else v for v in values]
 
         ids = [i or new_id() for i in column("idArray", "")]
-        seen = set()
+        seen: set[str] = set()
         for asset_id in ids:
             if asset_id in seen or asset_id in self.assets:
                 raise KiliError("an asset with id %s already exists" % asset_id, "assetIdAlreadyExists")
             seen.add(asset_id)
-        prepared = []
+        prepared: list[Record] = []
         for asset_id, content, external_id, honeypot, json_content, metadata, status in zip(
             ids,
             column("contentArray", ""),
@@ -454,7 +480,7 @@ class KiliState(LabelsState):
             )
         return project, prepared
 
-    def check_content(self, project, content, json_content):
+    def check_content(self, project: Record, content: Any, json_content: Any) -> None:
         """Refuses content the service would not take."""
         if not content:
             if not json_content:
@@ -480,14 +506,16 @@ class KiliState(LabelsState):
                 "invalidContent",
             )
 
-    def stored_resolution(self, content):
+    def stored_resolution(self, content: str) -> dict[str, int] | None:
         """The ``{width, height}`` of content stored here, if it is an image."""
         stored = self.storage_path_of(content)
         if stored is None or stored[0] not in self.storage:
             return None
         return image_resolution(self.storage[stored[0]][0])
 
-    def add_assets(self, project_id, prepared, resolutions):
+    def add_assets(
+        self, project_id: str, prepared: Sequence[Record], resolutions: Mapping[str, dict[str, int] | None]
+    ) -> list[Record]:
         """Creates prepared assets (checked again: the lock was released)."""
         project = self.project(project_id)
         for asset in prepared:
@@ -518,18 +546,19 @@ class KiliState(LabelsState):
             created.append(record)
         return created
 
-    def existing_external_ids(self, project_id, external_ids):
+    def existing_external_ids(self, project_id: str, external_ids: Iterable[str]) -> list[str]:
         """``filterExistingAssets``."""
         project = self.project(project_id)
         present = {self.assets[a]["externalId"] for a in project["_assets"]}
-        out, seen = [], set()
+        out: list[str] = []
+        seen: set[str] = set()
         for external_id in external_ids:
             if external_id in present and external_id not in seen:
                 out.append(external_id)
                 seen.add(external_id)
         return out
 
-    def asset_matches(self, asset, where):
+    def asset_matches(self, asset: Record, where: Where) -> bool:
         if not where:
             return True
         if given(where, "id") is not None and asset["id"] != where["id"]:
@@ -586,7 +615,7 @@ class KiliState(LabelsState):
             unsupported(issue, ["type", "status"], "asset issue")
         return True
 
-    def _candidate_assets(self, where):
+    def _candidate_assets(self, where: Where) -> list[Record]:
         """Assets that may match, in creation order (narrowed by id/project)."""
         asset_id = given(where, "id")
         if asset_id is not None:
@@ -602,17 +631,17 @@ class KiliState(LabelsState):
             return sorted(found, key=lambda a: a["_seq"])
         return sorted(self.assets.values(), key=lambda a: a["_seq"])
 
-    def filter_assets(self, where):
+    def filter_assets(self, where: Where) -> list[Record]:
         """Assets matching an ``AssetWhere``, in creation order."""
         return [a for a in self._candidate_assets(where) if self.asset_matches(a, where)]
 
-    def update_assets(self, wheres, datas):
+    def update_assets(self, wheres: Sequence[Where], datas: Sequence[Mapping[str, Any]]) -> list[Record]:
         """``updatePropertiesInAssets``: all checked, then all applied."""
         if len(wheres) != len(datas):
             raise KiliError("where and data must have the same length", "arraysLengthMismatch")
         if len(wheres) > MAX_ASSETS_PER_CALL:
             raise KiliError("at most %d assets per call" % MAX_ASSETS_PER_CALL, "tooManyAssets")
-        changes = []
+        changes: list[tuple[Record, dict[str, Any]]] = []
         for where, data in zip(wheres, datas):
             matches = self.filter_assets(where)
             if len(matches) != 1:
@@ -622,7 +651,7 @@ class KiliState(LabelsState):
                 )
             asset = matches[0]
             project = self.projects[asset["_project_id"]]
-            change = {}
+            change: dict[str, Any] = {}
             for key, value in data.items():
                 if value is None:
                     continue
@@ -651,7 +680,7 @@ class KiliState(LabelsState):
             asset["updatedAt"] = self.clock.now()
         return [asset for asset, _ in changes]
 
-    def _delete_asset(self, asset):
+    def _delete_asset(self, asset: Record) -> None:
         for label_id in asset["_labels"]:
             self.labels.pop(label_id, None)
         project = self.projects[asset["_project_id"]]
@@ -659,10 +688,10 @@ class KiliState(LabelsState):
         self._delete_stored("projects/%s/assets/%s/" % (project["id"], asset["id"]))
         del self.assets[asset["id"]]
 
-    def delete_assets(self, where):
+    def delete_assets(self, where: Mapping[str, Any]) -> Outcome:
         """``deleteAssets``: an asset already gone, given by id, succeeded."""
         ids = given(where, "idIn")
-        outcome = {"succeeded": [], "declined": [], "failed": []}
+        outcome: Outcome = {"succeeded": [], "declined": [], "failed": []}
         if ids is None:
             if given(where, "id") is None and given(given(where, "project"), "id") is None:
                 raise KiliError("deleteAssets needs idIn, id or a project", "missingFilter")
@@ -686,7 +715,7 @@ class KiliState(LabelsState):
             outcome["succeeded"].append(ref)
         return outcome
 
-    def _assets_by_ids(self, where, what):
+    def _assets_by_ids(self, where: Where, what: str) -> list[str]:
         """The assets an asset action names (``idIn``, at most 100), with
         the ids that name no asset."""
         ids = given(where, "idIn")
@@ -700,10 +729,10 @@ class KiliState(LabelsState):
             raise KiliError("at most %d assets per call, %d given" % (MAX_DELETE_PER_CALL, len(ids)), "tooManyAssets")
         return ids
 
-    def asset_action(self, where, action, priority=None):
+    def asset_action(self, where: Mapping[str, Any], action: AssetAction, priority: int | None = None) -> Outcome:
         """``addAssetsToReview`` (``"review"``), ``sendAssetsBackToQueue``
         (``"back_to_queue"``) and ``setAssetsPriority`` (``"priority"``)."""
-        outcome = {"succeeded": [], "declined": [], "failed": []}
+        outcome: Outcome = {"succeeded": [], "declined": [], "failed": []}
         others = {k: v for k, v in where.items() if k != "idIn"}
         for asset_id in self._assets_by_ids(where, action):
             asset = self.assets.get(asset_id)
@@ -714,7 +743,7 @@ class KiliState(LabelsState):
             status = asset["status"]
             if action == "review":
                 ok = status in ("LABELED", "REVIEWED", "TO_REVIEW")
-                change = {"status": "TO_REVIEW"}
+                change: dict[str, Any] = {"status": "TO_REVIEW"}
             elif action == "back_to_queue":
                 ok = status in ("LABELED", "REVIEWED", "TO_REVIEW")
                 change = {"status": "ONGOING"}
@@ -733,7 +762,7 @@ class KiliState(LabelsState):
             outcome["succeeded"].append(ref)
         return outcome
 
-    def delete_many_from_dataset(self, where):
+    def delete_many_from_dataset(self, where: Where) -> Record | None:
         """``deleteManyFromDataset``: deletes every matching asset; returns
         the project."""
         project_id = given(given(where, "project"), "id")

@@ -2,7 +2,11 @@
 :class:`~.state.KiliState`, which holds the lock, the users, projects and
 assets these methods read)."""
 
+from __future__ import annotations
+
 import json
+from collections.abc import Container, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 from .rules import (
     HUMAN_TYPES,
@@ -11,6 +15,8 @@ from .rules import (
     MODEL_TYPES,
     SUBMITTED_TYPES,
     KiliError,
+    Record,
+    Where,
     check_response_jobs,
     given,
     in_range,
@@ -20,12 +26,33 @@ from .rules import (
     unsupported,
 )
 
+if TYPE_CHECKING:
+    from ..emulator_base import Clock
+
+#: a checked item of ``appendManyLabels``: asset, author, decoded jsonResponse,
+#: model name, seconds to label, and the item as given
+PreparedLabel = tuple[Record, Record, dict[str, Any], Optional[str], Optional[float], Mapping[str, Any]]
+
 
 class LabelsState:
     """``appendManyLabels``, ``labels``, ``deleteLabels`` and the latest
     labels of an asset."""
 
-    def append_labels(self, data, where, viewer):
+    if TYPE_CHECKING:  # what KiliState provides
+        clock: Clock
+        users: dict[str, Record]
+        projects: dict[str, Record]
+        assets: dict[str, Record]
+        labels: dict[str, Record]
+
+        def _next_seq(self) -> int: ...
+        def _candidate_assets(self, where: Where) -> list[Record]: ...
+        def project_matches(self, project: Record, where: Where) -> bool: ...
+        def asset_matches(self, asset: Record, where: Where) -> bool: ...
+        def user_matches(self, user: Record, where: Where) -> bool: ...
+        def author_matches(self, user: Record | None, names: Iterable[object]) -> bool: ...
+
+    def append_labels(self, data: Mapping[str, Any], where: Where, viewer: Record) -> list[Record]:
         """``appendManyLabels``: all checked, then all created."""
         label_type = data["labelType"]
         items = data.get("labelsData") or []
@@ -35,7 +62,7 @@ class LabelsState:
             raise KiliError("the emulator's projects have no workflow steps (workflow V1)", "unsupported")
         ids_in = given(where, "idIn")
         project_id = given(given(where, "project"), "id")
-        prepared = []
+        prepared: list[PreparedLabel] = []
         for index, item in enumerate(items):
             asset = self.assets.get(item["assetID"])
             if asset is None:
@@ -52,9 +79,10 @@ class LabelsState:
                 raise KiliError("%s labels need a modelName" % label_type, "missingModelName")
             author = viewer
             if item.get("authorID"):
-                author = self.users.get(item["authorID"])
-                if author is None:
+                named = self.users.get(item["authorID"])
+                if named is None:
                     raise KiliError("user %s not found (authorID)" % item["authorID"], "userNotFound")
+                author = named
             seconds = item.get("secondsToLabel")
             if seconds is not None and seconds < 0:
                 raise KiliError("secondsToLabel must be >= 0", "invalidSecondsToLabel")
@@ -95,7 +123,7 @@ class LabelsState:
             created.append(label)
         return created
 
-    def _overwrite(self, label_type, prepared):
+    def _overwrite(self, label_type: str, prepared: Iterable[PreparedLabel]) -> None:
         """``overwrite``: a model's labels replace that model's labels of the
         same type; a person's replace that author's labels of the type."""
         for asset, author, _, model_name, _, _ in prepared:
@@ -113,7 +141,7 @@ class LabelsState:
                 asset["_labels"].remove(label_id)
                 del self.labels[label_id]
 
-    def label_matches(self, label, where):
+    def label_matches(self, label: Record, where: Where) -> bool:
         if not where:
             return True
         if given(where, "id") is not None and label["id"] != where["id"]:
@@ -161,11 +189,11 @@ class LabelsState:
         unsupported(where, ["search"], "label")
         return True
 
-    def filter_labels(self, where):
+    def filter_labels(self, where: Where) -> list[Record]:
         """Labels matching a ``LabelWhere``, in creation order."""
         asset_where = given(where, "asset")
         project_where = given(where, "project")
-        scope = {}
+        scope: dict[str, Any] = {}
         if asset_where:
             scope.update(asset_where)
         if project_where and given(project_where, "id") is not None:
@@ -175,7 +203,7 @@ class LabelsState:
         labels.sort(key=lambda label: label["_seq"])
         return [label for label in labels if self.label_matches(label, where)]
 
-    def delete_labels(self, ids):
+    def delete_labels(self, ids: Sequence[str]) -> list[str]:
         if len(ids) > MAX_DELETE_PER_CALL:
             raise KiliError("at most %d labels per call" % MAX_DELETE_PER_CALL, "tooManyLabels")
         deleted = []
@@ -191,10 +219,10 @@ class LabelsState:
             deleted.append(label_id)
         return deleted
 
-    def asset_labels(self, asset):
+    def asset_labels(self, asset: Record) -> list[Record]:
         return [self.labels[label] for label in asset["_labels"]]
 
-    def latest_label(self, asset):
+    def latest_label(self, asset: Record) -> Record | None:
         """The asset's latest DEFAULT or REVIEW label."""
         for label_id in reversed(asset["_labels"]):
             label = self.labels[label_id]
@@ -202,15 +230,15 @@ class LabelsState:
                 return label
         return None
 
-    def latest_labels(self, asset):
+    def latest_labels(self, asset: Record) -> list[Record]:
         """The latest DEFAULT or REVIEW label of each author."""
-        latest = {}
+        latest: dict[str, Record] = {}
         for label in self.asset_labels(asset):
             if label["labelType"] in SUBMITTED_TYPES:
                 latest[label["_author_id"]] = label
         return sorted(latest.values(), key=lambda label: label["_seq"])
 
-    def is_latest_of_author(self, label, types):
+    def is_latest_of_author(self, label: Record, types: Container[str]) -> bool:
         """Whether ``label`` (of one of ``types``) is its author's latest label
         of those types on its asset."""
         if label["labelType"] not in types:
