@@ -290,7 +290,9 @@ class FastLabelBench(Bench):
                 "a phase, which stays under the limit whatever the latency). The fixed-sleep variant then does the "
                 "download by hand after the same annotator (`get_image_tasks(project, offset, limit=1000)` until an "
                 "empty page, the completed tasks' boxes back to normalised `[x, y, w, h]`; no merge into a FiftyOne "
-                "dataset) and `delete_project`." % (fmt(report.get("sdk_inputs_seconds")), 1000.0 / rate),
+                "dataset) and `delete_project`." % (fmt(report.get("sdk_inputs_seconds")), 1000.0 / rate)
+                if v["sdk"].all or v["sdk_plain"].all
+                else "",
             ],
             {
                 "server": "emulator",

@@ -251,7 +251,9 @@ class KiliBench(Bench):
                 "back to boxes (no merge into a FiftyOne dataset: that part of our `load_annotations()` has no "
                 "counterpart); `delete_project`. The SDK's start-up handshake (`Kili(...)`: viewer, version, "
                 "apiKeys; the GraphQL schema comes from the SDK's on-disk cache, filled once by the warm-up) is "
-                "timed as a phase of its own (`connect`), and also shown added to the upload." % MODEL_NAME,
+                "timed as a phase of its own (`connect`), and also shown added to the upload." % MODEL_NAME
+                if sdk.all
+                else "",
             ],
             {
                 "server": "emulator",

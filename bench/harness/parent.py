@@ -79,7 +79,12 @@ def run_worker_process(
         command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1, env=env
     )
     timed_out = threading.Event()
-    watchdog = threading.Timer(timeout, lambda: (timed_out.set(), process.kill()))
+
+    def kill() -> None:
+        timed_out.set()
+        process.kill()
+
+    watchdog = threading.Timer(timeout, kill)
     watchdog.daemon = True
     watchdog.start()
     pause_error = None
@@ -350,7 +355,10 @@ class Bench:
             "command": command or " ".join(["./run bench", self.name] + [shlex.quote(a) for a in argv]),
             "date": datetime.datetime.now().isoformat(timespec="seconds"),
             "machine": info,
-            "env": {k: os.environ.get(k) for k in ("FIFTYONE_DATABASE_DIR", "FIFTYONE_DATABASE_VALIDATION")},
+            "env": {
+                k: os.environ.get(k)
+                for k in ("FIFTYONE_DATABASE_DIR", "FIFTYONE_DATABASE_URI", "FIFTYONE_DATABASE_VALIDATION")
+            },
             "n": args.n,
             "media_mb": sum(os.path.getsize(p) for p in paths) / MB,
             "config_overrides": self.config,

@@ -11,7 +11,7 @@ import os
 import platform
 import re
 import subprocess
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 from harness.stats import Rounds, median
 from harness.workload import CLASSES, LABEL_SCHEMA, MOVE, ROOT, TOLERANCE, check_summary, same_boxes
@@ -72,8 +72,8 @@ def git_state() -> str:
         dirty = subprocess.run(
             git + ["status", "--porcelain", "--", "fo_annotation_backends"], capture_output=True, text=True, timeout=30
         )
-        head, dirty = head.stdout.strip(), dirty.stdout.strip()
-        return "%s%s" % (head or "?", " + uncommitted changes in fo_annotation_backends/" if dirty else "")
+        changed = " + uncommitted changes in fo_annotation_backends/" if dirty.stdout.strip() else ""
+        return "%s%s" % (head.stdout.strip() or "?", changed)
     except Exception:
         return "?"
 
@@ -332,7 +332,9 @@ def results_heading(doc: Doc, v: View, title: str = "Results") -> None:
     doc.add("## %s (N=%d%s)" % (title, v.n, ", median of %d rounds" % rounds if rounds > 1 else ""), "")
 
 
-def per_round_table(doc: Doc, v: View, rows: list, sides: dict[str, str], ratio: tuple[str, str, str] = ()) -> None:
+def per_round_table(
+    doc: Doc, v: View, rows: list, sides: dict[str, str], ratio: tuple[str, str, str] | None = None
+) -> None:
     """Each round's time of each side (and ``ratio``: ``(a, b, header)``, a's
     over b's per round), when there are several rounds."""
     if v.report.get("rounds_run", 1) < 2:
@@ -343,7 +345,7 @@ def per_round_table(doc: Doc, v: View, rows: list, sides: dict[str, str], ratio:
     doc.phase_table(["phase"], rows, columns)
 
 
-def same_counts(view: View, sides: dict[str, str], phases: dict[str, Iterable[str]]) -> str:
+def same_counts(view: View, sides: dict[str, str], phases: Mapping[str, Iterable[str]]) -> str:
     """Whether each side's request counts were the same in every round."""
     varied = [
         "%s %s: %s" % (label, phase, per_round(ph["all_requests"]))
@@ -387,26 +389,22 @@ def server_ops(doc: Doc, view: View, columns: list[tuple[str, str, str]], peak_w
     """Operations the emulator executed per phase (first round), with the
     HTTP statuses (and the peak calls in a budget window) of each column
     ``(header, side, phase)``."""
-    columns = [(h, view[s].server(p)) for h, s, p in columns if view[s].server(p)]
-    if not columns:
+    stats = [(h, view[s].server(p) or {}) for h, s, p in columns if view[s].server(p)]
+    if not stats:
         return
-    ops = sorted(
-        {op for _, s in columns for op in s.get("operations") or {}}, key=lambda o: (o.startswith("storage"), o)
-    )
-    rows = [["`%s`" % op] + [str((s.get("operations") or {}).get(op, "")) for _, s in columns] for op in ops]
+    ops = sorted({op for _, s in stats for op in s.get("operations") or {}}, key=lambda o: (o.startswith("storage"), o))
+    rows = [["`%s`" % op] + [str((s.get("operations") or {}).get(op, "")) for _, s in stats] for op in ops]
 
     def statuses(s: dict) -> str:
         return ", ".join("%s×%s" % (v, k) for k, v in sorted((s.get("statuses") or {}).items()))
 
-    rows.append(["**HTTP statuses**"] + [statuses(s) for _, s in columns])
+    rows.append(["**HTTP statuses**"] + [statuses(s) for _, s in stats])
     if peak_window:
-        rows.append(
-            ["**peak calls in a %g s window**" % peak_window] + [str(s.get("peak_max", "")) for _, s in columns]
-        )
-    doc.table(["operation"] + [h for h, _ in columns], rows)
+        rows.append(["**peak calls in a %g s window**" % peak_window] + [str(s.get("peak_max", "")) for _, s in stats])
+    doc.table(["operation"] + [h for h, _ in stats], rows)
 
 
-def endpoints(doc: Doc, view: View, sides: dict[str, str], phases: dict[str, Iterable[str]]) -> None:
+def endpoints(doc: Doc, view: View, sides: dict[str, str], phases: Mapping[str, Iterable[str]]) -> None:
     """The client's requests per phase by endpoint (first round)."""
     for side, label in sides.items():
         lines = []
