@@ -1,120 +1,74 @@
 """The baseline of ``bench_kili.py``: what a user would write by hand with the
-official Kili SDK to do the same work as our backend's ``annotate()`` /
-``load_annotations()`` / ``cleanup()``. It is NOT a FiftyOne backend
-(FiftyOne has no built-in Kili backend): it starts from file paths and boxes
-already in memory and ends with the boxes of each image, with no FiftyOne
-merge.
+official Kili SDK to do the work of our backend's ``annotate()`` /
+``load_annotations()`` / ``cleanup()``. Not a FiftyOne backend (FiftyOne has
+none for Kili): it starts from file paths and boxes in memory and ends with
+the boxes of each image, with no FiftyOne merge.
 
-Runs in the SDK's own virtual environment (``.cache/kili-sdk-venv``), one
-fresh process per round, started by ``bench_kili.py``::
+Runs in the SDK's own virtual environment, one fresh process per round::
 
     .cache/kili-sdk-venv/bin/python bench/kili_sdk_baseline.py SPEC.json OUT.json
 
-Phases (each timed, its HTTP requests counted by wrapping
-``requests.Session.send``, its peak RSS sampled every 20 ms, and the
-emulator's own per-operation counts read around it):
-
-- ``import``: ``from kili.client import Kili`` (informational);
-- ``connect``: ``Kili(...)``, the SDK's start-up handshake (viewer, version,
-  apiKeys; the GraphQL schema comes from the SDK's on-disk cache, filled by
-  the untimed warm-up);
-- ``upload``: ``create_project`` (the jsonInterface our backend builds),
-  ``append_many_to_dataset`` (the local files, with external ids),
-  converting the boxes to jsonResponses, ``append_labels`` (PREDICTION,
-  ``model_name``);
-- a pause: the parent plays the annotator (untimed, uncounted);
-- ``download``: ``kili.assets(...)`` with the labels' jsonResponse, type,
-  date and author, the latest DEFAULT/REVIEW label of each asset, converted
-  back to boxes;
-- ``cleanup``: ``delete_project``.
+Phases, each measured by :class:`harness.measure.Meter`: ``import`` (``from
+kili.client import Kili``); ``connect`` (``Kili(...)``, the SDK's start-up
+handshake; the GraphQL schema comes from its on-disk cache, filled by the
+warm-up); ``upload`` (``create_project`` with the jsonInterface our backend
+builds, ``append_many_to_dataset`` of the local files with external ids, the
+boxes as jsonResponses, ``append_labels`` as PREDICTION); a pause in which
+the parent plays the annotator; ``download`` (``kili.assets(...)``, the
+latest DEFAULT/REVIEW label of each asset, back to boxes); ``cleanup``
+(``delete_project``).
 """
 
+from __future__ import annotations
+
+import importlib
 import json
 import os
 import sys
-import time
-import traceback
+from typing import Any
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from bench_common import EmulatorControl, Meter, max_rss_mb, pause_for_parent  # noqa: E402
+from harness.measure import Meter, pause_for_parent, worker_main  # noqa: E402
 
 HUMAN_LABEL_TYPES = ("DEFAULT", "REVIEW")
 
 
-def storage_path_key(path):
-    """Request counting key: signed storage URLs by kind, not by asset."""
-    if path.startswith("/storage/"):
-        return "/storage/{path}"
-    return path
-
-
-# --- what the user writes by hand ---------------------------------------------
-
-
-def box_to_annotation(mid, category_key, box):
+def box_to_annotation(mid: str, category: str, box: list[float]) -> dict:
     """A FiftyOne box ``[x, y, w, h]`` (normalised, top-left) as a Kili
-    rectangle annotation (vertices bottom-left, top-left, top-right,
-    bottom-right)."""
+    rectangle (vertices bottom-left, top-left, top-right, bottom-right)."""
     x, y, w, h = box
+    vertices = [{"x": x, "y": y + h}, {"x": x, "y": y}, {"x": x + w, "y": y}, {"x": x + w, "y": y + h}]
     return {
         "mid": mid,
         "type": "rectangle",
-        "categories": [{"name": category_key, "confidence": 100}],
-        "boundingPoly": [
-            {
-                "normalizedVertices": [
-                    {"x": x, "y": y + h},
-                    {"x": x, "y": y},
-                    {"x": x + w, "y": y},
-                    {"x": x + w, "y": y + h},
-                ]
-            }
-        ],
+        "categories": [{"name": category, "confidence": 100}],
+        "boundingPoly": [{"normalizedVertices": vertices}],
     }
 
 
-def annotation_to_box(annotation):
-    """A Kili rectangle annotation as ``[x, y, w, h]``."""
+def annotation_to_box(annotation: dict) -> list[float]:
+    """A Kili rectangle as ``[x, y, w, h]``."""
     vertices = annotation["boundingPoly"][0]["normalizedVertices"]
-    xs = [v["x"] for v in vertices]
-    ys = [v["y"] for v in vertices]
+    xs, ys = [v["x"] for v in vertices], [v["y"] for v in vertices]
     return [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]
 
 
-def latest_human_label(labels):
-    candidates = [label for label in labels or [] if label.get("labelType") in HUMAN_LABEL_TYPES]
-    if not candidates:
-        return None
-    return max(candidates, key=lambda label: label.get("createdAt") or "")
-
-
-def upload(kili, spec, inputs):
-    json_interface = inputs["json_interface"]
-    job = inputs["job"]
-    key_of = {c["name"]: key for key, c in json_interface["jobs"][job]["content"]["categories"].items()}
-    items = inputs["items"]
-    project = kili.create_project(
-        input_type="IMAGE", json_interface=json_interface, title=spec["title"], description=spec["description"]
-    )
-    project_id = project["id"]
-    created = kili.append_many_to_dataset(
+def upload(kili: Any, spec: dict, items: list[dict]) -> tuple[str, list[str]]:
+    """The project, the assets and their boxes as PREDICTION labels."""
+    interface, job = spec["json_interface"], spec["job"]
+    key_of = {c["name"]: key for key, c in interface["jobs"][job]["content"]["categories"].items()}
+    project_id = kili.create_project(
+        input_type="IMAGE", json_interface=interface, title=spec["title"], description=spec["description"]
+    )["id"]
+    asset_ids = kili.append_many_to_dataset(
         project_id=project_id,
         content_array=[item["path"] for item in items],
         external_id_array=[item["external_id"] for item in items],
         disable_tqdm=True,
-    )
-    asset_ids = created["asset_ids"]
+    )["asset_ids"]
     responses = [
-        {
-            job: {
-                "annotations": [
-                    box_to_annotation(label["id"], key_of[label["label"]], label["box"]) for label in item["labels"]
-                ]
-            }
-        }
+        {job: {"annotations": [box_to_annotation(x["id"], key_of[x["label"]], x["box"]) for x in item["labels"]]}}
         for item in items
     ]
     kili.append_labels(
@@ -128,65 +82,38 @@ def upload(kili, spec, inputs):
     return project_id, asset_ids
 
 
-def download(kili, project_id, inputs):
-    """``{external_id: [(class, [x, y, w, h])]}`` of the assets whose latest
-    DEFAULT/REVIEW label exists."""
-    job = inputs["job"]
-    class_of = {key: c["name"] for key, c in inputs["json_interface"]["jobs"][job]["content"]["categories"].items()}
-    assets = kili.assets(
-        project_id=project_id,
-        fields=[
-            "id",
-            "externalId",
-            "labels.jsonResponse",
-            "labels.labelType",
-            "labels.createdAt",
-            "labels.author.email",
-        ],
-        disable_tqdm=True,
-    )
+def download(kili: Any, spec: dict, project_id: str) -> tuple[dict, int]:
+    """``{external id: [[class, box]]}`` of the assets with a DEFAULT/REVIEW
+    label (the latest), and how many assets were read."""
+    job = spec["job"]
+    class_of = {key: c["name"] for key, c in spec["json_interface"]["jobs"][job]["content"]["categories"].items()}
+    fields = ["id", "externalId"] + ["labels." + f for f in ("jsonResponse", "labelType", "createdAt", "author.email")]
+    assets = kili.assets(project_id=project_id, fields=fields, disable_tqdm=True)
     out = {}
     for asset in assets:
-        label = latest_human_label(asset.get("labels"))
-        if label is None:
+        human = [x for x in asset.get("labels") or [] if x.get("labelType") in HUMAN_LABEL_TYPES]
+        if not human:
             continue
-        response = label.get("jsonResponse") or {}
-        if isinstance(response, str):
-            response = json.loads(response) if response else {}
+        response = max(human, key=lambda x: x.get("createdAt") or "").get("jsonResponse") or {}
+        response = json.loads(response) if isinstance(response, str) and response else response or {}
         annotations = (response.get(job) or {}).get("annotations") or []
         out[asset["externalId"]] = [
-            (class_of.get(a["categories"][0]["name"]), annotation_to_box(a))
+            [class_of.get(a["categories"][0]["name"]), annotation_to_box(a)]
             for a in annotations
             if a.get("type") == "rectangle"
         ]
     return out, len(assets)
 
 
-# --- the measured run ---------------------------------------------------------
-
-
-def run(spec, out):
-    meter = Meter(path_key=storage_path_key)
-    out.update(phases=meter.phases, server={})
-    emulator = EmulatorControl(spec["url"], spec["api_key"])
-    with open(spec["inputs"]) as f:
-        inputs = json.load(f)  # the paths and boxes, in memory before anything is timed
-    kili = None
-    project_id = None
+def run(spec: dict, out: dict) -> None:
+    """The measured round."""
+    meter = Meter(spec, out)
+    with open(spec["items"]) as f:
+        items = json.load(f)  # the paths and boxes, in memory before anything is timed
+    kili = project_id = None
     try:
-
-        def measure(phase, func):
-            emulator.reset_stats()
-            try:
-                return meter.measure(phase, func)
-            finally:
-                out["server"][phase] = emulator.stats()
-
-        import importlib
-
-        Kili = measure("import", lambda: importlib.import_module("kili.client")).Kili
-
-        kili = measure(
+        Kili = meter.measure("import", lambda: importlib.import_module("kili.client")).Kili
+        kili = meter.measure(
             "connect",
             lambda: Kili(
                 api_key=spec["api_key"],
@@ -195,27 +122,18 @@ def run(spec, out):
                 disable_tqdm=True,
             ),
         )
-        if spec.get("connect_only"):
-            return
-        project_id, asset_ids = measure("upload", lambda: upload(kili, spec, inputs))
-        out["project_id"] = project_id
-        out["assets"] = len(asset_ids)
-
-        index_of = {item["external_id"]: item["index"] for item in inputs["items"]}
+        project_id, asset_ids = meter.measure("upload", lambda: upload(kili, spec, items))
+        out.update(project_id=project_id, items=len(asset_ids))
         out["annotator"] = pause_for_parent(
-            {"project_id": project_id, "assets": {a: item["index"] for a, item in zip(asset_ids, inputs["items"])}}
+            {"project_id": project_id, "items": {a: item["index"] for a, item in zip(asset_ids, items)}}
         )
-
-        boxes, found = measure("download", lambda: download(kili, project_id, inputs))
-        out["assets_downloaded"] = found
-        out["assets_with_label"] = len(boxes)
-        out["labels_after_load"] = sum(len(v) for v in boxes.values())
-        # untimed: the same per-image summary as the FiftyOne side's sanity check
+        boxes, out["assets_downloaded"] = meter.measure("download", lambda: download(kili, spec, project_id))
+        index_of = {item["external_id"]: item["index"] for item in items}
+        out["labels_after_load"] = sum(len(b) for b in boxes.values())
         out["summary"] = {
-            str(index_of[e]): sorted([label, [round(v, 4) for v in box]] for label, box in items)
-            for e, items in boxes.items()
+            str(index_of[e]): sorted([label, [round(v, 4) for v in box]] for label, box in b) for e, b in boxes.items()
         }
-        measure("cleanup", lambda: kili.delete_project(project_id))
+        meter.measure("cleanup", lambda: kili.delete_project(project_id))
         project_id = None
     finally:
         meter.stop()
@@ -226,26 +144,5 @@ def run(spec, out):
                 pass
 
 
-def main(spec_path, out_path):
-    with open(spec_path) as f:
-        spec = json.load(f)
-    out = {"started": time.time()}
-    try:
-        run(spec, out)
-    except BaseException as e:
-        out["error"] = "%s: %s" % (type(e).__name__, e)
-        out["traceback"] = traceback.format_exc()
-    out["ru_maxrss_mb"] = max_rss_mb()
-    try:
-        from importlib import metadata
-
-        out["kili_version"] = metadata.version("kili")
-    except Exception:
-        out["kili_version"] = "?"
-    with open(out_path, "w") as f:
-        json.dump(out, f, indent=1)
-    return 1 if "error" in out else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(worker_main(run, sys.argv[1], sys.argv[2]))
