@@ -1,5 +1,7 @@
 """``python -m fo_annotation_backends``: the same as ``fo-annotation-backends``."""
 
+from __future__ import annotations
+
 import sys
 
 from .cli import main

@@ -12,23 +12,53 @@ prints what changed.
     python -m fo_annotation_backends.demo --backend NAME --url URL --api-key KEY   # a server already running
 """
 
+from __future__ import annotations
+
 import argparse
 import collections
 import os
 import random
 import sys
 import time
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from . import registry
 
+if TYPE_CHECKING:
+    from fiftyone.core.dataset import Dataset
+    from fiftyone.core.labels import Detection
+    from fiftyone.utils.annotations import AnnotationResults
+
 CLASSES = ["cat", "dog", "traffic light", "café & <bar>"]
 
+#: ``(label, [x, y, width, height])`` of a box, in relative coordinates
+Box = tuple[str, list[float]]
 
-def make_images(folder, count, seed=0):
+
+class DemoServer(Protocol):
+    """What the demo uses of a running server (a registry's ``local_server``,
+    or one given with ``--url``); ``describe()`` is used when it has one."""
+
+    @property
+    def url(self) -> str:
+        """Where the service's API is."""
+        ...
+
+    @property
+    def api_key(self) -> str:
+        """A key the server accepts."""
+        ...
+
+    def stats(self) -> dict[str, Any] | None:
+        """``{"requests": n, "operations": {name: n}, ...}`` since the start, or None when it counts nothing."""
+        ...
+
+
+def make_images(folder: str, count: int, seed: int = 0) -> list[tuple[str, list[Box]]]:
     """Generated images with a few coloured boxes; returns (path, boxes)."""
     rng = random.Random(seed)
     os.makedirs(folder, exist_ok=True)
@@ -37,7 +67,7 @@ def make_images(folder, count, seed=0):
         width, height = 320, 240
         image = Image.fromarray((np.random.default_rng(seed + i).random((height, width, 3)) * 60).astype(np.uint8))
         draw = ImageDraw.Draw(image)
-        boxes = []
+        boxes: list[Box] = []
         for _ in range(rng.randint(2, 3)):
             w, h = rng.uniform(0.15, 0.35), rng.uniform(0.15, 0.35)
             x, y = rng.uniform(0, 1 - w), rng.uniform(0, 1 - h)
@@ -50,7 +80,8 @@ def make_images(folder, count, seed=0):
     return out
 
 
-def build_dataset(fo, fol, media, count):
+def build_dataset(fo: ModuleType, fol: ModuleType, media: str, count: int) -> Dataset:
+    """A new dataset of ``count`` generated images in ``media``, with their boxes as ``ground_truth``."""
     name = "fo-annotation-backends-demo"
     if fo.dataset_exists(name):
         fo.delete_dataset(name)
@@ -67,8 +98,10 @@ def build_dataset(fo, fol, media, count):
     return dataset
 
 
-def print_changes(dataset, before):
-    changes = collections.Counter()
+def print_changes(dataset: Dataset, before: dict[str, dict[str, Detection]]) -> None:
+    """Prints what the merge added, edited and deleted in ``ground_truth``
+    (``before``: ``{sample id: {label id: detection}}``)."""
+    changes: collections.Counter[str] = collections.Counter()
     for sample in dataset:
         now = {d.id: d for d in sample.ground_truth.detections}
         old = before[sample.id]
@@ -118,7 +151,7 @@ class _ExistingServer:
         return None
 
 
-def run_demo(args: argparse.Namespace, service: registry.Service, server: Any) -> int:
+def run_demo(args: argparse.Namespace, service: registry.Service, server: DemoServer) -> int:
     """The main job against a running server of ``service``."""
     import fiftyone as fo
     import fiftyone.core.labels as fol
@@ -149,7 +182,7 @@ def run_demo(args: argparse.Namespace, service: registry.Service, server: Any) -
     return 0
 
 
-def _print_requests(server: Any) -> None:
+def _print_requests(server: DemoServer) -> None:
     stats = server.stats()
     if not stats:
         return
@@ -159,7 +192,7 @@ def _print_requests(server: Any) -> None:
     )
 
 
-def _wait_for_ctrl_c(server: Any, results: Any) -> None:
+def _wait_for_ctrl_c(server: DemoServer, results: AnnotationResults) -> None:
     url = getattr(results, "project_url", None)
     describe = getattr(server, "describe", None)
     print("\nServer left running at %s (key %s)." % (server.url, server.api_key))

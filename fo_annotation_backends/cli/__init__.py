@@ -18,8 +18,11 @@ annotation config file is :mod:`.config_file` and what they share is
 ``fo_annotation_backends.cli``.
 """
 
+from __future__ import annotations
+
 import argparse
 import sys
+from collections.abc import Sequence
 
 from .. import registry
 from .common import (
@@ -98,10 +101,17 @@ __all__ = [
 _is_our_plugin_dir = is_our_plugin_dir
 
 
-def build_parser():
+class _Parser(argparse.ArgumentParser):
+    """The top-level parser; it knows the parsers of the commands that have
+    subcommands (their usage is printed when none is chosen)."""
+
+    _subcommand_parsers: dict[str, argparse.ArgumentParser]
+
+
+def build_parser() -> _Parser:
     """The argument parser: one subcommand per command, each with its ``func``."""
     _first, _second = registry.names()[0], registry.names()[-1]
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Set up and check the FiftyOne annotation backends of fo-annotation-backends "
         "(%s)." % ", ".join(registry.names()),
@@ -193,7 +203,7 @@ def build_parser():
     return parser
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit code."""
     parser = build_parser()
     try:

@@ -1,5 +1,7 @@
 """``python -m fo_annotation_backends.cli``: the same as ``fo-annotation-backends``."""
 
+from __future__ import annotations
+
 import sys
 
 from . import main

@@ -2,6 +2,8 @@
 backends and how messages name them, the two errors the command line turns
 into exit codes, and small helpers (printing, the umask, error messages)."""
 
+from __future__ import annotations
+
 import os
 
 from .. import registry
@@ -32,21 +34,21 @@ class UsageError(Exception):
     """A bad combination of arguments: exit code 2."""
 
 
-def print_lines(*lines):
+def print_lines(*lines: object) -> None:
     """Prints each line to stdout."""
     for line in lines:
         print(line)
 
 
-def current_umask():
+def current_umask() -> int:
     """The process's umask (reading it means setting it: it is set back at once)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-def first_line(error, limit=300):
+def first_line(error: BaseException, limit: int = 300) -> str:
     """The first line of an error's message (its type's name when empty), cut at ``limit`` characters."""
-    text = (str(error) or type(error).__name__).strip().splitlines()
-    text = text[0] if text else type(error).__name__
+    lines = (str(error) or type(error).__name__).strip().splitlines()
+    text = lines[0] if lines else type(error).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."

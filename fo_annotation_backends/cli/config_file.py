@@ -2,12 +2,16 @@
 is, reading it, merging our backends into it, and writing it atomically with
 a ``.bak`` of the previous version. Secrets in it are never printed."""
 
+from __future__ import annotations
+
 import copy
 import json
 import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .common import CONFIG_CLASSES, CliError, current_umask
 
@@ -17,7 +21,7 @@ DEFAULT_ANNOTATION_CONFIG = os.path.join("~", ".fiftyone", "annotation_config.js
 SECRET_KEY_RE = re.compile(r"(?i)(api_?key|password|passwd|secret|token)")
 
 
-def annotation_config_path(path=None, environ=None):
+def annotation_config_path(path: str | None = None, environ: Mapping[str, str] | None = None) -> str:
     """The annotation config file: ``path``, else
     ``FIFTYONE_ANNOTATION_CONFIG_PATH``, else
     ``~/.fiftyone/annotation_config.json`` (where FiftyOne looks)."""
@@ -27,7 +31,7 @@ def annotation_config_path(path=None, environ=None):
     return os.path.abspath(os.path.expanduser(path))
 
 
-def read_json_object(path):
+def read_json_object(path: str) -> tuple[dict[str, Any], bytes | None]:
     """``(data, raw_bytes)`` of a JSON object file; ``({}, None)`` when the
     file does not exist. Raises :class:`CliError` for anything else."""
     try:
@@ -51,7 +55,7 @@ def read_json_object(path):
     return data, raw
 
 
-def _fsync_directory(directory):
+def _fsync_directory(directory: str) -> None:
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -64,7 +68,7 @@ def _fsync_directory(directory):
         os.close(fd)
 
 
-def atomic_write(path, content, mode):
+def atomic_write(path: str, content: bytes, mode: int) -> None:
     """Writes ``content`` (bytes) to ``path`` atomically: a temporary file in
     the same directory, fsync'ed, given ``mode``, then ``os.replace``'d over
     ``path``. On any failure ``path`` is untouched and the temporary file is
@@ -87,7 +91,7 @@ def atomic_write(path, content, mode):
     _fsync_directory(directory)
 
 
-def has_secrets(data):
+def has_secrets(data: object) -> bool:
     """Whether any backend entry of an annotation config holds a secret."""
     backends = data.get("backends") if isinstance(data, dict) else None
     if not isinstance(backends, dict):
@@ -98,7 +102,7 @@ def has_secrets(data):
     )
 
 
-def masked(data):
+def masked(data: dict[str, Any]) -> dict[str, Any]:
     """A copy of an annotation config with every secret replaced by ``***``."""
     data = copy.deepcopy(data)
     for entry in (data.get("backends") or {}).values():
@@ -109,12 +113,18 @@ def masked(data):
     return data
 
 
-def dump_config(data):
+def dump_config(data: Mapping[str, Any]) -> bytes:
     """The bytes of an annotation config file holding ``data``."""
     return (json.dumps(data, indent=4, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def merge_annotation_config(data, backends, urls=None, api_keys=None, default_backend=None):
+def merge_annotation_config(
+    data: dict[str, Any],
+    backends: Iterable[str],
+    urls: Mapping[str, str] | None = None,
+    api_keys: Mapping[str, str] | None = None,
+    default_backend: str | None = None,
+) -> tuple[dict[str, Any], list[tuple[str, list[str]]]]:
     """Merges our backends into an annotation config (not modified).
 
     Only ``config_cls`` of each backend, the given ``urls`` and ``api_keys``,
@@ -135,7 +145,7 @@ def merge_annotation_config(data, backends, urls=None, api_keys=None, default_ba
         raise CliError(
             '"backends" of the annotation config is a %s, not an object; nothing was changed' % type(entries).__name__
         )
-    changes = []
+    changes: list[tuple[str, list[str]]] = []
     for name in backends:
         entry = entries.get(name)
         config_cls = CONFIG_CLASSES[name]
@@ -154,7 +164,7 @@ def merge_annotation_config(data, backends, urls=None, api_keys=None, default_ba
             raise CliError(
                 'the entry of backend "%s" is a %s, not an object; nothing was changed' % (name, type(entry).__name__)
             )
-        what = []
+        what: list[str] = []
         if entry.get("config_cls") != config_cls:
             what.append("config_cls %s (was %s)" % (config_cls, entry.get("config_cls") or "unset"))
             entry["config_cls"] = config_cls
@@ -173,7 +183,7 @@ def merge_annotation_config(data, backends, urls=None, api_keys=None, default_ba
     return new, changes
 
 
-def write_config(target, new, raw):
+def write_config(target: str, new: Mapping[str, Any], raw: bytes | None) -> None:
     """Writes the annotation config ``new`` to ``target`` (``raw``: its
     current bytes, None when it does not exist yet), keeping ``raw`` in
     ``<target>.bak``; both files become 0600 when they hold a key. Raises
@@ -182,19 +192,17 @@ def write_config(target, new, raw):
     try:
         if raw is None:
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            old_mode = None
             mode = 0o666 & ~current_umask()
         else:
-            old_mode = mode = stat.S_IMODE(os.stat(target).st_mode)
-        if has_secrets(new):
-            mode = (mode & ~0o077) | 0o600
-        if raw is not None:
+            mode = stat.S_IMODE(os.stat(target).st_mode)
             # the previous content; private if it holds a key
             try:
                 holds_key = has_secrets(json.loads(raw.decode("utf-8")))
             except ValueError:
                 holds_key = False
-            atomic_write(target + ".bak", raw, (old_mode & ~0o077) | 0o600 if holds_key else old_mode)
+            atomic_write(target + ".bak", raw, (mode & ~0o077) | 0o600 if holds_key else mode)
+        if has_secrets(new):
+            mode = (mode & ~0o077) | 0o600
         atomic_write(target, content, mode)
     except OSError as e:
         raise CliError("could not write %s: %s; the file was not changed" % (target, e.strerror or e)) from None

@@ -3,12 +3,17 @@ FiftyOne's database, each configured backend (its config class imports, its
 key is found, its server answers and accepts the key) and the App plugin,
 one line per check with a fix for every failure. Keys are never printed."""
 
+from __future__ import annotations
+
+import argparse
 import copy
 import importlib
 import os
 import stat
 import sys
 import threading
+from collections.abc import Mapping
+from typing import Any
 
 from .. import registry
 from .common import (
@@ -28,11 +33,11 @@ from .plugin import PLUGIN_INSTALL_NAME, fiftyone_plugins_dir, is_our_plugin_dir
 class Report:
     """The doctor's lines; counts failures."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.failures = 0
         self.warnings = 0
 
-    def _line(self, tag, subject, message, fix=None):
+    def _line(self, tag: str, subject: str, message: str, fix: str | None = None) -> None:
         from ..core.secrets import redact
 
         text = "%-4s  %s: %s" % (tag, subject, message)
@@ -40,25 +45,25 @@ class Report:
             text += " -- fix: %s" % fix
         print(redact(text), flush=True)
 
-    def ok(self, subject, message):
+    def ok(self, subject: str, message: str) -> None:
         """A check that passed."""
         self._line("ok", subject, message)
 
-    def warn(self, subject, message, fix=None):
+    def warn(self, subject: str, message: str, fix: str | None = None) -> None:
         """A problem that does not fail the doctor, with its fix when there is one."""
         self.warnings += 1
         self._line("warn", subject, message, fix)
 
-    def fail(self, subject, message, fix):
+    def fail(self, subject: str, message: str, fix: str) -> None:
         """A failed check and its fix."""
         self.failures += 1
         self._line("FAIL", subject, message, fix)
 
 
-def _check_database(report, timeout):
-    result = {}
+def _check_database(report: Report, timeout: float) -> bool:
+    result: dict[str, Any] = {}
 
-    def connect():
+    def connect() -> None:
         try:
             import fiftyone.core.odm.database as fodb
 
@@ -89,7 +94,7 @@ def _check_database(report, timeout):
     return True
 
 
-def _import_class(dotted):
+def _import_class(dotted: str) -> Any:
     module_name, _, class_name = dotted.rpartition(".")
     if not module_name:
         raise ImportError("%r is not a dotted path module.Class" % dotted)
@@ -100,7 +105,7 @@ def _import_class(dotted):
         raise ImportError("module %s has no %s" % (module_name, class_name)) from None
 
 
-def _our_kind(cls):
+def _our_kind(cls: object) -> str | None:
     """The registry name of our config classes (and
     subclasses of them), else None. Importing a subclass of ours imported
     ours: only modules already loaded are looked at."""
@@ -112,7 +117,7 @@ def _our_kind(cls):
     return None
 
 
-def _effective_backends(file_data):
+def _effective_backends(file_data: dict[str, Any]) -> dict[str, Any]:
     """The backend entries FiftyOne builds from the file and the environment
     (its own parser, on a copy)."""
     from fiftyone.core.config import AnnotationConfig
@@ -120,7 +125,14 @@ def _effective_backends(file_data):
     return AnnotationConfig(copy.deepcopy(file_data)).backends
 
 
-def _find_key(kind, name, entry, raw_entry, path, environ):
+def _find_key(
+    kind: str,
+    name: str,
+    entry: Mapping[str, Any],
+    raw_entry: Mapping[str, Any],
+    path: str,
+    environ: Mapping[str, str],
+) -> tuple[str, str] | tuple[None, None]:
     """``(key, where)`` of a backend's API key, as its config class finds it."""
     env = "FIFTYONE_%s_API_KEY" % name.upper()
     if environ.get(env):
@@ -135,7 +147,14 @@ def _find_key(kind, name, entry, raw_entry, path, environ):
     return None, None
 
 
-def _find_url(kind, name, entry, raw_entry, path, environ):
+def _find_url(
+    kind: str,
+    name: str,
+    entry: Mapping[str, Any],
+    raw_entry: Mapping[str, Any],
+    path: str,
+    environ: Mapping[str, str],
+) -> tuple[str, str] | tuple[None, None]:
     """``(url, where)`` of a backend's server, as its config class finds it."""
     env = "FIFTYONE_%s_URL" % name.upper()
     if environ.get(env):
@@ -154,14 +173,22 @@ def _find_url(kind, name, entry, raw_entry, path, environ):
     return None, None
 
 
-def _check_server(kind, url, key, timeout):
+def _check_server(kind: str, url: str, key: str, timeout: float) -> str | None:
     """Returns who the key belongs to; raises what the client raises."""
     service = registry.get(kind)
     return service.hook(service.check_server)(url, key, timeout)
 
 
-def _doctor_backend(report, name, entry, raw_entry, path, environ, timeout):
-    dotted = entry.get("config_cls")
+def _doctor_backend(
+    report: Report,
+    name: str,
+    entry: Mapping[str, Any],
+    raw_entry: Mapping[str, Any],
+    path: str,
+    environ: Mapping[str, str],
+    timeout: float,
+) -> None:
+    dotted = entry["config_cls"]  # set: the caller checked
     subject = name
     try:
         cls = _import_class(dotted)
@@ -218,7 +245,7 @@ def _doctor_backend(report, name, entry, raw_entry, path, environ, timeout):
             % (PROG, name, name, name.upper()),
         )
         return
-    if not key:
+    if not key or key_where is None:  # (both are set, or neither)
         return
     from ..core.errors import AuthenticationError, ParameterError, ServiceError, ServiceUnavailableError
 
@@ -272,7 +299,7 @@ def _doctor_backend(report, name, entry, raw_entry, path, environ, timeout):
     )
 
 
-def _doctor_plugin(report, environ):
+def _doctor_plugin(report: Report, environ: Mapping[str, str]) -> None:
     plugins_dir = fiftyone_plugins_dir(environ)
     dest = os.path.join(plugins_dir, PLUGIN_INSTALL_NAME)
     if os.path.isdir(dest) and is_our_plugin_dir(dest):
@@ -287,13 +314,14 @@ def _doctor_plugin(report, environ):
     report.warn("plugin", "the App plugin is not in %s" % plugins_dir, "`%s plugin install`" % PROG)
 
 
-def cmd_doctor(args):
+def cmd_doctor(args: argparse.Namespace) -> int:
     """``doctor``: runs every check, prints a line for each and a summary;
     returns 1 when a check failed, else 0."""
     environ = os.environ
     report = Report()
     path = annotation_config_path(args.config_path)
     fiftyone_path = annotation_config_path(None)
+    raw_data: dict[str, Any] | None
     try:
         raw_data, raw = read_json_object(path)
     except CliError as e:
@@ -335,7 +363,8 @@ def cmd_doctor(args):
     _check_database(report, args.db_timeout)
 
     if raw_data is not None:
-        raw_entries = raw_data.get("backends") if isinstance(raw_data.get("backends"), dict) else {}
+        file_backends = raw_data.get("backends")
+        raw_entries: dict[str, Any] = file_backends if isinstance(file_backends, dict) else {}
         try:
             effective = _effective_backends(raw_data)
         except Exception as e:
@@ -361,7 +390,8 @@ def cmd_doctor(args):
         ours = 0
         for name in names:
             entry = effective[name] or {}
-            raw_entry = raw_entries.get(name) if isinstance(raw_entries.get(name), dict) else {}
+            file_entry = raw_entries.get(name)
+            raw_entry: dict[str, Any] = file_entry if isinstance(file_entry, dict) else {}
             if not entry.get("config_cls"):
                 report.fail(
                     name,
@@ -392,5 +422,5 @@ def cmd_doctor(args):
     return 1 if report.failures else 0
 
 
-def _declared_in_env(name, environ):
+def _declared_in_env(name: str, environ: Mapping[str, str]) -> bool:
     return bool(environ.get("FIFTYONE_%s_CONFIG_CLS" % name.upper()))

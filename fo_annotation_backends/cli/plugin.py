@@ -2,6 +2,9 @@
 folder with our ``fiftyone.yml``) and links or copies it into FiftyOne's
 plugins directory."""
 
+from __future__ import annotations
+
+import argparse
 import filecmp
 import json
 import os
@@ -10,6 +13,8 @@ import secrets
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from .common import PROG, CliError, current_umask, print_lines
 from .config_file import read_json_object
@@ -21,7 +26,7 @@ PLUGIN_MANIFESTS = ("fiftyone.yml", "fiftyone.yaml")
 PLUGIN_MARKER = ".fo-annotation-backends-install.json"
 
 
-def _read_manifest_name(manifest):
+def _read_manifest_name(manifest: str) -> str | None:
     try:
         with open(manifest, "r", encoding="utf-8") as f:
             text = f.read()
@@ -39,7 +44,7 @@ def _read_manifest_name(manifest):
         return None
 
 
-def _manifest_in(directory):
+def _manifest_in(directory: str) -> str | None:
     for name in PLUGIN_MANIFESTS:
         path = os.path.join(directory, name)
         if os.path.isfile(path):
@@ -47,7 +52,7 @@ def _manifest_in(directory):
     return None
 
 
-def is_our_plugin_dir(directory):
+def is_our_plugin_dir(directory: str) -> bool:
     """Whether ``directory`` holds a manifest of our plugin (its name starts
     with ``@fo-annotation-backends/``)."""
     manifest = _manifest_in(directory)
@@ -55,7 +60,11 @@ def is_our_plugin_dir(directory):
     return bool(name and str(name).startswith(PLUGIN_NAME_PREFIX))
 
 
-def find_plugin_source(package_dir=None, dist_files=None, prefixes=None):
+def find_plugin_source(
+    package_dir: str | None = None,
+    dist_files: Iterable[str] | None = None,
+    prefixes: Iterable[str] | None = None,
+) -> str:
     """The directory that holds our ``fiftyone.yml``.
 
     Looked for: a ``plugin`` folder inside the package (a package that ships
@@ -101,7 +110,7 @@ def find_plugin_source(package_dir=None, dist_files=None, prefixes=None):
     )
 
 
-def _distribution_manifests():
+def _distribution_manifests() -> list[str]:
     try:
         from importlib import metadata
 
@@ -115,7 +124,7 @@ def _distribution_manifests():
     return found
 
 
-def fiftyone_plugins_dir(environ=None):
+def fiftyone_plugins_dir(environ: Mapping[str, str] | None = None) -> str:
     """Where FiftyOne looks for plugins: ``FIFTYONE_PLUGINS_DIR``, else
     ``plugins_dir`` of FiftyOne's config file, else
     ``<default_dataset_dir>/__plugins__`` (``~/fiftyone/__plugins__``)."""
@@ -139,7 +148,7 @@ def fiftyone_plugins_dir(environ=None):
     return os.path.abspath(os.path.join(os.path.expanduser(base), "__plugins__"))
 
 
-def _walk_files(folder, base):
+def _walk_files(folder: str, base: str) -> list[str]:
     """Files under ``folder`` relative to ``base`` (no caches, nothing hidden)."""
     files = []
     for root, dirs, names in os.walk(folder):
@@ -150,7 +159,7 @@ def _walk_files(folder, base):
     return files
 
 
-def _plugin_files(source):
+def _plugin_files(source: str) -> list[str]:
     """``[relative path]`` of what a copy of the plugin holds.
 
     A dedicated plugin folder is copied whole (caches and hidden files
@@ -161,8 +170,10 @@ def _plugin_files(source):
     manifest = _manifest_in(source)
     if not any(os.path.exists(os.path.join(source, n)) for n in ("pyproject.toml", "setup.py", ".git")):
         return _walk_files(source, source)
+    if manifest is None:
+        raise CliError("%s has no plugin manifest (%s)" % (source, " or ".join(PLUGIN_MANIFESTS)))
     files = [os.path.basename(manifest)]
-    doc = {}
+    doc: dict[str, Any] = {}
     try:
         import yaml
 
@@ -186,7 +197,7 @@ def _plugin_files(source):
     return list(dict.fromkeys(files))
 
 
-def _copy_is_current(dest, source, files):
+def _copy_is_current(dest: str, source: str, files: list[str]) -> bool:
     marker = os.path.join(dest, PLUGIN_MARKER)
     try:
         with open(marker) as f:
@@ -202,7 +213,7 @@ def _copy_is_current(dest, source, files):
     )
 
 
-def _make_copy(source, files, parent):
+def _make_copy(source: str, files: list[str], parent: str) -> str:
     tmp = tempfile.mkdtemp(dir=parent, prefix=".%s.tmp-" % PLUGIN_INSTALL_NAME)
     try:
         for rel in files:
@@ -218,7 +229,7 @@ def _make_copy(source, files, parent):
     return tmp
 
 
-def _swap_into_place(new, dest):
+def _swap_into_place(new: str, dest: str) -> None:
     """Puts ``new`` (a link or a directory, in the same parent) at ``dest``,
     replacing what is there (a link or a directory)."""
     new_is_dir = os.path.isdir(new) and not os.path.islink(new)
@@ -241,7 +252,7 @@ def _swap_into_place(new, dest):
         os.unlink(trash)
 
 
-def install_plugin(plugins_dir, source, copy_files=False):
+def install_plugin(plugins_dir: str, source: str, copy_files: bool = False) -> tuple[str, str]:
     """Installs the plugin under ``plugins_dir/fo-annotation-backends``.
 
     Returns:
@@ -290,7 +301,7 @@ def install_plugin(plugins_dir, source, copy_files=False):
     return ("replaced %s with" % existing if existing else "installed"), dest
 
 
-def cmd_plugin_install(args):
+def cmd_plugin_install(args: argparse.Namespace) -> int:
     """``plugin install``: links (or, with ``--copy``, copies) the plugin
     into the plugins directory; returns the exit code."""
     plugins_dir = os.path.abspath(os.path.expanduser(args.dir)) if args.dir else fiftyone_plugins_dir()

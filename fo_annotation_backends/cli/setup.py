@@ -1,9 +1,14 @@
 """``fo-annotation-backends setup``: registers our backends in FiftyOne's
 annotation config file, then says where the keys go and how to check."""
 
+from __future__ import annotations
+
+import argparse
 import os
 import re
 import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from .. import registry
 from .common import (
@@ -25,13 +30,13 @@ from .config_file import (
 )
 
 
-def _warn(message):
+def _warn(message: str) -> None:
     print("warning: %s" % message, file=sys.stderr)
 
 
-def _parse_pairs(values, option, backends):
+def _parse_pairs(values: Iterable[str] | None, option: str, backends: Sequence[str]) -> dict[str, str]:
     """``["name=http://..."]`` -> ``{"name": "http://..."}``."""
-    pairs = {}
+    pairs: dict[str, str] = {}
     for value in values or []:
         name, sep, rest = value.partition("=")
         name = name.strip()
@@ -49,7 +54,7 @@ def _parse_pairs(values, option, backends):
     return pairs
 
 
-def parse_backends(value):
+def parse_backends(value: str | None) -> list[str]:
     """The backends named by ``--backends`` (``"name1,name2"``), without
     repeats; raises :class:`UsageError` for an empty or unknown name."""
     names = [n.strip() for n in (value or "").split(",") if n.strip()]
@@ -61,7 +66,7 @@ def parse_backends(value):
     return list(dict.fromkeys(names))
 
 
-def cmd_setup(args):
+def cmd_setup(args: argparse.Namespace) -> int:
     """``setup``: merges our backends into the annotation config file (or
     shows what would change with ``--dry-run``); returns the exit code."""
     backends = parse_backends(args.backends)
@@ -74,7 +79,8 @@ def cmd_setup(args):
     target = os.path.realpath(path)  # a symlinked config file stays a symlink
     data, raw = read_json_object(target)
     if args.default_backend is not None:
-        existing = data.get("backends") if isinstance(data.get("backends"), dict) else {}
+        entries = data.get("backends")
+        existing = entries if isinstance(entries, dict) else {}
         known = set(backends) | set(FIFTYONE_BUILTIN_BACKENDS) | set(existing)
         if args.default_backend not in known:
             raise UsageError(
@@ -112,7 +118,7 @@ def cmd_setup(args):
     return 0
 
 
-def _setup_hints(path, data, backends):
+def _setup_hints(path: str, data: Mapping[str, Any], backends: Sequence[str]) -> None:
     environ = os.environ
     entries = data.get("backends") or {}
     declared = environ.get("FIFTYONE_ANNOTATION_BACKENDS")

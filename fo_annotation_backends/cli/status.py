@@ -1,6 +1,9 @@
 """``fo-annotation-backends status DATASET [ANNO_KEY]``: the progress of
 annotation runs, from the service."""
 
+from __future__ import annotations
+
+import argparse
 import os
 import sys
 
@@ -8,7 +11,7 @@ from .common import PROG, CliError, first_line, print_lines
 from .config_file import annotation_config_path
 
 
-def _use_annotation_config(path):
+def _use_annotation_config(path: str) -> None:
     """Makes FiftyOne read the annotation config at ``path``."""
     os.environ["FIFTYONE_ANNOTATION_CONFIG_PATH"] = path
     if "fiftyone" in sys.modules:  # already loaded (in-process use)
@@ -18,7 +21,7 @@ def _use_annotation_config(path):
         fo.annotation_config = foc.load_annotation_config()
 
 
-def cmd_status(args):
+def cmd_status(args: argparse.Namespace) -> int:
     """``status``: prints the progress of a run of the dataset (of each run
     of our backends without ANNO_KEY); returns 1 when one fails, else 0."""
     if args.config_path:

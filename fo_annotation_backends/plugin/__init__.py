@@ -15,19 +15,25 @@ Operators (``@fo-annotation-backends/annotation/<name>``):
 ``annotation_runs``.
 """
 
+from __future__ import annotations
+
 import importlib.util
 import os
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fiftyone.plugins.context import PluginContext
 
 
-def _ensure_importable():
+def _ensure_importable() -> None:
     if importlib.util.find_spec("fo_annotation_backends") is None:
         root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         if root not in sys.path:
             sys.path.append(root)
 
 
-def register(p):
+def register(p: PluginContext) -> None:
     """Registers the plugin's operators and panel on FiftyOne's plugin
     context ``p``."""
     _ensure_importable()

@@ -6,12 +6,16 @@ Nothing here talks to the App; every function works on a dataset (or an
 operator's ``ctx`` for secrets) and can be called from Python directly.
 """
 
+from __future__ import annotations
+
 import contextlib
 import copy
 import inspect
 import json
 import math
 import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypedDict
 
 import fiftyone as fo
 import fiftyone.core.fields as fof
@@ -23,6 +27,12 @@ from fo_annotation_backends import registry
 from fo_annotation_backends.core import compat
 from fo_annotation_backends.core.errors import AnnotationBackendError
 from fo_annotation_backends.core.secrets import get_logger, redact, register_secret
+
+if TYPE_CHECKING:
+    from fiftyone.core.collections import SampleCollection
+    from fiftyone.core.dataset import Dataset
+    from fiftyone.operators import ExecutionContext
+    from fiftyone.utils.annotations import AnnotationBackendConfig, AnnotationResults
 
 logger = get_logger(__name__)
 
@@ -45,16 +55,18 @@ OPERATOR_NAMES = (
 )
 
 
-def service_title(service, default=None):
+def service_title(service: str | None, default: str | None = None) -> str | None:
     """The name the App shows for a service of the registry (``default``
     for a name the registry does not know)."""
+    if service is None:
+        return default
     try:
         return registry.get(service).title
     except KeyError:
         return default
 
 
-def uri(name):
+def uri(name: str) -> str:
     """The URI of one of this plugin's operators or panels."""
     return "%s/%s" % (PLUGIN_NAME, name)
 
@@ -67,11 +79,11 @@ class AnnotationPluginError(Exception):
     """An operation of the plugin failed; the message is readable and redacted
     (no API key, no traceback of the service call)."""
 
-    def __init__(self, message):
+    def __init__(self, message: object) -> None:
         super().__init__(redact(str(message)))
 
 
-def readable_message(error):
+def readable_message(error: BaseException) -> str:
     """One line for the App: what went wrong, without keys."""
     if isinstance(error, (AnnotationBackendError, AnnotationPluginError)):
         message = str(error)
@@ -86,7 +98,7 @@ def readable_message(error):
 
 
 @contextlib.contextmanager
-def readable_errors(action, ctx=None):
+def readable_errors(action: str, ctx: ExecutionContext | None = None) -> Iterator[None]:
     """Turns any error of the block into an :class:`AnnotationPluginError`
     ``"<action> failed: <message>"``, chained to nothing, so that the App
     shows one readable line and no traceback of the service call. The full
@@ -98,6 +110,7 @@ def readable_errors(action, ctx=None):
     try:
         yield
     except Exception as error:
+        failure: AnnotationPluginError
         if isinstance(error, AnnotationPluginError):
             failure = error
         else:
@@ -117,17 +130,17 @@ def readable_errors(action, ctx=None):
 # Our backends and runs
 
 
-def service_of(config_cls):
+def service_of(config_cls: object) -> str | None:
     """The registry name of the service of a config class of this package
     (a class or a dotted path), else None."""
     service = registry.service_of_config_cls(config_cls)
     return service.name if service else None
 
 
-def our_backends():
+def our_backends() -> dict[str, str]:
     """``{backend name: service}`` of the entries of
     ``fo.annotation_config.backends`` whose ``config_cls`` is one of ours."""
-    out = {}
+    out: dict[str, str] = {}
     for name, entry in (fo.annotation_config.backends or {}).items():
         service = service_of((entry or {}).get("config_cls"))
         if service:
@@ -135,11 +148,26 @@ def our_backends():
     return out
 
 
-def list_runs(dataset):
+class _RunInfoKeys(TypedDict):
+    anno_key: str
+    backend: str
+    service: str
+    fields: list[str]
+    created: str | None
+
+
+class RunInfo(_RunInfoKeys, total=False):
+    """A run of one of our backends, as :func:`list_runs` describes it."""
+
+    #: the project in the service, added by the panel (None: unknown)
+    project_url: str | None
+
+
+def list_runs(dataset: Dataset) -> list[RunInfo]:
     """The dataset's annotation runs made with our backends, oldest first:
     dicts with ``anno_key``, ``backend``, ``service``, ``fields`` and
     ``created`` (ISO timestamp). Nothing is asked of the services."""
-    runs = []
+    runs: list[RunInfo] = []
     for key in dataset.list_annotation_runs():
         try:
             info = dataset.get_annotation_info(key)
@@ -164,7 +192,7 @@ def list_runs(dataset):
     return runs
 
 
-def get_run(dataset, anno_key):
+def get_run(dataset: Dataset, anno_key: str) -> RunInfo:
     """The :func:`list_runs` entry of ``anno_key``; raises
     :class:`AnnotationPluginError` if it is not a run of our backends."""
     if anno_key not in dataset.list_annotation_runs():
@@ -179,13 +207,13 @@ def get_run(dataset, anno_key):
 # Credentials from the plugin's secrets
 
 
-def secret_names(service):
+def secret_names(service: str) -> dict[str, str]:
     """``{param: secret name}`` of a service, as listed in ``fiftyone.yml``."""
     prefix = "FIFTYONE_%s_" % service.upper()
     return {"url": prefix + "URL", "api_key": prefix + "API_KEY"}
 
 
-def read_secret(ctx, key):
+def read_secret(ctx: ExecutionContext, key: str) -> str | None:
     """The value of one of the plugin's secrets, or None."""
     try:
         value = ctx.secrets.get(key)
@@ -197,7 +225,7 @@ def read_secret(ctx, key):
     return value or None
 
 
-def credentials(ctx, backend, config=None):
+def credentials(ctx: ExecutionContext, backend: str, config: AnnotationBackendConfig | None = None) -> dict[str, str]:
     """``url``/``api_key`` keyword arguments for ``annotate()`` or
     ``load_annotation_results()`` from the plugin's secrets, for what is not
     set already: by the backend's entry in the annotation config, or (for the
@@ -215,7 +243,7 @@ def credentials(ctx, backend, config=None):
     if service is None:
         return {}
     entry = fo.annotation_config.backends.get(backend) or {}
-    out = {}
+    out: dict[str, str] = {}
     for param, key in secret_names(service).items():
         if entry.get(param):
             continue
@@ -229,20 +257,20 @@ def credentials(ctx, backend, config=None):
     return out
 
 
-def run_credentials(ctx, dataset, anno_key):
+def run_credentials(ctx: ExecutionContext, dataset: Dataset, anno_key: str) -> dict[str, str]:
     """:func:`credentials` for an existing run."""
     info = dataset.get_annotation_info(anno_key)
     return credentials(ctx, info.config.name, config=info.config)
 
 
-def load_results(dataset, anno_key, creds=None):
+def load_results(dataset: Dataset, anno_key: str, creds: Mapping[str, str] | None = None) -> AnnotationResults:
     """The results of a run, loaded afresh with ``creds`` (not the copy
     FiftyOne caches on the dataset, which keeps the credentials it was
     loaded with)."""
     return dataset.load_annotation_results(anno_key, cache=False, **(creds or {}))
 
 
-def forget_cached_results(dataset, anno_key):
+def forget_cached_results(dataset: Dataset, anno_key: str) -> None:
     """Drops FiftyOne's cached results of a run, so that the next
     ``load_annotations()`` loads them with the credentials it is given."""
     compat.cached_annotation_results(dataset).pop(anno_key, None)
@@ -283,7 +311,7 @@ _SCALAR_FIELDS = (fof.IntField, fof.FloatField, fof.StringField, fof.BooleanFiel
 _RESERVED_FIELDS = {"id", "filepath", "tags", "metadata", "created_at", "last_modified_at"}
 
 
-def annotatable_fields(collection):
+def annotatable_fields(collection: SampleCollection) -> dict[str, tuple[str, ...]]:
     """``{field: label types}`` of the collection's existing fields that can
     be annotated (label fields and plain scalar fields); the first type is
     the inferred one."""
@@ -292,7 +320,7 @@ def annotatable_fields(collection):
         reserved.update(compat.base_dataset(collection).app_config.media_fields or [])
     except Exception:
         pass
-    out = {}
+    out: dict[str, tuple[str, ...]] = {}
     for name, field in collection.get_field_schema().items():
         if name in reserved or name.startswith("_"):
             continue
@@ -303,22 +331,23 @@ def annotatable_fields(collection):
     return out
 
 
-def _checkbox_value(value):
+def _checkbox_value(value: object) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("true", "1", "yes", "y", "on")
     return bool(value)
 
 
-def build_attributes(attributes):
+def build_attributes(attributes: Iterable[Mapping[str, Any] | None] | None) -> dict[str, dict[str, Any]]:
     """``{name: {"type", "values", "default"}}`` from the form's list of
     attribute dicts (``name``, ``type``, ``values``, ``default``)."""
-    out = {}
-    for attr in attributes or []:
-        name = (attr or {}).get("name")
+    out: dict[str, dict[str, Any]] = {}
+    for given in attributes or []:
+        attr = given or {}
+        name = attr.get("name")
         if not name:
             continue
         attr_type = attr.get("type") or "text"
-        spec = {"type": attr_type}
+        spec: dict[str, Any] = {"type": attr_type}
         values = [v for v in (attr.get("values") or []) if v not in (None, "")]
         if attr_type == "checkbox":
             values = []
@@ -331,7 +360,12 @@ def build_attributes(attributes):
     return out
 
 
-def build_label_schema(label_field, label_type=None, classes=None, attributes=None):
+def build_label_schema(
+    label_field: str,
+    label_type: str | None = None,
+    classes: Iterable[str | None] | None = None,
+    attributes: Iterable[Mapping[str, Any] | None] | None = None,
+) -> dict[str, dict[str, Any]]:
     """The ``label_schema`` of one field, from the request form.
 
     Args:
@@ -343,15 +377,15 @@ def build_label_schema(label_field, label_type=None, classes=None, attributes=No
         attributes (None): a list of ``{"name", "type", "values",
             "default"}`` dicts
     """
-    spec = {}
+    spec: dict[str, Any] = {}
     if label_type:
         spec["type"] = label_type
-    classes = [c for c in (classes or []) if c not in (None, "")]
+    names = [c for c in (classes or []) if c not in (None, "")]
     if label_type == "segmentation":
-        if classes:
-            spec["mask_targets"] = {i + 1: c for i, c in enumerate(classes)}
-    elif classes:
-        spec["classes"] = classes
+        if names:
+            spec["mask_targets"] = {i + 1: c for i, c in enumerate(names)}
+    elif names:
+        spec["classes"] = names
     attrs = build_attributes(attributes)
     if attrs and label_type not in ("scalar", "segmentation"):
         spec["attributes"] = attrs
@@ -361,10 +395,16 @@ def build_label_schema(label_field, label_type=None, classes=None, attributes=No
 # --------------------------------------------------------------------------
 # Preview of a load
 
+#: ``{field: {"added": n, "edited": n, "deleted": n}}``
+Preview = dict[str, dict[str, int]]
+#: what a backend's ``download_annotations()`` returns:
+#: ``{field: {label type: {sample id: labels}}}``
+Annotations = Mapping[str, Mapping[str, Mapping[str, Any]]]
+
 _NO_CHANGE = {"added": 0, "edited": 0, "deleted": 0}
 
 
-def preview_load(dataset, anno_key, **creds):
+def preview_load(dataset: Dataset, anno_key: str, **creds: str) -> Preview:
     """What ``dataset.load_annotations(anno_key)`` would change, without
     changing anything: the run's annotations are downloaded once
     (``results.backend.download_annotations(results)``) and merged by
@@ -390,20 +430,20 @@ class _Downloaded:
     """A stand-in for a run's results whose backend "downloads" what was
     already downloaded; every other attribute is the real results'."""
 
-    def __init__(self, results, annotations):
+    def __init__(self, results: AnnotationResults, annotations: Annotations) -> None:
         self._results = results
         self.backend = self
         self._annotations = annotations
         # the merge records new label ids: in a copy, never in the run's results
         self.id_map = copy.deepcopy(results.id_map)
 
-    def download_annotations(self, results):
+    def download_annotations(self, results: object) -> Annotations:
         return self._annotations
 
-    def save_run_results(self, *args, **kwargs):
+    def save_run_results(self, *args: Any, **kwargs: Any) -> None:
         """Nothing to save: the copy has no run record."""
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # the results class's methods run on this stand-in (and its copy of
         # the id map); anything else is read from the real results
         method = getattr(type(self._results), name, None)
@@ -412,7 +452,9 @@ class _Downloaded:
         return getattr(self._results, name)
 
 
-def compare_annotations(dataset, results, annotations, anno_key="preview"):
+def compare_annotations(
+    dataset: Dataset, results: AnnotationResults, annotations: Annotations, anno_key: str = "preview"
+) -> Preview:
     """The counts of :func:`preview_load` for downloaded ``annotations``.
 
     The samples of the run (only the fields the merge can touch) are cloned
@@ -423,7 +465,7 @@ def compare_annotations(dataset, results, annotations, anno_key="preview"):
     changed an edit (scalars: by value). The copy is deleted afterwards.
     """
     schema = results.config.label_schema or {}
-    sample_ids = set()
+    sample_ids: set[str] = set()
     for field in schema:
         sample_ids |= {s for s, ids in (results.id_map.get(field) or {}).items() if ids is not None}
     touched = set(schema)
@@ -450,15 +492,15 @@ def compare_annotations(dataset, results, annotations, anno_key="preview"):
     return preview
 
 
-def _values(collection, fields, sample_ids):
+def _values(collection: SampleCollection, fields: list[str], sample_ids: set[str]) -> dict[str, dict[str, Any]]:
     present = [f for f in fields if collection.has_sample_field(f)]
     columns = collection.select(sorted(sample_ids)).values(["id"] + present)
-    out = {field: {} for field in fields}
+    out: dict[str, dict[str, Any]] = {field: {} for field in fields}
     out.update({field: dict(zip(columns[0], column)) for field, column in zip(present, columns[1:])})
     return out
 
 
-def _count_changes(before, after):
+def _count_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, int]:
     counts = dict(_NO_CHANGE)
     for sample_id in set(before) | set(after):
         old, new = before.get(sample_id), after.get(sample_id)
@@ -478,20 +520,20 @@ def _count_changes(before, after):
     return counts
 
 
-def _labels_by_id(value):
+def _labels_by_id(value: object) -> dict[str, fol.Label]:
     labels = compat.label_list(value)
     if labels is None:
         labels = [value] if isinstance(value, fol.Label) else []
     return {label.id: label for label in labels}
 
 
-def _same_scalar(a, b):
+def _same_scalar(a: object, b: object) -> bool:
     if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
         return True
     return type(a) is type(b) and a == b
 
 
-def preview_markdown(preview):
+def preview_markdown(preview: Mapping[str, Mapping[str, int]]) -> str:
     """The preview as readable lines, one per field."""
     if not preview:
         return "The run has no fields."
@@ -506,10 +548,12 @@ def preview_markdown(preview):
 
 _PREVIEW_TTL = 30.0
 #: ``(dataset name, run key) -> (time, preview)``
-_preview_cache: dict[tuple, tuple] = {}
+_preview_cache: dict[tuple[str, str], tuple[float, Preview]] = {}
 
 
-def cached_preview(dataset, anno_key, creds=None, ttl=_PREVIEW_TTL):
+def cached_preview(
+    dataset: Dataset, anno_key: str, creds: Mapping[str, str] | None = None, ttl: float = _PREVIEW_TTL
+) -> Preview:
     """:func:`preview_load`, remembered for ``ttl`` seconds per run (the
     form that shows it is resolved again on every change)."""
     key = (compat.dataset_key(dataset), anno_key)
@@ -524,7 +568,8 @@ def cached_preview(dataset, anno_key, creds=None, ttl=_PREVIEW_TTL):
     return preview
 
 
-def forget_preview(dataset, anno_key):
+def forget_preview(dataset: Dataset, anno_key: str) -> None:
+    """Drops the remembered preview of a run (after its load, cleanup or deletion)."""
     _preview_cache.pop((compat.dataset_key(dataset), anno_key), None)
 
 
@@ -532,12 +577,12 @@ def forget_preview(dataset, anno_key):
 # Status
 
 
-def jsonable(value):
+def jsonable(value: object) -> Any:
     """``value`` with everything that JSON cannot hold turned into strings."""
     return json.loads(json.dumps(value, default=str))
 
 
-def format_status(status, indent=""):
+def format_status(status: object, indent: str = "") -> str:
     """A run's ``get_status()`` dict as readable markdown lines."""
     if not isinstance(status, dict):
         return "%s- %s" % (indent, status)
@@ -557,7 +602,7 @@ def format_status(status, indent=""):
     return "\n".join(lines)
 
 
-def progress_summary(status):
+def progress_summary(status: object) -> str:
     """One short line of a run's progress, from its ``get_status()`` (the
     common shape of ``core.runs.status_dict``)."""
     if not isinstance(status, dict):

@@ -6,12 +6,21 @@ Every operator can be run from Python with
 ctx={"dataset": ..., "view": ..., "params": {...}})``.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import fiftyone as fo
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
+from fiftyone.operators import ExecutionContext
 
 from fo_annotation_backends import registry
 from fo_annotation_backends.plugin import helpers as h
+
+if TYPE_CHECKING:
+    from fiftyone.core.collections import SampleCollection
 
 _EXAMPLE = registry.SERVICES[0]
 _NO_BACKEND = (
@@ -23,11 +32,11 @@ _NO_BACKEND = (
 _SERVICES = ", ".join(service.title for service in registry.SERVICES)
 
 
-def _form(inputs, label, description=None):
+def _form(inputs: types.Object, label: str, description: str | None = None) -> types.Property:
     return types.Property(inputs, view=types.View(label=label, description=description))
 
 
-def _runs_input(ctx, inputs, description="The annotation run"):
+def _runs_input(ctx: ExecutionContext, inputs: types.Object, description: str = "The annotation run") -> str | None:
     """A required dropdown of the dataset's runs of our backends; returns the
     chosen key (or None)."""
     runs = h.list_runs(ctx.dataset) if ctx.dataset is not None else []
@@ -55,17 +64,17 @@ def _runs_input(ctx, inputs, description="The annotation run"):
     return ctx.params.get("anno_key")
 
 
-def _confirm_input(inputs, label, description):
+def _confirm_input(inputs: types.Object, label: str, description: str) -> types.Property:
     return inputs.bool("confirm", default=False, label=label, description=description)
 
 
-def _require_confirmation(ctx, prop, what):
+def _require_confirmation(ctx: ExecutionContext, prop: types.Property, what: str) -> None:
     if not ctx.params.get("confirm"):
         prop.invalid = True
         prop.error_message = "Tick the box to confirm that %s" % what
 
 
-def _executing(ctx):
+def _executing(ctx: ExecutionContext) -> bool:
     """Whether ``resolve_input`` runs for an execution (its inputs are being
     validated), not to build the form: only then is there an executor."""
     return ctx.executor is not None
@@ -75,7 +84,7 @@ class RequestAnnotations(foo.Operator):
     """Sends the target samples to one of the registry's services."""
 
     @property
-    def config(self):
+    def config(self) -> foo.OperatorConfig:
         return foo.OperatorConfig(
             name=h.REQUEST_ANNOTATIONS,
             label="Request annotations (%s)" % _SERVICES,
@@ -86,7 +95,7 @@ class RequestAnnotations(foo.Operator):
             allow_delegated_execution=True,
         )
 
-    def resolve_input(self, ctx):
+    def resolve_input(self, ctx: ExecutionContext) -> types.Property:
         inputs = types.Object()
         if ctx.dataset is None:
             prop = inputs.view("no_dataset", types.Warning(label="Open a dataset first"))
@@ -107,8 +116,8 @@ class RequestAnnotations(foo.Operator):
         target = ctx.target_view()
 
         choices = types.RadioGroup(orientation="horizontal")
-        for name, service in backends.items():
-            choices.add_choice(name, label=name, description=h.service_title(service, service))
+        for name, kind in backends.items():
+            choices.add_choice(name, label=name, description=h.service_title(kind, kind))
         default_backend = fo.annotation_config.default_backend
         if default_backend not in backends:
             default_backend = next(iter(backends))
@@ -142,7 +151,7 @@ class RequestAnnotations(foo.Operator):
         )
         return _form(inputs, "Request annotations", "Send samples to %s" % h.service_title(service, backend))
 
-    def _field_inputs(self, ctx, inputs, target):
+    def _field_inputs(self, ctx: ExecutionContext, inputs: types.Object, target: SampleCollection) -> None:
         inputs.view("field_header", types.Header(label="Label field", divider=True))
         fields = h.annotatable_fields(target)
         field_choices = types.AutocompleteView(allow_user_input=True)
@@ -226,7 +235,7 @@ class RequestAnnotations(foo.Operator):
                     attrs_prop.invalid = True
                     attrs_prop.error_message = "Attribute '%s' (%s) needs values" % (attr.get("name"), attr.get("type"))
 
-    def _backend_inputs(self, ctx, inputs, service):
+    def _backend_inputs(self, ctx: ExecutionContext, inputs: types.Object, service: str | None) -> None:
         inputs.view(
             "backend_header",
             types.Header(label="%s options" % h.service_title(service, "Backend"), divider=True),
@@ -239,7 +248,7 @@ class RequestAnnotations(foo.Operator):
         for option in _app_inputs(service):
             _render_input(ctx, inputs, option)
 
-    def execute(self, ctx):
+    def execute(self, ctx: ExecutionContext) -> dict[str, Any]:
         params = ctx.params
         backend = params.get("backend")
         backends = h.our_backends()
@@ -285,21 +294,23 @@ class RequestAnnotations(foo.Operator):
             "message": message,
         }
 
-    def resolve_output(self, ctx):
+    def resolve_output(self, ctx: ExecutionContext) -> types.Property:
         outputs = types.Object()
         outputs.str("message", label="Annotations requested", view=types.MarkdownView())
         return types.Property(outputs)
 
 
-def _app_inputs(service):
+def _app_inputs(service: str | None) -> tuple[registry.AppInput, ...]:
     """The registry's App inputs of a service (none for an unknown one)."""
+    if service is None:
+        return ()
     try:
         return registry.get(service).app_inputs
     except KeyError:
         return ()
 
 
-def _render_input(ctx, inputs, option):
+def _render_input(ctx: ExecutionContext, inputs: types.Object, option: registry.AppInput) -> None:
     """One of a service's :class:`~fo_annotation_backends.registry.AppInput`."""
     required = option.required_if is not None and ctx.params.get(option.required_if[0]) == option.required_if[1]
     if option.kind == "choice":
@@ -323,10 +334,10 @@ def _render_input(ctx, inputs, option):
         )
 
 
-def _backend_kwargs(service, params):
+def _backend_kwargs(service: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The ``annotate()`` parameters of the form: the project name, then the
     service's own inputs that were given."""
-    kwargs = {}
+    kwargs: dict[str, Any] = {}
     if params.get("project_name"):
         kwargs["project_name"] = params["project_name"]
     for option in _app_inputs(service):
@@ -343,7 +354,7 @@ class LoadAnnotations(foo.Operator):
     will change."""
 
     @property
-    def config(self):
+    def config(self) -> foo.OperatorConfig:
         return foo.OperatorConfig(
             name=h.LOAD_ANNOTATIONS,
             label="Load annotations (%s)" % _SERVICES,
@@ -354,7 +365,7 @@ class LoadAnnotations(foo.Operator):
             allow_delegated_execution=True,
         )
 
-    def resolve_input(self, ctx):
+    def resolve_input(self, ctx: ExecutionContext) -> types.Property:
         inputs = types.Object()
         anno_key = _runs_input(ctx, inputs, description="The run whose annotations are merged")
         inputs.bool(
@@ -375,7 +386,7 @@ class LoadAnnotations(foo.Operator):
                 )
         return _form(inputs, "Load annotations")
 
-    def execute(self, ctx):
+    def execute(self, ctx: ExecutionContext) -> dict[str, Any]:
         dataset = ctx.dataset
         anno_key = ctx.params.get("anno_key")
         with h.readable_errors("Loading annotations", ctx):
@@ -401,7 +412,7 @@ class LoadAnnotations(foo.Operator):
             "message": "Merged the annotations of run `%s` into %s." % (anno_key, ", ".join(run["fields"])),
         }
 
-    def resolve_output(self, ctx):
+    def resolve_output(self, ctx: ExecutionContext) -> types.Property:
         outputs = types.Object()
         outputs.str("message", label="Annotations loaded", view=types.MarkdownView())
         return types.Property(outputs)
@@ -411,7 +422,7 @@ class GetAnnotationStatus(foo.Operator):
     """Shows a run's progress, from the service."""
 
     @property
-    def config(self):
+    def config(self) -> foo.OperatorConfig:
         return foo.OperatorConfig(
             name=h.GET_ANNOTATION_STATUS,
             label="Annotation run status (%s)" % _SERVICES,
@@ -420,12 +431,12 @@ class GetAnnotationStatus(foo.Operator):
             dynamic=True,
         )
 
-    def resolve_input(self, ctx):
+    def resolve_input(self, ctx: ExecutionContext) -> types.Property:
         inputs = types.Object()
         _runs_input(ctx, inputs)
         return _form(inputs, "Annotation run status")
 
-    def execute(self, ctx):
+    def execute(self, ctx: ExecutionContext) -> dict[str, Any]:
         dataset = ctx.dataset
         anno_key = ctx.params.get("anno_key")
         with h.readable_errors("Getting the status", ctx):
@@ -445,7 +456,7 @@ class GetAnnotationStatus(foo.Operator):
             "text": text,
         }
 
-    def resolve_output(self, ctx):
+    def resolve_output(self, ctx: ExecutionContext) -> types.Property:
         outputs = types.Object()
         outputs.str("text", label="Status", view=types.MarkdownView())
         outputs.obj("status", label="As JSON", view=types.JSONView())
@@ -456,7 +467,7 @@ class CleanupAnnotations(foo.Operator):
     """Deletes a run's data (project, or the run's tasks) from the service."""
 
     @property
-    def config(self):
+    def config(self) -> foo.OperatorConfig:
         return foo.OperatorConfig(
             name=h.CLEANUP_ANNOTATIONS,
             label="Clean up an annotation run (%s)" % _SERVICES,
@@ -465,7 +476,7 @@ class CleanupAnnotations(foo.Operator):
             dynamic=True,
         )
 
-    def resolve_input(self, ctx):
+    def resolve_input(self, ctx: ExecutionContext) -> types.Property:
         inputs = types.Object()
         anno_key = _runs_input(ctx, inputs, description="The run whose data is deleted from the service")
         inputs.view(
@@ -480,7 +491,7 @@ class CleanupAnnotations(foo.Operator):
         _require_confirmation(ctx, prop, "the run's data will be deleted from the service")
         return _form(inputs, "Clean up '%s'" % anno_key if anno_key else "Clean up an annotation run")
 
-    def execute(self, ctx):
+    def execute(self, ctx: ExecutionContext) -> dict[str, Any]:
         if ctx.params.get("confirm") is not True:
             raise h.AnnotationPluginError("Cleanup needs confirmation: pass confirm=True")
         dataset = ctx.dataset
@@ -496,7 +507,7 @@ class CleanupAnnotations(foo.Operator):
             % (anno_key, h.service_title(run["service"], run["backend"])),
         }
 
-    def resolve_output(self, ctx):
+    def resolve_output(self, ctx: ExecutionContext) -> types.Property:
         outputs = types.Object()
         outputs.str("message", label="Cleaned up", view=types.MarkdownView())
         return types.Property(outputs)
@@ -507,7 +518,7 @@ class DeleteAnnotationRun(foo.Operator):
     service first."""
 
     @property
-    def config(self):
+    def config(self) -> foo.OperatorConfig:
         return foo.OperatorConfig(
             name=h.DELETE_ANNOTATION_RUN,
             label="Delete an annotation run (%s)" % _SERVICES,
@@ -516,7 +527,7 @@ class DeleteAnnotationRun(foo.Operator):
             dynamic=True,
         )
 
-    def resolve_input(self, ctx):
+    def resolve_input(self, ctx: ExecutionContext) -> types.Property:
         inputs = types.Object()
         _runs_input(ctx, inputs, description="The run whose record is deleted (the dataset's labels stay)")
         inputs.bool(
@@ -530,7 +541,7 @@ class DeleteAnnotationRun(foo.Operator):
             _require_confirmation(ctx, prop, "the run's data will be deleted from the service")
         return _form(inputs, "Delete an annotation run")
 
-    def execute(self, ctx):
+    def execute(self, ctx: ExecutionContext) -> dict[str, Any]:
         dataset = ctx.dataset
         anno_key = ctx.params.get("anno_key")
         cleanup = bool(ctx.params.get("cleanup"))
@@ -548,7 +559,7 @@ class DeleteAnnotationRun(foo.Operator):
             message += " and its data in the service"
         return {"anno_key": anno_key, "cleanup": cleanup, "message": message + "."}
 
-    def resolve_output(self, ctx):
+    def resolve_output(self, ctx: ExecutionContext) -> types.Property:
         outputs = types.Object()
         outputs.str("message", label="Deleted", view=types.MarkdownView())
         return types.Property(outputs)

@@ -2,8 +2,11 @@
 backends, their progress in the service (fetched on demand), and buttons
 that open the plugin's operators."""
 
+from __future__ import annotations
+
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
+from fiftyone.operators import ExecutionContext
 
 from fo_annotation_backends import registry
 from fo_annotation_backends.plugin import helpers as h
@@ -14,7 +17,7 @@ class AnnotationRunsPanel(foo.Panel):
     the status, clean up, delete, and open the project in the service."""
 
     @property
-    def config(self):
+    def config(self) -> foo.PanelConfig:
         return foo.PanelConfig(
             name=h.ANNOTATION_RUNS_PANEL,
             label="Annotation runs",
@@ -26,7 +29,7 @@ class AnnotationRunsPanel(foo.Panel):
 
     # -- events
 
-    def on_load(self, ctx):
+    def on_load(self, ctx: ExecutionContext) -> None:
         runs = []
         errors = []
         dataset = ctx.dataset
@@ -45,14 +48,14 @@ class AnnotationRunsPanel(foo.Panel):
         ctx.panel.set_state("progress", {k: v for k, v in progress.items() if k in keys})
         ctx.panel.set_state("error", "; ".join(errors) or None)
 
-    def on_change_dataset(self, ctx):
+    def on_change_dataset(self, ctx: ExecutionContext) -> None:
         ctx.panel.set_state("progress", {})
         self.on_load(ctx)
 
-    def refresh(self, ctx):
+    def refresh(self, ctx: ExecutionContext) -> None:
         self.on_load(ctx)
 
-    def fetch_progress(self, ctx):
+    def fetch_progress(self, ctx: ExecutionContext) -> None:
         """Asks the service for one run's progress (``get_status()``)."""
         anno_key = ctx.params.get("anno_key")
         dataset = ctx.dataset
@@ -67,28 +70,28 @@ class AnnotationRunsPanel(foo.Panel):
             ctx.ops.notify(str(error), variant="error")
         ctx.panel.set_state("progress.%s" % anno_key, summary)
 
-    def request(self, ctx):
+    def request(self, ctx: ExecutionContext) -> None:
         ctx.prompt(h.uri(h.REQUEST_ANNOTATIONS), on_success=self.on_load)
 
-    def load(self, ctx):
+    def load(self, ctx: ExecutionContext) -> None:
         ctx.prompt(h.uri(h.LOAD_ANNOTATIONS), params={"anno_key": ctx.params.get("anno_key")}, on_success=self.on_load)
 
-    def status(self, ctx):
+    def status(self, ctx: ExecutionContext) -> None:
         ctx.prompt(h.uri(h.GET_ANNOTATION_STATUS), params={"anno_key": ctx.params.get("anno_key")})
 
-    def cleanup(self, ctx):
+    def cleanup(self, ctx: ExecutionContext) -> None:
         ctx.prompt(
             h.uri(h.CLEANUP_ANNOTATIONS), params={"anno_key": ctx.params.get("anno_key")}, on_success=self.on_load
         )
 
-    def delete(self, ctx):
+    def delete(self, ctx: ExecutionContext) -> None:
         ctx.prompt(
             h.uri(h.DELETE_ANNOTATION_RUN), params={"anno_key": ctx.params.get("anno_key")}, on_success=self.on_load
         )
 
     # -- layout
 
-    def render(self, ctx):
+    def render(self, ctx: ExecutionContext) -> types.Property:
         panel = types.Object()
         runs = ctx.panel.get_state("runs") or []
         progress = ctx.panel.get_state("progress") or {}
