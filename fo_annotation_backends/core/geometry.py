@@ -9,12 +9,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 #: ``[x, y]`` pairs as the converters return them
 Points = list[list[float]]
+
+
+def is_missing(point: Any) -> bool:
+    """Whether a keypoint is missing: ``None``, fewer than two coordinates,
+    or NaN (FiftyOne's way of keeping a skeleton's place for a point)."""
+    if point is None:
+        return True
+    try:
+        return len(point) < 2 or math.isnan(point[0]) or math.isnan(point[1])
+    except TypeError:
+        return True
 
 
 def scale_points(points: Iterable[Sequence[float]], sx: float, sy: float) -> Points:

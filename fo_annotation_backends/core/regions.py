@@ -134,16 +134,6 @@ def require_image_size(spec: FieldSpec, image_size: typing.Optional[typing.Seque
     return int(image_size[0]), int(image_size[1])
 
 
-def is_missing(point: typing.Any) -> bool:
-    """Whether a keypoint is missing (``None``, short, or NaN)."""
-    if point is None or len(point) < 2:
-        return True
-    try:
-        return math.isnan(point[0]) or math.isnan(point[1])
-    except TypeError:
-        return True
-
-
 def group_regions(
     spec: FieldSpec, regions: typing.Sequence[Region], known: typing.Container[str]
 ) -> typing.List[Group]:
@@ -278,7 +268,7 @@ def keypoint_points(parts: Parts, current: typing.Optional[fol.Label]) -> typing
             size = len(points)
             if len(old) > size:
                 points.extend(old[size:])
-            while len(points) > len(old) and is_missing(points[-1]):
+            while len(points) > len(old) and geometry.is_missing(points[-1]):
                 points.pop()
         return points
     placed: typing.Dict[int, Point] = {}
@@ -286,7 +276,7 @@ def keypoint_points(parts: Parts, current: typing.Optional[fol.Label]) -> typing
     for index, region in parts:
         size = max(size, index + max(len(region.points or []), 1))
         for k, point in enumerate(region.points or []):
-            if not is_missing(point):
+            if not geometry.is_missing(point):
                 placed[index + k] = _point(point)
     if not placed:
         return None
@@ -294,7 +284,7 @@ def keypoint_points(parts: Parts, current: typing.Optional[fol.Label]) -> typing
 
 
 def _point(point: typing.Any) -> Point:
-    return [math.nan, math.nan] if is_missing(point) else [float(point[0]), float(point[1])]
+    return [math.nan, math.nan] if geometry.is_missing(point) else [float(point[0]), float(point[1])]
 
 
 def _instance_mask(spec: FieldSpec, parts: Parts, image_size: typing.Optional[typing.Sequence[int]]) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -205,7 +204,7 @@ def _label_shapes(
             ring = [list(p) for p in shape]
             if spec.type == "polygons" and len(ring) > 1 and ring[0] == ring[-1]:
                 ring = ring[:-1]  # FastLabel's polygons are not closed
-            if len(ring) < minimum or any(_is_missing(p) for p in ring):
+            if len(ring) < minimum or any(geometry.is_missing(p) for p in ring):
                 logger.warning(
                     "Field '%s': shape %d of label %s has fewer than %d points; not sent",
                     spec.name,
@@ -222,7 +221,7 @@ def _label_shapes(
         return [
             (index, {"points": _flat([point], width, height)})
             for index, point in enumerate(label.points or [])
-            if not _is_missing(point)
+            if not geometry.is_missing(point)
         ]
     if spec.type == "instances":
         if label.bounding_box is None:
@@ -261,7 +260,7 @@ def _pose_keypoints(
     out: list[Json] = []
     for index, key in enumerate(keys):
         point = points[index] if index < len(points) else None
-        if point is None or _is_missing(point):
+        if point is None or geometry.is_missing(point):
             out.append({"key": key, "value": []})
         else:
             out.append({"key": key, "value": _flat([point], width, height) + [VISIBLE]})
@@ -314,12 +313,3 @@ def _segmentation_annotations(
             annotation = {"type": "segmentation", "value": class_value, "points": regions, "attributes": []}
             out.append((value, annotation))
     return out
-
-
-def _is_missing(point: Point) -> bool:
-    if point is None or len(point) < 2:
-        return True
-    try:
-        return math.isnan(point[0]) or math.isnan(point[1])
-    except TypeError:
-        return True

@@ -15,7 +15,6 @@ image's pixel size.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Optional
 
@@ -206,7 +205,8 @@ def _label_shapes(spec: FieldSpec, label: Label, image_size: ImageSize | None) -
         return out
     if spec.type == "keypoints":
         return [
-            ("marker", None if _is_missing(point) else {"point": _vertices([point])[0]}) for point in label.points or []
+            ("marker", None if geometry.is_missing(point) else {"point": _vertices([point])[0]})
+            for point in label.points or []
         ]
     if spec.type == "instances":
         width, height = require_image_size(spec, image_size)
@@ -251,7 +251,7 @@ def _pose_annotation(interface: KiliInterface, spec: FieldSpec, label: Label, ke
         )
     points: list[Json] = []
     for index, (code, point) in enumerate(zip(codes, label_points)):
-        if _is_missing(point):
+        if geometry.is_missing(point):
             continue
         x, y = point[:2]
         points.append(
@@ -292,12 +292,3 @@ def _segmentation_annotations(interface: KiliInterface, spec: FieldSpec, labels:
                     )
                 )
     return annotations
-
-
-def _is_missing(point: Point) -> bool:
-    if point is None or len(point) < 2:
-        return True
-    try:
-        return math.isnan(point[0]) or math.isnan(point[1])
-    except TypeError:
-        return True
