@@ -405,7 +405,7 @@ def results_to_labels(
     aliases: Mapping[str, str] | None = None,
     added: dict[str, str] | None = None,
     known_ids: Collection[str] = (),
-) -> Any:  # {label_id: Label}, or a ScalarValue/None for scalar fields (see below)
+) -> Any:  # {label_id: Label}; a ScalarValue or None for a scalar field
     """The FiftyOne labels of one field in one annotation's ``result``.
 
     Args:
