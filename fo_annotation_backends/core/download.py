@@ -7,12 +7,27 @@ that were uploaded (when nobody worked on the sample). This module does that
 bookkeeping once for every service.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
 from .idmap import iter_labels, load_current_labels
 from .progress import progress_bar
 
+if TYPE_CHECKING:
+    from fiftyone.core.collections import SampleCollection
+    from fiftyone.core.labels import Label
+
+    from .backend import Annotations, IdMap
+    from .schema import Fields, FieldSpec
+
+#: a human annotation of one sample, in the service's own form
+AnnotationT = TypeVar("AnnotationT")
+
 
 class _Unchanged:
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "UNCHANGED"
 
 
@@ -20,7 +35,7 @@ class _Unchanged:
 UNCHANGED = _Unchanged()
 
 
-def uploaded_labels(spec, uploaded_ids, current_value):
+def uploaded_labels(spec: FieldSpec, uploaded_ids: object, current_value: object) -> dict[str, Label]:
     """``{label_id: Label}`` of the labels uploaded for one sample and field
     that still exist in the dataset."""
     if spec.type == "scalar" or uploaded_ids is None:
@@ -31,7 +46,14 @@ def uploaded_labels(spec, uploaded_ids, current_value):
     return {label.id: label for label in iter_labels(current_value) if label.id in wanted}
 
 
-def build_annotations(samples, fields, id_map, sample_ids, annotated, convert):
+def build_annotations(
+    samples: SampleCollection,
+    fields: Fields,
+    id_map: IdMap,
+    sample_ids: Sequence[str],
+    annotated: Mapping[str, AnnotationT],
+    convert: Callable[[FieldSpec, AnnotationT, dict[str, Label], str], Any],
+) -> Annotations:
     """FiftyOne's ``download_annotations`` result for a run.
 
     Args:
@@ -49,7 +71,7 @@ def build_annotations(samples, fields, id_map, sample_ids, annotated, convert):
         ``{field: {return_type: {sample_id: value}}}``
     """
     current = load_current_labels(samples, list(fields), sample_ids)
-    out = {field: {spec.return_type: {}} for field, spec in fields.items()}
+    out: Annotations = {field: {spec.return_type: {}} for field, spec in fields.items()}
     with progress_bar(len(sample_ids)) as advance:
         for sample_id in sample_ids:
             annotation = annotated.get(sample_id)

@@ -2,9 +2,14 @@
 original ids (through the FastLabel annotation ids recorded at upload), new
 labels under new ids."""
 
+from __future__ import annotations
+
 import math
+from collections.abc import Iterable, Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..core import geometry, regions
 from ..core.idmap import part_id, split_part_id
@@ -12,10 +17,23 @@ from ..core.regions import Region
 from ..core.secrets import get_logger
 from .interface import CHOICE_TYPES, CLASSIFICATION_TYPE, IMAGE_CLASSIFICATION
 
+if TYPE_CHECKING:
+    from fiftyone.core.labels import Label
+
+    from ..core.schema import FieldSpec, ScalarValue
+    from .interface import FastLabelInterface, Json
+
 logger = get_logger(__name__)
 
 
-def task_to_labels(interface, spec, task, annotation_ids, current_labels, new_ids=None):
+def task_to_labels(
+    interface: FastLabelInterface,
+    spec: FieldSpec,
+    task: Mapping[str, Any] | None,
+    annotation_ids: Mapping[str, str] | None,
+    current_labels: Mapping[str, Label] | None,
+    new_ids: MutableMapping[str, str] | None = None,
+) -> dict[str, Label] | ScalarValue | None:
     """The FiftyOne labels of one field in one FastLabel task.
 
     Args:
@@ -54,13 +72,12 @@ def task_to_labels(interface, spec, task, annotation_ids, current_labels, new_id
     # the annotator's annotations of this field, in task order
     expected = interface.annotation_type(spec.name)
     report = spec.name == interface.first_spatial_field  # unknown classes: warned once per task
-    mine = []
+    mine: list[tuple[int, str | None, Json]] = []
     for position, item in enumerate(task.get("annotations") or []):
         if not isinstance(item, dict):
             continue
         value = item.get("value")
-        field = interface.field_of_value(value)
-        if field is None:
+        if value is None or (field := interface.field_of_value(value)) is None:
             if report:
                 logger.warning(
                     "Task %s: FastLabel class %r is not in the label schema (added on the server?); skipped",
@@ -89,16 +106,25 @@ def task_to_labels(interface, spec, task, annotation_ids, current_labels, new_id
     if spec.type == "segmentation":
         return regions.segmentation_to_labels(spec, parsed, current_labels, recorded, (width, height))
 
-    def remember(label, parts):
+    def remember(label: Label, parts: regions.Parts) -> None:
         if new_ids is not None:
             new_ids.update((r.region_id, part_id(label.id, index)) for index, r in parts if r.region_id)
 
     return regions.regions_to_labels(spec, parsed, current_labels, recorded, (width, height), remember)
 
 
-def _region(interface, spec, name, item, annotation_ids, width, height):
+def _region(
+    interface: FastLabelInterface,
+    spec: FieldSpec,
+    name: str | None,
+    item: Json,
+    annotation_ids: Mapping[str, str],
+    width: int,
+    height: int,
+) -> Region:
     """An annotation as a region in normalised coordinates."""
-    recorded = annotation_ids.get(item.get("id"))
+    item_id = item.get("id")
+    recorded = annotation_ids.get(item_id) if item_id is not None else None
     label_id, part = split_part_id(recorded) if isinstance(recorded, str) else (None, None)
     attributes = _parse_attributes(interface, spec, _attribute_items(item.get("attributes")))
     region = Region(label=name, label_id=label_id, part=part, region_id=item.get("id"), attributes=attributes)
@@ -119,32 +145,33 @@ def _region(interface, spec, name, item, annotation_ids, width, height):
     return region
 
 
-def _task_size(spec, task):
+def _task_size(spec: FieldSpec, task: Mapping[str, Any]) -> tuple[int, int]:
     width, height = task.get("width"), task.get("height")
     if not width or not height:
         raise ValueError("Field '%s' (%s): the task has no width/height" % (spec.name, spec.type))
     return int(width), int(height)
 
 
-def _attribute_items(items):
+def _attribute_items(items: Iterable[Any] | None) -> dict[str, Any]:
     """``{key: value}`` of ``[{key, value}]``: the first non-empty value of
     each key."""
-    out = {}
+    out: dict[str, Any] = {}
     for item in items or []:
         if not isinstance(item, dict):
             continue
         key, value = item.get("key"), item.get("value")
-        if key not in out and not _is_empty(value):
+        # keys are strings: an item without one names no attribute (no lookup could find it)
+        if isinstance(key, str) and key not in out and not _is_empty(value):
             out[key] = value
     return out
 
 
-def _is_empty(value):
+def _is_empty(value: object) -> bool:
     """Whether an attribute value is FastLabel's "not set" (null, "" or [])."""
     return value is None or (isinstance(value, (str, list)) and not value)
 
 
-def _choice_values(interface, spec, task):
+def _choice_values(interface: FastLabelInterface, spec: FieldSpec, task: Mapping[str, Any]) -> dict[str, Any]:
     """``{attribute key: value}`` of a choice field in a task."""
     if interface.project_type == IMAGE_CLASSIFICATION:
         items = task.get("attributes") or []
@@ -165,7 +192,9 @@ def _choice_values(interface, spec, task):
     return _attribute_items(items)
 
 
-def _scalar_from_values(interface, spec, values):
+def _scalar_from_values(
+    interface: FastLabelInterface, spec: FieldSpec, values: Mapping[str, Any]
+) -> ScalarValue | None:
     raw = values.get(interface.field_key(spec.name))
     if raw is None:
         return None
@@ -184,7 +213,7 @@ def _scalar_from_values(interface, spec, values):
     return spec.parse_scalar(raw)
 
 
-def _number(spec, raw):
+def _number(spec: FieldSpec, raw: object) -> int | float | None:
     """The int or float typed in a numeric scalar field, or ``None`` (with a
     warning) for text that is not a number."""
     if isinstance(raw, (int, float)) and not isinstance(raw, bool):
@@ -202,7 +231,7 @@ def _number(spec, raw):
     return None
 
 
-def _warn_unknown_option(spec, attribute, option):
+def _warn_unknown_option(spec: FieldSpec, attribute: str, option: object) -> None:
     logger.warning(
         "Field '%s': option %r of '%s' is not in the label schema (added on the server?); skipped",
         spec.name,
@@ -211,9 +240,9 @@ def _warn_unknown_option(spec, attribute, option):
     )
 
 
-def _parse_attributes(interface, spec, values):
+def _parse_attributes(interface: FastLabelInterface, spec: FieldSpec, values: Mapping[str, Any]) -> dict[str, Any]:
     """Typed FiftyOne attributes set in ``{attribute key: value}``."""
-    found = {}
+    found: dict[str, Any] = {}
     for key, raw in values.items():
         name = interface.attribute_of_key(spec.name, key)
         if name is None or name in found or _is_empty(raw):
@@ -232,10 +261,10 @@ def _parse_attributes(interface, spec, values):
     return found
 
 
-def _chosen(interface, spec, values):
+def _chosen(interface: FastLabelInterface, spec: FieldSpec, values: Mapping[str, Any]) -> list[str]:
     """The classes chosen in a choice field (unknown options warned)."""
     raw = values.get(interface.field_key(spec.name))
-    chosen = []
+    chosen: list[str] = []
     for option in raw if isinstance(raw, list) else [raw]:
         name = interface.choice_of_value(spec.name, option) if isinstance(option, str) else None
         if name is None:
@@ -245,7 +274,7 @@ def _chosen(interface, spec, values):
     return chosen
 
 
-def _numbers(points):
+def _numbers(points: object) -> list[float] | None:
     if not isinstance(points, list):
         return None
     try:
@@ -254,7 +283,7 @@ def _numbers(points):
         return None
 
 
-def _box_of(points, rotation, width, height):
+def _box_of(points: object, rotation: float | str | None, width: int, height: int) -> list[float] | None:
     """``[x1, y1, x2, y2]`` rotated by ``rotation`` degrees about its centre
     -> the normalised ``[x, y, w, h]`` box that encloses it, clipped."""
     points = _numbers(points)
@@ -277,7 +306,7 @@ def _box_of(points, rotation, width, height):
     return box
 
 
-def _points_of(points, width, height):
+def _points_of(points: object, width: int, height: int) -> list[list[float]] | None:
     """A flat pixel list -> ``[[x, y], ...]`` normalised, or ``None``."""
     points = _numbers(points)
     if not points or len(points) % 2:
@@ -285,10 +314,12 @@ def _points_of(points, width, height):
     return [[points[i] / width, points[i + 1] / height] for i in range(0, len(points), 2)]
 
 
-def _pose_points(interface, spec, item, width, height):
+def _pose_points(
+    interface: FastLabelInterface, spec: FieldSpec, item: Json, width: int, height: int
+) -> list[list[float]]:
     """The skeleton's points of a pose annotation, NaN for those not placed."""
     keys = interface.pose_keys(spec.name)
-    index_of = {key: i for i, key in enumerate(keys)}
+    index_of: dict[str | None, int] = {key: i for i, key in enumerate(keys)}
     points = [[math.nan, math.nan] for _ in keys]
     for entry in item.get("keypoints") or []:
         if not isinstance(entry, dict):
@@ -303,11 +334,11 @@ def _pose_points(interface, spec, item, width, height):
     return points
 
 
-def _polygons_of(points):
+def _polygons_of(points: object) -> list[list[npt.NDArray[np.float64]]]:
     """Segmentation regions -> ``[[ring, ...], ...]`` of ``(N, 2)`` pixel arrays."""
-    polygons = []
+    polygons: list[list[npt.NDArray[np.float64]]] = []
     for region in points if isinstance(points, list) else []:
-        rings = []
+        rings: list[npt.NDArray[np.float64]] = []
         for ring in region if isinstance(region, list) else []:
             values = _numbers(ring)
             if values and len(values) >= 6 and len(values) % 2 == 0:

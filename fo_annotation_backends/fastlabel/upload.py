@@ -23,11 +23,15 @@ unregistered; otherwise the run stays registered as unfinished and the error
 says to run the same call again.
 """
 
+from __future__ import annotations
+
 import base64
 import concurrent.futures
 import io
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from PIL import Image
 
@@ -44,6 +48,19 @@ from .client import CLASSIFICATION_TASKS, IMAGE_TASKS
 from .convert import IMAGE_CLASSIFICATION, FastLabelInterface, labels_to_task
 from .idmatch import match_annotation_ids
 
+if TYPE_CHECKING:
+    from fiftyone.core.collections import SampleCollection
+
+    from ..core.backend import IdMap
+    from ..core.schema import Fields
+    from .backend import FastLabelAnnotationResults, FastLabelBackend
+    from .client import FastLabelClient, JsonDict
+    from .interface import Json
+
+    #: what :func:`~.to_fastlabel.labels_to_task` makes of a sample: ``(annotations,
+    #: task attributes, part ids)``
+    SentTask = tuple[list[Json], list[Json], list[str | None]]
+
 logger = get_logger(__name__)
 
 MAX_FILE_BYTES = 20 * 1024 * 1024  # FastLabel's limit for image tasks
@@ -54,12 +71,12 @@ RUN_MARK_LENGTH = 12
 _SLUG_RE = re.compile(r"[^a-z0-9_-]+")
 
 
-def run_mark(run_id):
+def run_mark(run_id: str | None) -> str:
     """The part of a run id that marks the run's project and tasks."""
     return str(run_id)[:RUN_MARK_LENGTH]
 
 
-def task_name_for(anno_key, run_id, sample_id, path, convert):
+def task_name_for(anno_key: str, run_id: str | None, sample_id: str, path: str, convert: bool) -> str:
     """The task name of a sample in a run: unique in the project, readable,
     ending in the image's extension as FastLabel requires, and carrying the
     run's mark (see :func:`is_run_task_name`)."""
@@ -68,7 +85,7 @@ def task_name_for(anno_key, run_id, sample_id, path, convert):
     return "%s-%s-%s-%s%s" % (_slug(stem)[:60] or "image", anno_key, sample_id, run_mark(run_id), ext)
 
 
-def is_run_task_name(name, run_id):
+def is_run_task_name(name: object, run_id: str | None) -> bool:
     """Whether a task name was made by :func:`task_name_for` for this run."""
     if not run_id:
         return False
@@ -76,14 +93,14 @@ def is_run_task_name(name, run_id):
     return bool(re.search(r"-[0-9a-f]{24}-%s$" % re.escape(run_mark(run_id)), stem))
 
 
-def project_slug_for(dataset_name, anno_key, run_id):
+def project_slug_for(dataset_name: str, anno_key: str, run_id: str | None) -> str:
     """The slug of the project a run creates: readable, and ending in the
     run's mark, so that the project of a killed attempt is found again."""
     readable = _slug("fiftyone-%s-%s" % (dataset_name, anno_key))[:60].strip("-_")
     return "%s-%s" % (readable, run_mark(run_id))
 
 
-def _slug(text):
+def _slug(text: object) -> str:
     return _SLUG_RE.sub("-", str(text).lower()).strip("-_")
 
 
@@ -97,30 +114,38 @@ class Uploader:
         results_cls: the results class to return
     """
 
-    def __init__(self, backend, samples, anno_key, results_cls):
+    #: set by run(), before anything uses it
+    interface: FastLabelInterface
+
+    def __init__(
+        self,
+        backend: FastLabelBackend,
+        samples: SampleCollection,
+        anno_key: str,
+        results_cls: type[FastLabelAnnotationResults],
+    ) -> None:
         self.backend = backend
         self.config = backend.config
         self.samples = samples
         self.anno_key = anno_key
         self.results_cls = results_cls
         self.resume = backend.resume_state
-        self.interface = None
-        self.id_map = {}
+        self.id_map: IdMap = {}
         self.endpoint = IMAGE_TASKS
         # the project, as it becomes known
-        self.slug = None
-        self.project_id = None
+        self.slug: str | None = None
+        self.project_id: str | None = None
         self.project_created = False  # the run created it (an earlier attempt or this call)
         self.created_project = False  # this call creates it
         self.owned_before = False  # the run owned it before this call
         # classes this call adds to a reused project (rolled back on failure)
-        self.new_class_values = []
+        self.new_class_values: list[str] = []
         self.new_classification_class = False
 
     # ------------------------------------------------------------------
     # the whole call
 
-    def run(self):
+    def run(self) -> FastLabelAnnotationResults:
         """Uploads the run; returns its results."""
         config, samples = self.config, self.samples
         fields = normalize_label_schema(config.label_schema, samples, SUPPORTED_TYPES)
@@ -159,7 +184,7 @@ class Uploader:
         logger.info("FastLabel project %s has the %d tasks of run '%s'", self.slug, len(ids), self.anno_key)
         return self._results(task_ids, annotation_ids)
 
-    def _results(self, task_ids, annotation_ids):
+    def _results(self, task_ids: dict[str, str], annotation_ids: dict[str, str]) -> FastLabelAnnotationResults:
         return self.results_cls(
             self.samples,
             self.config,
@@ -175,14 +200,22 @@ class Uploader:
             backend=self.backend,
         )
 
+    @property
+    def known_slug(self) -> str:
+        """The slug of the run's project (known once it is found or created)."""
+        if self.slug is None:
+            raise AnnotationBackendError("The FastLabel project of run '%s' is not known yet" % self.anno_key)
+        return self.slug
+
     # ------------------------------------------------------------------
     # checks and conversions, before anything is created
 
-    def _check_media(self, ids, paths):
+    def _check_media(self, ids: Sequence[str], paths: Sequence[str]) -> set[str]:
         """Checks every file; returns the ids of those to send as PNG."""
         items = list(zip(ids, paths))
         check_image_media(items, allow_remote=False)
-        refused, converted = [], set()
+        refused: list[str] = []
+        converted: set[str] = set()
         for sample_id, path in items:
             ext = os.path.splitext(path)[1].lower()
             if ext in ACCEPTED_EXTENSIONS:
@@ -206,12 +239,18 @@ class Uploader:
             )
         return converted
 
-    def _convert(self, fields, interface, ids, sizes):
+    def _convert(
+        self,
+        fields: Fields,
+        interface: FastLabelInterface,
+        ids: Iterable[str],
+        sizes: Mapping[str, tuple[int, int]],
+    ) -> dict[str, SentTask]:
         """Fills the run's ``id_map``; returns ``{sample_id: (annotations,
         task attributes, part ids)}`` as they will be sent."""
         values = field_values(self.samples, list(fields))
         self.id_map = {field: {} for field in fields}
-        sent = {}
+        sent: dict[str, SentTask] = {}
         for sample_id in ids:
             sample_values = {field: values[field].get(sample_id) for field in fields}
             for field, spec in fields.items():
@@ -219,11 +258,16 @@ class Uploader:
             sent[sample_id] = labels_to_task(interface, sample_values, sizes.get(sample_id))
         return sent
 
-    def _find_project(self, client, interface):
+    def _find_project(
+        self, client: FastLabelClient, interface: FastLabelInterface
+    ) -> tuple[JsonDict | None, list[Json | None]]:
         """The existing project this call uses (``None``: create one), and
         the classes it misses. Only reads; refuses what cannot be used."""
         config, resume = self.config, self.resume
         recorded = resume.project_id if resume is not None else None
+        # what an unfinished earlier attempt recorded (its project, whether it created it)
+        recorded_slug = getattr(resume.results, "project_slug", None) if resume is not None else None
+        created_before = resume is not None and resume.project_created
         own_slug = project_slug_for(compat.root_dataset(self.samples).name, self.anno_key, config.run_id)
         project = None
         if config.project:
@@ -240,29 +284,29 @@ class Uploader:
                     "`dataset.load_annotation_results('%s').cleanup()` and `dataset.delete_annotation_run('%s')`"
                     % (
                         self.anno_key,
-                        resume.results.project_slug,
+                        recorded_slug,
                         config.project,
-                        resume.results.project_slug,
+                        recorded_slug,
                         self.anno_key,
                         self.anno_key,
                     )
                 )
             # created by this run: recorded so, or carrying its slug (killed before it recorded it)
             self.project_created = bool(
-                (recorded == project["id"] and resume.project_created)
+                (recorded == project["id"] and created_before)
                 or (resume is not None and recorded is None and project["slug"] == own_slug)
             )
         elif recorded:
-            project = client.project(recorded)
-            if project is None and not resume.project_created:
+            project = client.project(str(recorded))  # FastLabel's project ids are strings
+            if project is None and not created_before:
                 raise ProjectDeletedError(
                     "FastLabel project %s, which the unfinished run '%s' was uploading into, no longer exists; "
                     "remove the run with `dataset.delete_annotation_run('%s')`"
-                    % (resume.results.project_slug, self.anno_key, self.anno_key)
+                    % (recorded_slug, self.anno_key, self.anno_key)
                 )
             if project is None:
                 logger.info("The project of the unfinished run '%s' was deleted; creating a new one", self.anno_key)
-            self.project_created = resume.project_created
+            self.project_created = created_before
         elif resume is not None:
             # killed before it recorded a project: its slug says which is ours
             project = client.find_project(own_slug)
@@ -280,12 +324,12 @@ class Uploader:
             logger.info("Resuming run '%s' in FastLabel project %s", self.anno_key, self.slug)
         return project, self._missing_classes(interface, client.classes(self.slug))
 
-    def _missing_classes(self, interface, existing):
+    def _missing_classes(self, interface: FastLabelInterface, existing: Iterable[JsonDict]) -> list[Json | None]:
         """The class bodies to create; refuses a class of another type."""
         by_value = {c.get("value"): c for c in existing}
         if interface.project_type == IMAGE_CLASSIFICATION:
             return [] if existing else [None]
-        missing = []
+        missing: list[Json | None] = []
         for body in interface.annotation_classes():
             found = by_value.get(body["value"])
             if found is None:
@@ -300,7 +344,7 @@ class Uploader:
     # ------------------------------------------------------------------
     # creating
 
-    def _create_project(self, client, interface):
+    def _create_project(self, client: FastLabelClient, interface: FastLabelInterface) -> None:
         dataset = compat.root_dataset(self.samples).name
         name = "%s [%s]" % (self.config.project_name or "FiftyOne %s" % dataset, self.anno_key)
         self.slug = project_slug_for(dataset, self.anno_key, self.config.run_id)
@@ -308,31 +352,34 @@ class Uploader:
         self.project_id = client.create_project(interface.project_type, name, self.slug)
         logger.info("Created FastLabel project %s (%s)", self.slug, name)
 
-    def _record(self):
+    def _record(self) -> None:
         """Records the project with the run as soon as it is known, so that
         a killed process leaves a run that knows what it owns."""
         if self.resume is not None and self.resume.project_id == self.project_id:
             return
         self.backend.record_partial(self.samples, self.anno_key, self._results({}, {}))
 
-    def _create_classes(self, client, interface, missing):
+    def _create_classes(
+        self, client: FastLabelClient, interface: FastLabelInterface, missing: Sequence[Json | None]
+    ) -> None:
         if not missing:
             return
         if interface.project_type == IMAGE_CLASSIFICATION:
             self.new_classification_class = not self.created_project
-            client.create_classification_class(self.slug, interface.classification_attributes())
+            client.create_classification_class(self.known_slug, interface.classification_attributes())
             return
+        bodies = [body for body in missing if body is not None]  # None: a classification project's class
         if not self.created_project:
-            self.new_class_values = [body["value"] for body in missing]
+            self.new_class_values = [body["value"] for body in bodies]
             logger.info("Adding %d classes to FastLabel project %s", len(missing), self.slug)
-        for body in missing:
-            client.create_class(self.slug, body)
+        for body in bodies:
+            client.create_class(self.known_slug, body)
 
-    def _run_tasks(self, client, names):
+    def _run_tasks(self, client: FastLabelClient, names: Mapping[str, str]) -> dict[str, str]:
         """``{sample_id: task_id}`` of the run's tasks in the project."""
-        sample_of = {n: s for s, n in names.items()}
-        found = {}
-        for task in client.iter_tasks(self.endpoint, self.slug, tag=self.anno_key):
+        sample_of: dict[str | None, str] = {n: s for s, n in names.items()}
+        found: dict[str, str] = {}
+        for task in client.iter_tasks(self.endpoint, self.known_slug, tag=self.anno_key):
             sample_id = sample_of.get(task.get("name"))
             if sample_id is not None:
                 found[sample_id] = task["id"]
@@ -340,14 +387,22 @@ class Uploader:
             logger.info("%d of the run's %d tasks are already in project %s", len(found), len(names), self.slug)
         return found
 
-    def _send_tasks(self, client, names, sent, existing, path_of, converted):
+    def _send_tasks(
+        self,
+        client: FastLabelClient,
+        names: Mapping[str, str],
+        sent: Mapping[str, SentTask],
+        existing: Mapping[str, str],
+        path_of: Mapping[str, str],
+        converted: set[str],
+    ) -> None:
         config = self.config
         tags = [self.anno_key] + [t for t in config.tags if t != self.anno_key]
         todo = [s for s in names if s not in existing]
 
-        def send(sample_id):
+        def send(sample_id: str) -> str:
             annotations, attributes, _ = sent[sample_id]
-            body = {"project": self.slug, "name": names[sample_id], "tags": tags}
+            body: JsonDict = {"project": self.slug, "name": names[sample_id], "tags": tags}
             if self.endpoint == CLASSIFICATION_TASKS:
                 if attributes:
                     body["attributes"] = attributes
@@ -368,7 +423,7 @@ class Uploader:
         ):
             advance(len(names) - len(todo))
             # a bounded queue: files are read and encoded just before sending
-            pending = set()
+            pending: set[concurrent.futures.Future[str]] = set()
             try:
                 for sample_id in todo:
                     pending.add(pool.submit(send, sample_id))
@@ -385,12 +440,15 @@ class Uploader:
                     future.cancel()
                 raise
 
-    def _read_back(self, client, names, sent):
+    def _read_back(
+        self, client: FastLabelClient, names: Mapping[str, str], sent: Mapping[str, SentTask]
+    ) -> tuple[dict[str, str], dict[str, str]]:
         """Reads the run's tasks once: ``({sample_id: task_id},
         {FastLabel annotation id: FiftyOne part id})``."""
-        sample_of = {n: s for s, n in names.items()}
-        task_ids, annotation_ids = {}, {}
-        for task in client.iter_tasks(self.endpoint, self.slug, tag=self.anno_key):
+        sample_of: dict[str | None, str] = {n: s for s, n in names.items()}
+        task_ids: dict[str, str] = {}
+        annotation_ids: dict[str, str] = {}
+        for task in client.iter_tasks(self.endpoint, self.known_slug, tag=self.anno_key):
             sample_id = sample_of.get(task.get("name"))
             if sample_id is None:
                 continue
@@ -408,8 +466,8 @@ class Uploader:
     # ------------------------------------------------------------------
     # failure
 
-    def _on_failure(self, client, error, names):
-        on_service = {}
+    def _on_failure(self, client: FastLabelClient, error: BaseException, names: Mapping[str, str]) -> None:
+        on_service: dict[str, str] = {}
         if self.project_id is not None:
             try:
                 on_service = self._run_tasks(client, names)
@@ -429,12 +487,12 @@ class Uploader:
             owned_before=self.owned_before,
         )
 
-    def _roll_back(self, client, names):
+    def _roll_back(self, client: FastLabelClient, names: Mapping[str, str]) -> None:
         """Deletes what this call created: its project, or in a reused
         project the run's tasks (an unanswered create may have made one) and
         the classes it added."""
         if self.created_project:
-            project_id = self.project_id or (client.find_project(self.slug) or {}).get("id")
+            project_id = self.project_id or (client.find_project(self.known_slug) or {}).get("id")
             if project_id is not None:
                 client.delete_project(project_id)
                 logger.info("Deleted FastLabel project %s, created by the failed upload", self.slug)
@@ -451,14 +509,14 @@ class Uploader:
             logger.info("Deleted the classes the failed upload added to FastLabel project %s", self.slug)
 
 
-def _png_bytes(path):
+def _png_bytes(path: str) -> bytes:
     with Image.open(path) as image:
         out = io.BytesIO()
         image.save(out, format="PNG")
         return out.getvalue()
 
 
-def _base64_image(path, convert):
+def _base64_image(path: str, convert: bool) -> str:
     if convert:
         data = _png_bytes(path)
     else:

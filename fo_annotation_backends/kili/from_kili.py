@@ -11,14 +11,25 @@ tool of another label type (a point in a detections job), for FiftyOne's
 ``unexpected`` handling.
 """
 
+from __future__ import annotations
+
 import math
 import re
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..core import geometry, regions
 from ..core.idmap import split_part_id
 from ..core.regions import NewLabelIds, Region, require_image_size
 from ..core.secrets import get_logger
 from .interface import CHECKBOX_KEY
+
+if TYPE_CHECKING:
+    from fiftyone.core.labels import Label
+
+    from ..core.schema import FieldSpec, ScalarValue
+    from .convert import ImageSize, Json
+    from .interface import KiliInterface
 
 __all__ = ["NewLabelIds", "foreign_labels", "json_response_to_labels", "parse_number", "require_image_size"]
 
@@ -37,8 +48,14 @@ _RETURN_TYPE_OF_TOOL = {
 
 
 def json_response_to_labels(
-    interface, spec, json_response, current_labels, image_size=None, uploaded_ids=(), new_ids=None
-):
+    interface: KiliInterface,
+    spec: FieldSpec,
+    json_response: Mapping[str, Any] | None,
+    current_labels: Mapping[str, Label],
+    image_size: ImageSize | None = None,
+    uploaded_ids: Iterable[str] | None = (),
+    new_ids: NewLabelIds | None = None,
+) -> dict[str, Label] | ScalarValue | None:
     """The FiftyOne labels of one field in one Kili label.
 
     Args:
@@ -65,13 +82,13 @@ def json_response_to_labels(
     if spec.type == "scalar":
         return _scalar_from_response(interface, spec, job_response)
     known_ids = [i for i in uploaded_ids or () if i not in current_labels]
-    new_ids = new_ids if new_ids is not None else NewLabelIds()
+    ids = new_ids if new_ids is not None else NewLabelIds()
     if spec.type in ("classification", "classifications"):
-        choices = []
+        choices: list[tuple[str, dict[str, Any]]] = []
         for entry in job_response.get("categories") or []:
             if not isinstance(entry, dict):
                 continue
-            name = interface.class_of_key(spec.name, entry.get("name"))
+            name = _class_of_key(interface, spec, entry.get("name"))
             if name is None:
                 _warn_unknown_key(spec, entry.get("name"))
                 continue
@@ -81,7 +98,7 @@ def json_response_to_labels(
             choices,
             current_labels,
             known_ids,
-            lambda label, _: new_ids.assign(label, "category:%s" % label.label),
+            lambda label, _: ids.assign(label, "category:%s" % label.label),
         )
     annotations = [a for a in job_response.get("annotations") or [] if isinstance(a, dict)]
     if spec.type == "segmentation":
@@ -93,20 +110,25 @@ def json_response_to_labels(
             current_labels,
             known_ids,
             image_size,
-            lambda label, _: new_ids.assign(label, "segmentation"),
+            lambda label, _: ids.assign(label, "segmentation"),
         )
-    parsed = [_region(interface, spec, a) for a in annotations if _foreign_type(spec, a) is None]
+    own = [_region(interface, spec, a) for a in annotations if _foreign_type(spec, a) is None]
     return regions.regions_to_labels(
         spec,
-        [r for r in parsed if r is not None],
+        [r for r in own if r is not None],
         current_labels,
         known_ids,
         image_size,
-        _remember(new_ids, "mid:", "markers:"),
+        _remember(ids, "mid:", "markers:"),
     )
 
 
-def foreign_labels(interface, spec, json_response, new_ids=None):
+def foreign_labels(
+    interface: KiliInterface,
+    spec: FieldSpec,
+    json_response: Mapping[str, Any] | None,
+    new_ids: NewLabelIds | None = None,
+) -> dict[str, dict[str, Label]]:
     """What a person drew in ``spec``'s job with the tool of another label
     type (a point in a detections job): ``{return type: {label_id: Label}}``,
     for FiftyOne's ``unexpected`` handling. New points of one class are one
@@ -115,21 +137,22 @@ def foreign_labels(interface, spec, json_response, new_ids=None):
         return {}
     new_ids = new_ids if new_ids is not None else NewLabelIds()
     job_response = (json_response or {}).get(interface.job_name(spec.name)) or {}
-    by_type = {}
+    by_type: dict[str, list[Region]] = {}
     for item in job_response.get("annotations") or []:
         label_type = _foreign_type(spec, item) if isinstance(item, dict) else None
         region = _foreign_region(interface, spec, item) if label_type else None
-        if region is not None:
+        if label_type is not None and region is not None:
             by_type.setdefault(label_type, []).append(region)
     return regions.foreign_labels(spec, by_type, _remember(new_ids, "foreign:", "foreign markers:"))
 
 
-def _remember(new_ids, mid_prefix, markers_prefix):
+def _remember(new_ids: NewLabelIds, mid_prefix: str, markers_prefix: str) -> regions.OnNew:
     """The ``on_new`` of object labels: the new markers of a class are one
     origin, any other new label is its region's ``mid``."""
 
-    def on_new(label, parts):
+    def on_new(label: Label, parts: regions.Parts) -> None:
         head = parts[0][1]
+        origin: str | None
         if head.points is not None and not head.skeleton:
             origin = markers_prefix + str(label.label)
         else:
@@ -139,16 +162,17 @@ def _remember(new_ids, mid_prefix, markers_prefix):
     return on_new
 
 
-def _foreign_type(spec, item):
+def _foreign_type(spec: FieldSpec, item: Mapping[str, Any]) -> str | None:
     """The label type of an annotation drawn with another label type's tool
     (``None`` for the field's own; a segmentation job is one mask)."""
-    return_type = _RETURN_TYPE_OF_TOOL.get(item.get("type"))
+    tool = item.get("type")
+    return_type = _RETURN_TYPE_OF_TOOL.get(tool) if isinstance(tool, str) else None
     if return_type is None or spec.type == "segmentation" or return_type == spec.return_type:
         return None
     return return_type
 
 
-def _region(interface, spec, item):
+def _region(interface: KiliInterface, spec: FieldSpec, item: Json) -> Region | None:
     """One of the field's own annotations as a region, or ``None`` when its
     class is unknown."""
     region = _bare_region(interface, spec, item)
@@ -171,7 +195,7 @@ def _region(interface, spec, item):
     return region
 
 
-def _foreign_region(interface, spec, item):
+def _foreign_region(interface: KiliInterface, spec: FieldSpec, item: Json) -> Region | None:
     """An annotation drawn with another label type's tool as a region of
     that type (always a new label), or ``None`` when it holds no shape."""
     region = _bare_region(interface, spec, item)
@@ -197,7 +221,7 @@ def _foreign_region(interface, spec, item):
     return region
 
 
-def _bare_region(interface, spec, item):
+def _bare_region(interface: KiliInterface, spec: FieldSpec, item: Json) -> Region | None:
     """A region with the annotation's class, ``mid`` and attributes."""
     name = _annotation_class(interface, spec, item)
     if name is None:
@@ -206,19 +230,19 @@ def _bare_region(interface, spec, item):
     return Region(label=name, region_id=mid or None, attributes=_attributes_of(interface, spec, item.get("children")))
 
 
-def _box_of(item):
+def _box_of(item: Json) -> list[float] | None:
     points = [p for polygon in _polygons_of(item) for ring in polygon for p in ring]
     return geometry.corners_to_box(points) if points else None
 
 
-def _marker_point(item):
+def _marker_point(item: Json) -> list[float]:
     point = item.get("point") or {}
     if "x" in point and "y" in point:
         return [float(point["x"]), float(point["y"])]
     return [math.nan, math.nan]
 
 
-def _pose_points(interface, spec, item):
+def _pose_points(interface: KiliInterface, spec: FieldSpec, item: Json) -> list[list[float]]:
     """The skeleton's points of a pose annotation, NaN for those not placed."""
     codes = interface.pose_codes(spec.name)
     index_of = {code: i for i, code in enumerate(codes)}
@@ -233,11 +257,13 @@ def _pose_points(interface, spec, item):
     return points
 
 
-def _scalar_from_response(interface, spec, job_response):
+def _scalar_from_response(
+    interface: KiliInterface, spec: FieldSpec, job_response: Mapping[str, Any]
+) -> ScalarValue | None:
     categories = job_response.get("categories") or []
     if categories:
         key = categories[0].get("name")
-        name = interface.class_of_key(spec.name, key)
+        name = _class_of_key(interface, spec, key)
         if name is None:
             _warn_unknown_key(spec, key)
             return None
@@ -254,7 +280,7 @@ def _scalar_from_response(interface, spec, job_response):
 _INT_RE = re.compile(r"^\s*[-+]?\d+\s*$")
 
 
-def parse_number(text):
+def parse_number(text: ScalarValue) -> ScalarValue:
     """A transcription answer of a numeric field: an int when it is written
     as one, a float when it parses as one, else the text as it is (nothing
     a person typed is dropped)."""
@@ -271,24 +297,30 @@ def parse_number(text):
     return value if math.isfinite(value) else text
 
 
-def _warn_unknown_key(spec, key):
+def _warn_unknown_key(spec: FieldSpec, key: object) -> None:
     logger.warning(
         "Field '%s': Kili category %r is not in the label schema (added on the server?); skipped", spec.name, key
     )
 
 
-def _annotation_class(interface, spec, item):
+def _annotation_class(interface: KiliInterface, spec: FieldSpec, item: Json) -> str | None:
     categories = item.get("categories") or []
     key = categories[0].get("name") if categories else None
-    name = interface.class_of_key(spec.name, key)
+    name = _class_of_key(interface, spec, key)
     if name is None:
         _warn_unknown_key(spec, key)
     return name
 
 
-def _attributes_of(interface, spec, children):
+def _class_of_key(interface: KiliInterface, spec: FieldSpec, key: object) -> str | None:
+    """The class of category ``key`` of the field, or ``None`` (for a key
+    that is not a string too)."""
+    return interface.class_of_key(spec.name, key) if isinstance(key, str) else None
+
+
+def _attributes_of(interface: KiliInterface, spec: FieldSpec, children: Mapping[str, Any] | None) -> dict[str, Any]:
     """``{attribute: typed value}`` set in a region's ``children``."""
-    found = {}
+    found: dict[str, Any] = {}
     for job, value in (children or {}).items():
         name = interface.attribute_of_job(spec.name, job)
         if name is None or name in found or not isinstance(value, dict):
@@ -310,7 +342,7 @@ def _attributes_of(interface, spec, children):
     return found
 
 
-def _polygons_of(item):
+def _polygons_of(item: Json) -> list[regions.Polygon]:
     """The polygons of an annotation's ``boundingPoly``: ``[[ring, ...], ...]``
     with rings as open ``[[x, y], ...]`` lists (normalised).
 
@@ -322,24 +354,24 @@ def _polygons_of(item):
         groups = bounding_poly
     else:
         groups = [bounding_poly]
-    polygons = []
+    polygons: list[regions.Polygon] = []
     for group in groups:
-        rings = [_ring_of(entry) for entry in group if isinstance(entry, dict)]
+        rings: regions.Polygon = [_ring_of(entry) for entry in group if isinstance(entry, dict)]
         rings = [ring for ring in rings if ring]
         if rings:
             polygons.append(rings)
     return polygons
 
 
-def _ring_of(entry):
+def _ring_of(entry: Json) -> list[list[float]]:
     ring = [[float(v["x"]), float(v["y"])] for v in entry.get("normalizedVertices") or []]
     if len(ring) > 1 and ring[0] == ring[-1]:
         ring = ring[:-1]
     return ring
 
 
-def _line_of(item):
+def _line_of(item: Json) -> list[list[float]] | None:
     if item.get("polyline"):
         return [[float(v["x"]), float(v["y"])] for v in item["polyline"]]
     polygons = _polygons_of(item)
-    return polygons[0][0] if polygons else None
+    return [list(point) for point in polygons[0][0]] if polygons else None

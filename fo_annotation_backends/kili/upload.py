@@ -17,8 +17,12 @@
    (``core.runs.handle_failed_upload``).
 """
 
+from __future__ import annotations
+
 import concurrent.futures
 import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ..core import compat
 from ..core.backend import keypoint_skeletons
@@ -30,19 +34,27 @@ from ..core.runs import handle_failed_upload
 from ..core.schema import normalize_label_schema
 from ..core.secrets import get_logger
 from .backend import SUPPORTED_TYPES, KiliAnnotationResults, asset_id_for, external_id_for
-from .convert import KiliInterface, labels_to_json_response
+from .convert import ImageSize, KiliInterface, labels_to_json_response
+
+if TYPE_CHECKING:
+    from fiftyone.core.collections import SampleCollection
+
+    from ..core.backend import IdMap
+    from ..core.schema import Fields
+    from .backend import KiliBackend
+    from .client import JsonDict, KiliClient
 
 logger = get_logger(__name__)
 
 ASSETS_PER_BATCH = 100
 
 
-def run_marker(run_id):
+def run_marker(run_id: str | None) -> str:
     """The text that marks what a run creates (in a project description)."""
     return "(run id %s)" % run_id
 
 
-def project_description(anno_key, dataset_name, run_id):
+def project_description(anno_key: str, dataset_name: str, run_id: str | None) -> str:
     """The description of a project a run creates: it carries the run id,
     which finds the project again if the process is killed before the run
     recorded it."""
@@ -52,28 +64,35 @@ def project_description(anno_key, dataset_name, run_id):
 class Uploader:
     """One ``annotate()`` call of the Kili backend (see the module doc)."""
 
-    def __init__(self, backend, samples, anno_key):
+    def __init__(self, backend: KiliBackend, samples: SampleCollection, anno_key: str) -> None:
         self.backend = backend
         self.config = backend.config
         self.samples = samples
         self.anno_key = anno_key
         self.resume = backend.resume_state
-        self.project_id = None
+        self.project_id: str | None = None
         self.project_created = False  # by this run, as recorded
         self.created_here = False  # by this call
-        self.previous_interface = None  # what this call replaced in a reused project
-        self.new_project = None  # (title, description) of the project this call creates
-        self.asset_ids = {}
-        self.id_map = {}
-        self.sent = []  # asset ids this call sent
+        self.previous_interface: JsonDict | None = None  # what this call replaced in a reused project
+        self.new_project: tuple[str, str] | None = None  # (title, description) of the project this call creates
+        self.asset_ids: dict[str, str] = {}
+        self.id_map: IdMap = {}
+        self.sent: list[str] = []  # asset ids this call sent
         self.present = 0  # the run's assets the project has
 
     @property
-    def dataset_name(self):
+    def known_project_id(self) -> str:
+        """The id of the run's project (known once ``_resolve_project()`` ran)."""
+        if self.project_id is None:
+            raise AnnotationBackendError("The Kili project of run '%s' is not known yet" % self.anno_key)
+        return self.project_id
+
+    @property
+    def dataset_name(self) -> str:
         """The name of the dataset being annotated."""
         return compat.root_dataset(self.samples).name
 
-    def run(self):
+    def run(self) -> KiliAnnotationResults:
         """Uploads the run; returns its :class:`KiliAnnotationResults`."""
         config = self.config
         fields = normalize_label_schema(config.label_schema, self.samples, SUPPORTED_TYPES)
@@ -93,7 +112,7 @@ class Uploader:
         logger.info("Connected to Kili at %s as %s", client.url, viewer.get("email"))
         try:
             self._resolve_project(client, interface)
-            self.asset_ids = {s: asset_id_for(self.project_id, config.run_id, s) for s in ids}
+            self.asset_ids = {s: asset_id_for(self.known_project_id, config.run_id, s) for s in ids}
             self.backend.record_partial(self.samples, self.anno_key, self._results(interface, complete=False))
             todo, needs_labels = self._pending(client, ids)
             self._upload(client, fields, interface, ids, paths, todo, needs_labels, image_sizes)
@@ -104,7 +123,7 @@ class Uploader:
         logger.info("Kili project %s has the %d assets of run '%s'", self.project_id, len(ids), self.anno_key)
         return self._results(interface, complete=True)
 
-    def _results(self, interface, complete):
+    def _results(self, interface: KiliInterface, complete: bool) -> KiliAnnotationResults:
         return KiliAnnotationResults(
             self.samples,
             self.config,
@@ -118,7 +137,7 @@ class Uploader:
             backend=self.backend,
         )
 
-    def _check_capacity(self, new_assets, existing):
+    def _check_capacity(self, new_assets: int, existing: int) -> None:
         limit = self.config.max_assets_per_project
         if limit is not None and existing + new_assets > limit:
             where = "the project already has %d assets and " % existing if existing else ""
@@ -132,7 +151,7 @@ class Uploader:
     # ------------------------------------------------------------------
     # the project
 
-    def _resolve_project(self, client, interface):
+    def _resolve_project(self, client: KiliClient, interface: KiliInterface) -> None:
         ours = interface.json_interface()
         resume = self.resume
         if self.config.project_id is not None:
@@ -145,7 +164,7 @@ class Uploader:
             recorded = resume is not None and resume.project_id == project["id"] and resume.project_created
             self._adopt(client, project, ours, recorded or self._carries_marker(project))
         elif resume is not None and resume.project_id is not None:
-            project = client.get_project(resume.project_id)
+            project = client.get_project(str(resume.project_id))  # Kili's project ids are strings
             if project is not None:
                 self._adopt(client, project, ours, resume.project_created)
             elif not resume.project_created:
@@ -164,22 +183,22 @@ class Uploader:
         if self.project_id is None:
             self._create(client, ours)
 
-    def _title(self):
+    def _title(self) -> str:
         return self.config.project_name or "FiftyOne %s" % self.dataset_name
 
-    def _carries_marker(self, project):
+    def _carries_marker(self, project: Mapping[str, Any]) -> bool:
         """Whether ``project`` was created by this run (an attempt killed
         before it recorded it): its description carries the run id."""
         return run_marker(self.config.run_id) in (project.get("description") or "")
 
-    def _marked_project(self, client):
+    def _marked_project(self, client: KiliClient) -> JsonDict | None:
         """The project carrying this run's id in its description, if any."""
         for found in client.find_projects(self._title()):
             if self._carries_marker(found):
                 return client.get_project(found["id"])
         return None
 
-    def _adopt(self, client, project, ours, created):
+    def _adopt(self, client: KiliClient, project: JsonDict, ours: JsonDict, created: bool) -> None:
         """Uses an existing project: its jsonInterface gets our jobs (a job
         of the same name with another definition is refused)."""
         if project.get("inputType") not in (None, "IMAGE"):
@@ -195,7 +214,7 @@ class Uploader:
             self.previous_interface = project.get("jsonInterface") or {}
             client.update_json_interface(project["id"], merged)
 
-    def _create(self, client, ours):
+    def _create(self, client: KiliClient, ours: JsonDict) -> None:
         title = self._title()
         description = project_description(self.anno_key, self.dataset_name, self.config.run_id)
         self.new_project = (title, description)
@@ -206,7 +225,7 @@ class Uploader:
     # ------------------------------------------------------------------
     # the assets
 
-    def _pending(self, client, ids):
+    def _pending(self, client: KiliClient, ids: Sequence[str]) -> tuple[list[str], set[str]]:
         """The samples whose asset is still to create, and those whose
         PREDICTION label is still to add (a resumed upload)."""
         if self.created_here:
@@ -217,7 +236,7 @@ class Uploader:
             return list(ids), set(ids)
         model = self.config.model_name
         found = client.assets_by_id(
-            self.project_id, [self.asset_ids[s] for s in ids], fields="id labels { labelType modelName }"
+            self.known_project_id, [self.asset_ids[s] for s in ids], fields="id labels { labelType modelName }"
         )
         present = [s for s in ids if self.asset_ids[s] in found]
         labelled = {
@@ -241,7 +260,17 @@ class Uploader:
             )
         return todo, set(todo) | (set(present) - labelled)
 
-    def _upload(self, client, fields, interface, ids, paths, todo, needs_labels, image_sizes):
+    def _upload(
+        self,
+        client: KiliClient,
+        fields: Fields,
+        interface: KiliInterface,
+        ids: Sequence[str],
+        paths: Sequence[str],
+        todo: Sequence[str],
+        needs_labels: set[str],
+        image_sizes: Mapping[str, ImageSize],
+    ) -> None:
         path_of = dict(zip(ids, paths))
         todo_set = set(todo)
         self.id_map = {field: {} for field in fields}
@@ -254,7 +283,7 @@ class Uploader:
             values = field_values(self.samples, list(fields))  # one query for the whole view
             for start in range(0, len(ids), ASSETS_PER_BATCH):
                 batch = ids[start : start + ASSETS_PER_BATCH]
-                predictions = []
+                predictions: list[tuple[str, JsonDict]] = []
                 for sample_id in batch:
                     sample_values = {field: values[field].get(sample_id) for field in fields}
                     for field, spec in fields.items():
@@ -272,10 +301,16 @@ class Uploader:
                     if group:
                         self._append_assets(client, pool, group, path_of)
                 if predictions:
-                    client.append_predictions(self.project_id, self.config.model_name, predictions)
+                    client.append_predictions(self.known_project_id, self.config.model_name, predictions)
                 advance(len([s for s in batch if s in todo_set or s in needs_labels]))
 
-    def _append_assets(self, client, pool, sample_ids, path_of):
+    def _append_assets(
+        self,
+        client: KiliClient,
+        pool: concurrent.futures.Executor,
+        sample_ids: Sequence[str],
+        path_of: Mapping[str, str],
+    ) -> None:
         contents = {s: path_of[s] for s in sample_ids if is_remote(path_of[s])}
         local = [s for s in sample_ids if s not in contents]
         if local:
@@ -290,7 +325,7 @@ class Uploader:
                     future.cancel()
                 raise
         run_id = self.config.run_id
-        assets = [
+        assets: list[JsonDict] = [
             {
                 "id": self.asset_ids[s],
                 "external_id": external_id_for(self.anno_key, s, run_id),
@@ -305,13 +340,13 @@ class Uploader:
             for s in sample_ids
         ]
         self.sent.extend(a["id"] for a in assets)
-        client.append_assets(self.project_id, assets)
+        client.append_assets(self.known_project_id, assets)
         self.present += len(assets)
 
     # ------------------------------------------------------------------
     # failures
 
-    def _on_failure(self, client, interface, total, error):
+    def _on_failure(self, client: KiliClient, interface: KiliInterface, total: int, error: BaseException) -> None:
         partial = self._results(interface, complete=False) if self.project_id is not None else None
         handle_failed_upload(
             self.backend,
@@ -327,16 +362,16 @@ class Uploader:
             owned_before=self.project_created and not self.created_here,
         )
 
-    def _roll_back(self, client):
+    def _roll_back(self, client: KiliClient) -> None:
         """Deletes what this call created: its project, or in a reused
         project the assets it sent and the jsonInterface it replaced."""
         if self.created_here:
-            client.delete_project(self.project_id)
+            client.delete_project(self.known_project_id)
             logger.info("Deleted Kili project %s, created by the failed upload", self.project_id)
             return
         if self.project_id is None:
             if self.new_project is not None:
-                self._delete_unrecorded_project(client)
+                self._delete_unrecorded_project(client, *self.new_project)
             return
         if self.sent:
             client.delete_assets(self.project_id, self.sent)
@@ -344,16 +379,15 @@ class Uploader:
             client.update_json_interface(self.project_id, self.previous_interface)
             logger.info("Put back the jsonInterface of Kili project %s", self.project_id)
 
-    def _delete_unrecorded_project(self, client):
+    def _delete_unrecorded_project(self, client: KiliClient, title: str, description: str) -> None:
         # the create's answer was lost: the server may have the project
-        title, description = self.new_project
         for found in client.find_projects(title):
             if found.get("description") == description:
                 client.delete_project(found["id"])
                 logger.info("Deleted Kili project %s, created by the failed upload", found["id"])
 
 
-def merge_interfaces(project_id, theirs, ours):
+def merge_interfaces(project_id: str, theirs: Mapping[str, Any] | None, ours: Mapping[str, Any]) -> JsonDict:
     """The project's jsonInterface with our jobs added; a job of the same
     name with another definition is an error (raised before any upload)."""
     jobs = dict((theirs or {}).get("jobs") or {})

@@ -10,19 +10,31 @@
 Coordinates in Label Studio are percentages of the image size.
 """
 
+from __future__ import annotations
+
 import math
 import numbers
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Collection, Container, Iterable, Mapping, Sequence
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
 
 import fiftyone.core.labels as fol
 import numpy as np
+import numpy.typing as npt
 from bson import ObjectId
 from PIL import Image
 
 from ..core import geometry, regions
 from ..core.idmap import iter_labels, part_id, split_part_id
 from ..core.schema import safe_identifier
+
+if TYPE_CHECKING:
+    from fiftyone.core.labels import Label
+
+    from ..core.schema import AttributeSpec, Fields, FieldSpec, ScalarValue
+    from .client import JsonDict
 
 IMAGE_TAG = "image"
 
@@ -55,7 +67,12 @@ class LabelInterface:
             (from a stored run); computed when omitted
     """
 
-    def __init__(self, fields, tags=None, attribute_tags=None):
+    def __init__(
+        self,
+        fields: Fields,
+        tags: Mapping[str, str] | None = None,
+        attribute_tags: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         self.fields = fields
         if tags is None:
             tags, attribute_tags = self._assign_tags(fields)
@@ -64,9 +81,10 @@ class LabelInterface:
         self.field_of_tag = {tag: field for field, tag in self.tags.items()}
 
     @staticmethod
-    def _assign_tags(fields):
+    def _assign_tags(fields: Fields) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
         taken = {IMAGE_TAG}
-        tags, attribute_tags = {}, {}
+        tags: dict[str, str] = {}
+        attribute_tags: dict[str, dict[str, str]] = {}
         for field, spec in fields.items():
             tag = field if _PLAIN_NAME_RE.match(field) and field not in taken else safe_identifier(field, taken)
             taken.add(tag)
@@ -78,7 +96,7 @@ class LabelInterface:
                 attribute_tags[field][attr] = attr_tag
         return tags, attribute_tags
 
-    def to_xml(self):
+    def to_xml(self) -> str:
         """The labeling config XML (class names escaped, kept exactly)."""
         root = ET.Element("View")
         ET.SubElement(root, "Image", name=IMAGE_TAG, value="$image", zoom="true", zoomControl="true")
@@ -105,7 +123,7 @@ class LabelInterface:
         return ET.tostring(root, encoding="unicode")
 
     @staticmethod
-    def _scalar_control(root, spec, tag):
+    def _scalar_control(root: ET.Element, spec: FieldSpec, tag: str) -> None:
         if spec.classes or spec.scalar_type == "bool":
             values = spec.classes or ["True", "False"]
             element = ET.SubElement(root, "Choices", name=tag, toName=IMAGE_TAG, choice="single-radio")
@@ -120,7 +138,7 @@ class LabelInterface:
             ET.SubElement(root, "TextArea", name=tag, toName=IMAGE_TAG, maxSubmissions="1", editable="true")
 
     @staticmethod
-    def _attribute_control(root, spec, tag, attr, attr_tag):
+    def _attribute_control(root: ET.Element, spec: FieldSpec, tag: str, attr: AttributeSpec, attr_tag: str) -> None:
         attrs = {"name": attr_tag, "toName": IMAGE_TAG}
         if spec.type in _REGION_TYPES:
             attrs["perRegion"] = "true"
@@ -140,7 +158,7 @@ class LabelInterface:
         for value in attr.values or []:
             ET.SubElement(element, "Choice", value=str(value))
 
-    def required_tags(self):
+    def required_tags(self) -> set[str]:
         """Every control tag name this interface defines."""
         names = set(self.tags.values())
         for attr_tags in self.attribute_tags.values():
@@ -153,7 +171,9 @@ class LabelInterface:
 # --------------------------------------------------------------------------
 
 
-def labels_to_results(spec, interface, value, width=None, height=None):
+def labels_to_results(
+    spec: FieldSpec, interface: LabelInterface, value: object, width: int | None = None, height: int | None = None
+) -> list[JsonDict]:
     """The Label Studio ``result`` items of one field of one sample.
 
     Args:
@@ -171,7 +191,7 @@ def labels_to_results(spec, interface, value, width=None, height=None):
         return []
     tag = interface.tags[spec.name]
     attr_tags = interface.attribute_tags.get(spec.name, {})
-    common = {"from_name": tag, "to_name": IMAGE_TAG}
+    common: JsonDict = {"from_name": tag, "to_name": IMAGE_TAG}
     if width and height:
         common.update(original_width=int(width), original_height=int(height), image_rotation=0)
 
@@ -180,7 +200,7 @@ def labels_to_results(spec, interface, value, width=None, height=None):
         return [result] if result is not None else []
 
     labels = iter_labels(value)
-    results = []
+    results: list[JsonDict] = []
     if spec.type == "classification":
         for label in labels[:1]:
             results.append(dict(common, id=label.id, type="choices", value={"choices": [label.label]}))
@@ -215,10 +235,10 @@ def labels_to_results(spec, interface, value, width=None, height=None):
 
 
 class _MergedAttributes:
-    def __init__(self, labels):
+    def __init__(self, labels: Sequence[Label]) -> None:
         self._labels = labels
 
-    def get_attribute_value(self, name, default=None):
+    def get_attribute_value(self, name: str, default: Any = None) -> Any:
         for label in self._labels:
             value = label.get_attribute_value(name, None)
             if value is not None:
@@ -226,7 +246,7 @@ class _MergedAttributes:
         return default
 
 
-def is_numeric_scalar(spec):
+def is_numeric_scalar(spec: FieldSpec) -> bool:
     """Whether a scalar field is annotated with a ``Number`` control: an int
     or float field, or a new field without classes (FiftyOne's built-in
     backend does the same); existing string or bool fields are not."""
@@ -237,7 +257,7 @@ def is_numeric_scalar(spec):
     return not spec.existing
 
 
-def _scalar_result(spec, common, value):
+def _scalar_result(spec: FieldSpec, common: JsonDict, value: Any) -> JsonDict | None:
     if isinstance(value, fol.Regression):  # what the built-in uploads as a number
         value = value.value
         if value is None:
@@ -249,8 +269,15 @@ def _scalar_result(spec, common, value):
     return dict(common, id=_new_region_id(), type="textarea", value={"text": [str(value)]})
 
 
-def _attribute_results(spec, attr_tags, label, geometry_value, region_id, common):
-    results = []
+def _attribute_results(
+    spec: FieldSpec,
+    attr_tags: Mapping[str, str],
+    label: Label | _MergedAttributes,
+    geometry_value: Mapping[str, Any],
+    region_id: str | None,
+    common: JsonDict,
+) -> list[JsonDict]:
+    results: list[JsonDict] = []
     for name, attr in spec.attributes.items():
         value = label.get_attribute_value(name, None)
         if value is None:
@@ -267,21 +294,21 @@ def _attribute_results(spec, attr_tags, label, geometry_value, region_id, common
     return results
 
 
-def _region_geometries(spec, label, width, height):
+def _region_geometries(spec: FieldSpec, label: Label, width: int | None, height: int | None) -> list[JsonDict | None]:
     if spec.type == "detections":
         x, y, w, h = (100.0 * float(v) for v in label.bounding_box)
         return [{"x": x, "y": y, "width": w, "height": h, "rotation": 0}]
     if spec.type == "instances":
-        _require_size(spec, width, height)
+        size = _require_size(spec, width, height)
         mask = label.get_mask() if hasattr(label, "get_mask") else label.mask
-        full = geometry.instance_to_full_mask(label.bounding_box, mask, width, height)
+        full = geometry.instance_to_full_mask(label.bounding_box, mask, *size)
         return [{"format": "rle", "rle": _encode_rle(full)}]
     if spec.type in ("polylines", "polygons"):
         return [
             {"points": geometry.to_percent(shape), "closed": True} for shape in (label.points or []) if len(shape) >= 2
         ]
     if spec.type == "keypoints":
-        out = []
+        out: list[JsonDict | None] = []
         for point in label.points or []:
             if point is None or any(_is_nan(c) for c in point):
                 out.append(None)
@@ -292,15 +319,18 @@ def _region_geometries(spec, label, width, height):
     raise ValueError("Unsupported region type %s" % spec.type)
 
 
-def _segmentation_results(spec, common, labels, width, height):
-    _require_size(spec, width, height)
-    results = []
+def _segmentation_results(
+    spec: FieldSpec, common: JsonDict, labels: Sequence[Label], width: int | None, height: int | None
+) -> list[JsonDict]:
+    size = _require_size(spec, width, height)
+    results: list[JsonDict] = []
     for label in labels[:1]:
         mask = label.get_mask()
         if mask is None:
             continue
-        mask = _resize_mask(np.asarray(mask), width, height)
-        for pixel_value, name in sorted(spec.mask_targets.items()):
+        mask = _resize_mask(np.asarray(mask), *size)
+        # a segmentation field always has mask targets (see normalize_label_schema)
+        for pixel_value, name in sorted((spec.mask_targets or {}).items()):
             if pixel_value == 0:
                 continue
             region = mask == pixel_value
@@ -317,18 +347,18 @@ def _segmentation_results(spec, common, labels, width, height):
     return results
 
 
-def _brush():
+def _brush() -> ModuleType:
     # imported on first use: the converter package costs ~25 MB of memory
     from label_studio_sdk.converter import brush
 
     return brush
 
 
-def _encode_rle(boolean_mask):
+def _encode_rle(boolean_mask: npt.ArrayLike) -> list[int]:
     return _brush().mask2rle((np.asarray(boolean_mask, dtype=np.uint8) * 255))
 
 
-def _decode_rle(rle, width, height):
+def _decode_rle(rle: Sequence[int], width: int | None, height: int | None) -> npt.NDArray[np.bool_]:
     if not width or not height:
         # the RLE holds the pixel count, not the shape
         raise ValueError("A brush result has no original_width/original_height; cannot decode its mask")
@@ -336,28 +366,29 @@ def _decode_rle(rle, width, height):
     return flat.reshape((height, width, 4))[:, :, 3] > 127
 
 
-def _resize_mask(mask, width, height):
+def _resize_mask(mask: npt.NDArray[Any], width: int, height: int) -> npt.NDArray[Any]:
     if mask.ndim == 3:
         mask = mask[:, :, 0]
     if mask.shape == (height, width):
         return mask
     image = Image.fromarray(mask.astype(np.uint8))
-    return np.asarray(image.resize((width, height), Image.NEAREST))
+    return np.asarray(image.resize((width, height), Image.Resampling.NEAREST))
 
 
-def _require_size(spec, width, height):
+def _require_size(spec: FieldSpec, width: int | None, height: int | None) -> tuple[int, int]:
     if not width or not height:
         raise ValueError("Field '%s' (%s) needs the image size" % (spec.name, spec.type))
+    return width, height
 
 
-def _is_nan(value):
+def _is_nan(value: Any) -> bool:
     try:
         return math.isnan(value)
     except TypeError:
         return True
 
 
-def _new_region_id():
+def _new_region_id() -> str:
     return str(ObjectId())[-10:]
 
 
@@ -366,7 +397,15 @@ def _new_region_id():
 # --------------------------------------------------------------------------
 
 
-def results_to_labels(spec, interface, items, current_labels, aliases=None, added=None, known_ids=()):
+def results_to_labels(
+    spec: FieldSpec,
+    interface: LabelInterface,
+    items: Sequence[JsonDict],
+    current_labels: Mapping[str, Label],
+    aliases: Mapping[str, str] | None = None,
+    added: dict[str, str] | None = None,
+    known_ids: Collection[str] = (),
+) -> Any:  # {label_id: Label}; a ScalarValue or None for a scalar field
     """The FiftyOne labels of one field in one annotation's ``result``.
 
     Args:
@@ -399,15 +438,15 @@ def results_to_labels(spec, interface, items, current_labels, aliases=None, adde
         chosen = [name for item in own for name in (item.get("value") or {}).get("choices") or []]
         return regions.classifications_to_labels(spec, [(name, found) for name in chosen], current_labels, known_ids)
 
-    def remember(label, parts):
+    def remember(label: Label, parts: regions.Parts) -> None:
         if added is not None:
             added.update({region.region_id: label.id for _, region in parts if region.region_id})
 
     known = set(current_labels) | set(known_ids)
-    attrs_by_region = {}
+    attrs_by_region: dict[str | None, list[JsonDict]] = {}
     for item in attr_items:
         attrs_by_region.setdefault(item.get("id"), []).append(item)
-    parsed = []
+    parsed: list[regions.Region] = []
     for item in own:
         region = _region_of(spec.type, item, own[0] if spec.type == "segmentation" else item)
         region.label_id, region.part = _owner(item.get("id"), known, aliases or {})
@@ -421,7 +460,7 @@ def results_to_labels(spec, interface, items, current_labels, aliases=None, adde
     return regions.regions_to_labels(spec, parsed, current_labels, known_ids, on_new=remember)
 
 
-def _owner(region_id, known, aliases):
+def _owner(region_id: str | None, known: Container[str], aliases: Mapping[str, str]) -> tuple[str | None, int | None]:
     """``(label id, part)`` of a region: an uploaded label's part id, a
     region an earlier load made a label of (parts in order), or new."""
     base_id, index = split_part_id(region_id)
@@ -442,7 +481,9 @@ FOREIGN_TYPES = {
 }
 
 
-def foreign_labels(spec, interface, items):
+def foreign_labels(
+    spec: FieldSpec, interface: LabelInterface, items: Iterable[JsonDict]
+) -> dict[str, dict[str, Label]]:
     """Labels of another type drawn in a field's control (a point in a
     detections field), which FiftyOne handles as ``unexpected``.
 
@@ -451,7 +492,7 @@ def foreign_labels(spec, interface, items):
         field's own)
     """
     tag = interface.tags[spec.name]
-    by_type = {}
+    by_type: dict[str, list[regions.Region]] = {}
     for item in items:
         if item.get("from_name") == tag and _is_foreign(spec, item) and item.get("type") in FOREIGN_TYPES:
             label_type, _ = FOREIGN_TYPES[item["type"]]
@@ -459,7 +500,7 @@ def foreign_labels(spec, interface, items):
     return regions.foreign_labels(spec, by_type, attributes=False)
 
 
-def _is_foreign(spec, item):
+def _is_foreign(spec: FieldSpec, item: Mapping[str, Any]) -> bool:
     """Whether a result item of the field's control has another type."""
     kind = item.get("type")
     if kind is None or spec.type == "scalar":
@@ -467,7 +508,7 @@ def _is_foreign(spec, item):
     return kind != CONTROL_TAGS[spec.type][1]
 
 
-def _region_of(label_type, item, size_item):
+def _region_of(label_type: str, item: Mapping[str, Any], size_item: Mapping[str, Any]) -> regions.Region:
     """A result item of a ``label_type`` control as a region (a brush mask
     decoded at ``size_item``'s original size)."""
     value = item.get("value") or {}
@@ -489,7 +530,7 @@ def _region_of(label_type, item, size_item):
     return region
 
 
-def _rectangle_box(item):
+def _rectangle_box(item: Mapping[str, Any]) -> list[float]:
     value = item["value"]
     x, y, w, h = value["x"], value["y"], value["width"], value["height"]
     rotation = value.get("rotation") or 0
@@ -505,12 +546,15 @@ def _rectangle_box(item):
     return [x / 100.0, y / 100.0, w / 100.0, h / 100.0]
 
 
-def _attributes_from_items(spec, attr_tag_to_name, items):
+def _attributes_from_items(
+    spec: FieldSpec, attr_tag_to_name: Mapping[str, str], items: Iterable[JsonDict]
+) -> dict[str, Any]:
     """``{attribute: typed value}`` of attribute result items (the last
     item of an attribute wins)."""
-    found = {}
+    found: dict[str, Any] = {}
     for item in items:
-        name = attr_tag_to_name.get(item.get("from_name"))
+        tag = item.get("from_name")
+        name = attr_tag_to_name.get(tag) if isinstance(tag, str) else None
         if name is None:
             continue
         attr = spec.attributes[name]
@@ -526,7 +570,7 @@ def _attributes_from_items(spec, attr_tag_to_name, items):
     return found
 
 
-def _scalar_from_results(spec, own):
+def _scalar_from_results(spec: FieldSpec, own: Iterable[JsonDict]) -> ScalarValue | None:
     for item in own:
         value = item.get("value") or {}
         if "number" in value:
@@ -538,7 +582,7 @@ def _scalar_from_results(spec, own):
     return None
 
 
-def _number(spec, raw):
+def _number(spec: FieldSpec, raw: Any) -> ScalarValue | None:
     """A ``Number`` control's value as the field's type; as it is (an int or
     a float) for a field that did not exist when the run was uploaded."""
     if raw is None or isinstance(raw, bool):

@@ -9,21 +9,32 @@ only the missing ones are created, and files already uploaded are not sent
 again. Failures follow :func:`~fo_annotation_backends.core.runs.handle_failed_upload`.
 """
 
+from __future__ import annotations
+
 import concurrent.futures
 import datetime
-import itertools
 import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from ..core import compat
-from ..core.errors import MediaError, ParameterError
+from ..core.errors import AnnotationBackendError, MediaError, ParameterError
 from ..core.idmap import field_values, record_ids
 from ..core.media import check_image_media, chunk_by_count_and_bytes, is_remote, sample_image_sizes
 from ..core.progress import progress_bar
-from ..core.runs import handle_failed_upload
+from ..core.runs import ProjectId, handle_failed_upload
 from ..core.schema import IMAGE_TYPES, normalize_label_schema
 from ..core.secrets import get_logger
 from .client import RUN_KEY, SAMPLE_KEY, media_name
 from .convert import LabelInterface, labels_to_results
+
+if TYPE_CHECKING:
+    from fiftyone.core.collections import SampleCollection
+
+    from ..core.backend import IdMap
+    from ..core.schema import Fields
+    from .backend import LabelStudioAnnotationResults, LabelStudioBackend
+    from .client import JsonDict, LabelStudioClient
 
 logger = get_logger(__name__)
 
@@ -32,7 +43,7 @@ _NEEDS_IMAGE_SIZE = ("instances", "segmentation")
 SUPPORTED_TYPES = IMAGE_TYPES
 
 
-def project_description(anno_key, run_id):
+def project_description(anno_key: str, run_id: str) -> str:
     """The description of a project a run creates; it carries the run id."""
     return "FiftyOne annotation run '%s' (run id %s)" % (anno_key, run_id)
 
@@ -47,31 +58,41 @@ class Uploader:
         results_cls: the results class
     """
 
-    def __init__(self, backend, samples, anno_key, results_cls):
+    # set by run(), before anything uses them
+    client: LabelStudioClient
+    fields: Fields
+    interface: LabelInterface
+
+    def __init__(
+        self,
+        backend: LabelStudioBackend,
+        samples: SampleCollection,
+        anno_key: str,
+        results_cls: type[LabelStudioAnnotationResults],
+    ) -> None:
         self.backend = backend
         self.config = backend.config
         self.samples = samples
         self.anno_key = anno_key
         self.results_cls = results_cls
-        self.run_id = self.config.run_id
+        if self.config.run_id is None:  # register_run() sets it, before any upload
+            raise AnnotationBackendError("Run '%s' has no run id: it was not registered" % anno_key)
+        self.run_id: str = self.config.run_id
         self.resume = backend.resume_state
-        self.client = None
-        self.fields = None
-        self.interface = None
-        self.project = None
+        self.project: JsonDict | None = None
         self.project_created = False  # the run created the project (recorded)
         self.created_here = False  # this call created it
         self.owned_before = False  # an earlier attempt of the run created it
         self.create_sent = False
         self.imports_sent = False
-        self.replaced_label_config = None
-        self.created_storage_id = None
-        self.uploaded_file_ids = []
-        self.tasks_before = {}  # {sample id: task id} of the run, found at the start
-        self.task_ids = {}  # {task id: sample id}
-        self.id_map = {}
+        self.replaced_label_config: str | None = None
+        self.created_storage_id: int | None = None
+        self.uploaded_file_ids: list[int] = []
+        self.tasks_before: dict[str, int] = {}  # {sample id: task id} of the run, found at the start
+        self.task_ids: dict[int, str] = {}  # {task id: sample id}
+        self.id_map: IdMap = {}
 
-    def run(self):
+    def run(self) -> LabelStudioAnnotationResults:
         """Uploads; returns the results."""
         config = self.config
         self.fields = normalize_label_schema(config.label_schema, self.samples, SUPPORTED_TYPES)
@@ -92,10 +113,17 @@ class Uploader:
         except BaseException as error:
             self._fail(error, len(ids))
             raise
-        logger.info("Label Studio project %s has the run's %d tasks", self.project["id"], len(self.task_ids))
+        logger.info("Label Studio project %s has the run's %d tasks", self.project_id, len(self.task_ids))
         return self.results()
 
-    def results(self):
+    @property
+    def project_id(self) -> int:
+        """The id of the run's project (known once ``_resolve_project()`` ran)."""
+        if self.project is None:
+            raise AnnotationBackendError("The Label Studio project of run '%s' is not known yet" % self.anno_key)
+        return self.project["id"]
+
+    def results(self) -> LabelStudioAnnotationResults:
         """The run's results as far as they are known."""
         return self.results_cls(
             self.samples,
@@ -110,14 +138,14 @@ class Uploader:
             backend=self.backend,
         )
 
-    def _image_sizes(self, ids, paths):
+    def _image_sizes(self, ids: Sequence[str], paths: Sequence[str]) -> dict[str, tuple[int, int]]:
         if not any(spec.type in _NEEDS_IMAGE_SIZE for spec in self.fields.values()):
             return {}
         return sample_image_sizes(self.samples, ids, paths)
 
     # -- the project -------------------------------------------------------
 
-    def _resolve_project(self):
+    def _resolve_project(self) -> None:
         config, client, resume = self.config, self.client, self.resume
         if config.project_id is not None:
             project = client.get_project(config.project_id)
@@ -156,7 +184,7 @@ class Uploader:
         self.project_created = self.created_here = True
         self.backend.record_partial(self.samples, self.anno_key, self.results())
 
-    def _adopt(self, project, created, record=False):
+    def _adopt(self, project: JsonDict, created: bool, record: bool = False) -> None:
         self.project = project
         self.project_created = self.owned_before = created
         if record:
@@ -168,7 +196,7 @@ class Uploader:
                 self.replaced_label_config = project.get("label_config")
             self.project = self.client.update_label_config(project["id"], label_config)
 
-    def _title(self):
+    def _title(self) -> str:
         """``project_name`` (checked by the config) or one made from the
         dataset's name."""
         name = self.config.project_name
@@ -179,8 +207,14 @@ class Uploader:
 
     # -- tasks -------------------------------------------------------------
 
-    def _send_tasks(self, ids, paths, sizes, image_sizes):
-        client, project_id = self.client, self.project["id"]
+    def _send_tasks(
+        self,
+        ids: Sequence[str],
+        paths: Sequence[str],
+        sizes: Mapping[str, int],
+        image_sizes: Mapping[str, tuple[int, int]],
+    ) -> None:
+        client, project_id = self.client, self.project_id
         in_view = set(ids)
         existing = client.run_task_ids(project_id, self.run_id)
         stray = len(set(existing) - in_view)
@@ -217,18 +251,20 @@ class Uploader:
                     self.id_map[field].update(values)
                 advance(len(batch))
 
-    def _tasks(self, batch, urls, image_sizes):
+    def _tasks(
+        self, batch: Sequence[str], urls: Mapping[str, str], image_sizes: Mapping[str, tuple[int, int]]
+    ) -> tuple[list[JsonDict], IdMap]:
         values = field_values(self.samples, list(self.fields), batch)
-        entries = {field: {} for field in self.fields}
-        tasks = []
+        entries: IdMap = {field: {} for field in self.fields}
+        tasks: list[JsonDict] = []
         for sample_id in batch:
             width, height = image_sizes.get(sample_id, (None, None))
-            result = []
+            result: list[JsonDict] = []
             for field, spec in self.fields.items():
                 value = values[field].get(sample_id)
                 record_ids(entries[field], spec, sample_id, value)
                 result.extend(labels_to_results(spec, self.interface, value, width, height))
-            task = {"data": {"image": urls[sample_id], SAMPLE_KEY: sample_id, RUN_KEY: self.run_id}}
+            task: JsonDict = {"data": {"image": urls[sample_id], SAMPLE_KEY: sample_id, RUN_KEY: self.run_id}}
             if result:
                 # no model version: Label Studio files them as "undefined",
                 # as for FiftyOne's built-in backend
@@ -236,7 +272,7 @@ class Uploader:
             tasks.append(task)
         return tasks, entries
 
-    def _restore_id_map(self, sample_ids):
+    def _restore_id_map(self, sample_ids: Sequence[str]) -> None:
         """The id_map entries of tasks an earlier attempt created: recorded
         ones, else the labels as they are now."""
         earlier = getattr(self.resume, "results", None)
@@ -252,7 +288,7 @@ class Uploader:
 
     # -- failures ------------------------------------------------------------
 
-    def _fail(self, error, total):
+    def _fail(self, error: BaseException, total: int) -> None:
         client = self.client
         if self.project is None:
             if self.create_sent:
@@ -283,7 +319,7 @@ class Uploader:
             owned_before=self.owned_before or uncertain,
         )
 
-    def _delete_unrecorded_project(self):
+    def _delete_unrecorded_project(self) -> None:
         """A project creation whose outcome stayed unknown: delete the
         project if the server made it."""
         try:
@@ -294,11 +330,11 @@ class Uploader:
         except Exception as e:
             logger.warning("Could not check for a project created by the failed upload: %s", e)
 
-    def _roll_back(self):
+    def _roll_back(self) -> None:
         """Deletes what this call created: its project, or, in a reused
         project, its tasks, files and storage, and puts back the labeling
         config it replaced."""
-        client, project_id = self.client, self.project["id"]
+        client, project_id = self.client, self.project_id
         if self.created_here:
             logger.info("Deleting project %s, created by the failed upload", project_id)
             client.delete_project(project_id)
@@ -313,22 +349,24 @@ class Uploader:
             client.update_label_config(project_id, self.replaced_label_config)
 
 
-def _same_id(a, b):
+def _same_id(a: ProjectId | None, b: ProjectId) -> bool:
     try:
         return a is not None and int(a) == int(b)
     except (TypeError, ValueError):
         return False
 
 
-def _unused_title(client, title):
+def _unused_title(client: LabelStudioClient, title: str) -> str:
     """``title`` with a timestamp suffix (and a counter if needed) that no
     project has, within the title length limit."""
     stamp = datetime.datetime.now().strftime("_%Y%m%d_%H%M%S")
-    for n in itertools.count(1):
+    n = 1
+    while True:
         suffix = stamp if n == 1 else "%s_%d" % (stamp, n)
         candidate = title[: TITLE_MAX_LENGTH - len(suffix)] + suffix
         if not client.find_projects(candidate):
             return candidate
+        n += 1
 
 
 class _Media:
@@ -336,7 +374,14 @@ class _Media:
     server's local-files root, or uploads (sent batch by batch, skipping
     files an earlier attempt of the run uploaded)."""
 
-    def __init__(self, uploader, project_id, sample_ids, paths_by_id, sizes):
+    def __init__(
+        self,
+        uploader: Uploader,
+        project_id: int,
+        sample_ids: Sequence[str],
+        paths_by_id: Mapping[str, str],
+        sizes: Mapping[str, int],
+    ) -> None:
         self.uploader = uploader
         self.client = uploader.client
         self.config = uploader.config
@@ -345,7 +390,7 @@ class _Media:
         self.sizes = sizes
         self.urls = {s: paths_by_id[s] for s in sample_ids if is_remote(paths_by_id[s])}
         local = [(s, paths_by_id[s]) for s in sample_ids if not is_remote(paths_by_id[s])]
-        self.pending = set()
+        self.pending: set[str] = set()
         if not local:
             return
         mode = self.config.local_files
@@ -373,14 +418,14 @@ class _Media:
                 len(local) - len(self.pending),
             )
 
-    def urls_for(self, batch):
+    def urls_for(self, batch: Iterable[str]) -> dict[str, str]:
         """``{sample id: media URL}`` of a batch, uploading what is needed."""
         todo = [s for s in batch if s in self.pending]
         if todo:
             self._upload(todo)
         return {s: self.urls[s] for s in batch}
 
-    def _upload(self, sample_ids):
+    def _upload(self, sample_ids: Sequence[str]) -> None:
         config = self.config
         chunks = list(
             chunk_by_count_and_bytes(sample_ids, self.sizes, config.upload_max_files, config.upload_max_bytes)
@@ -388,7 +433,7 @@ class _Media:
         workers = max(1, min(int(config.upload_workers), len(chunks)))
         logger.info("Uploading %d media files in %d requests (%d in flight)...", len(sample_ids), len(chunks), workers)
 
-        def upload(chunk):
+        def upload(chunk: Sequence[str]) -> dict[str, tuple[str, int | None]]:
             files = [(s, self.names[s], self.paths[s]) for s in chunk]
             return self.client.upload_files(self.project_id, files)
 
@@ -400,7 +445,8 @@ class _Media:
                 for future in concurrent.futures.as_completed(pending):
                     for sample_id, (url, upload_id) in future.result().items():
                         self.urls[sample_id] = url
-                        self.uploader.uploaded_file_ids.append(upload_id)
+                        if upload_id is not None:  # nothing to delete on a rollback without its id
+                            self.uploader.uploaded_file_ids.append(upload_id)
                         self.pending.discard(sample_id)
             except BaseException:
                 for future in pending:
@@ -411,13 +457,13 @@ class _Media:
 class _LocalFiles:
     """Decides, by asking the server, whether it serves the media itself."""
 
-    def __init__(self, uploader, project_id):
+    def __init__(self, uploader: Uploader, project_id: int) -> None:
         self.uploader = uploader
         self.client = uploader.client
         self.project_id = project_id
         self.config = uploader.config
 
-    def resolve(self, items):
+    def resolve(self, items: Sequence[tuple[str, str]]) -> dict[str, str] | None:
         paths = [os.path.abspath(p) for _, p in items]
         common = os.path.commonpath(paths)
         if os.path.isfile(common):
@@ -440,8 +486,8 @@ class _LocalFiles:
             for (sample_id, _), path in zip(items, paths)
         }
 
-    def _document_root(self, probe_path):
-        candidates = []
+    def _document_root(self, probe_path: str) -> str | None:
+        candidates: list[str] = []
         for hint in (self.config.local_files_document_root, os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT")):
             if hint:
                 candidates.append(os.path.abspath(hint))
@@ -454,7 +500,7 @@ class _LocalFiles:
                 break
             parent = up
         candidates.extend(reversed(ancestors))
-        seen = set()
+        seen: set[str] = set()
         for root in candidates:
             if root in seen or os.path.commonpath([root, probe_path]) != root:
                 continue
