@@ -26,7 +26,8 @@ from ..core.runs import RunStatus, remove_run_items, status_dict
 from ..core.schema import Fields, FieldSpec, LabelSchema, normalize_label_schema
 from ..core.secrets import get_logger
 from .client import LabelStudioClient
-from .convert import LabelInterface, foreign_labels, results_to_labels
+from .convert import LabelInterface
+from .from_labelstudio import foreign_labels, results_to_labels
 from .upload import SUPPORTED_TYPES, TITLE_MAX_LENGTH, TITLE_MIN_LENGTH, Uploader
 
 if TYPE_CHECKING:

@@ -26,7 +26,8 @@ from ..core.runs import ProjectId, handle_failed_upload
 from ..core.schema import IMAGE_TYPES, normalize_label_schema
 from ..core.secrets import get_logger
 from .client import RUN_KEY, SAMPLE_KEY, media_name
-from .convert import LabelInterface, labels_to_results
+from .convert import LabelInterface
+from .to_labelstudio import labels_to_results
 
 if TYPE_CHECKING:
     from fiftyone.core.collections import SampleCollection

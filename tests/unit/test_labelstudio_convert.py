@@ -11,13 +11,9 @@ import pytest
 
 from fo_annotation_backends.core.idmap import is_object_id, iter_labels, part_id
 from fo_annotation_backends.core.schema import normalize_label_schema
-from fo_annotation_backends.labelstudio.convert import (
-    IMAGE_TAG,
-    LabelInterface,
-    foreign_labels,
-    labels_to_results,
-    results_to_labels,
-)
+from fo_annotation_backends.labelstudio.convert import IMAGE_TAG, LabelInterface
+from fo_annotation_backends.labelstudio.from_labelstudio import foreign_labels, results_to_labels
+from fo_annotation_backends.labelstudio.to_labelstudio import labels_to_results
 
 
 class FieldTypes:
