@@ -128,7 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
         if action.body and self.command != "HEAD":
             self.wfile.write(action.body)
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _handle
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_XGET = _handle
 
     def log_message(self, format, *args):  # keep pytest output clean
         pass
