@@ -74,6 +74,14 @@ def label_ids(value: object, multiple: bool) -> list[str] | str | None:
     return ids[0] if ids else None
 
 
+def recorded_ids(value: object) -> list[str]:
+    """The label ids an ``id_map`` entry holds (none for a scalar's ``True``
+    or a missing entry)."""
+    if value is None or value is True:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [str(value)]
+
+
 def record_ids(id_map: MutableMapping[str, Any], spec: FieldSpec, sample_id: str, value: object) -> None:
     """Records one sample's uploaded ``value`` of field ``spec`` in the
     run's ``id_map``: its label ids, or ``True`` for a scalar that has a

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.backend import Annotations
 from ..core.download import build_annotations
-from ..core.idmap import load_current_labels
+from ..core.idmap import load_current_labels, recorded_ids
 from ..core.media import is_remote, sample_image_sizes
 from ..core.schema import FieldSpec, normalize_label_schema
 from ..core.secrets import get_logger
@@ -79,7 +79,7 @@ class Downloader:
             new_ids = NewLabelIds(added_ids[field].pop(sample_id, None))
             uploaded_ids: list[Any] = []
             if current[field].get(sample_id) is None:
-                uploaded_ids = _as_list(results.id_map.get(field, {}).get(sample_id))
+                uploaded_ids = recorded_ids(results.id_map.get(field, {}).get(sample_id))
             labels = json_response_to_labels(
                 interface, spec, response, uploaded, image_sizes.get(sample_id), uploaded_ids, new_ids
             )
@@ -111,9 +111,3 @@ class Downloader:
         if todo:
             sizes.update(sample_image_sizes(samples, [i for i, _ in todo], [p for _, p in todo]))
         return sizes
-
-
-def _as_list(ids: object) -> list[Any]:
-    if ids is None or ids is True:
-        return []
-    return list(ids) if isinstance(ids, (list, tuple)) else [ids]

@@ -21,6 +21,7 @@ from ..core import compat
 from ..core.backend import Annotations, ApiKeyConfigMixin, IdMap, ImageBackendMixin
 from ..core.download import build_annotations
 from ..core.errors import ParameterError
+from ..core.idmap import recorded_ids
 from ..core.params import check_choice, check_positive, reject_unknown_parameters
 from ..core.runs import RunStatus, remove_run_items, status_dict
 from ..core.schema import Fields, FieldSpec, LabelSchema, normalize_label_schema
@@ -256,7 +257,7 @@ class LabelStudioBackend(ImageBackendMixin[LabelStudioClient], foua.AnnotationBa
             known_ids: Sequence[str] = ()
             if spec.name in deleted_fields:
                 # the labels come back under the ids they were uploaded with
-                known_ids = _as_list(results.id_map.get(spec.name, {}).get(sample_id))
+                known_ids = recorded_ids(results.id_map.get(spec.name, {}).get(sample_id))
             aliases = added_labels.get(spec.name, {}).get(sample_id) or {}
             added: dict[str, str] = {}
             labels = results_to_labels(
@@ -274,12 +275,6 @@ class LabelStudioBackend(ImageBackendMixin[LabelStudioClient], foua.AnnotationBa
         for field, by_type in unexpected.items():
             annotations[field].update({return_type: dict(values) for return_type, values in by_type.items()})
         return annotations
-
-
-def _as_list(ids: object) -> list[Any]:
-    if ids is None or ids is True:
-        return []
-    return list(ids) if isinstance(ids, (list, tuple)) else [ids]
 
 
 def latest_annotation(task: dict[str, Any] | None) -> dict[str, Any] | None:
