@@ -516,6 +516,56 @@ def test_load_order_and_deletes(api):
     api.error(404, "PATCH", "/api/annotation/%s" % ann, json={"status": "ACCEPTED"})
 
 
+def test_campaign_lifecycle(api):
+    version_id, labels, assets = api.setup(count=3)
+    ids = [a["id"] for a in assets]
+    rect = dict(SHAPES["rectangles"][0], label_id=labels["cat"])
+    _import(api, version_id, "REPLACE", [{"asset_id": ids[0], "rectangles": [rect]}])
+    v = "/api/dataset/version/%s" % version_id
+    campaign = api.ok("POST", v + "/campaigns", json={"description": "c", "auto_add_new_assets": False})
+    assert campaign["dataset_version_id"] == version_id
+    assert api.ok("GET", v)["annotation_campaign_id"] == campaign["id"]
+    api.error(409, "POST", v + "/campaigns", json={})
+    c = "/api/campaigns/annotation/%s" % campaign["id"]
+    available = api.ok("GET", c + "/assignments/sync/available")
+    assert available == {"is_sync_available": False, "reason": "the campaign has no step", "unsynced_item_count": 3}
+    user = api.ok("GET", "/api/access/organization/%s/users" % api.org)["users"][0]["id"]
+    api.error(404, "POST", c + "/steps", json={"name": "a", "type": "ANNOTATION", "assignees": [{"user_id": "x"}]})
+    api.error(400, "POST", c + "/steps", json={"name": "a", "type": "LABEL"})
+    step = api.ok(
+        "POST",
+        c + "/steps",
+        json={"name": "a", "type": "ANNOTATION", "order": 0, "assignees": [{"user_id": user, "weight": 1}]},
+    )
+    review = api.ok("POST", c + "/steps", json={"name": "r", "type": "REVIEW", "order": 1, "assignees": []})
+    assert [s["id"] for s in api.ok("GET", c + "/steps")["items"]] == [step["id"], review["id"]]
+    assert api.ok("GET", c + "/assignments/sync/available")["is_sync_available"] is True
+    job = api.ok("POST", c + "/assignments/sync", json={"existing_annotations_step_id": "DONE"})["job"]
+    assert job["status"] == "RUNNING"
+    assert api.ok("GET", "/api/v2/job/%s" % job["id"])["status"] == "SUCCEEDED"
+    assignments = api.ok("GET", c + "/assignments", params={"limit": 10})["items"]
+    by_asset = {a["asset_id"]: a for a in assignments}
+    assert by_asset[ids[0]]["status"] == "DONE" and by_asset[ids[0]]["step_id"] == review["id"]
+    assert by_asset[ids[1]]["status"] == "TO_DO" and by_asset[ids[1]]["assigned_user_id"] == user
+    todo = api.ok("GET", c + "/assignments", params={"status": "TO_DO", "step_id": step["id"]})
+    assert todo["count"] == 2
+    assets_todo = api.ok("GET", v + "/assets", params={"assignment_status": "TO_DO"})
+    assert sorted(a["id"] for a in assets_todo["items"]) == sorted(ids[1:])
+    assert api.ok("GET", c + "/assignments/sync/available")["unsynced_item_count"] == 0
+    # the service's traps: no import, no shape write, no delete-all on synced assets
+    assert _import(api, version_id, "REPLACE", [{"asset_id": ids[1], "rectangles": [rect]}]) == {}
+    ann = api.ok("POST", "/api/asset/%s/annotations" % ids[1], json={"duration": 0})
+    api.error(400, "POST", "/api/annotation/%s/bulk-rectangles" % ann["id"], json={"rectangles": [rect]})
+    api.error(400, "DELETE", v + "/annotations", json={"asset_ids": ["__all__"]})
+    assert api.ok("POST", c + "/close")["status"] == "CLOSED"
+    assert api.ok("PATCH", c, json={"description": "d"})["description"] == "d"
+    api.error(400, "PATCH", c, json={"auto_add_new_assets": True})
+    assert api.raw("DELETE", c).status_code == 204
+    api.error(404, "GET", c)
+    assert "annotation_campaign_id" not in api.ok("GET", v)
+    api.ok("POST", "/api/annotation/%s/bulk-rectangles" % ann["id"], json={"rectangles": [rect]})
+
+
 # -- instruments, annotator, command line -------------------------------------------------------
 
 

@@ -54,8 +54,20 @@ Choices where the service's behaviour is unknown: ``save`` replaces every
 shape (a kind left out is emptied); a bulk import is checked in full before
 anything is written; ``REPLACE`` deletes the asset's annotations and makes
 one, ``KEEP`` leaves an annotated asset alone, ``CONCATENATE`` appends to the
-newest annotation; masks and campaigns are not implemented (masks are
-refused with 400, campaign routes are 404). Faults, the optional call budget
+newest annotation; masks are not implemented (refused with 400).
+
+Campaigns (``C`` = ``campaigns/annotation/{id}``): ``POST V/campaigns`` (one
+per version, 409 on a second; ``auto_add_new_assets`` is refused as not
+implemented), ``GET | PATCH | DELETE C``, ``POST C/close``, ``POST | GET
+C/steps`` (assignees must be organization users), ``GET
+C/assignments/sync/available``, ``POST C/assignments/sync`` (a job at ``GET
+/api/v2/job/{id}``; each unsynced asset gets an assignment TO_DO at the first
+step, round-robin over its assignees, or at ``existing_annotations_step_id``
+/ DONE when annotated), ``GET C/assignments`` (cursor paging; ``V/assets``
+filters by ``assignment_status``, ``assignment_step_id``). As the service
+documents: a bulk import skips assets synced in a campaign, shape writes on
+them are refused (400), and deleting ``__all__`` annotations is refused on a
+version with a campaign. Faults, the optional call budget
 and the control endpoints come from
 :mod:`fo_annotation_backends.testing.emulator_base`; operations are named by
 method and path template, e.g. ``"XGET V/assets"``, ``"POST storage"``.
@@ -77,6 +89,7 @@ if TYPE_CHECKING:
 
 API_PREFIX = "/api/"
 V = "dataset/version/{id}"
+C = "campaigns/annotation/{id}"
 
 #: (method, path template, handler); the first match wins
 ROUTES = (
@@ -125,6 +138,17 @@ ROUTES = (
     ("GET", V + "/annotations/ids", "_annotation_ids"),
     ("XGET", V + "/annotations", "_load_annotations"),
     ("DELETE", V + "/annotations", "_delete_annotations"),
+    ("POST", V + "/campaigns", "_create_campaign"),
+    ("GET", C, "_campaign"),
+    ("PATCH", C, "_update_campaign"),
+    ("DELETE", C, "_delete_campaign"),
+    ("POST", C + "/close", "_close_campaign"),
+    ("POST", C + "/steps", "_create_step"),
+    ("GET", C + "/steps", "_list_steps"),
+    ("GET", C + "/assignments/sync/available", "_sync_available"),
+    ("POST", C + "/assignments/sync", "_sync"),
+    ("GET", C + "/assignments", "_list_assignments"),
+    ("GET", "v2/job/{id}", "_job_v2"),
 )
 
 #: every operation name the emulator counts
@@ -472,6 +496,40 @@ class PicselliaEmulator(EmulatorServer):
     def _delete_annotations(self, request: Request, body: Json, version_id: str) -> _Deleted:
         self.state.delete_annotations(version_id, body)
         return _DELETED
+
+    def _create_campaign(self, request: Request, body: Json, version_id: str) -> dict[str, Any]:
+        return self.state.create_campaign(version_id, body)
+
+    def _campaign(self, request: Request, body: Json, campaign_id: str) -> dict[str, Any]:
+        return dict(self.state.campaign(campaign_id))
+
+    def _update_campaign(self, request: Request, body: Json, campaign_id: str) -> dict[str, Any]:
+        return self.state.update_campaign(campaign_id, body)
+
+    def _delete_campaign(self, request: Request, body: Json, campaign_id: str) -> _Deleted:
+        self.state.delete_campaign(campaign_id)
+        return _DELETED
+
+    def _close_campaign(self, request: Request, body: Json, campaign_id: str) -> dict[str, Any]:
+        return self.state.close_campaign(campaign_id)
+
+    def _create_step(self, request: Request, body: Json, campaign_id: str) -> dict[str, Any]:
+        return self.state.create_step(campaign_id, body)
+
+    def _list_steps(self, request: Request, body: Json, campaign_id: str) -> dict[str, Any]:
+        return paginate(self.state.list_steps(campaign_id), request.query)
+
+    def _sync_available(self, request: Request, body: Json, campaign_id: str) -> dict[str, Any]:
+        return self.state.sync_available(campaign_id)
+
+    def _sync(self, request: Request, body: Json, campaign_id: str) -> dict[str, Any]:
+        return self.state.sync(campaign_id, body)
+
+    def _list_assignments(self, request: Request, body: Json, campaign_id: str) -> dict[str, Any]:
+        return paginate(self.state.list_assignments(campaign_id, request.query), request.query)
+
+    def _job_v2(self, request: Request, body: Json, job_id: str) -> dict[str, str]:
+        return self.state.read_job_v2(job_id)
 
 
 __all__ = ["OPERATIONS", "PicselliaEmulator", "bearer_token"]

@@ -29,13 +29,14 @@ from .formats import (
     require_str,
 )
 from .state_annotations import AnnotationState
+from .state_campaigns import CampaignState
 
 STORAGE_PREFIX = "/_storage/"
 #: S3's smallest part of a multipart upload (but the last)
 MIN_PART_BYTES = 5 * 1024 * 1024
 
 
-class PicselliaState(AnnotationState):
+class PicselliaState(AnnotationState, CampaignState):
     """Everything the emulator stores, for one organization."""
 
     def __init__(self, org_name: str, username: str, processing_reads: int = 1, job_reads: int = 1) -> None:
@@ -65,6 +66,7 @@ class PicselliaState(AnnotationState):
         self.jobs: dict[str, dict[str, Any]] = {}
         self.annotations: dict[str, dict[str, Any]] = {}
         self.sequence = 0
+        self.clear_campaigns()
 
     def ping(self) -> dict[str, Any]:
         """``GET /api/home/ping``."""
@@ -343,6 +345,8 @@ class PicselliaState(AnnotationState):
     def delete_version(self, version_id: str) -> None:
         """Deletes a version, its assets and their annotations."""
         version = self.version(version_id)
+        if version.get("annotation_campaign_id"):
+            self.delete_campaign(version["annotation_campaign_id"])
         self.delete_assets(version_id, list(version["_assets"]))
         del self.versions[version_id]
 
@@ -437,7 +441,8 @@ class PicselliaState(AnnotationState):
     def select_assets(self, version_id: str, values: Mapping[str, Any], xget_body: Json) -> list[dict[str, Any]]:
         """A version's assets, filtered as a list call (``XGET`` selects by its body)."""
         version = self.version(version_id)
-        by_data = {self.assets[a]["data_id"]: self.assets[a] for a in version["_assets"]}
+        asset_ids = self.assignment_filter(version["_assets"], values)
+        by_data = {self.assets[a]["data_id"]: self.assets[a] for a in asset_ids}
         if xget_body is not None and "ids" in xget_body:
             ids = require_ids(xget_body["ids"], "ids", PAGE_CAP)
             xget_body = dict(xget_body, ids=[self.assets[i]["data_id"] for i in ids if i in self.assets])
@@ -469,8 +474,9 @@ class PicselliaState(AnnotationState):
         for asset_id in ids:
             version["_assets"].remove(asset_id)
             del self.assets[asset_id]
-            for ann_id in [k for k, a in self.annotations.items() if a["asset_id"] == asset_id]:
-                del self.annotations[ann_id]
+            for table in (self.annotations, self.assignments):
+                for key in [k for k, a in table.items() if a["asset_id"] == asset_id]:
+                    del table[key]
 
 
 def public(obj: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ class AnnotationState:
     versions: dict[str, dict[str, Any]]
     assets: dict[str, dict[str, Any]]
     datas: dict[str, dict[str, Any]]
+    assignments: dict[str, dict[str, Any]]
     sequence: int
 
     def next_seq(self) -> int:
@@ -93,6 +94,8 @@ class AnnotationState:
         """``POST /api/annotation/{id}/bulk-<kind>``: appends shapes."""
         annotation = self.annotation(annotation_id)
         body = require_dict(body, allowed=(kind,), required=(kind,))
+        if any(a["asset_id"] == annotation["asset_id"] for a in self.assignments.values()):
+            raise bad_request("shapes can be added only on assets not synced in a campaign")
         shapes = self._checked(annotation, kind, body[kind])
         annotation["_shapes"][kind].extend(shapes)
         return [self._loaded_shape(annotation, s) for s in shapes]
@@ -145,7 +148,10 @@ class AnnotationState:
             shapes = {kind: self._checked(probe, kind, item.get(kind) or []) for kind in IMPORT_KINDS}
             plans.append((asset_id, shapes))
         out: dict[str, list[dict[str, Any]]] = {}
+        synced = {a["asset_id"] for a in self.assignments.values()}
         for asset_id, shapes in plans:
+            if asset_id in synced:  # "annotations of assets already in a campaign won't be imported"
+                continue
             existing = self.latest(asset_id)
             if existing is not None and import_type == "KEEP":
                 continue
@@ -225,6 +231,8 @@ class AnnotationState:
         body = require_dict(body, allowed=("asset_ids", "annotation_ids"), required=("asset_ids",))
         asset_ids = require_ids(body["asset_ids"], "asset_ids")
         if asset_ids == ["__all__"]:
+            if version.get("annotation_campaign_id"):
+                raise bad_request("deleting all annotations is refused on a version with a campaign")
             asset_ids = list(version["_assets"])
         for asset_id in asset_ids:
             if asset_id not in version["_assets"]:
