@@ -370,8 +370,11 @@ def test_annotations_of_every_shape(api):
     assert annotation["status"] == "PENDING" and annotation["asset_id"] == assets[0]["id"]
     for kind, shapes in SHAPES.items():
         sent = [dict(s, label_id=labels["cat"], text="t") for s in shapes]
-        created = api.ok("POST", "/api/annotation/%s/bulk-%s" % (annotation["id"], kind), json={kind: sent})
-        assert created[0]["label"] == "cat" and "label_id" not in created[0] and created[0]["id"]
+        created = api.ok("POST", "/api/annotation/%s/bulk-%s" % (annotation["id"], kind), json={kind: sent})[kind]
+        assert created[0]["label"] == {"id": labels["cat"], "name": "cat", "group_id": None}
+        assert "label_id" not in created[0] and created[0]["id"] and created[0]["attributes"] == {}
+        listed = api.ok("GET", "/api/annotation/%s/%s" % (annotation["id"], kind))
+        assert listed == {"items": created, "count": 1}
     loaded = api.ok("XGET", "/api/dataset/version/%s/annotations" % version_id, json=[annotation["id"]])
     assert len(loaded) == 1
     for kind, shapes in SHAPES.items():
@@ -380,6 +383,10 @@ def test_annotations_of_every_shape(api):
         for key, value in shapes[0].items():
             assert shape[key] == value
     api.error(404, "XGET", "/api/dataset/version/%s/annotations" % version_id, json=["unknown"])
+    got = api.ok("GET", "/api/annotation/%s" % annotation["id"])
+    assert got == {"id": annotation["id"], "asset_id": assets[0]["id"], "duration": 0, "status": "PENDING"}
+    assert api.raw("DELETE", "/api/annotation/%s" % annotation["id"]).status_code == 204
+    api.error(404, "GET", "/api/annotation/%s" % annotation["id"])
 
 
 @pytest.mark.parametrize(

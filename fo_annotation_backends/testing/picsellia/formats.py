@@ -244,12 +244,13 @@ def check_shape(kind: str, shape: Json, labels: Mapping[str, str], width: int, h
         if not isinstance(points, list) or not points:
             raise bad_request("keypoints must be a non-empty list of [x, y, visibility]")
         out["keypoints"] = [_point(p, "keypoint", width, height, size=3) for p in points]
-    if "text" in body:
-        if body["text"] is not None and not isinstance(body["text"], str):
-            raise bad_request("text must be a string")
-        out["text"] = body["text"]
-    if "attributes" in body:
-        out["attributes"] = body["attributes"]
+    text, attributes = body.get("text"), body.get("attributes")
+    if text is not None and not isinstance(text, str):
+        raise bad_request("text must be a string")
+    if attributes is not None and not isinstance(attributes, dict):
+        raise bad_request("attributes must be an object")
+    # a loaded shape always has both keys (the SDK's COCO builder reads them)
+    out["text"], out["attributes"] = text, attributes if attributes is not None else {}
     return out
 
 

@@ -39,7 +39,13 @@ Endpoints (relative to ``/api/``; ``V`` = ``dataset/version/{id}``)::
     GET | XGET V/assets; GET V/assets/find?filename=|object_name=|data_id=|id=; DELETE V/assets {ids}
     POST   asset/{a}/annotations {duration}
     POST   annotation/{id}/bulk-rectangles|polygons|lines|points|classifications|keypoints
-    POST   annotation/{id}/save; PATCH annotation/{id} {status}
+    POST   annotation/{id}/save; PATCH annotation/{id} {status}; GET | DELETE annotation/{id}
+    GET    annotation/{id}/rectangles|polygons|lines|points|classifications|keypoints  {items, count}
+
+Shapes: the shape endpoints (``bulk-<kind>`` answers ``{kind: [shapes]}``)
+give the label as an object ``{"id", "name", "group_id"}``; a load
+(``XGET V/annotations``) gives the label's name. Every shape carries
+``text`` (null) and ``attributes`` ({}).
     POST   V/bulk-annotations {import_type, status?, annotations}
     GET    V/annotations?limit&offset&status; GET V/annotations/ids?status=&asset_ids=
     XGET   V/annotations [ids]; DELETE V/annotations {asset_ids, annotation_ids?}
@@ -82,6 +88,7 @@ from urllib.parse import unquote
 from ..emulator_base import Call, EmulatorServer, Request, Response, _Handler, json_response
 from .formats import Json, PicselliaError, bad_request, not_found, paginate, query_value
 from .state import STORAGE_PREFIX, PicselliaState
+from .state_annotations import public_annotation
 from .storage import parse_multipart
 
 if TYPE_CHECKING:
@@ -133,6 +140,14 @@ ROUTES = (
     ("POST", "annotation/{id}/bulk-masks", "_add_shapes"),
     ("POST", "annotation/{id}/save", "_save"),
     ("PATCH", "annotation/{id}", "_update_annotation"),
+    ("GET", "annotation/{id}", "_annotation"),
+    ("DELETE", "annotation/{id}", "_delete_annotation"),
+    ("GET", "annotation/{id}/rectangles", "_shapes_of"),
+    ("GET", "annotation/{id}/polygons", "_shapes_of"),
+    ("GET", "annotation/{id}/lines", "_shapes_of"),
+    ("GET", "annotation/{id}/points", "_shapes_of"),
+    ("GET", "annotation/{id}/classifications", "_shapes_of"),
+    ("GET", "annotation/{id}/keypoints", "_shapes_of"),
     ("POST", V + "/bulk-annotations", "_bulk_import"),
     ("GET", V + "/annotations", "_list_annotations"),
     ("GET", V + "/annotations/ids", "_annotation_ids"),
@@ -471,9 +486,19 @@ class PicselliaEmulator(EmulatorServer):
     def _create_annotation(self, request: Request, body: Json, asset_id: str) -> dict[str, Any]:
         return self.state.create_annotation(asset_id, body)
 
-    def _add_shapes(self, request: Request, body: Json, annotation_id: str) -> list[dict[str, Any]]:
+    def _add_shapes(self, request: Request, body: Json, annotation_id: str) -> dict[str, Any]:
         kind = SHAPE_OF_ROUTE[request.path.rstrip("/").rsplit("/", 1)[1]]
         return self.state.add_shapes(annotation_id, kind, body)
+
+    def _annotation(self, request: Request, body: Json, annotation_id: str) -> dict[str, Any]:
+        return public_annotation(self.state.annotation(annotation_id))
+
+    def _delete_annotation(self, request: Request, body: Json, annotation_id: str) -> _Deleted:
+        self.state.delete_annotation(annotation_id)
+        return _DELETED
+
+    def _shapes_of(self, request: Request, body: Json, annotation_id: str) -> dict[str, Any]:
+        return self.state.shapes_of(annotation_id, request.path.rstrip("/").rsplit("/", 1)[1])
 
     def _save(self, request: Request, body: Json, annotation_id: str) -> dict[str, Any]:
         return self.state.save(annotation_id, body)

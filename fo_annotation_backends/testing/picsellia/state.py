@@ -193,9 +193,21 @@ class PicselliaState(AnnotationState, CampaignState):
         self.datalake(datalake_id)
         body = require_dict(
             body,
-            allowed=("type", "filename", "object_name", "content_type", "tags", "meta"),
+            allowed=(
+                "type",
+                "filename",
+                "object_name",
+                "content_type",
+                "tags",
+                "meta",
+                "metadata",
+                "custom_metadata",
+                "data_source_id",
+            ),
             required=("type", "filename", "object_name", "content_type"),
         )
+        if body.get("data_source_id") is not None:
+            raise not_found("data source", body["data_source_id"])
         data_type = require_choice(body["type"], "type", DATA_TYPES)
         if data_type != "IMAGE":
             raise bad_request("the emulator stores IMAGE data only")

@@ -90,15 +90,16 @@ class AnnotationState:
             shape["id"] = new_id()
         return checked
 
-    def add_shapes(self, annotation_id: str, kind: str, body: Json) -> list[dict[str, Any]]:
-        """``POST /api/annotation/{id}/bulk-<kind>``: appends shapes."""
+    def add_shapes(self, annotation_id: str, kind: str, body: Json) -> dict[str, list[dict[str, Any]]]:
+        """``POST /api/annotation/{id}/bulk-<kind>``: appends shapes; answers
+        ``{kind: [created shapes]}``."""
         annotation = self.annotation(annotation_id)
         body = require_dict(body, allowed=(kind,), required=(kind,))
         if any(a["asset_id"] == annotation["asset_id"] for a in self.assignments.values()):
             raise bad_request("shapes can be added only on assets not synced in a campaign")
         shapes = self._checked(annotation, kind, body[kind])
         annotation["_shapes"][kind].extend(shapes)
-        return [self._loaded_shape(annotation, s) for s in shapes]
+        return {kind: [self._loaded_shape(annotation, s, True) for s in shapes]}
 
     def save(self, annotation_id: str, body: Json) -> dict[str, Any]:
         """``POST /api/annotation/{id}/save``: the shapes given replace every
@@ -219,11 +220,26 @@ class AnnotationState:
             out[kind] = [self._loaded_shape(annotation, s) for s in annotation["_shapes"][kind]]
         return out
 
-    def _loaded_shape(self, annotation: Mapping[str, Any], shape: Mapping[str, Any]) -> dict[str, Any]:
-        labels = self.versions[annotation["version_id"]]["_labels"]
+    def _loaded_shape(
+        self, annotation: Mapping[str, Any], shape: Mapping[str, Any], label_object: bool = False
+    ) -> dict[str, Any]:
+        """A shape as answered: the label by name (a load), or as a label
+        object ``{"id", "name", "group_id"}`` (the shape endpoints)."""
+        name = self.versions[annotation["version_id"]]["_labels"].get(shape["label_id"])
         out = {k: v for k, v in shape.items() if k != "label_id"}
-        out["label"] = labels.get(shape["label_id"])
+        out["label"] = {"id": shape["label_id"], "name": name, "group_id": None} if label_object else name
         return out
+
+    def shapes_of(self, annotation_id: str, kind: str) -> dict[str, Any]:
+        """``GET /api/annotation/{id}/<kind>``: ``{"items", "count"}``."""
+        annotation = self.annotation(annotation_id)
+        items = [self._loaded_shape(annotation, s, True) for s in annotation["_shapes"].get(kind, [])]
+        return {"items": items, "count": len(items)}
+
+    def delete_annotation(self, annotation_id: str) -> None:
+        """``DELETE /api/annotation/{id}``."""
+        self.annotation(annotation_id)
+        del self.annotations[annotation_id]
 
     def delete_annotations(self, version_id: str, body: Json) -> None:
         """``DELETE V/annotations {"asset_ids", "annotation_ids"?}``."""

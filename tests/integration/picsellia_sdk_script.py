@@ -1,0 +1,82 @@
+"""The official ``picsellia`` SDK (6.37.0) against the Picsellia emulator.
+
+Run with the SDK's own virtualenv (the SDK is not a dependency of the
+package); the emulator runs in that interpreter too (it needs Pillow and
+requests, both SDK dependencies)::
+
+    PYTHONPATH=<repo> <sdk venv>/bin/python tests/integration/picsellia_sdk_script.py [<url> <api key>]
+
+With no arguments it starts an in-process emulator. It goes through the
+SDK's lifecycle: ``Client()``, a datalake upload, a dataset and a version,
+``add_data`` (a job), labels, annotations of several shapes, listing assets
+and annotations, and prints ``OK`` at the end; any mismatch raises.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+
+
+def _png(path: str, width: int, height: int) -> None:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 120, 200)).save(buf, format="PNG")
+    with open(path, "wb") as f:
+        f.write(buf.getvalue())
+
+
+def run(url: str, api_key: str) -> None:
+    """The lifecycle; raises on the first mismatch."""
+    from picsellia import Client
+    from picsellia.types.enums import AnnotationStatus, InferenceType
+
+    client = Client(api_token=api_key, host=url)
+    datalake = client.get_datalake()
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = []
+        for index, size in enumerate(((64, 48), (32, 32))):
+            path = os.path.join(tmp, "img%d.png" % index)
+            _png(path, *size)
+            paths.append(path)
+        datas = datalake.upload_data(paths)
+    datas = list(datas)
+    assert len(datas) == 2, datas
+    dataset = client.create_dataset("sdk-dataset")
+    version = dataset.create_version("v1", type=InferenceType.OBJECT_DETECTION)
+    job = version.add_data(datas)
+    job.wait_for_done()
+    assets = version.list_assets()
+    assert sorted(a.filename for a in assets) == ["img0.png", "img1.png"], [a.filename for a in assets]
+    cat = version.create_label("cat")
+    dog = version.get_or_create_label("dog")
+    assert {label.name for label in version.list_labels()} == {"cat", "dog"}
+    asset = version.find_asset(filename="img0.png")
+    assert (asset.width, asset.height) == (64, 48)
+    annotation = asset.create_annotation(duration=0)
+    annotation.create_multiple_rectangles([(1, 2, 10, 20, cat), (5, 5, 8, 8, dog)])
+    annotation.update(status=AnnotationStatus.ACCEPTED)
+    loaded = annotation.list_rectangles()
+    assert sorted(r.w for r in loaded) == [8, 10], loaded
+    annotations = version.list_annotations()
+    assert len(annotations) == 1
+    print("OK")
+
+
+def main(argv: list[str]) -> int:
+    """Runs against ``argv[1:]`` (url, key) or an in-process emulator."""
+    if len(argv) == 3:
+        run(argv[1], argv[2])
+        return 0
+    from fo_annotation_backends.testing.picsellia import PicselliaEmulator
+
+    with PicselliaEmulator(api_key="sdk-key") as emulator:
+        run(emulator.url, emulator.api_key)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
