@@ -63,7 +63,47 @@ def run(url: str, api_key: str) -> None:
     assert sorted(r.w for r in loaded) == [8, 10], loaded
     annotations = version.list_annotations()
     assert len(annotations) == 1
+    assert len(version.list_annotations(status=AnnotationStatus.ACCEPTED)) == 1
+    annotation.overwrite(rectangles=[(3, 3, 4, 4, dog)])
+    assert [(r.w, r.label.name) for r in annotation.list_rectangles()] == [(4, "dog")]
+    assert asset.get_annotation().id == annotation.id
+    _coco_import(version, tmp_dir=tempfile.mkdtemp())
+    loaded = version.load_annotations()
+    assert len(loaded) == 2, loaded
+    version.delete_all_annotations()
+    assert not _annotation_ids(version)
     print("OK")
+
+
+def _annotation_ids(version: object) -> list[str]:
+    from picsellia.exceptions import NoDataError
+
+    try:
+        return [a.id for a in version.list_annotations()]  # type: ignore[attr-defined]
+    except NoDataError:
+        return []
+
+
+def _coco_import(version: object, tmp_dir: str) -> None:
+    """A COCO file with a box on each image, imported through the SDK (bulk-annotations)."""
+    import json
+
+    coco = {
+        "images": [
+            {"id": 1, "file_name": "img0.png", "width": 64, "height": 48},
+            {"id": 2, "file_name": "img1.png", "width": 32, "height": 32},
+        ],
+        "categories": [{"id": 1, "name": "cat"}, {"id": 2, "name": "bird"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 1, "bbox": [1, 1, 5, 6], "area": 30, "iscrowd": 0},
+            {"id": 2, "image_id": 2, "category_id": 2, "bbox": [2, 2, 3, 3], "area": 9, "iscrowd": 0},
+        ],
+    }
+    path = "%s/coco.json" % tmp_dir
+    with open(path, "w") as f:
+        json.dump(coco, f)
+    result = version.import_annotations_coco_file(file_path=path, mode="REPLACE")  # type: ignore[attr-defined]
+    assert sum(result.values()) == 2, result
 
 
 def main(argv: list[str]) -> int:

@@ -286,6 +286,9 @@ def test_labels(api):
     listed = api.ok("GET", v + "/labels")
     assert listed["count"] == 2 and {label["name"] for label in listed["items"]} == {"cat", "dog"}
     api.error(400, "XGET", v + "/bulk-labels", json={"names": [""]})
+    assert api.ok("GET", v + "/labels/find", params={"name": "cat"}) == cat
+    api.error(404, "GET", v + "/labels/find", params={"name": "bird"})
+    assert api.ok("GET", v + "/labelgroups") == {"items": [], "count": 0}
 
 
 # -- add data job and assets -------------------------------------------------------------------
@@ -474,7 +477,7 @@ def test_bulk_import_modes(api):
         [{"asset_id": a0, "rectangles": [rect]}, {"asset_id": a1, "classifications": [{"label_id": labels["dog"]}]}],
         status="ACCEPTED",
     )
-    assert len(out) == 2 and all(len(shapes) == 1 for shapes in out.values())
+    assert len(out) == 2 and list(out.values()) == [1, 1]
     v = "/api/dataset/version/%s/annotations" % version_id
     ids = api.ok("GET", v + "/ids", params={"asset_ids": [a0]})
     assert len(ids) == 1 and ids[0] in out
@@ -510,6 +513,9 @@ def test_load_order_and_deletes(api):
     other = api.ok("POST", "/api/asset/%s/annotations" % a1, json={"duration": 0})["id"]
     v = "/api/dataset/version/%s/annotations" % version_id
     assert [a["id"] for a in api.ok("XGET", v, json=[other, older, newer])] == [newer, older, other]
+    listed = api.ok("GET", "/api/asset/%s/annotations" % a0)
+    assert [a["id"] for a in listed["items"]] == [older, newer] and listed["count"] == 2
+    assert api.ok("GET", "/api/asset/%s/annotations/find" % a0)["id"] == newer
     page = api.ok("GET", v, params={"limit": 2, "offset": 0})
     assert page["count"] == 3 and len(page["items"]) == 2
     assert api.raw("DELETE", v, json={"asset_ids": [a0], "annotation_ids": [older]}).status_code == 204
@@ -517,6 +523,7 @@ def test_load_order_and_deletes(api):
     api.error(404, "DELETE", v, json={"asset_ids": [a0], "annotation_ids": [other]})
     assert api.raw("DELETE", v, json={"asset_ids": ["__all__"]}).status_code == 204
     assert api.ok("GET", v + "/ids") == []
+    api.error(404, "GET", "/api/asset/%s/annotations/find" % a0)
     # deleting an asset takes its annotations
     ann = api.ok("POST", "/api/asset/%s/annotations" % a1, json={"duration": 0})["id"]
     api.raw("DELETE", "/api/dataset/version/%s/assets" % version_id, json={"ids": [a1]})

@@ -34,10 +34,10 @@ Endpoints (relative to ``/api/``; ``V`` = ``dataset/version/{id}``)::
     POST   dataset/{ds}/versions               {version, description, type}
     GET    dataset/{ds}/versions/find?version=
     GET | PATCH {type?} | DELETE  V
-    POST   V/labels {name}; GET V/labels; XGET V/bulk-labels {names} (get or create)
+    POST   V/labels {name}; GET V/labels; XGET V/bulk-labels {names} (get or create); GET V/labels/find?name=; GET V/labelgroups (none)
     POST   V/assets {data_ids, asset_tag_ids} -> {job}; GET /api/job/{id}
     GET | XGET V/assets; GET V/assets/find?filename=|object_name=|data_id=|id=; DELETE V/assets {ids}
-    POST   asset/{a}/annotations {duration}
+    POST   asset/{a}/annotations {duration}; GET asset/{a}/annotations; GET asset/{a}/annotations/find (newest)
     POST   annotation/{id}/bulk-rectangles|polygons|lines|points|classifications|keypoints
     POST   annotation/{id}/save; PATCH annotation/{id} {status}; GET | DELETE annotation/{id}
     GET    annotation/{id}/rectangles|polygons|lines|points|classifications|keypoints  {items, count}
@@ -46,7 +46,7 @@ Shapes: the shape endpoints (``bulk-<kind>`` answers ``{kind: [shapes]}``)
 give the label as an object ``{"id", "name", "group_id"}``; a load
 (``XGET V/annotations``) gives the label's name. Every shape carries
 ``text`` (null) and ``attributes`` ({}).
-    POST   V/bulk-annotations {import_type, status?, annotations}
+    POST   V/bulk-annotations {import_type, status?, annotations} -> {annotation id: number of shapes}
     GET    V/annotations?limit&offset&status; GET V/annotations/ids?status=&asset_ids=
     XGET   V/annotations [ids]; DELETE V/annotations {asset_ids, annotation_ids?}
 
@@ -124,6 +124,8 @@ ROUTES = (
     ("POST", V + "/labels", "_create_label"),
     ("GET", V + "/labels", "_list_labels"),
     ("XGET", V + "/bulk-labels", "_bulk_labels"),
+    ("GET", V + "/labels/find", "_find_label"),
+    ("GET", V + "/labelgroups", "_label_groups"),
     ("POST", V + "/assets", "_add_data"),
     ("GET", V + "/assets", "_list_assets"),
     ("XGET", V + "/assets", "_list_assets"),
@@ -131,6 +133,8 @@ ROUTES = (
     ("DELETE", V + "/assets", "_delete_assets"),
     ("GET", "job/{id}", "_job"),
     ("POST", "asset/{id}/annotations", "_create_annotation"),
+    ("GET", "asset/{id}/annotations", "_asset_annotations"),
+    ("GET", "asset/{id}/annotations/find", "_asset_annotation"),
     ("POST", "annotation/{id}/bulk-rectangles", "_add_shapes"),
     ("POST", "annotation/{id}/bulk-polygons", "_add_shapes"),
     ("POST", "annotation/{id}/bulk-lines", "_add_shapes"),
@@ -458,6 +462,17 @@ class PicselliaEmulator(EmulatorServer):
     def _list_labels(self, request: Request, body: Json, version_id: str) -> dict[str, Any]:
         return self.state.list_labels(version_id)
 
+    def _find_label(self, request: Request, body: Json, version_id: str) -> dict[str, str]:
+        name = query_value(request.query, "name")
+        for label_id, label_name in self.state.version(version_id)["_labels"].items():
+            if label_name == name:
+                return {"id": label_id, "name": label_name}
+        raise not_found("label", name)
+
+    def _label_groups(self, request: Request, body: Json, version_id: str) -> dict[str, Any]:
+        self.state.version(version_id)
+        return {"items": [], "count": 0}  # label groups are not implemented: there are none
+
     def _bulk_labels(self, request: Request, body: Json, version_id: str) -> list[dict[str, str]]:
         return self.state.bulk_labels(version_id, body)
 
@@ -489,6 +504,20 @@ class PicselliaEmulator(EmulatorServer):
     def _add_shapes(self, request: Request, body: Json, annotation_id: str) -> dict[str, Any]:
         kind = SHAPE_OF_ROUTE[request.path.rstrip("/").rsplit("/", 1)[1]]
         return self.state.add_shapes(annotation_id, kind, body)
+
+    def _asset_annotations(self, request: Request, body: Json, asset_id: str) -> dict[str, Any]:
+        self.state.asset(asset_id)
+        found = sorted(
+            (a for a in self.state.annotations.values() if a["asset_id"] == asset_id), key=lambda a: a["_seq"]
+        )
+        return {"items": [public_annotation(a) for a in found], "count": len(found)}
+
+    def _asset_annotation(self, request: Request, body: Json, asset_id: str) -> dict[str, Any]:
+        self.state.asset(asset_id)
+        latest = self.state.latest(asset_id)
+        if latest is None:
+            raise not_found("annotation of asset", asset_id)
+        return public_annotation(latest)
 
     def _annotation(self, request: Request, body: Json, annotation_id: str) -> dict[str, Any]:
         return public_annotation(self.state.annotation(annotation_id))

@@ -124,9 +124,10 @@ class AnnotationState:
 
     # -- bulk import -------------------------------------------------------------------------
 
-    def bulk_import(self, version_id: str, body: Json) -> dict[str, list[dict[str, Any]]]:
+    def bulk_import(self, version_id: str, body: Json) -> dict[str, int]:
         """``POST V/bulk-annotations``: one annotation per item, checked in full
-        before anything is written."""
+        before anything is written; answers ``{annotation id: shapes created}``
+        (the SDK adds these counts up)."""
         self.version(version_id)
         body = require_dict(body, allowed=("import_type", "status", "annotations"), required=("annotations",))
         import_type = require_choice(body.get("import_type", "REPLACE"), "import_type", IMPORT_TYPES)
@@ -148,7 +149,7 @@ class AnnotationState:
             probe = {"version_id": version_id, "asset_id": asset_id}
             shapes = {kind: self._checked(probe, kind, item.get(kind) or []) for kind in IMPORT_KINDS}
             plans.append((asset_id, shapes))
-        out: dict[str, list[dict[str, Any]]] = {}
+        out: dict[str, int] = {}
         synced = {a["asset_id"] for a in self.assignments.values()}
         for asset_id, shapes in plans:
             if asset_id in synced:  # "annotations of assets already in a campaign won't be imported"
@@ -167,7 +168,7 @@ class AnnotationState:
             for kind, added in shapes.items():
                 if kind in SHAPE_KINDS:
                     existing["_shapes"][kind].extend(added)
-            out[existing["id"]] = [self._loaded_shape(existing, s) for added in shapes.values() for s in added]
+            out[existing["id"]] = sum(len(added) for added in shapes.values())
         return out
 
     def latest(self, asset_id: str) -> dict[str, Any] | None:
