@@ -72,7 +72,20 @@ def run(url: str, api_key: str) -> None:
     assert len(loaded) == 2, loaded
     version.delete_all_annotations()
     assert not _annotation_ids(version)
+    _campaign(client, version)
     print("OK")
+
+
+def _campaign(client: object, version: object) -> None:
+    """A campaign with one annotation step, launched: an assignment per asset."""
+    user = client.list_users()[0]  # type: ignore[attr-defined]
+    campaign = version.create_campaign(description="sdk")  # type: ignore[attr-defined]
+    step = campaign.add_step(name="annotate", type="ANNOTATION", assignees=[(user, 1)])
+    assert [s.id for s in campaign.list_steps()] == [step.id]
+    campaign.launch().wait_for_done()
+    assignments = campaign.list_assignments()
+    assert len(assignments) == 2 and {a.status.value for a in assignments} == {"TO_DO"}, assignments
+    assert {a.user_id for a in assignments} == {user.id}
 
 
 def _annotation_ids(version: object) -> list[str]:

@@ -536,7 +536,9 @@ def test_campaign_lifecycle(api):
     rect = dict(SHAPES["rectangles"][0], label_id=labels["cat"])
     _import(api, version_id, "REPLACE", [{"asset_id": ids[0], "rectangles": [rect]}])
     v = "/api/dataset/version/%s" % version_id
-    campaign = api.ok("POST", v + "/campaigns", json={"description": "c", "auto_add_new_assets": False})
+    fields = {"description": "c", "instructions_text": None, "end_date": None, "auto_add_new_assets": False}
+    campaign = api.ok("POST", v + "/campaigns", json=dict(fields, auto_close_on_completion=True))
+    assert campaign["auto_close_on_completion"] is True and campaign["status"] == "OPEN"
     assert campaign["dataset_version_id"] == version_id
     assert api.ok("GET", v)["annotation_campaign_id"] == campaign["id"]
     api.error(409, "POST", v + "/campaigns", json={})
@@ -551,7 +553,11 @@ def test_campaign_lifecycle(api):
         c + "/steps",
         json={"name": "a", "type": "ANNOTATION", "order": 0, "assignees": [{"user_id": user, "weight": 1}]},
     )
-    review = api.ok("POST", c + "/steps", json={"name": "r", "type": "REVIEW", "order": 1, "assignees": []})
+    review = api.ok(
+        "POST", c + "/steps", json={"name": "r", "type": "REVIEW", "order": None, "sample_rate": None, "assignees": []}
+    )
+    assert review["order"] == 1
+    api.error(400, "POST", c + "/steps", json={"name": "x", "type": "REVIEW", "sample_rate": 2})
     assert [s["id"] for s in api.ok("GET", c + "/steps")["items"]] == [step["id"], review["id"]]
     assert api.ok("GET", c + "/assignments/sync/available")["is_sync_available"] is True
     job = api.ok("POST", c + "/assignments/sync", json={"existing_annotations_step_id": "DONE"})["job"]
@@ -561,6 +567,8 @@ def test_campaign_lifecycle(api):
     by_asset = {a["asset_id"]: a for a in assignments}
     assert by_asset[ids[0]]["status"] == "DONE" and by_asset[ids[0]]["step_id"] == review["id"]
     assert by_asset[ids[1]]["status"] == "TO_DO" and by_asset[ids[1]]["assigned_user_id"] == user
+    assert by_asset[ids[1]]["data"]["id"] == assets[1]["data"]["id"]
+    assert by_asset[ids[1]]["data"]["filename"] == "img01.png"
     todo = api.ok("GET", c + "/assignments", params={"status": "TO_DO", "step_id": step["id"]})
     assert todo["count"] == 2
     assets_todo = api.ok("GET", v + "/assets", params={"assignment_status": "TO_DO"})

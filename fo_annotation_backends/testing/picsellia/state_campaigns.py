@@ -20,6 +20,7 @@ class CampaignState:
     versions: dict[str, dict[str, Any]]
     assets: dict[str, dict[str, Any]]
     annotations: dict[str, dict[str, Any]]
+    datas: dict[str, dict[str, Any]]
     user_id: str
     job_reads: int
 
@@ -61,7 +62,8 @@ class CampaignState:
             "description": "",
         }
         campaign.update(instructions_text=None, end_date=None, auto_add_new_assets=False)
-        campaign.update(auto_close_on_completion=False, **self._campaign_fields(body))
+        campaign["auto_close_on_completion"] = False
+        campaign.update(self._campaign_fields(body))
         self.campaigns[campaign["id"]] = campaign
         version["annotation_campaign_id"] = campaign["id"]
         return dict(campaign)
@@ -97,12 +99,16 @@ class CampaignState:
     def create_step(self, campaign_id: str, body: Json) -> dict[str, Any]:
         """``POST C/steps``: a step with weighted assignees."""
         self.campaign(campaign_id)
-        body = require_dict(
-            body, allowed=("name", "type", "order", "assignees", "description"), required=("name", "type")
-        )
+        allowed = ("name", "type", "order", "assignees", "description", "sample_rate")
+        body = require_dict(body, allowed=allowed, required=("name", "type"))
+        rate = body.get("sample_rate")
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= 1):
+            raise bad_request("sample_rate must be a number in (0, 1]")
         if not isinstance(body["name"], str) or not body["name"].strip():
             raise bad_request("name must be a non-empty string")
-        order = body.get("order", len([s for s in self.steps.values() if s["campaign_id"] == campaign_id]))
+        order = body.get("order")
+        if order is None:
+            order = len([s for s in self.steps.values() if s["campaign_id"] == campaign_id])
         if isinstance(order, bool) or not isinstance(order, int):
             raise bad_request("order must be an integer")
         assignees = body.get("assignees") or []
@@ -119,7 +125,7 @@ class CampaignState:
             checked.append({"user_id": assignee["user_id"], "weight": weight})
         step: dict[str, Any] = {"id": new_id(), "campaign_id": campaign_id, "name": body["name"], "order": order}
         step.update(type=require_choice(body["type"], "type", STEP_TYPES), assignees=checked)
-        step["description"] = str(body.get("description") or "")
+        step.update(description=str(body.get("description") or ""), sample_rate=rate)
         self.steps[step["id"]] = step
         return dict(step)
 
@@ -210,7 +216,13 @@ class CampaignState:
         for key, value in wanted.items():
             if value is not None:
                 found = [a for a in found if a[key] == value]
-        return [{k: v for k, v in a.items() if k != "campaign_id"} for a in found]
+        out = []
+        for assignment in found:
+            item = {k: v for k, v in assignment.items() if k != "campaign_id"}
+            data = self.datas[self.assets[assignment["asset_id"]]["data_id"]]
+            item["data"] = {k: data[k] for k in ("id", "filename", "object_name")}
+            out.append(item)
+        return out
 
     def synced(self, asset_id: str) -> bool:
         """Whether an asset has an assignment in a campaign."""
