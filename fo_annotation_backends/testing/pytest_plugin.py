@@ -16,6 +16,10 @@ Fixtures:
 - ``fastlabel_emulator_session``: one FastLabel emulator for the whole
   session, without a call budget (a long session would spend it; set one
   with ``.set_faults(max_calls=...)``); ``.clear()`` forgets every project
+- ``picsellia_emulator``: a started
+  :class:`~fo_annotation_backends.testing.picsellia.PicselliaEmulator` with a
+  random API key (``picsellia_emulator.url`` is the SDK's ``host``), stopped
+  after the test
 
 Importing this module is cheap: the emulators (and graphql-core) are
 imported when a fixture is first used.
@@ -32,6 +36,7 @@ import pytest
 if TYPE_CHECKING:
     from fo_annotation_backends.testing.fastlabel import FastLabelEmulator
     from fo_annotation_backends.testing.kili import KiliEmulator
+    from fo_annotation_backends.testing.picsellia import PicselliaEmulator
 
 
 def _start_kili_emulator() -> KiliEmulator:
@@ -81,6 +86,18 @@ def fastlabel_emulator_session() -> Iterator[FastLabelEmulator]:
     """A FastLabel emulator shared by every test of the session (no call
     budget)."""
     emulator = _start_fastlabel_emulator(max_calls=None)
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
+def picsellia_emulator() -> Iterator[PicselliaEmulator]:
+    """A Picsellia emulator on 127.0.0.1 with a random API key, for one test."""
+    from fo_annotation_backends.testing.picsellia import PicselliaEmulator
+
+    emulator = PicselliaEmulator(api_key="test-" + secrets.token_hex(12)).start()
     try:
         yield emulator
     finally:

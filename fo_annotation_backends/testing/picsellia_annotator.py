@@ -1,0 +1,92 @@
+"""A simulated human annotator for Picsellia-protocol servers.
+
+It works through the same REST API as the service: it opens an asset's
+newest annotation (creating one when the asset has none), replaces its
+shapes with ``save`` and sets its status (ACCEPTED or REFUSED).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import requests
+
+
+class PicselliaAnnotator:
+    """Works on the assets of a Picsellia dataset version as a person would.
+
+    Args:
+        url: the server's base URL (the SDK's ``host``)
+        api_key: an API token
+    """
+
+    def __init__(self, url: str, api_key: str) -> None:
+        self.url = url.rstrip("/")
+        self._session = requests.Session()
+        self._session.headers["Authorization"] = "Bearer %s" % api_key
+
+    def __repr__(self) -> str:
+        return "PicselliaAnnotator(%r)" % self.url
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        """The decoded JSON answer (``None`` when empty); an error status raises."""
+        response = self._session.request(method, self.url + path, timeout=60, **kwargs)
+        if response.status_code >= 400:
+            raise RuntimeError("%s %s: %d %s" % (method, path, response.status_code, response.text[:300]))
+        return response.json() if response.content else None
+
+    def labels(self, version_id: str) -> dict[str, str]:
+        """``{label name: label id}`` of a version."""
+        items = self._call("GET", "/api/dataset/version/%s/labels" % version_id)["items"]
+        return {label["name"]: label["id"] for label in items}
+
+    def open(self, version_id: str, asset_id: str) -> dict[str, Any]:
+        """The asset's newest annotation with its shapes (labels by name);
+        a new empty one when the asset has none."""
+        ids = self._call(
+            "GET", "/api/dataset/version/%s/annotations/ids" % version_id, params={"asset_ids": [asset_id]}
+        )
+        if not ids:
+            created = self._call("POST", "/api/asset/%s/annotations" % asset_id, json={"duration": 0})
+            ids = [created["id"]]
+        loaded = self._call("XGET", "/api/dataset/version/%s/annotations" % version_id, json=ids)
+        return loaded[0]
+
+    def annotate(
+        self,
+        version_id: str,
+        asset_id: str,
+        shapes: Mapping[str, Sequence[Mapping[str, Any]]],
+        status: str = "ACCEPTED",
+        duration: float = 0,
+    ) -> dict[str, Any]:
+        """Replaces the shapes of the asset's newest annotation and sets its
+        status. ``shapes`` maps a kind (``"rectangles"``, ``"polygons"``, ...)
+        to shapes that name their label by ``"label"`` (a name) or
+        ``"label_id"``. Returns the saved annotation."""
+        labels = self.labels(version_id)
+        annotation = self.open(version_id, asset_id)
+        body: dict[str, Any] = {"duration": duration}
+        for kind, items in shapes.items():
+            body[kind] = [_as_written(shape, labels) for shape in items]
+        self._call("POST", "/api/annotation/%s/save" % annotation["id"], json=body)
+        return self.set_status(annotation["id"], status)
+
+    def refuse(self, version_id: str, asset_id: str) -> dict[str, Any]:
+        """Refuses the asset's newest annotation, keeping its shapes."""
+        return self.set_status(self.open(version_id, asset_id)["id"], "REFUSED")
+
+    def set_status(self, annotation_id: str, status: str) -> dict[str, Any]:
+        """Sets an annotation's status."""
+        return self._call("PATCH", "/api/annotation/%s" % annotation_id, json={"status": status})
+
+
+def _as_written(shape: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
+    """A shape as written: the label by id, no server-given id."""
+    out = {k: v for k, v in shape.items() if k not in ("id", "label")}
+    if "label_id" not in out:
+        if shape.get("label") not in labels:
+            raise ValueError("unknown label %r" % shape.get("label"))
+        out["label_id"] = labels[shape["label"]]
+    return out
