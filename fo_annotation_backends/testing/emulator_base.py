@@ -249,7 +249,8 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 self.close_connection = True
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_GET
+    # XGET: a GET with a JSON body, which Picsellia's API uses for id lookups
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_XGET = do_GET
 
 
 class _Server(ThreadingHTTPServer):

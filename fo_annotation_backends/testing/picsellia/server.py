@@ -85,7 +85,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from ..emulator_base import Call, EmulatorServer, Request, Response, _Handler, json_response
+from ..emulator_base import Call, EmulatorServer, Request, Response, json_response
 from .formats import Json, PicselliaError, bad_request, not_found, paginate, query_value
 from .state import STORAGE_PREFIX, PicselliaState
 from .state_annotations import public_annotation
@@ -185,12 +185,6 @@ SHAPE_OF_ROUTE = {
 }
 
 
-class _XgetHandler(_Handler):
-    """The shared request handler, also answering Picsellia's ``XGET`` method."""
-
-    do_XGET = _Handler.do_GET
-
-
 class _Deleted:
     """What a DELETE handler returns: 204, empty body."""
 
@@ -280,9 +274,6 @@ class PicselliaEmulator(EmulatorServer):
 
     def start(self) -> Self:
         super().start()
-        # the server reads its handler class per connection: no client knows the URL yet
-        assert self._server is not None
-        self._server.RequestHandlerClass = _XgetHandler
         self.state.base_url = self.base_url
         return self
 
