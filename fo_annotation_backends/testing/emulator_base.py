@@ -49,7 +49,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BufferedIOBase
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -148,6 +148,49 @@ class Response:
 def json_response(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
     """A :class:`Response` with a JSON body."""
     return Response(status, json.dumps(payload).encode("utf-8"), headers=headers)
+
+
+#: a REST route: ``(method, path template with {id} segments, handler name)``
+Route = tuple[str, str, str]
+
+
+def match_route(routes: Iterable[Route], method: str, path: str) -> tuple[str, str, list[str]] | None:
+    """``(template, handler name, ids)`` of the first route matching a
+    request, where ``path`` is relative to the API prefix and each ``{id}``
+    segment of the template matches one non-empty segment (its value, unquoted,
+    goes into ``ids``); ``None`` when no route matches."""
+    segments = path.split("/")
+    for route_method, template, handler in routes:
+        if route_method != method:
+            continue
+        parts = template.split("/")
+        if len(parts) != len(segments):
+            continue
+        ids: list[str] = []
+        for part, segment in zip(parts, segments):
+            if part == "{id}" and segment:
+                ids.append(unquote(segment))
+            elif part != segment:
+                break
+        else:
+            return template, handler, ids
+    return None
+
+
+def bearer_token(headers: Message | Mapping[str, str]) -> str | None:
+    """The token of ``Authorization: Bearer <token>``, or ``None``."""
+    scheme, _, token = (headers.get("Authorization") or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+class Deleted:
+    """What a REST emulator's DELETE handler returns: an empty answer."""
+
+
+#: the one :class:`Deleted` value
+DELETED = Deleted()
 
 
 class Call:

@@ -96,11 +96,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from email.message import Message
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote
 
-from ..emulator_base import Call, EmulatorServer, Request, Response, json_response
+from ..emulator_base import (
+    DELETED,
+    Call,
+    Deleted,
+    EmulatorServer,
+    Request,
+    Response,
+    bearer_token,
+    json_response,
+    match_route,
+)
 from .formats import FastLabelError, Json, decode_image, require_dict
 from .state import FastLabelState
 from .state_tasks import IMAGE, IMAGE_CLASSIFICATION, SIGNATURE_PARAM, STORAGE_PREFIX, TaskKind
@@ -155,39 +163,13 @@ ROUTES = (
 OPERATIONS = tuple("%s %s" % (method, template) for method, template, _ in ROUTES) + ("GET storage", "other")
 
 
-class _Deleted:
-    """What a DELETE handler returns: answered ``delete_status`` with an empty body."""
-
-
-_DELETED = _Deleted()
-
-
 def _match(method: str, path: str) -> tuple[str, str, list[str]] | None:
     """``(operation, handler name, ids)`` of a path relative to ``/v1/``."""
-    segments = path.split("/")
-    for route_method, template, handler in ROUTES:
-        if route_method != method:
-            continue
-        parts = template.split("/")
-        if len(parts) != len(segments):
-            continue
-        ids: list[str] = []
-        for part, segment in zip(parts, segments):
-            if part == "{id}" and segment:
-                ids.append(unquote(segment))
-            elif part != segment:
-                break
-        else:
-            return "%s %s" % (method, template), handler, ids
-    return None
-
-
-def bearer_token(headers: Message) -> str | None:
-    """The token of ``Authorization: Bearer <token>``, or ``None``."""
-    scheme, _, token = (headers.get("Authorization") or "").strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    match = match_route(ROUTES, method, path)
+    if match is None:
         return None
-    return token.strip()
+    template, handler, ids = match
+    return "%s %s" % (method, template), handler, ids
 
 
 class FastLabelEmulator(EmulatorServer):
@@ -331,7 +313,7 @@ class FastLabelEmulator(EmulatorServer):
             result = getattr(self, handler)(request, body, *ids)
         except FastLabelError as e:
             return _error(e.status, e.message)
-        if result is _DELETED:
+        if result is DELETED:
             return Response(self.delete_status, b"", content_type=None)
         return json_response(200, result)
 
@@ -361,7 +343,7 @@ class FastLabelEmulator(EmulatorServer):
             return _error(403, "a valid signature or the Bearer access token is needed")
         return Response(200, task["_content"], content_type=task["_content_type"])
 
-    # -- handlers (request, body, *ids) -> result, or _DELETED ---------------------------------
+    # -- handlers (request, body, *ids) -> result, or DELETED ---------------------------------
 
     def _create_project(self, request: Request, body: Json) -> str:
         with self.state.lock:
@@ -383,10 +365,10 @@ class FastLabelEmulator(EmulatorServer):
         with self.state.lock:
             return self.state.update_project(project_id, body)
 
-    def _delete_project(self, request: Request, body: Json, project_id: str) -> _Deleted:
+    def _delete_project(self, request: Request, body: Json, project_id: str) -> Deleted:
         with self.state.lock:
             self.state.delete_project(project_id)
-        return _DELETED
+        return DELETED
 
     def _create_class(self, request: Request, body: Json) -> str:
         with self.state.lock:
@@ -412,10 +394,10 @@ class FastLabelEmulator(EmulatorServer):
         with self.state.lock:
             return self.state.update_class(class_id, body, classification=True)
 
-    def _delete_class(self, request: Request, body: Json, class_id: str) -> _Deleted:
+    def _delete_class(self, request: Request, body: Json, class_id: str) -> Deleted:
         with self.state.lock:
             self.state.delete_class(class_id)
-        return _DELETED
+        return DELETED
 
     def _create_task(self, body: Json, kind: TaskKind) -> str:
         require_dict(body)
@@ -464,15 +446,15 @@ class FastLabelEmulator(EmulatorServer):
         with self.state.lock:
             return self.state.update_task(task_id, body)
 
-    def _delete_task(self, request: Request, body: Json, task_id: str) -> _Deleted:
+    def _delete_task(self, request: Request, body: Json, task_id: str) -> Deleted:
         with self.state.lock:
             self.state.delete_task(task_id)
-        return _DELETED
+        return DELETED
 
-    def _delete_task_annotations(self, request: Request, body: Json, task_id: str) -> _Deleted:
+    def _delete_task_annotations(self, request: Request, body: Json, task_id: str) -> Deleted:
         with self.state.lock:
             self.state.delete_task_annotations(task_id)
-        return _DELETED
+        return DELETED
 
     def _count_tasks(self, request: Request, body: Json) -> int:
         with self.state.lock:

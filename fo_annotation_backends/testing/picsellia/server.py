@@ -85,7 +85,17 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from ..emulator_base import Call, EmulatorServer, Request, Response, json_response
+from ..emulator_base import (
+    DELETED,
+    Call,
+    Deleted,
+    EmulatorServer,
+    Request,
+    Response,
+    bearer_token,
+    json_response,
+    match_route,
+)
 from .formats import Json, PicselliaError, bad_request, not_found, paginate, query_value
 from .state import STORAGE_PREFIX, PicselliaState
 from .state_annotations import public_annotation
@@ -185,37 +195,13 @@ SHAPE_OF_ROUTE = {
 }
 
 
-class _Deleted:
-    """What a DELETE handler returns: 204, empty body."""
-
-
-_DELETED = _Deleted()
-
-
 def _match(method: str, path: str) -> tuple[str, str, list[str]] | None:
     """``(operation, handler name, ids)`` of a path relative to ``/api/``."""
-    segments = path.rstrip("/").split("/")
-    for route_method, template, handler in ROUTES:
-        if route_method != method:
-            continue
-        parts = template.split("/")
-        if len(parts) != len(segments):
-            continue
-        ids: list[str] = []
-        for part, segment in zip(parts, segments):
-            if part == "{id}" and segment:
-                ids.append(unquote(segment))
-            elif part != segment:
-                break
-        else:
-            return "%s %s" % (method, template.replace(V, "V")), handler, ids
-    return None
-
-
-def bearer_token(request: Request) -> str | None:
-    """The token of ``Authorization: Bearer <token>``, or ``None``."""
-    scheme, _, token = (request.headers.get("Authorization") or "").strip().partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    match = match_route(ROUTES, method, path.rstrip("/"))
+    if match is None:
+        return None
+    template, handler, ids = match
+    return "%s %s" % (method, template.replace(V, "V")), handler, ids
 
 
 class PicselliaEmulator(EmulatorServer):
@@ -312,7 +298,7 @@ class PicselliaEmulator(EmulatorServer):
                 return self._storage(request)
             if not request.path.startswith(API_PREFIX):
                 raise not_found("route", "%s %s" % (request.method, request.path))
-            if bearer_token(request) != self.api_key:
+            if bearer_token(request.headers) != self.api_key:
                 raise PicselliaError(401, "Unauthorized", "a valid 'Authorization: Bearer <token>' header is needed")
             match = request.cache.get("route")
             if match is None:
@@ -328,7 +314,7 @@ class PicselliaEmulator(EmulatorServer):
                 result = getattr(self, handler)(request, body, *ids)
         except PicselliaError as e:
             return json_response(e.status, {"message": e.message, "detail": e.detail})
-        if result is _DELETED:
+        if result is DELETED:
             return Response(204, b"", content_type=None)
         return json_response(200, result)
 
@@ -443,9 +429,9 @@ class PicselliaEmulator(EmulatorServer):
     def _update_version(self, request: Request, body: Json, version_id: str) -> dict[str, Any]:
         return self.state.update_version(version_id, body)
 
-    def _delete_version(self, request: Request, body: Json, version_id: str) -> _Deleted:
+    def _delete_version(self, request: Request, body: Json, version_id: str) -> Deleted:
         self.state.delete_version(version_id)
-        return _DELETED
+        return DELETED
 
     def _create_label(self, request: Request, body: Json, version_id: str) -> dict[str, str]:
         return self.state.create_label(version_id, body)
@@ -477,14 +463,14 @@ class PicselliaEmulator(EmulatorServer):
     def _find_asset(self, request: Request, body: Json, version_id: str) -> dict[str, Any]:
         return self.state.find_asset(version_id, request.query)
 
-    def _delete_assets(self, request: Request, body: Json, version_id: str) -> _Deleted:
+    def _delete_assets(self, request: Request, body: Json, version_id: str) -> Deleted:
         if not isinstance(body, dict) or set(body) != {"ids"}:
             raise bad_request('the body must be {"ids": [...]}')
         ids = body["ids"]
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise bad_request("ids must be a list of asset ids")
         self.state.delete_assets(version_id, ids)
-        return _DELETED
+        return DELETED
 
     def _job(self, request: Request, body: Json, job_id: str) -> dict[str, str]:
         return self.state.read_job(job_id)
@@ -513,9 +499,9 @@ class PicselliaEmulator(EmulatorServer):
     def _annotation(self, request: Request, body: Json, annotation_id: str) -> dict[str, Any]:
         return public_annotation(self.state.annotation(annotation_id))
 
-    def _delete_annotation(self, request: Request, body: Json, annotation_id: str) -> _Deleted:
+    def _delete_annotation(self, request: Request, body: Json, annotation_id: str) -> Deleted:
         self.state.delete_annotation(annotation_id)
-        return _DELETED
+        return DELETED
 
     def _shapes_of(self, request: Request, body: Json, annotation_id: str) -> dict[str, Any]:
         return self.state.shapes_of(annotation_id, request.path.rstrip("/").rsplit("/", 1)[1])
@@ -538,9 +524,9 @@ class PicselliaEmulator(EmulatorServer):
     def _load_annotations(self, request: Request, body: Json, version_id: str) -> list[dict[str, Any]]:
         return self.state.load(version_id, body)
 
-    def _delete_annotations(self, request: Request, body: Json, version_id: str) -> _Deleted:
+    def _delete_annotations(self, request: Request, body: Json, version_id: str) -> Deleted:
         self.state.delete_annotations(version_id, body)
-        return _DELETED
+        return DELETED
 
     def _create_campaign(self, request: Request, body: Json, version_id: str) -> dict[str, Any]:
         return self.state.create_campaign(version_id, body)
@@ -551,9 +537,9 @@ class PicselliaEmulator(EmulatorServer):
     def _update_campaign(self, request: Request, body: Json, campaign_id: str) -> dict[str, Any]:
         return self.state.update_campaign(campaign_id, body)
 
-    def _delete_campaign(self, request: Request, body: Json, campaign_id: str) -> _Deleted:
+    def _delete_campaign(self, request: Request, body: Json, campaign_id: str) -> Deleted:
         self.state.delete_campaign(campaign_id)
-        return _DELETED
+        return DELETED
 
     def _close_campaign(self, request: Request, body: Json, campaign_id: str) -> dict[str, Any]:
         return self.state.close_campaign(campaign_id)
