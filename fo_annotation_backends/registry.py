@@ -302,6 +302,55 @@ SERVICES: tuple[Service, ...] = (
             ),
         ),
     ),
+    Service(
+        name="picsellia",
+        title="Picsellia",
+        config_class="backend.PicselliaBackendConfig",
+        backend_class="backend.PicselliaBackend",
+        results_class="backend.PicselliaAnnotationResults",
+        endpoint_hint="the host, like https://app.picsellia.com",
+        default_url="https://app.picsellia.com",
+        extra_key_envs=("FIFTYONE_PICSELLIA_API_KEY", "PICSELLIA_TOKEN"),
+        extra_url_envs=("FIFTYONE_PICSELLIA_URL",),
+        check_server="fo_annotation_backends.picsellia.backend:check_server",
+        app_inputs=(
+            AppInput(
+                name="organization",
+                label="Organization",
+                description="The organization's name or id (default: the token's default organization)",
+            ),
+            AppInput(
+                name="dataset_name",
+                label="Dataset",
+                description="The Picsellia dataset to add a version to (found or created)",
+            ),
+            AppInput(
+                name="label_selection",
+                label="Annotations to load",
+                description="Which annotation of an asset is loaded",
+                kind="choice",
+                choices="fo_annotation_backends.picsellia.backend:LABEL_SELECTIONS",
+                choice_descriptions=MappingProxyType(
+                    {"accepted": "the newest ACCEPTED annotation", "latest": "the newest annotation not skipped"}
+                ),
+                default="accepted",
+            ),
+        ),
+        local_server="fo_annotation_backends.testing.picsellia:PicselliaEmulator",
+        demo_annotator="fo_annotation_backends.testing.picsellia_annotator:demo_edits",
+        human="fo_annotation_backends.testing.humans.picsellia:PicselliaHuman",
+        test_server="picsellia_emulator",
+        demo_parameters=MappingProxyType({"dataset_name": "FiftyOne demo", "label_selection": "accepted"}),
+        bench="bench_picsellia",
+        tool_envs=(
+            ToolEnv(
+                venv="picsellia-sdk-venv",
+                requirement="picsellia==6.37.0",
+                marker="lib/python3*/site-packages/picsellia-6.37.0.dist-info",
+                purpose="the official Picsellia SDK, which tests drive against the Picsellia emulator",
+            ),
+        ),
+    ),
 )
 
 _BY_NAME = {service.name: service for service in SERVICES}

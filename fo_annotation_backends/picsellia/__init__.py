@@ -1,11 +1,28 @@
 """The Picsellia backend (Picsellia's REST API, and servers that speak it).
 
-Work in progress (issue 12): the REST client (:class:`PicselliaClient`), the
-version plan (:class:`PicselliaInterface`) and the shape conversions exist;
-the backend is registered once its upload and download are complete.
+Register it as ``picsellia`` in the annotation config::
+
+    {"backends": {"picsellia": {"config_cls": "fo_annotation_backends.picsellia.PicselliaBackendConfig"}}}
+
+with the token in ``FIFTYONE_PICSELLIA_API_KEY`` (or ``PICSELLIA_TOKEN``, as
+the official SDK reads it) and ``url`` for a host other than Picsellia's.
 """
 
+from ..core.errors import ProjectDeletedError, UploadInterruptedError
+from .backend import (
+    PicselliaAnnotationResults,
+    PicselliaBackend,
+    PicselliaBackendConfig,
+)
 from .client import PicselliaClient
 from .interface import PicselliaInterface
 
-__all__ = ["PicselliaClient", "PicselliaInterface"]
+__all__ = [
+    "PicselliaAnnotationResults",
+    "PicselliaBackend",
+    "PicselliaBackendConfig",
+    "PicselliaClient",
+    "PicselliaInterface",
+    "ProjectDeletedError",
+    "UploadInterruptedError",
+]

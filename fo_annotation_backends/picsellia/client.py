@@ -43,6 +43,8 @@ UPLOAD_STATUSES = ("PENDING", "COMPUTING", "DONE", "ERROR")
 MEDIA_TYPES = ("IMAGE", "VIDEO")
 JOB_DONE = {"SUCCESS", "SUCCEEDED"}
 JOB_FAILED = {"FAILED", "TERMINATED", "KILLED"}
+#: the most ids one datalake data deletion takes
+MAX_DELETE = 1000
 
 #: a decoded JSON object of the API
 JsonDict = dict[str, Any]
@@ -253,6 +255,15 @@ class PicselliaClient(foua.AnnotationAPI):
         """Deletes a version (gone already is fine)."""
         self.http.request("DELETE", "/api/dataset/version/%s" % version_id, ok_statuses={404})
 
+    def dataset_versions(self, dataset_id: str) -> list[JsonDict] | None:
+        """The versions of a dataset, or ``None`` when it does not exist."""
+        try:
+            return list(self.iter_list("/api/dataset/%s/versions" % dataset_id))
+        except ServiceError as e:
+            if e.status_code == 404:
+                return None
+            raise
+
     def delete_dataset(self, dataset_id: str) -> None:
         """Deletes a dataset (gone already is fine)."""
         self.http.request("DELETE", "/api/dataset/%s" % dataset_id, ok_statuses={404})
@@ -404,8 +415,11 @@ class PicselliaClient(foua.AnnotationAPI):
         )
         self.wait_for_job((answer.get("job") or {}).get("id"), poll_seconds)
 
-    def wait_for_job(self, job_id: str | None, poll_seconds: float = 1.0, timeout: float = 3600) -> None:
-        """Follows a job until it succeeds.
+    def wait_for_job(
+        self, job_id: str | None, poll_seconds: float = 1.0, timeout: float = 3600, path: str = "/api/job/%s"
+    ) -> None:
+        """Follows a job until it succeeds (``path``: ``/api/v2/job/%s`` for
+        campaign jobs).
 
         Raises:
             ServiceError: the job failed, or did not end within ``timeout``
@@ -414,7 +428,7 @@ class PicselliaClient(foua.AnnotationAPI):
             return
         deadline = time.monotonic() + timeout
         while True:
-            status = (self.call("GET", "/api/job/%s" % job_id) or {}).get("status")
+            status = (self.call("GET", path % job_id) or {}).get("status")
             if status in JOB_DONE:
                 return
             if status in JOB_FAILED:
@@ -476,6 +490,108 @@ class PicselliaClient(foua.AnnotationAPI):
             answer = self.call("XGET", "/api/dataset/version/%s/annotations" % version_id, body=chunk)
             out.extend(answer.get("items", []) if isinstance(answer, dict) else answer or [])
         return out
+
+    def delete_annotations(self, version_id: str, asset_ids: Sequence[str]) -> None:
+        """Deletes every annotation of these assets (1000 a request)."""
+        for start in range(0, len(asset_ids), MAX_PAGE_SIZE):
+            body = {"asset_ids": list(asset_ids[start : start + MAX_PAGE_SIZE])}
+            self.http.request(
+                "DELETE", "/api/dataset/version/%s/annotations" % version_id, json=body, ok_statuses={404}
+            )
+
+    # ------------------------------------------------------------------
+    # attributes, users, data
+
+    def attributes(self, version_id: str) -> dict[str, Any]:
+        """``{name: definition}`` of a version's attributes (``{}``: none)."""
+        answer = self.call("GET", "/api/dataset/version/%s/attributes" % version_id) or {}
+        return dict(answer.get("attributes") or {})
+
+    def set_attributes(self, version_id: str, attributes: Mapping[str, Any] | None) -> None:
+        """Replaces a version's attribute definitions (``None``: none)."""
+        body = {"attributes": dict(attributes) if attributes else None}
+        self.call("POST", "/api/dataset/version/%s/attributes" % version_id, body=body, idempotent=True)
+
+    def users(self) -> dict[str, str]:
+        """``{username: user id}`` of the organization's users."""
+        answer = self.call("GET", "/api/access/organization/%s/users" % self.organization()["id"]) or {}
+        return {user["username"]: user["id"] for user in answer.get("users") or []}
+
+    def delete_data(self, datalake_id: str, data_ids: Sequence[str]) -> None:
+        """Deletes data from the datalake (and their assets), 1000 a request."""
+        for start in range(0, len(data_ids), MAX_DELETE):
+            body = {"ids": list(data_ids[start : start + MAX_DELETE])}
+            self.http.request("DELETE", "/api/datalake/%s/datas" % datalake_id, json=body, ok_statuses={404})
+
+    def count_assets(self, version_id: str) -> int:
+        """How many assets a version holds."""
+        params = {"limit": 1, "upload_statuses": list(UPLOAD_STATUSES), "types": list(MEDIA_TYPES)}
+        answer = self.call("GET", "/api/dataset/version/%s/assets" % version_id, params=params) or {}
+        return int(answer.get("count") or 0)
+
+    # ------------------------------------------------------------------
+    # campaigns
+
+    def create_campaign(self, version_id: str, description: str, instructions: str | None = None) -> JsonDict:
+        """Creates the version's annotation campaign (a lost answer is
+        resolved by reading the version's campaign)."""
+        body: JsonDict = {"description": description}
+        if instructions:
+            body["instructions_text"] = instructions
+
+        def find() -> JsonDict | None:
+            campaign_id = (self.get_version(version_id) or {}).get("annotation_campaign_id")
+            return self.campaign(campaign_id) if campaign_id else None
+
+        result = self.http.create(
+            "POST", "/api/dataset/version/%s/campaigns" % version_id, find, what="campaign", json=body
+        )
+        campaign: JsonDict = result.json() if isinstance(result, requests.Response) else result
+        return campaign
+
+    def campaign(self, campaign_id: str) -> JsonDict | None:
+        """A campaign, or ``None`` when it does not exist."""
+        response = self.http.request("GET", "/api/campaigns/annotation/%s" % campaign_id, ok_statuses={404})
+        return None if response.status_code == 404 else response.json()
+
+    def delete_campaign(self, campaign_id: str) -> None:
+        """Deletes a campaign (gone already is fine)."""
+        self.http.request("DELETE", "/api/campaigns/annotation/%s" % campaign_id, ok_statuses={404})
+
+    def steps(self, campaign_id: str) -> list[JsonDict]:
+        """A campaign's steps, in order."""
+        answer = self.call("GET", "/api/campaigns/annotation/%s/steps" % campaign_id)
+        items = answer.get("items", []) if isinstance(answer, dict) else answer or []
+        return sorted(items, key=lambda step: step.get("order", 0))
+
+    def create_step(self, campaign_id: str, body: Mapping[str, Any]) -> JsonDict:
+        """Adds a step (a lost answer is resolved by its name)."""
+
+        def find() -> JsonDict | None:
+            return next((s for s in self.steps(campaign_id) if s.get("name") == body.get("name")), None)
+
+        result = self.http.create(
+            "POST", "/api/campaigns/annotation/%s/steps" % campaign_id, find, what="step", json=dict(body)
+        )
+        step: JsonDict = result.json() if isinstance(result, requests.Response) else result
+        return step
+
+    def sync_campaign(self, campaign_id: str, existing_step_id: str | None, poll_seconds: float = 1.0) -> None:
+        """Makes the assignments of the campaign's unsynced assets (the
+        annotated ones at ``existing_step_id``) and follows the job."""
+        base = "/api/campaigns/annotation/%s/assignments/sync" % campaign_id
+        available = self.call("GET", base + "/available") or {}
+        if not available.get("is_sync_available"):
+            if not available.get("unsynced_item_count"):
+                return  # nothing left to sync (a resumed run)
+            raise ServiceError("Picsellia cannot sync campaign %s: %s" % (campaign_id, available.get("reason")))
+        body = {"existing_annotations_step_id": existing_step_id} if existing_step_id else {}
+        answer = self.call("POST", base, body=body) or {}
+        self.wait_for_job((answer.get("job") or {}).get("id"), poll_seconds, path="/api/v2/job/%s")
+
+    def assignments(self, campaign_id: str) -> list[JsonDict]:
+        """Every assignment of a campaign."""
+        return list(self.iter_list("/api/campaigns/annotation/%s/assignments" % campaign_id))
 
     # ------------------------------------------------------------------
 

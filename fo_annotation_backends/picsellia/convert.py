@@ -12,6 +12,13 @@ so that edits come back to the right label; a shape without one is a label
 the annotator added. Pixel rounding never passes for an edit: a rectangle or
 a point that comes back exactly as it was sent keeps the label's own float
 geometry.
+
+Masks are full-image COCO RLE strings (:mod:`.rle`): an instance is one mask
+shape, a semantic segmentation one mask shape per class it holds. Attribute
+values travel under the version's attribute names (see
+:class:`~.interface.PicselliaInterface`), checked against their definitions
+before anything is sent; a scalar field is an attribute of the whole
+annotation.
 """
 
 from __future__ import annotations
@@ -21,11 +28,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import fiftyone.core.labels as fol
+import numpy as np
+from PIL import Image
 
 from ..core import geometry, regions
+from ..core.errors import SchemaError
 from ..core.idmap import iter_labels, part_id, split_part_id
 from ..core.schema import FieldSpec
 from .interface import PicselliaInterface, shape_kind
+from .rle import decode as decode_rle, encode as encode_rle
 
 #: a shape as the API sends or returns it
 Shape = dict[str, Any]
@@ -53,25 +64,54 @@ def labels_to_shapes(
 
     Args:
         spec: the field
-        interface: the run's interface (label names)
+        interface: the run's interface (label and attribute names)
         value: the field's value (a label, a list label, or ``None``)
         label_ids: ``{label name: Picsellia label id}`` of the version
         width, height: the image's size in pixels
+
+    Raises:
+        SchemaError: an attribute value its Picsellia definition refuses
     """
     kind = shape_kind(spec)
     names = interface.label_names[spec.name]
     out: Shapes = {}
+    if spec.type == "segmentation":
+        for label in iter_labels(value):
+            out.setdefault(kind, []).extend(_segmentation_shapes(spec, names, label, label_ids, width, height))
+        return out
     for label in iter_labels(value):
         name = getattr(label, "label", None)
         if name not in names:
             continue  # a class outside the schema: FiftyOne's annotate() refuses it first
         common: Shape = {"label_id": label_ids[names[name]]}
-        attributes = _attributes(spec, label)
+        attributes = shape_attributes(spec, interface, label)
         if attributes:
             common["attributes"] = attributes
         for index, shape in enumerate(_geometries(kind, label, width, height)):
             out.setdefault(kind, []).append(dict(common, text=part_id(label.id, index), **shape))
     return out
+
+
+def _segmentation_shapes(
+    spec: FieldSpec, names: Mapping[str, str], label: fol.Label, label_ids: Mapping[str, str], width: int, height: int
+) -> list[Shape]:
+    """One mask shape per class the segmentation holds (at the image's size)."""
+    mask = label.get_mask() if isinstance(label, fol.Segmentation) else None
+    if mask is None:
+        return []
+    mask = np.asarray(mask)
+    if mask.ndim == 3:
+        mask = mask[:, :, 0]
+    if mask.shape[:2] != (height, width):
+        mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.Resampling.NEAREST))
+    shapes = []
+    for index, (pixel_value, class_name) in enumerate(sorted((spec.mask_targets or {}).items())):
+        area = mask == pixel_value
+        if class_name in names and area.any():
+            shapes.append(
+                {"label_id": label_ids[names[class_name]], "mask": encode_rle(area), "text": part_id(label.id, index)}
+            )
+    return shapes
 
 
 def _geometries(kind: str, label: fol.Label, width: int, height: int) -> list[Shape]:
@@ -88,16 +128,71 @@ def _geometries(kind: str, label: fol.Label, width: int, height: int) -> list[Sh
             else:
                 points.append([float(point[0]) * width, float(point[1]) * height, 2])
         return [{"keypoints": points}]
+    if kind == "masks":
+        if label.bounding_box is None:
+            return []
+        mask = label.get_mask() if hasattr(label, "get_mask") else label.mask
+        full = geometry.instance_to_full_mask(label.bounding_box, mask, width, height)
+        return [{"mask": encode_rle(full)}] if full.any() else []
     return [{}]  # a classification: the label is all there is
 
 
-def _attributes(spec: FieldSpec, label: fol.Label) -> dict[str, Any]:
+def shape_attributes(spec: FieldSpec, interface: PicselliaInterface, label: fol.Label) -> dict[str, Any]:
+    """``{attribute name: wire value}`` of a label's attributes that are set."""
+    names = interface.attribute_names.get(spec.name, {})
     out = {}
-    for name in spec.attributes:
-        value = label.get_attribute_value(name, None)
+    for attr, full_name in names.items():
+        value = label.get_attribute_value(attr, None)
         if value is not None:
-            out[name] = value
+            out[full_name] = wire_value(interface.attributes[full_name], value, "%s.%s" % (spec.name, attr))
     return out
+
+
+def annotation_attributes(interface: PicselliaInterface, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The image-level attributes of one sample: its scalar fields' values
+    (``values``: ``{field: value}``) that are set."""
+    out = {}
+    for field, name in interface.scalar_names.items():
+        value = values.get(field)
+        if value is not None:
+            out[name] = wire_value(interface.attributes[name], value, field)
+    return out
+
+
+def wire_value(definition: Mapping[str, Any], value: Any, where: str) -> Any:
+    """A FiftyOne value as its Picsellia attribute holds it.
+
+    Raises:
+        SchemaError: the definition cannot hold the value
+    """
+    input_type = definition.get("input_type")
+    out: Any = value.item() if isinstance(value, np.generic) else value
+    if input_type == "STRING":
+        out = out if isinstance(out, str) else str(out)
+    elif input_type == "BOOLEAN":
+        if not isinstance(out, bool):
+            raise SchemaError("'%s': %r is not a boolean (its Picsellia attribute is BOOLEAN)" % (where, value))
+    elif input_type == "INTEGER":
+        if isinstance(out, bool) or not isinstance(out, (int, float)) or int(out) != out:
+            raise SchemaError("'%s': %r is not an integer (its Picsellia attribute is INTEGER)" % (where, value))
+        out = int(out)
+    elif input_type == "FLOAT":
+        if isinstance(out, bool) or not isinstance(out, (int, float)) or not math.isfinite(out):
+            raise SchemaError("'%s': %r is not a finite number (its Picsellia attribute is FLOAT)" % (where, value))
+    choices = definition.get("choices")
+    if choices and out not in choices:
+        raise SchemaError("'%s': %r is not one of the attribute's choices %s" % (where, value, choices))
+    return out
+
+
+def scalar_value(spec: FieldSpec, interface: PicselliaInterface, annotation: Mapping[str, Any]) -> Any:
+    """A scalar field's value in a loaded annotation (``None`` when unset)."""
+    raw = (annotation.get("attributes") or {}).get(interface.scalar_names[spec.name])
+    if raw is None:
+        return None
+    if interface.is_numeric_scalar(spec.name) and spec.scalar_type == "str":
+        return raw  # a new field read back as numbers (FiftyOne types the field from them)
+    return spec.parse_scalar(raw)
 
 
 def shapes_to_regions(
@@ -106,6 +201,7 @@ def shapes_to_regions(
     width: int,
     height: int,
     current: Mapping[str, fol.Label],
+    field: str | None = None,
 ) -> dict[str, list[regions.Region]]:
     """``{field: [Region]}`` of one loaded annotation (shapes whose label no
     field of the run has are left out).
@@ -117,25 +213,26 @@ def shapes_to_regions(
         width, height: the image's size in pixels
         current: ``{label id: Label}`` of the run's labels on this sample
             (a shape that comes back exactly as sent keeps their geometry)
+        field (None): only the regions of this field
     """
     out: dict[str, list[regions.Region]] = {}
-    for kind in ("rectangles", "polygons", "lines", "keypoints", "classifications"):
+    for kind in ("rectangles", "polygons", "lines", "keypoints", "classifications", "masks"):
         for shape in annotation.get(kind) or []:
-            owner = interface.owner(kind, shape.get("label"))
-            if owner is None:
+            owner = interface.owner(kind, label_name(shape))
+            if owner is None or (field is not None and owner[0] != field):
                 continue
-            field, class_name = owner
+            owner_field, class_name = owner
             label_id, part = split_part_id(shape.get("text") or "")
             region = regions.Region(
                 label=class_name,
                 label_id=label_id,
                 part=part,
                 region_id=shape.get("id"),
-                attributes=dict(shape.get("attributes") or {}),
+                attributes=_read_attributes(interface, interface.fields[owner_field], shape),
             )
             old = current.get(label_id) if label_id else None
             _set_geometry(region, kind, shape, width, height, old)
-            out.setdefault(field, []).append(region)
+            out.setdefault(owner_field, []).append(region)
     return out
 
 
@@ -167,6 +264,27 @@ def _set_geometry(
                 points.append([x / width, y / height])
         region.points = points
         region.skeleton = True
+    elif kind == "masks":
+        region.mask = decode_rle(str(shape.get("mask") or ""), height, width)
+
+
+def label_name(shape: Mapping[str, Any]) -> str | None:
+    """The label name of a loaded shape (Picsellia gives the label object,
+    or its name)."""
+    label = shape.get("label")
+    if isinstance(label, Mapping):
+        name = label.get("name")
+        return name if isinstance(name, str) else None
+    return label if isinstance(label, str) else None
+
+
+def _read_attributes(interface: PicselliaInterface, spec: FieldSpec, shape: Mapping[str, Any]) -> dict[str, Any]:
+    raw = shape.get("attributes") or {}
+    out = {}
+    for attr, full_name in interface.attribute_names.get(spec.name, {}).items():
+        if raw.get(full_name) is not None:
+            out[attr] = spec.attributes[attr].parse(raw[full_name])
+    return out
 
 
 def _triples(points: Sequence[Sequence[float]]) -> list[tuple[float, float, int]]:
