@@ -2,7 +2,9 @@
 
 It works through the same REST API as the service: it opens an asset's
 newest annotation (creating one when the asset has none), replaces its
-shapes with ``save`` and sets its status (ACCEPTED or REFUSED).
+shapes (masks too, as COCO RLE counts strings) and, when given, its
+image-level attributes with ``save``, and sets its status (ACCEPTED or
+REFUSED).
 """
 
 from __future__ import annotations
@@ -60,14 +62,19 @@ class PicselliaAnnotator:
         shapes: Mapping[str, Sequence[Mapping[str, Any]]],
         status: str = "ACCEPTED",
         duration: float = 0,
+        attributes: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Replaces the shapes of the asset's newest annotation and sets its
-        status. ``shapes`` maps a kind (``"rectangles"``, ``"polygons"``, ...)
-        to shapes that name their label by ``"label"`` (a name) or
-        ``"label_id"``. Returns the saved annotation."""
+        status. ``shapes`` maps a kind (``"rectangles"``, ``"polygons"``,
+        ``"masks"``, ...) to shapes that name their label by ``"label"`` (a
+        name) or ``"label_id"``; ``attributes`` (image-level, checked against
+        the version's configuration) replace the annotation's when given.
+        Returns the saved annotation."""
         labels = self.labels(version_id)
         annotation = self.open(version_id, asset_id)
         body: dict[str, Any] = {"duration": duration}
+        if attributes is not None:
+            body["attributes"] = dict(attributes)
         for kind, items in shapes.items():
             body[kind] = [_as_written(shape, labels) for shape in items]
         self._call("POST", "/api/annotation/%s/save" % annotation["id"], json=body)
@@ -76,6 +83,17 @@ class PicselliaAnnotator:
     def refuse(self, version_id: str, asset_id: str) -> dict[str, Any]:
         """Refuses the asset's newest annotation, keeping its shapes."""
         return self.set_status(self.open(version_id, asset_id)["id"], "REFUSED")
+
+    def set_attributes(self, version_id: str, config: Mapping[str, Any] | None) -> None:
+        """Sets a version's attribute configuration (``None`` clears it)."""
+        self._call("POST", "/api/dataset/version/%s/attributes" % version_id, json={"attributes": config})
+
+    def attributes(self, version_id: str) -> dict[str, Any] | None:
+        """A version's attribute configuration, or ``None``."""
+        config: dict[str, Any] | None = self._call("GET", "/api/dataset/version/%s/attributes" % version_id)[
+            "attributes"
+        ]
+        return config
 
     def set_status(self, annotation_id: str, status: str) -> dict[str, Any]:
         """Sets an annotation's status."""

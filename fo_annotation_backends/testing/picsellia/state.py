@@ -327,6 +327,7 @@ class PicselliaState(AnnotationState, CampaignState):
             "description": str(body.get("description") or ""),
             "_labels": {},
             "_assets": [],
+            "_attributes": None,
         }
         self.versions[version["id"]] = version
         return public(version)
