@@ -9,8 +9,9 @@ REFUSED).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -102,9 +103,58 @@ class PicselliaAnnotator:
 
 def _as_written(shape: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
     """A shape as written: the label by id, no server-given id."""
-    out = {k: v for k, v in shape.items() if k not in ("id", "label")}
+    # id, area and bbox are the server's (a mask's area and box follow from its counts)
+    out = {k: v for k, v in shape.items() if k not in ("id", "label", "area", "bbox")}
     if "label_id" not in out:
         if shape.get("label") not in labels:
             raise ValueError("unknown label %r" % shape.get("label"))
         out["label_id"] = labels[shape["label"]]
     return out
+
+
+class PicselliaDemoResults(Protocol):
+    """What :func:`demo_edits` reads of the demo run's results."""
+
+    @property
+    def version_id(self) -> str | None: ...
+
+    @property
+    def asset_ids(self) -> Mapping[str, str]: ...
+
+    @property
+    def interface_mapping(self) -> Mapping[str, Any] | None: ...
+
+
+class DemoServer(Protocol):
+    """What :func:`demo_edits` reads of the server."""
+
+    url: str
+    api_key: str
+
+
+def demo_edits(server: DemoServer, results: PicselliaDemoResults, classes: Sequence[str], rng: random.Random) -> None:
+    """The demo's people (``python -m fo_annotation_backends.demo --backend
+    picsellia``): the same edits as Label Studio's demo person, in Picsellia's
+    annotation tool (each asset's pre-annotation edited and ACCEPTED), the
+    fourth of every four refused by a reviewer, one in eight left untouched."""
+    annotator = PicselliaAnnotator(server.url, server.api_key)
+    version_id = str(results.version_id)
+    names = dict((results.interface_mapping or {})["label_names"]["ground_truth"])
+    class_of = {name: cls for cls, name in names.items()}
+    for n, (_sample_id, asset_id) in enumerate(sorted(results.asset_ids.items())):
+        if n % 8 == 7:
+            continue  # nobody opened this one: it keeps its labels
+        boxes = [
+            {k: v for k, v in box.items() if k != "id"}
+            for box in annotator.open(version_id, asset_id).get("rectangles") or []
+        ]
+        if n % 4 == 0 and boxes:  # move and relabel the first box
+            boxes[0]["x"] = max(0, boxes[0]["x"] - 2)
+            name = class_of[boxes[0]["label"]]
+            boxes[0]["label"] = names[classes[(classes.index(name) + 1) % len(classes)]]
+        if n % 4 == 1 and boxes:  # delete the last box
+            boxes.pop()
+        if n % 4 == 2:  # add a box the model missed
+            boxes.append({"label": names[rng.choice(list(classes))], "x": 16, "y": 12, "w": 20, "h": 16})
+        status = "REFUSED" if n % 4 == 3 else "ACCEPTED"  # a reviewer refuses what nobody changed
+        annotator.annotate(version_id, asset_id, {"rectangles": boxes}, status=status)

@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image
 
+from fo_annotation_backends.core.geometry import is_missing
 from fo_annotation_backends.picsellia.convert import rectangle_of, wire_value
 from fo_annotation_backends.picsellia.interface import SHAPE_KINDS
 from fo_annotation_backends.picsellia.rle import encode
@@ -124,6 +125,10 @@ class PicselliaDoc(Doc):
     def _pixels(self, points: Sequence[Point]) -> list[list[float]]:
         return [[float(x) * self.width, float(y) * self.height] for x, y in points]
 
+    def _pose(self, points: Sequence[Point]) -> list[list[float]]:
+        """A pose's ``[x, y, v]`` points (a missing point is ``v=0``)."""
+        return [[0.0, 0.0, 0] if is_missing(p) else [x, y, 2] for p, (x, y) in zip(points, self._pixels(points))]
+
     # -- reading ---------------------------------------------------------
 
     def label_ids(self, field: str) -> set[str]:
@@ -155,8 +160,7 @@ class PicselliaDoc(Doc):
     def add_points(
         self, field: str, label: str, points: Sequence[Point], attributes: dict[str, Any] | None = None
     ) -> None:
-        pose = [[x, y, 2] for x, y in self._pixels(points)]
-        self._add(field, label, {"keypoints": pose}, attributes)
+        self._add(field, label, {"keypoints": self._pose(points)}, attributes)
 
     def add_mask(
         self, field: str, label: str, rect: tuple[int, int, int, int], attributes: dict[str, Any] | None = None
@@ -203,7 +207,7 @@ class PicselliaDoc(Doc):
             shapes[0].update(rectangle_of(bounding_box, self.width, self.height))
         if points is not None:
             if field_type == "keypoints":
-                shapes[0]["keypoints"] = [[x, y, 2] for x, y in self._pixels(points)]
+                shapes[0]["keypoints"] = self._pose(points)
             else:
                 key = "polygon" if field_type == "polygons" else "line"
                 shapes[0][key] = self._pixels(points)

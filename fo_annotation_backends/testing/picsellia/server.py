@@ -146,9 +146,14 @@ ROUTES = (
     ("POST", "datalake/{id}/datas", "_create_data"),
     ("GET", "datalake/{id}/datas", "_list_datas"),
     ("XGET", "datalake/{id}/datas", "_list_datas"),
+    ("DELETE", "datalake/{id}/datas", "_delete_datas"),
     ("GET", "data/{id}", "_data"),
+    ("DELETE", "data/{id}", "_delete_data"),
     ("POST", "organization/{id}/datasets", "_create_dataset"),
     ("GET", "organization/{id}/datasets/find", "_find_dataset"),
+    ("GET", "dataset/{id}", "_dataset"),
+    ("DELETE", "dataset/{id}", "_delete_dataset"),
+    ("GET", "dataset/{id}/versions", "_list_versions"),
     ("POST", "dataset/{id}/versions", "_create_version"),
     ("GET", "dataset/{id}/versions/find", "_find_version"),
     ("GET", V, "_version"),
@@ -433,6 +438,25 @@ class PicselliaEmulator(EmulatorServer):
 
     def _data(self, request: Request, body: Json, data_id: str) -> dict[str, Any]:
         return self.state.read_data(data_id)
+
+    def _delete_datas(self, request: Request, body: Json, datalake_id: str) -> Deleted:
+        self.state.datalake(datalake_id)
+        self.state.delete_datas(body)
+        return DELETED
+
+    def _delete_data(self, request: Request, body: Json, data_id: str) -> Deleted:
+        self.state.delete_datas({"ids": [data_id]})
+        return DELETED
+
+    def _dataset(self, request: Request, body: Json, dataset_id: str) -> dict[str, Any]:
+        return dict(self.state.dataset(dataset_id))
+
+    def _delete_dataset(self, request: Request, body: Json, dataset_id: str) -> Deleted:
+        self.state.delete_dataset(dataset_id)
+        return DELETED
+
+    def _list_versions(self, request: Request, body: Json, dataset_id: str) -> dict[str, Any]:
+        return paginate(self.state.list_versions(dataset_id), request.query)
 
     def _create_dataset(self, request: Request, body: Json, org_id: str) -> dict[str, Any]:
         self._org(org_id)
