@@ -329,6 +329,8 @@ class Uploader:
                 "Picsellia version %s already has an annotation campaign (a version has one); pass campaign=False "
                 "to add the samples without one, or use a new version; nothing was uploaded" % version["id"]
             )
+        if not interface.attributes:
+            return  # nothing to compare: no request
         existing = client.attributes(version["id"])
         for name, definition in interface.attributes.items():
             if name in existing and not _same_definition(existing[name], definition):
@@ -439,18 +441,23 @@ class Uploader:
         self._wait_processed(client, pending_data)
 
     def _wait_processed(self, client: PicselliaClient, datas: list[JsonDict]) -> None:
-        """Reads each data not yet processed until it is (as the SDK does)."""
-        for data in datas:
-            status = data.get("upload_status")
-            for _ in range(DATA_POLLS):
-                if status == "DONE":
-                    break
-                if status == "ERROR":
+        """Reads the data not yet processed until they are (as the SDK does),
+        all of them each round: one wait per round, not one per data. The
+        first round reads at once (the upload of the others took a while)."""
+        status = {d["id"]: d.get("upload_status") for d in datas}
+        for attempt in range(DATA_POLLS):
+            for data in datas:
+                if status[data["id"]] == "ERROR":
                     raise ServiceError("Picsellia could not process data %s (%s)" % (data["id"], data.get("filename")))
-                time.sleep(DATA_POLL_SECONDS if status is not None else 0)
-                status = (client.call("GET", "/api/data/%s" % data["id"]) or {}).get("upload_status")
-            if status != "DONE":
-                raise ServiceError("Picsellia data %s is still %s" % (data["id"], status))
+            waiting = [d for d in datas if status[d["id"]] != "DONE"]
+            if not waiting:
+                return
+            if attempt:
+                time.sleep(DATA_POLL_SECONDS)
+            for data in waiting:
+                status[data["id"]] = (client.call("GET", "/api/data/%s" % data["id"]) or {}).get("upload_status")
+        stuck = next(d for d in datas if status[d["id"]] != "DONE")
+        raise ServiceError("Picsellia data %s is still %s" % (stuck["id"], status[stuck["id"]]))
 
     def _check_assets(self, ids: Sequence[str]) -> None:
         missing = [s for s in ids if s not in self.asset_ids]
