@@ -329,6 +329,8 @@ class Uploader:
                 "Picsellia version %s already has an annotation campaign (a version has one); pass campaign=False "
                 "to add the samples without one, or use a new version; nothing was uploaded" % version["id"]
             )
+        if not interface.attributes:
+            return  # nothing to compare: no request
         existing = client.attributes(version["id"])
         for name, definition in interface.attributes.items():
             if name in existing and not _same_definition(existing[name], definition):
