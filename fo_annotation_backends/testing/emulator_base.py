@@ -65,6 +65,7 @@ FAULT_DEFAULTS: dict[str, Any] = {
     "retry_after": 1.0,
     "fault_operations": None,
     "fail_after": None,
+    "max_faults": None,
 }
 
 #: the fault knobs that are fractions of requests
@@ -249,7 +250,7 @@ def validate_knobs(knobs: Mapping[str, Any]) -> dict[str, Any]:
             if isinstance(value, str):
                 value = [v.strip() for v in value.split(",") if v.strip()]
             value = frozenset(value) if value else None
-        elif name in ("fail_after", "max_calls"):
+        elif name in ("fail_after", "max_calls", "max_faults"):
             if value is not None:
                 value = int(value)
                 if value < 0:
@@ -421,7 +422,9 @@ class EmulatorServer:
         ``max_calls``, ``window_seconds`` and ``enforce_limit`` are accepted
         too. ``fail_after=N`` (re)starts the countdown: the next N matching
         requests pass, every one after gets a 503 until ``fail_after`` is set
-        again (``None`` ends the outage).
+        again (``None`` ends the outage). ``max_faults=N`` stops injecting
+        429s, 5xx and drops once N of them were injected (counted since the
+        emulator started).
 
         Raises:
             ValueError: an unknown knob or a value out of range
@@ -556,6 +559,9 @@ class EmulatorServer:
                 return _Decision()
             # always three draws per request: a knob change keeps the sequence
             fate, slow, lost = self._rng.random(), self._rng.random(), self._rng.random()
+            injected = sum(self._fault_counts[k] for k in ("rate_limit", "server_error", "drop"))
+            if knobs["max_faults"] is not None and injected >= knobs["max_faults"]:
+                fate = 1.0  # the fault budget is spent: answer normally
             if fate < knobs["rate_limit"]:
                 self._fault_counts["rate_limit"] += 1
                 return _Decision(_too_many(knobs["retry_after"]))
