@@ -95,6 +95,7 @@ class PicselliaClient(foua.AnnotationAPI):
             self.url, timeout=(10, timeout), retry=RetryPolicy(max_retries=max_retries), sleep=sleep
         )
         self._organization: JsonDict | None = None
+        self._ping: JsonDict | None = None
 
     def __repr__(self) -> str:
         return "PicselliaClient(%r)" % self.url
@@ -185,6 +186,7 @@ class PicselliaClient(foua.AnnotationAPI):
             raise
         if not isinstance(answer, dict) or "username" not in answer:
             raise ParameterError("%s does not answer as Picsellia's host (GET /api/home/ping)" % self.url)
+        self._ping = answer
         return answer
 
     def organization(self) -> JsonDict:
@@ -194,7 +196,7 @@ class PicselliaClient(foua.AnnotationAPI):
             return self._organization
         wanted = self.requested_organization
         if wanted is None:
-            wanted = self.ping().get("default_organization")
+            wanted = (self._ping or self.ping()).get("default_organization")
             if not wanted:
                 raise ParameterError("This Picsellia token has no default organization: pass `organization=`")
             org = self.call("GET", "/api/organization/%s" % wanted)
@@ -393,7 +395,8 @@ class PicselliaClient(foua.AnnotationAPI):
     def add_data(self, version_id: str, data_ids: Sequence[str], poll_seconds: float = 1.0) -> None:
         """Places data in a version as assets (jobs of 10,000, each followed
         to its end). Data already in the version are not sent again."""
-        pending = [d for d in data_ids if d not in self.assets_by_data_id(version_id, data_ids)]
+        present = self.assets_by_data_id(version_id, data_ids)
+        pending = [d for d in data_ids if d not in present]
         for start in range(0, len(pending), MAX_DATA_PER_JOB):
             chunk = pending[start : start + MAX_DATA_PER_JOB]
             send_until_applied(
