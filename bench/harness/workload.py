@@ -166,10 +166,11 @@ def same_boxes(got: list, want: list, tolerance: float = TOLERANCE) -> bool:
     )
 
 
-def check_summary(summary: dict, indices: list[int]) -> tuple[int, list[int]]:
+def check_summary(summary: dict, indices: list[int], tolerance: float = TOLERANCE) -> tuple[int, list[int]]:
     """``(images whose boxes are the expected edits, [the other indices])``
-    of a :func:`labels_summary`-style dict."""
-    bad = [i for i in indices if not same_boxes(summary.get(str(i), []), expected_boxes(i))]
+    of a :func:`labels_summary`-style dict (each coordinate within
+    ``tolerance``)."""
+    bad = [i for i in indices if not same_boxes(summary.get(str(i), []), expected_boxes(i), tolerance)]
     return len(indices) - len(bad), bad
 
 
