@@ -421,6 +421,7 @@ class PicselliaBench(Bench):
                 "upload + that read = %.2f s, ours / that = %.2fx."
                 % (inputs, pu["seconds"] + inputs, po["seconds"] / (pu["seconds"] + inputs))
             )
+        self._upload_parts(doc, v, config)
         per_round_table(
             doc,
             v,
@@ -453,6 +454,39 @@ class PicselliaBench(Bench):
         footer(doc, self.out_dir, "per round, per endpoint, request timelines, RSS at phase start, bytes sent")
         return doc.text()
 
+    def _upload_parts(self, doc: Doc, v: View, config: dict) -> None:
+        """Where the upload's time difference lies, from ours' breakdown and the SDK's phases."""
+        parts = v["ours"].breakdown("annotate")
+        po, sdk_data = v["ours"].phase("annotate"), v["sdk"].phase("upload_data")
+        if not (po and sdk_data and parts):
+            return
+
+        def part(label: str) -> float:
+            return (parts.get(label) or (0.0, 0))[0]
+
+        before = part("FiftyOne: validate the label schema") + part(
+            "convert labels to shapes (before the first request)"
+        )
+        doc.para(
+            "Inside ours' `annotate()` (%.2f s, median): FiftyOne's label-schema validation and reading + converting "
+            "the labels before the first request, %.2f s; the datalake upload, %.2f s with `upload_workers=%s` images "
+            "in flight, against the SDK's `upload_data` %.2f s with its default `os.cpu_count() + 4` = %d threads; "
+            "adding the data to the version, %.2f s (the SDK's whole *version* phase: %.2f s), in which ours looked "
+            "the version's assets up by data id %d times (`XGET V/assets`; %.2f s in all)."
+            % (
+                po["seconds"],
+                before,
+                part("upload the images to the datalake"),
+                config.get("upload_workers", "?"),
+                sdk_data["seconds"],
+                (v.report["machine"].get("nproc") or 0) + 4,
+                part("add the data to the version (job)"),
+                (v["sdk"].phase("version") or {}).get("seconds", 0.0),
+                (parts.get("assets by data id (`XGET`; also inside add_data)") or (0, 0))[1],
+                part("assets by data id (`XGET`; also inside add_data)"),
+            )
+        )
+
     def _per_1000(self, doc: Doc, v: View) -> None:
         """The emulator's operations per 1,000 samples, ours' phase next to the SDK's."""
         columns = [(side, phase) for a, b, _ in PAIRS for side, phase in (("ours", a), ("sdk", b))]
@@ -471,10 +505,20 @@ class PicselliaBench(Bench):
         doc.table(
             ["operation (emulator)"] + ["%s %s" % ("ours" if s == "ours" else "SDK", p) for s, p in columns], rows
         )
+        more = []
+        for a, b, _ in PAIRS:
+            x, y = stats.get(("ours", a)) or {}, stats.get(("sdk", b)) or {}
+            for op in ops:
+                got = [(s.get("operations") or {}).get(op, 0) * 1000.0 / v.n for s in (x, y)]
+                if abs(got[0] - got[1]) >= 50:
+                    more.append("`%s` in %s / %s: %.0f vs %.0f" % (op, a, b, got[0], got[1]))
         doc.para(
             "Operations are the emulator's (method and route template; `other` = a route it does not have), counted in "
             "the first round and scaled to 1,000 samples; *SDK upload* adds up its connect, upload_data, version and "
-            "pre_annotations phases."
+            "pre_annotations phases.",
+            "Where the two sides differ by 50 or more per 1,000 samples (ours vs the SDK): %s." % "; ".join(more)
+            if more
+            else "No operation differs by 50 or more per 1,000 samples between the two sides.",
         )
 
     def _growth(self, doc: Doc, v: View) -> None:
