@@ -167,10 +167,10 @@ def _optional_string(name: str, value: object) -> str | None:
 
 
 def _campaign_steps(value: object) -> list[dict[str, Any]]:
-    if value is None:
-        return []
-    if not isinstance(value, (list, tuple)) or not value:
-        raise ParameterError("`campaign_steps` must be a non-empty list of step dicts, not %r" % (value,))
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return []  # none (a stored config has [])
+    if not isinstance(value, (list, tuple)):
+        raise ParameterError("`campaign_steps` must be a list of step dicts, not %r" % (value,))
     steps: list[dict[str, Any]] = []
     for step in value:
         if not isinstance(step, Mapping) or set(step) - {"name", "type", "assignees"}:

@@ -216,24 +216,71 @@ def shapes_to_regions(
         field (None): only the regions of this field
     """
     out: dict[str, list[regions.Region]] = {}
-    for kind in ("rectangles", "polygons", "lines", "keypoints", "classifications", "masks"):
+    for kind in ("rectangles", "polygons", "lines", "keypoints", "points", "classifications", "masks"):
         for shape in annotation.get(kind) or []:
-            owner = interface.owner(kind, label_name(shape))
+            # a single point of a keypoints field's label is one of its keypoints
+            owner = interface.owner("keypoints" if kind == "points" else kind, label_name(shape))
             if owner is None or (field is not None and owner[0] != field):
                 continue
-            owner_field, class_name = owner
-            label_id, part = split_part_id(shape.get("text") or "")
-            region = regions.Region(
-                label=class_name,
-                label_id=label_id,
-                part=part,
-                region_id=shape.get("id"),
-                attributes=_read_attributes(interface, interface.fields[owner_field], shape),
-            )
-            old = current.get(label_id) if label_id else None
-            _set_geometry(region, kind, shape, width, height, old)
-            out.setdefault(owner_field, []).append(region)
+            region = _region(interface, owner[0], owner[1], kind, shape, width, height, current)
+            out.setdefault(owner[0], []).append(region)
     return out
+
+
+#: shape kind -> the FiftyOne label type of a shape drawn in a field of another kind
+FOREIGN_TYPES = {
+    "rectangles": "detections",
+    "polygons": "polylines",
+    "lines": "polylines",
+    "keypoints": "keypoints",
+    "points": "keypoints",
+    "masks": "instances",
+}
+
+
+def foreign_regions(
+    interface: PicselliaInterface, annotation: Mapping[str, Any], width: int, height: int, field: str
+) -> dict[str, list[regions.Region]]:
+    """``{label type: [Region]}`` of the shapes a person drew with another
+    tool than the field's, naming one of the field's labels (a ``MULTI``
+    version lets any tool use any label): FiftyOne's unexpected labels."""
+    names = {name: class_name for class_name, name in interface.label_names.get(field, {}).items()}
+    own_kind = shape_kind(interface.fields[field])
+    out: dict[str, list[regions.Region]] = {}
+    for kind, label_type in FOREIGN_TYPES.items():
+        if kind == own_kind or (kind == "points" and own_kind == "keypoints"):
+            continue
+        for shape in annotation.get(kind) or []:
+            name = label_name(shape)
+            if name not in names or interface.owner("keypoints" if kind == "points" else kind, name) is not None:
+                continue  # not this field's label, or a label of a field of that kind
+            region = _region(interface, field, names[name], kind, shape, width, height, {})
+            region.label_id = None  # drawn here: a new label
+            out.setdefault(label_type, []).append(region)
+    return out
+
+
+def _region(
+    interface: PicselliaInterface,
+    field: str,
+    class_name: str,
+    kind: str,
+    shape: Mapping[str, Any],
+    width: int,
+    height: int,
+    current: Mapping[str, fol.Label],
+) -> regions.Region:
+    label_id, part = split_part_id(shape.get("text") or "")
+    region = regions.Region(
+        label=class_name,
+        label_id=label_id,
+        part=part,
+        region_id=shape.get("id"),
+        attributes=_read_attributes(interface, interface.fields[field], shape),
+    )
+    old = current.get(label_id) if label_id else None
+    _set_geometry(region, kind, shape, width, height, old)
+    return region
 
 
 def _set_geometry(
@@ -264,6 +311,9 @@ def _set_geometry(
                 points.append([x / width, y / height])
         region.points = points
         region.skeleton = True
+    elif kind == "points":
+        x, y = (float(v) for v in (shape.get("point") or [math.nan, math.nan])[:2])
+        region.points = [[x / width, y / height]]
     elif kind == "masks":
         region.mask = decode_rle(str(shape.get("mask") or ""), height, width)
 

@@ -161,7 +161,19 @@ def scalar_definition(spec: FieldSpec, numeric: bool) -> dict[str, Any]:
     input_type = INPUT_TYPES.get(spec.scalar_type or "str", "STRING")
     if numeric and input_type == "STRING":
         input_type = "FLOAT"
-    return _definition(spec.name, list(spec.classes), input_type, choices=bool(spec.classes))
+    return _definition(spec.name, [_typed(c, input_type) for c in spec.classes], input_type, bool(spec.classes))
+
+
+def _typed(value: str, input_type: str) -> Any:
+    """A class (a string in the schema) as a value of the input type."""
+    try:
+        if input_type == "INTEGER":
+            return int(float(value))
+        if input_type == "FLOAT":
+            return float(value)
+    except ValueError:
+        raise SchemaError("Class %r is not a number, as the scalar field's values are" % value) from None
+    return value
 
 
 def _input_type(values: list[Any]) -> str:

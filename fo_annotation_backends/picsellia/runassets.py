@@ -18,7 +18,7 @@ from ..core.media import sample_image_sizes
 from ..core.runs import RunStatus, remove_run_items, status_dict
 from ..core.schema import FieldSpec, normalize_label_schema
 from ..core.secrets import get_logger
-from .convert import scalar_value, shapes_to_regions
+from .convert import foreign_regions, scalar_value, shapes_to_regions
 from .upload import SUPPORTED_TYPES
 
 if TYPE_CHECKING:
@@ -111,6 +111,7 @@ def download(backend: PicselliaBackend, results: PicselliaAnnotationResults) -> 
     paths = results.samples.select(sample_ids, ordered=True).values(config.media_field)
     sizes = sample_image_sizes(results.samples, sample_ids, paths)
     new_ids = regions.NewLabelIds(results.new_label_ids)
+    foreign: dict[str, dict[str, dict[str, Any]]] = {field: {} for field in fields}
 
     def on_new(label: Label, parts: regions.Parts) -> None:
         origin = parts[0][1].region_id if parts else None
@@ -121,6 +122,12 @@ def download(backend: PicselliaBackend, results: PicselliaAnnotationResults) -> 
             return scalar_value(spec, interface, annotation)
         width, height = sizes[sample_id]
         found = shapes_to_regions(interface, annotation, width, height, uploaded, field=spec.name).get(spec.name, [])
+        if interface.version_type == "MULTI" and spec.type not in ("classification", "classifications"):
+            drawn = regions.foreign_labels(
+                spec, foreign_regions(interface, annotation, width, height, spec.name), on_new
+            )
+            for return_type, labels in drawn.items():
+                foreign[spec.name].setdefault(return_type, {})[sample_id] = labels
         known = recorded_ids(results.id_map.get(spec.name, {}).get(sample_id))
         if spec.type in ("classification", "classifications"):
             choices = [(r.label or "", r.attributes) for r in found if r.label]
@@ -130,6 +137,8 @@ def download(backend: PicselliaBackend, results: PicselliaAnnotationResults) -> 
         return regions.regions_to_labels(spec, found, uploaded, known, (width, height), on_new=on_new)
 
     out = build_annotations(results.samples, fields, results.id_map, sample_ids, annotated, convert)
+    for field, by_type in foreign.items():
+        out[field].update(by_type)
     # FiftyOne saves the results after the merge: the new labels keep their ids on a reload
     results.new_label_ids.update(new_ids.current)
     for field in fields:

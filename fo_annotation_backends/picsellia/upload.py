@@ -329,6 +329,8 @@ class Uploader:
                 "Picsellia version %s already has an annotation campaign (a version has one); pass campaign=False "
                 "to add the samples without one, or use a new version; nothing was uploaded" % version["id"]
             )
+        if not interface.attributes:
+            return  # nothing to compare: no request
         existing = client.attributes(version["id"])
         for name, definition in interface.attributes.items():
             if name in existing and not _same_definition(existing[name], definition):
@@ -439,18 +441,26 @@ class Uploader:
         self._wait_processed(client, pending_data)
 
     def _wait_processed(self, client: PicselliaClient, datas: list[JsonDict]) -> None:
-        """Reads each data not yet processed until it is (as the SDK does)."""
-        for data in datas:
-            status = data.get("upload_status")
-            for _ in range(DATA_POLLS):
-                if status == "DONE":
-                    break
+        """Reads the data not yet processed again, in rounds (a pause only
+        between rounds), until each is (as the SDK does, one read a data)."""
+        pending = [d for d in datas if d.get("upload_status") != "DONE"]
+        for round_number in range(DATA_POLLS):
+            if not pending:
+                return
+            if round_number:
+                time.sleep(DATA_POLL_SECONDS)
+            still = []
+            for data in pending:
+                status = (client.call("GET", "/api/data/%s" % data["id"]) or {}).get("upload_status")
                 if status == "ERROR":
                     raise ServiceError("Picsellia could not process data %s (%s)" % (data["id"], data.get("filename")))
-                time.sleep(DATA_POLL_SECONDS if status is not None else 0)
-                status = (client.call("GET", "/api/data/%s" % data["id"]) or {}).get("upload_status")
-            if status != "DONE":
-                raise ServiceError("Picsellia data %s is still %s" % (data["id"], status))
+                if status != "DONE":
+                    still.append(data)
+            pending = still
+        raise ServiceError(
+            "%d Picsellia data are still processing after %d s (e.g. %s)"
+            % (len(pending), DATA_POLLS * DATA_POLL_SECONDS, pending[0]["id"])
+        )
 
     def _check_assets(self, ids: Sequence[str]) -> None:
         missing = [s for s in ids if s not in self.asset_ids]

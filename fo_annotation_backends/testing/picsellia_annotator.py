@@ -2,13 +2,16 @@
 
 It works through the same REST API as the service: it opens an asset's
 newest annotation (creating one when the asset has none), replaces its
-shapes with ``save`` and sets its status (ACCEPTED or REFUSED).
+shapes (masks too, as COCO RLE counts strings) and, when given, its
+image-level attributes with ``save``, and sets its status (ACCEPTED or
+REFUSED).
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 
@@ -60,14 +63,19 @@ class PicselliaAnnotator:
         shapes: Mapping[str, Sequence[Mapping[str, Any]]],
         status: str = "ACCEPTED",
         duration: float = 0,
+        attributes: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Replaces the shapes of the asset's newest annotation and sets its
-        status. ``shapes`` maps a kind (``"rectangles"``, ``"polygons"``, ...)
-        to shapes that name their label by ``"label"`` (a name) or
-        ``"label_id"``. Returns the saved annotation."""
+        status. ``shapes`` maps a kind (``"rectangles"``, ``"polygons"``,
+        ``"masks"``, ...) to shapes that name their label by ``"label"`` (a
+        name) or ``"label_id"``; ``attributes`` (image-level, checked against
+        the version's configuration) replace the annotation's when given.
+        Returns the saved annotation."""
         labels = self.labels(version_id)
         annotation = self.open(version_id, asset_id)
         body: dict[str, Any] = {"duration": duration}
+        if attributes is not None:
+            body["attributes"] = dict(attributes)
         for kind, items in shapes.items():
             body[kind] = [_as_written(shape, labels) for shape in items]
         self._call("POST", "/api/annotation/%s/save" % annotation["id"], json=body)
@@ -77,6 +85,17 @@ class PicselliaAnnotator:
         """Refuses the asset's newest annotation, keeping its shapes."""
         return self.set_status(self.open(version_id, asset_id)["id"], "REFUSED")
 
+    def set_attributes(self, version_id: str, config: Mapping[str, Any] | None) -> None:
+        """Sets a version's attribute configuration (``None`` clears it)."""
+        self._call("POST", "/api/dataset/version/%s/attributes" % version_id, json={"attributes": config})
+
+    def attributes(self, version_id: str) -> dict[str, Any] | None:
+        """A version's attribute configuration, or ``None``."""
+        config: dict[str, Any] | None = self._call("GET", "/api/dataset/version/%s/attributes" % version_id)[
+            "attributes"
+        ]
+        return config
+
     def set_status(self, annotation_id: str, status: str) -> dict[str, Any]:
         """Sets an annotation's status."""
         return self._call("PATCH", "/api/annotation/%s" % annotation_id, json={"status": status})
@@ -84,9 +103,58 @@ class PicselliaAnnotator:
 
 def _as_written(shape: Mapping[str, Any], labels: Mapping[str, str]) -> dict[str, Any]:
     """A shape as written: the label by id, no server-given id."""
-    out = {k: v for k, v in shape.items() if k not in ("id", "label")}
+    # id, area and bbox are the server's (a mask's area and box follow from its counts)
+    out = {k: v for k, v in shape.items() if k not in ("id", "label", "area", "bbox")}
     if "label_id" not in out:
         if shape.get("label") not in labels:
             raise ValueError("unknown label %r" % shape.get("label"))
         out["label_id"] = labels[shape["label"]]
     return out
+
+
+class PicselliaDemoResults(Protocol):
+    """What :func:`demo_edits` reads of the demo run's results."""
+
+    @property
+    def version_id(self) -> str | None: ...
+
+    @property
+    def asset_ids(self) -> Mapping[str, str]: ...
+
+    @property
+    def interface_mapping(self) -> Mapping[str, Any] | None: ...
+
+
+class DemoServer(Protocol):
+    """What :func:`demo_edits` reads of the server."""
+
+    url: str
+    api_key: str
+
+
+def demo_edits(server: DemoServer, results: PicselliaDemoResults, classes: Sequence[str], rng: random.Random) -> None:
+    """The demo's people (``python -m fo_annotation_backends.demo --backend
+    picsellia``): the same edits as Label Studio's demo person, in Picsellia's
+    annotation tool (each asset's pre-annotation edited and ACCEPTED), the
+    fourth of every four refused by a reviewer, one in eight left untouched."""
+    annotator = PicselliaAnnotator(server.url, server.api_key)
+    version_id = str(results.version_id)
+    names = dict((results.interface_mapping or {})["label_names"]["ground_truth"])
+    class_of = {name: cls for cls, name in names.items()}
+    for n, (_sample_id, asset_id) in enumerate(sorted(results.asset_ids.items())):
+        if n % 8 == 7:
+            continue  # nobody opened this one: it keeps its labels
+        boxes = [
+            {k: v for k, v in box.items() if k != "id"}
+            for box in annotator.open(version_id, asset_id).get("rectangles") or []
+        ]
+        if n % 4 == 0 and boxes:  # move and relabel the first box
+            boxes[0]["x"] = max(0, boxes[0]["x"] - 2)
+            name = class_of[boxes[0]["label"]]
+            boxes[0]["label"] = names[classes[(classes.index(name) + 1) % len(classes)]]
+        if n % 4 == 1 and boxes:  # delete the last box
+            boxes.pop()
+        if n % 4 == 2:  # add a box the model missed
+            boxes.append({"label": names[rng.choice(list(classes))], "x": 16, "y": 12, "w": 20, "h": 16})
+        status = "REFUSED" if n % 4 == 3 else "ACCEPTED"  # a reviewer refuses what nobody changed
+        annotator.annotate(version_id, asset_id, {"rectangles": boxes}, status=status)

@@ -104,3 +104,9 @@ def snapshot(dataset, fields, attributes=()):
                 row[field] = value
         out[sample.id] = row
     return out
+
+
+def box_tolerance(human):
+    """How close a box drawn by ``human`` comes back: exact (1e-6), or within
+    a pixel of the generated images where the service stores whole pixels."""
+    return 1.0 / min(WIDTH, HEIGHT) if human.box_pixels else 1e-6

@@ -9,7 +9,20 @@ import numpy as np
 import pytest
 from fiftyone import ViewField as F
 
-from .helpers import HEIGHT, WIDTH, add_samples, box, by_id, comparable, detections, ids, labels_of, rect_mask, snapshot
+from .helpers import (
+    HEIGHT,
+    WIDTH,
+    add_samples,
+    box,
+    box_tolerance,
+    by_id,
+    comparable,
+    detections,
+    ids,
+    labels_of,
+    rect_mask,
+    snapshot,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -174,7 +187,7 @@ def test_edits_deletions_additions_in_existing_and_new_fields(service, dataset, 
 def _check(label, want, human, label_type):
     assert label.label == want["label"]
     if "bounding_box" in want:
-        assert label.bounding_box == pytest.approx(want["bounding_box"], abs=1e-6)
+        assert label.bounding_box == pytest.approx(want["bounding_box"], abs=box_tolerance(human))
     if label_type == "keypoints":
         assert np.allclose(np.asarray(label.points, float), want["points"], atol=1e-6, equal_nan=True)
     elif "points" in want:
@@ -304,7 +317,7 @@ def test_each_restriction_alone(service, dataset, media):
         assert len(got) == 2 + (flag == "allow_deletions") - (flag == "allow_additions"), flag
         assert got[edited_id].label == ("a" if flag == "allow_label_edits" else "b"), flag
         box_now = [0.5, 0.5, 0.2, 0.2] if flag == "allow_spatial_edits" else [0.4, 0.3, 0.3, 0.3]
-        assert got[edited_id].bounding_box == pytest.approx(box_now, abs=1e-6), flag
+        assert got[edited_id].bounding_box == pytest.approx(box_now, abs=box_tolerance(human)), flag
 
 
 def _instance_mask():

@@ -14,7 +14,7 @@ import pytest
 
 from fo_annotation_backends.core import errors
 
-from .helpers import add_samples, box, by_id, detections, ids, rect_mask, snapshot
+from .helpers import add_samples, box, box_tolerance, by_id, detections, ids, rect_mask, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -169,7 +169,9 @@ def test_load_after_cleanup_raises_project_deleted(service, dataset, media):
     human.submit(doc)
 
     dataset.load_annotations("gone", cleanup=True)
-    assert by_id(dataset.first().ground_truth)[edited].bounding_box == pytest.approx([0.4, 0.4, 0.2, 0.2], abs=1e-6)
+    assert by_id(dataset.first().ground_truth)[edited].bounding_box == pytest.approx(
+        [0.4, 0.4, 0.2, 0.2], abs=box_tolerance(human)
+    )
     assert not human.project_exists()
     before = snapshot(dataset, ["ground_truth"])
     with pytest.raises(errors.AnnotationBackendError) as raised:

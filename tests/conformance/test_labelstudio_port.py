@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from .conftest import CONFIG_CLASSES, registered_backend
-from .helpers import HEIGHT, WIDTH, add_samples, by_id, labels_of, rect_mask, snapshot
+from .helpers import HEIGHT, WIDTH, add_samples, box_tolerance, by_id, labels_of, rect_mask, snapshot
 
 pytestmark = pytest.mark.integration
 
@@ -134,7 +134,7 @@ def test_annotate_simple(service, dataset, media, label_type):
         assert [label.label for label in labels] == [w[0] for w in want]
         for label, (_, geometry) in zip(labels, want):
             if label_type == "detections":
-                assert label.bounding_box == pytest.approx(geometry, abs=1e-6)
+                assert label.bounding_box == pytest.approx(geometry, abs=box_tolerance(human))
             elif label_type == "instances":
                 x0, y0, x1, y1 = geometry  # box and mask rebuilt from the region
                 assert label.bounding_box == pytest.approx(

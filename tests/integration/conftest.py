@@ -1,18 +1,19 @@
 """Integration tier: FiftyOne's embedded MongoDB, a real Label Studio server
 started once per session (its data directory is reused between runs, so
-later runs start in seconds), and the Kili and FastLabel emulators (one per
-test, from this package's pytest plugin)."""
+later runs start in seconds), and the Kili, FastLabel and Picsellia
+emulators (one per test, from this package's pytest plugin)."""
 
 import os
 
 import pytest
-from registration import CONFIG_CLS, FASTLABEL_CONFIG_CLS, KILI_CONFIG_CLS, temporary_dataset
+from registration import CONFIG_CLS, FASTLABEL_CONFIG_CLS, KILI_CONFIG_CLS, PICSELLIA_CONFIG_CLS, temporary_dataset
 
 from fo_annotation_backends.labelstudio import LabelStudioClient
 from fo_annotation_backends.testing.fastlabel_annotator import FastLabelAnnotator
 from fo_annotation_backends.testing.kili_annotator import KiliAnnotator
 from fo_annotation_backends.testing.labelstudio_annotator import LabelStudioAnnotator
 from fo_annotation_backends.testing.labelstudio_server import LocalLabelStudio, cache_dir
+from fo_annotation_backends.testing.picsellia_annotator import PicselliaAnnotator
 from fo_annotation_backends.testing.registration import registered_backend
 
 
@@ -114,3 +115,22 @@ def fastlabel_annotator(fastlabel_emulator):
 def fastlabel_dataset(fastlabel_backend):
     """A dataset whose runs are cleaned up while the emulator still runs."""
     yield from temporary_dataset("fastlabel")
+
+
+@pytest.fixture
+def picsellia_backend(picsellia_emulator):
+    """Registers our Picsellia backend as ``picsellia``, pointed at the emulator."""
+    entry = {"config_cls": PICSELLIA_CONFIG_CLS, "url": picsellia_emulator.url, "api_key": picsellia_emulator.api_key}
+    with registered_backend("picsellia", entry) as name:
+        yield name
+
+
+@pytest.fixture
+def picsellia_annotator(picsellia_emulator):
+    return PicselliaAnnotator(picsellia_emulator.url, picsellia_emulator.api_key)
+
+
+@pytest.fixture
+def picsellia_dataset(picsellia_backend):
+    """A dataset whose runs are cleaned up while the emulator still runs."""
+    yield from temporary_dataset("picsellia")

@@ -9,7 +9,10 @@ requests, both SDK dependencies)::
 With no arguments it starts an in-process emulator. It goes through the
 SDK's lifecycle: ``Client()``, a datalake upload, a dataset and a version,
 ``add_data`` (a job), labels, annotations of several shapes, listing assets
-and annotations, and prints ``OK`` at the end; any mismatch raises.
+and annotations, a campaign; then a MASK version: an attribute configuration
+(``set_attributes``/``get_attributes``), masks (COCO RLE) written, read and
+deleted through the SDK's ``Mask`` objects, and a COCO import of RLE masks
+with attributes. It prints ``OK`` at the end; any mismatch raises.
 """
 
 from __future__ import annotations
@@ -73,7 +76,103 @@ def run(url: str, api_key: str) -> None:
     version.delete_all_annotations()
     assert not _annotation_ids(version)
     _campaign(client, version)
+    _masks_and_attributes(dataset, datas)
     print("OK")
+
+
+#: COCO compressed RLE counts (made with fo_annotation_backends.picsellia.rle): a 7 x 5 block at (3, 2) of the
+#: 64 x 48 image, a 4 x 5 block at (6, 4) of the 32 x 32 one
+MASK_64X48, MASK_32X32 = "b45[100000000000n`2", "T65k000000le0"
+
+ATTRIBUTES = {
+    "weather": {"display_name": "Weather", "required": True, "input_type": "STRING", "choices": ["sun", "rain"]},
+    "quality": {"display_name": "Quality", "required": False, "input_type": "INTEGER", "min": 0, "max": 5},
+    "occluded": {"required": False, "input_type": "BOOLEAN"},
+}
+
+
+def _masks_and_attributes(dataset: object, datas: list[object]) -> None:
+    """A MASK version: attribute configuration, masks through the SDK, a COCO import of RLE masks with attributes."""
+    from picsellia.exceptions import BadRequestError, ResourceNotFoundError
+    from picsellia.types.enums import InferenceType
+
+    version = dataset.create_version("masks", type=InferenceType.MASK)  # type: ignore[attr-defined]
+    version.add_data(datas).wait_for_done()
+    assert version.get_attributes() is None
+    version.set_attributes(ATTRIBUTES)
+    got = version.get_attributes()
+    assert set(got) == set(ATTRIBUTES) and got["quality"]["max"] == 5, got
+    try:
+        version.set_attributes({"bad": {"required": True, "archived": True, "input_type": "STRING"}})
+        raise AssertionError("an archived required attribute was accepted")
+    except BadRequestError:
+        pass
+    cat = version.create_label("cat")
+    asset = version.find_asset(filename="img0.png")
+    annotation = asset.create_annotation(duration=0)
+    mask = annotation.create_mask(MASK_64X48, cat)
+    assert (mask.mask, mask.area, mask.bbox, mask.label.name) == (MASK_64X48, 35, [3, 2, 7, 5], "cat"), mask
+    assert [m.id for m in annotation.list_masks()] == [mask.id]
+    mask.sync()
+    assert mask.attributes == {} and mask.text is None
+    try:
+        annotation.create_mask("06", cat)  # 6 pixels for a 64 x 48 image
+        raise AssertionError("a mask of another size was accepted")
+    except BadRequestError:
+        pass
+    mask.delete()
+    assert annotation.list_masks() == []
+    try:
+        mask.sync()
+        raise AssertionError("a deleted mask was found")
+    except ResourceNotFoundError:
+        pass
+    annotation.overwrite(masks=[(MASK_64X48, cat)])
+    assert [m.area for m in annotation.list_masks()] == [35]
+    _coco_masks(version)
+
+
+def _coco_masks(version: object) -> None:
+    """A COCO file of RLE masks with image and annotation attributes, imported (bulk-annotations)."""
+    import json
+
+    from picsellia.exceptions import BadRequestError
+
+    images = [
+        {"id": 1, "file_name": "img0.png", "width": 64, "height": 48, "attributes": {"weather": "sun"}},
+        {"id": 2, "file_name": "img1.png", "width": 32, "height": 32, "attributes": {"weather": "rain"}},
+    ]
+    annotations = [
+        {"id": 1, "image_id": 1, "category_id": 1, "bbox": [3, 2, 7, 5], "iscrowd": 1,
+         "segmentation": {"size": [48, 64], "counts": MASK_64X48}, "attributes": {"quality": 4, "occluded": False}},
+        {"id": 2, "image_id": 2, "category_id": 1, "bbox": [6, 4, 4, 5], "iscrowd": 1,
+         "segmentation": {"size": [32, 32], "counts": MASK_32X32}},
+    ]  # fmt: skip
+    coco = {"images": images, "categories": [{"id": 1, "name": "cat"}], "annotations": annotations}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "coco.json")
+        with open(path, "w") as f:
+            json.dump(coco, f)
+        result = version.import_annotations_coco_file(file_path=path, mode="REPLACE")  # type: ignore[attr-defined]
+        assert sum(result.values()) == 2, result
+        by_asset = version.load_annotations()  # type: ignore[attr-defined]
+        loaded = [a for annotations in by_asset.values() for a in annotations]  # newest first per asset
+        assert len(loaded) == 2, by_asset
+        by_attributes = {a["attributes"]["weather"]: a for a in loaded}
+        assert set(by_attributes) == {"sun", "rain"}, loaded
+        (sun,) = by_attributes["sun"]["masks"]
+        assert (sun["mask"], sun["label"], sun["area"], sun["attributes"]) == (
+            MASK_64X48, "cat", 35, {"quality": 4, "occluded": False}
+        ), sun  # fmt: skip
+        assert [m["bbox"] for m in by_attributes["rain"]["masks"]] == [[6, 4, 4, 5]]
+        annotations[0]["attributes"] = {"quality": 9}  # above max
+        with open(path, "w") as f:
+            json.dump(coco, f)
+        try:
+            version.import_annotations_coco_file(file_path=path, mode="REPLACE")  # type: ignore[attr-defined]
+            raise AssertionError("an attribute above its max was accepted")
+        except BadRequestError:
+            pass
 
 
 def _campaign(client: object, version: object) -> None:

@@ -9,6 +9,7 @@ import fiftyone as fo
 CONFIG_CLS = "fo_annotation_backends.labelstudio.LabelStudioBackendConfig"
 KILI_CONFIG_CLS = "fo_annotation_backends.kili.KiliBackendConfig"
 FASTLABEL_CONFIG_CLS = "fo_annotation_backends.fastlabel.FastLabelBackendConfig"
+PICSELLIA_CONFIG_CLS = "fo_annotation_backends.picsellia.PicselliaBackendConfig"
 
 
 def temporary_dataset(prefix):

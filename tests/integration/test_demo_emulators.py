@@ -10,7 +10,12 @@ from fo_annotation_backends import demo, registry
 pytestmark = pytest.mark.integration
 
 #: what the service's demo people leave visible in the printed status
-REVIEW_MARKS = {"labelstudio": "Label Studio project", "kili": "reviewer@example.com", "fastlabel": "approved:"}
+REVIEW_MARKS = {
+    "labelstudio": "Label Studio project",
+    "kili": "reviewer@example.com",
+    "fastlabel": "approved:",
+    "picsellia": "REFUSED:",
+}
 
 
 @pytest.mark.parametrize("service", registry.SERVICES, ids=lambda s: s.name)

@@ -18,6 +18,7 @@ from kili_helpers import box_annotation, job, key
 from fo_annotation_backends.core.secrets import redact
 from fo_annotation_backends.plugin import helpers
 from fo_annotation_backends.plugin.helpers import preview_load
+from fo_annotation_backends.registry import SERVICES
 from fo_annotation_backends.testing.registration import registered_backend
 
 pytestmark = pytest.mark.integration
@@ -32,13 +33,11 @@ DELETE = PLUGIN + "/delete_annotation_run"
 PANEL = PLUGIN + "/annotation_runs"
 KILI_CONFIG_CLS = "fo_annotation_backends.kili.KiliBackendConfig"
 FASTLABEL_CONFIG_CLS = "fo_annotation_backends.fastlabel.FastLabelBackendConfig"
+#: the manifest's secrets: each service's url and key variables
 SECRETS = [
-    "FIFTYONE_LABELSTUDIO_URL",
-    "FIFTYONE_LABELSTUDIO_API_KEY",
-    "FIFTYONE_KILI_URL",
-    "FIFTYONE_KILI_API_KEY",
-    "FIFTYONE_FASTLABEL_URL",
-    "FIFTYONE_FASTLABEL_API_KEY",
+    env
+    for service in SERVICES
+    for env in ("FIFTYONE_%s_URL" % service.name.upper(), "FIFTYONE_%s_API_KEY" % service.name.upper())
 ]
 
 

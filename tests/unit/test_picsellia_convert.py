@@ -58,15 +58,32 @@ def test_one_field_gives_its_type_and_shared_classes_are_named_after_their_field
 
 
 @pytest.mark.parametrize(
-    "label_type, reason",
-    [("scalar", "no free value"), ("segmentation", "not supported"), ("instances", "not supported")],
+    "schema, reason",
+    [
+        ({"f": {"type": "scalar", "classes": list(range(65))}}, "at most 64 choices"),
+        ({"f": {"type": "detections", "classes": []}}, "classes"),
+        ({"f": {"type": "classification", "classes": []}}, "classes"),
+    ],
 )
-def test_what_picsellia_cannot_hold_is_refused_before_upload(label_type, reason):
-    schema = {"f": {"type": label_type, "classes": ["a"]}}
-    if label_type == "segmentation":
-        schema = {"f": {"type": label_type, "mask_targets": {1: "a"}}}
-    with pytest.raises(SchemaError, match="Field 'f'.*%s" % reason):
+def test_what_picsellia_cannot_hold_is_refused_before_upload(schema, reason):
+    with pytest.raises(SchemaError, match="(?i)field 'f'.*%s" % reason):
         PicselliaInterface(fields_of(schema))
+
+
+def test_masks_and_scalars_have_their_version_types_and_attributes():
+    fields = fields_of(
+        {
+            "inst": {"type": "instances", "classes": ["a"]},
+            "seg": {"type": "segmentation", "mask_targets": {1: "a", 2: "b"}},
+            "count": {"type": "scalar", "classes": [1, 2, 3]},
+        }
+    )
+    interface = PicselliaInterface(fields)
+    assert interface.version_type == "MASK"  # scalars are image-level attributes of any version
+    assert interface.label_names["seg"] == {"a": "seg/a", "b": "b"}
+    assert interface.scalar_names == {"count": "count"}
+    assert interface.attributes["count"]["input_type"] == "INTEGER"
+    assert interface.attributes["count"]["choices"] == [1, 2, 3]
 
 
 def roundtrip(schema, value, edit=None):

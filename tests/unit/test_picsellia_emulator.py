@@ -364,6 +364,8 @@ SHAPES = {
     "points": [{"point": [5, 6]}],
     "classifications": [{}],
     "keypoints": [{"keypoints": [[1, 1, 2], [3, 4, 1]]}],
+    # a 64x48 image (column-major runs): 50 pixels out, 7 in, the rest out
+    "masks": [{"mask": "b17Wn2"}],
 }
 
 
@@ -387,7 +389,13 @@ def test_annotations_of_every_shape(api):
             assert shape[key] == value
     api.error(404, "XGET", "/api/dataset/version/%s/annotations" % version_id, json=["unknown"])
     got = api.ok("GET", "/api/annotation/%s" % annotation["id"])
-    assert got == {"id": annotation["id"], "asset_id": assets[0]["id"], "duration": 0, "status": "PENDING"}
+    assert got == {
+        "id": annotation["id"],
+        "asset_id": assets[0]["id"],
+        "duration": 0,
+        "status": "PENDING",
+        "attributes": {},
+    }
     assert api.raw("DELETE", "/api/annotation/%s" % annotation["id"]).status_code == 204
     api.error(404, "GET", "/api/annotation/%s" % annotation["id"])
 
@@ -405,7 +413,9 @@ def test_annotations_of_every_shape(api):
         ("lines", {"line": [[0, 0]]}, 400),
         ("points", {"point": [0, 49]}, 400),
         ("keypoints", {"keypoints": [[1, 1]]}, 400),
-        ("masks", {"mask": "abc"}, 400),
+        ("masks", {"mask": "abc"}, 400),  # ends inside a run length
+        ("masks", {"mask": "b17WP3"}, 400),  # 64 pixels too many
+        ("masks", {"mask": 7}, 400),
     ],
 )
 def test_bad_shapes_are_refused(api, kind, shape, status):

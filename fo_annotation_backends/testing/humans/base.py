@@ -81,12 +81,15 @@ class Human:
         polylines_closed: whether a shape drawn in a ``polylines`` field
             with the service's tool is closed (Label Studio has only a
             polygon tool)
+        box_pixels: whether the service stores boxes in whole pixels (a box
+            drawn between pixels comes back on the nearest ones)
     """
 
     backend: str | None = None
     identity: str | None = None
     can_draw_foreign_types = True
     polylines_closed = False
+    box_pixels = False
 
     def __init__(self, results: Any) -> None:
         self.results = results

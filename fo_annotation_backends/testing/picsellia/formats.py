@@ -11,6 +11,8 @@ from typing import Any
 
 from PIL import Image
 
+from .masks import mask_area_bbox, mask_runs
+
 Json = Any
 
 #: the version types and the shape kinds each accepts
@@ -23,14 +25,15 @@ VERSION_TYPES: dict[str, tuple[str, ...]] = {
     "KEYPOINT": ("keypoints",),
     "LINE": ("lines",),
     "MASK": ("masks",),
-    "MULTI": ("rectangles", "polygons", "lines", "points", "classifications", "keypoints"),
+    # every kind, masks included (the SDK's shape writes name no version type)
+    "MULTI": ("rectangles", "polygons", "lines", "points", "classifications", "keypoints", "masks"),
 }
 
-#: shape kinds the emulator implements (``masks`` are refused as not implemented)
-SHAPE_KINDS = ("rectangles", "polygons", "lines", "points", "classifications", "keypoints")
+#: every shape kind
+SHAPE_KINDS = ("rectangles", "polygons", "lines", "points", "classifications", "keypoints", "masks")
 
 #: the body key of one shape's geometry, per kind (classifications have none)
-GEOMETRY_KEYS = {"polygons": "polygon", "lines": "line", "points": "point", "keypoints": "keypoints"}
+GEOMETRY_KEYS = {"polygons": "polygon", "lines": "line", "points": "point", "keypoints": "keypoints", "masks": "mask"}
 
 ANNOTATION_STATUSES = ("PENDING", "SKIPPED", "ACCEPTED", "REFUSED")
 UPLOAD_STATUSES = ("PENDING", "COMPUTING", "DONE", "ERROR")
@@ -244,6 +247,13 @@ def check_shape(kind: str, shape: Json, labels: Mapping[str, str], width: int, h
         if not isinstance(points, list) or not points:
             raise bad_request("keypoints must be a non-empty list of [x, y, visibility]")
         out["keypoints"] = [_point(p, "keypoint", width, height, size=3) for p in points]
+    elif kind == "masks":
+        try:
+            runs = mask_runs(body["mask"], width, height)
+        except ValueError as e:
+            raise bad_request(str(e)) from None
+        out["mask"] = body["mask"]
+        out["area"], out["bbox"] = mask_area_bbox(runs, height)
     text, attributes = body.get("text"), body.get("attributes")
     if text is not None and not isinstance(text, str):
         raise bad_request("text must be a string")
@@ -258,10 +268,6 @@ def check_shapes(
     kind: str, shapes: Json, version_type: str, labels: Mapping[str, str], width: int, height: int
 ) -> list[dict[str, Any]]:
     """A list of written shapes of one kind, checked (see :func:`check_shape`)."""
-    if kind == "masks":
-        if shapes:
-            raise PicselliaError(400, "masks are not implemented by the emulator")
-        return []
     if kind not in SHAPE_KINDS:
         raise bad_request("unknown shape kind %r" % kind)
     if not isinstance(shapes, list):

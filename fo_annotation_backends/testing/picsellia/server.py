@@ -35,20 +35,39 @@ Endpoints (relative to ``/api/``; ``V`` = ``dataset/version/{id}``)::
     GET    dataset/{ds}/versions/find?version=
     GET | PATCH {type?} | DELETE  V
     POST   V/labels {name}; GET V/labels; XGET V/bulk-labels {names} (get or create); GET V/labels/find?name=; GET V/labelgroups (none)
+    POST   V/attributes {attributes: {name: configuration} | null}; GET V/attributes -> {attributes}
     POST   V/assets {data_ids, asset_tag_ids} -> {job}; GET /api/job/{id}
     GET | XGET V/assets; GET V/assets/find?filename=|object_name=|data_id=|id=; DELETE V/assets {ids}
     POST   asset/{a}/annotations {duration}; GET asset/{a}/annotations; GET asset/{a}/annotations/find (newest)
-    POST   annotation/{id}/bulk-rectangles|polygons|lines|points|classifications|keypoints
-    POST   annotation/{id}/save; PATCH annotation/{id} {status}; GET | DELETE annotation/{id}
-    GET    annotation/{id}/rectangles|polygons|lines|points|classifications|keypoints  {items, count}
-
-Shapes: the shape endpoints (``bulk-<kind>`` answers ``{kind: [shapes]}``)
-give the label as an object ``{"id", "name", "group_id"}``; a load
-(``XGET V/annotations``) gives the label's name. Every shape carries
-``text`` (null) and ``attributes`` ({}).
+    POST   annotation/{id}/bulk-rectangles|polygons|lines|points|classifications|keypoints|masks
+    POST   annotation/{id}/save {duration?, attributes?, <kind>?}; PATCH annotation/{id} {status?, attributes?}
+    GET | DELETE annotation/{id}
+    GET    annotation/{id}/rectangles|polygons|lines|points|classifications|keypoints|masks  {items, count}
+    GET | DELETE mask/{id}
     POST   V/bulk-annotations {import_type, status?, annotations} -> {annotation id: number of shapes}
     GET    V/annotations?limit&offset&status; GET V/annotations/ids?status=&asset_ids=
     XGET   V/annotations [ids]; DELETE V/annotations {asset_ids, annotation_ids?}
+
+Shapes: the shape endpoints (``bulk-<kind>`` answers ``{kind: [shapes]}``,
+``mask/{id}``) give the label as an object ``{"id", "name", "group_id"}``; a
+load (``XGET V/annotations``) gives the label's name. Every shape carries
+``text`` (null) and ``attributes`` ({}); an annotation carries its
+``attributes`` ({}). A mask is ``{"mask": <COCO compressed RLE counts>,
+"label_id"}`` written, and answered with its ``area`` and ``bbox`` ([x, y,
+w, h], as pycocotools' toBbox); its runs must cover exactly the asset's
+width x height and hold at least one pixel (400 otherwise). MASK versions
+hold masks only, MULTI versions every kind, masks included.
+
+Attributes: ``V/attributes`` holds the version's configuration as the SDK's
+``set_attributes`` documents it (400 on display_name outside 1-256
+characters, an input_type other than STRING, INTEGER, FLOAT, BOOLEAN, fewer
+than 1 (2 for STRING) or over 64 choices, choices on BOOLEAN or with min/max,
+allow_multiple without choices, min/max on STRING/BOOLEAN or min >= max, an
+archived required attribute). With a configuration, the attributes of
+shapes and annotations (save, PATCH, bulk-import items) are checked: 400 on
+an unknown name, a value of another type (a bool is not a number; an int is
+a FLOAT), outside the choices or min/max, or a list without
+allow_multiple; ``required`` is not enforced (imports carry partial work).
 
 Storage (no Bearer token; the presigned fields or signature authorize)::
 
@@ -60,7 +79,11 @@ Choices where the service's behaviour is unknown: ``save`` replaces every
 shape (a kind left out is emptied); a bulk import is checked in full before
 anything is written; ``REPLACE`` deletes the asset's annotations and makes
 one, ``KEEP`` leaves an annotated asset alone, ``CONCATENATE`` appends to the
-newest annotation; masks are not implemented (refused with 400).
+newest annotation (merging its attributes); ``save`` keeps the annotation's
+attributes unless it gives some; MULTI versions take masks (the SDK names
+no version type for shape writes); ``DELETE mask/{id}`` is refused on an
+asset synced in a campaign, as shape writes are; an attribute configuration
+does not re-check the values already written.
 
 Campaigns (``C`` = ``campaigns/annotation/{id}``): ``POST V/campaigns`` (one
 per version, 409 on a second; ``auto_add_new_assets`` is refused as not
@@ -123,9 +146,14 @@ ROUTES = (
     ("POST", "datalake/{id}/datas", "_create_data"),
     ("GET", "datalake/{id}/datas", "_list_datas"),
     ("XGET", "datalake/{id}/datas", "_list_datas"),
+    ("DELETE", "datalake/{id}/datas", "_delete_datas"),
     ("GET", "data/{id}", "_data"),
+    ("DELETE", "data/{id}", "_delete_data"),
     ("POST", "organization/{id}/datasets", "_create_dataset"),
     ("GET", "organization/{id}/datasets/find", "_find_dataset"),
+    ("GET", "dataset/{id}", "_dataset"),
+    ("DELETE", "dataset/{id}", "_delete_dataset"),
+    ("GET", "dataset/{id}/versions", "_list_versions"),
     ("POST", "dataset/{id}/versions", "_create_version"),
     ("GET", "dataset/{id}/versions/find", "_find_version"),
     ("GET", V, "_version"),
@@ -136,6 +164,8 @@ ROUTES = (
     ("XGET", V + "/bulk-labels", "_bulk_labels"),
     ("GET", V + "/labels/find", "_find_label"),
     ("GET", V + "/labelgroups", "_label_groups"),
+    ("POST", V + "/attributes", "_set_attributes"),
+    ("GET", V + "/attributes", "_get_attributes"),
     ("POST", V + "/assets", "_add_data"),
     ("GET", V + "/assets", "_list_assets"),
     ("XGET", V + "/assets", "_list_assets"),
@@ -162,6 +192,9 @@ ROUTES = (
     ("GET", "annotation/{id}/points", "_shapes_of"),
     ("GET", "annotation/{id}/classifications", "_shapes_of"),
     ("GET", "annotation/{id}/keypoints", "_shapes_of"),
+    ("GET", "annotation/{id}/masks", "_shapes_of"),
+    ("GET", "mask/{id}", "_mask"),
+    ("DELETE", "mask/{id}", "_delete_mask"),
     ("POST", V + "/bulk-annotations", "_bulk_import"),
     ("GET", V + "/annotations", "_list_annotations"),
     ("GET", V + "/annotations/ids", "_annotation_ids"),
@@ -406,6 +439,25 @@ class PicselliaEmulator(EmulatorServer):
     def _data(self, request: Request, body: Json, data_id: str) -> dict[str, Any]:
         return self.state.read_data(data_id)
 
+    def _delete_datas(self, request: Request, body: Json, datalake_id: str) -> Deleted:
+        self.state.datalake(datalake_id)
+        self.state.delete_datas(body)
+        return DELETED
+
+    def _delete_data(self, request: Request, body: Json, data_id: str) -> Deleted:
+        self.state.delete_datas({"ids": [data_id]})
+        return DELETED
+
+    def _dataset(self, request: Request, body: Json, dataset_id: str) -> dict[str, Any]:
+        return dict(self.state.dataset(dataset_id))
+
+    def _delete_dataset(self, request: Request, body: Json, dataset_id: str) -> Deleted:
+        self.state.delete_dataset(dataset_id)
+        return DELETED
+
+    def _list_versions(self, request: Request, body: Json, dataset_id: str) -> dict[str, Any]:
+        return paginate(self.state.list_versions(dataset_id), request.query)
+
     def _create_dataset(self, request: Request, body: Json, org_id: str) -> dict[str, Any]:
         self._org(org_id)
         return self.state.create_dataset(body)
@@ -449,6 +501,12 @@ class PicselliaEmulator(EmulatorServer):
     def _label_groups(self, request: Request, body: Json, version_id: str) -> dict[str, Any]:
         self.state.version(version_id)
         return {"items": [], "count": 0}  # label groups are not implemented: there are none
+
+    def _set_attributes(self, request: Request, body: Json, version_id: str) -> dict[str, Any]:
+        return self.state.set_attributes(version_id, body)
+
+    def _get_attributes(self, request: Request, body: Json, version_id: str) -> dict[str, Any]:
+        return self.state.get_attributes(version_id)
 
     def _bulk_labels(self, request: Request, body: Json, version_id: str) -> list[dict[str, str]]:
         return self.state.bulk_labels(version_id, body)
@@ -505,6 +563,13 @@ class PicselliaEmulator(EmulatorServer):
 
     def _shapes_of(self, request: Request, body: Json, annotation_id: str) -> dict[str, Any]:
         return self.state.shapes_of(annotation_id, request.path.rstrip("/").rsplit("/", 1)[1])
+
+    def _mask(self, request: Request, body: Json, mask_id: str) -> dict[str, Any]:
+        return self.state.read_mask(mask_id)
+
+    def _delete_mask(self, request: Request, body: Json, mask_id: str) -> Deleted:
+        self.state.delete_mask(mask_id)
+        return DELETED
 
     def _save(self, request: Request, body: Json, annotation_id: str) -> dict[str, Any]:
         return self.state.save(annotation_id, body)

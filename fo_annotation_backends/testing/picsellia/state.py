@@ -310,6 +310,32 @@ class PicselliaState(AnnotationState, CampaignState):
                 return dataset
         raise not_found("dataset", dataset_id or name)
 
+    def list_versions(self, dataset_id: str) -> list[dict[str, Any]]:
+        """``GET /api/dataset/{id}/versions``: the dataset's versions."""
+        self.dataset(dataset_id)
+        return [public(v) for v in self.versions.values() if v["origin_id"] == dataset_id]
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        """``DELETE /api/dataset/{id}``: the dataset and its versions."""
+        self.dataset(dataset_id)
+        for version_id in [v["id"] for v in self.versions.values() if v["origin_id"] == dataset_id]:
+            self.delete_version(version_id)
+        del self.datasets[dataset_id]
+
+    def delete_datas(self, body: Json) -> None:
+        """``DELETE /api/datalake/{id}/datas {"ids"}``: the data and every
+        asset made from them (404 on an unknown id, nothing deleted)."""
+        body = require_dict(body, allowed=("ids",), required=("ids",))
+        ids = require_ids(body["ids"], "ids", 1000)
+        for data_id in ids:
+            self.data(data_id)
+        for data_id in ids:
+            for version in self.versions.values():
+                made = [a for a in version["_assets"] if self.assets[a]["data_id"] == data_id]
+                if made:
+                    self.delete_assets(version["id"], made)
+            del self.datas[data_id]
+
     def create_version(self, dataset_id: str, body: Json) -> dict[str, Any]:
         """A new version of a dataset (409 on a duplicate version name)."""
         dataset = self.dataset(dataset_id)
@@ -327,6 +353,7 @@ class PicselliaState(AnnotationState, CampaignState):
             "description": str(body.get("description") or ""),
             "_labels": {},
             "_assets": [],
+            "_attributes": None,
         }
         self.versions[version["id"]] = version
         return public(version)

@@ -1,11 +1,13 @@
 """Annotations of the Picsellia emulator's state: create, shapes, save,
-status, bulk import, list, load and delete. Callers hold the state's lock."""
+status, bulk import, list, load and delete, masks by id, and a version's
+attribute configuration. Callers hold the state's lock."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from .attributes import check_config, check_values
 from .formats import (
     ANNOTATION_STATUSES,
     IMPORT_TYPES,
@@ -22,7 +24,7 @@ from .formats import (
     require_ids,
 )
 
-#: the shape kinds a bulk import item may carry (``masks`` are refused)
+#: the shape kinds a bulk import item may carry
 IMPORT_KINDS = ("rectangles", "polygons", "classifications", "keypoints", "masks")
 
 
@@ -74,6 +76,7 @@ class AnnotationState:
             "version_id": asset["version_id"],
             "duration": _duration(body.get("duration", 0)),
             "status": status,
+            "attributes": {},
             "_seq": self.next_seq(),
             "_shapes": {kind: [] for kind in SHAPE_KINDS},
         }
@@ -86,9 +89,29 @@ class AnnotationState:
         if not meta:
             raise bad_request("the asset's data is not processed: its size is unknown")
         checked = check_shapes(kind, shapes, version["type"], version["_labels"], meta["width"], meta["height"])
-        for shape in checked:
+        for index, shape in enumerate(checked):
+            check_values(version["_attributes"], shape["attributes"], "%s[%d]" % (kind, index))
             shape["id"] = new_id()
         return checked
+
+    def _annotation_attributes(self, version_id: str, values: Json) -> dict[str, Any]:
+        """An annotation's (image-level) ``attributes``, checked against the version's configuration."""
+        return dict(check_values(self.version(version_id)["_attributes"], values, "annotation attributes"))
+
+    # -- attribute configuration -------------------------------------------------------------
+
+    def set_attributes(self, version_id: str, body: Json) -> dict[str, Any]:
+        """``POST V/attributes {"attributes": {name: configuration} | null}``;
+        the values already written are not checked again."""
+        version = self.version(version_id)
+        body = require_dict(body, allowed=("attributes",), required=("attributes",))
+        version["_attributes"] = check_config(body["attributes"])
+        return self.get_attributes(version_id)
+
+    def get_attributes(self, version_id: str) -> dict[str, Any]:
+        """``GET V/attributes``: ``{"attributes": {...} | null}``."""
+        config = self.version(version_id)["_attributes"]
+        return {"attributes": {k: dict(v) for k, v in config.items()} if config is not None else None}
 
     def add_shapes(self, annotation_id: str, kind: str, body: Json) -> dict[str, list[dict[str, Any]]]:
         """``POST /api/annotation/{id}/bulk-<kind>``: appends shapes; answers
@@ -103,23 +126,29 @@ class AnnotationState:
 
     def save(self, annotation_id: str, body: Json) -> dict[str, Any]:
         """``POST /api/annotation/{id}/save``: the shapes given replace every
-        shape of the annotation (a kind not given is emptied)."""
+        shape of the annotation (a kind not given is emptied); ``attributes``
+        (the web app's image-level attributes) replace the annotation's when
+        given and are kept otherwise (the SDK's ``overwrite`` sends none)."""
         annotation = self.annotation(annotation_id)
-        body = require_dict(body, allowed=("duration",) + SHAPE_KINDS + ("masks",))
-        new = {kind: self._checked(annotation, kind, body.get(kind) or []) for kind in SHAPE_KINDS + ("masks",)}
-        annotation["_shapes"] = {kind: new[kind] for kind in SHAPE_KINDS}
+        body = require_dict(body, allowed=("duration", "attributes") + SHAPE_KINDS)
+        new = {kind: self._checked(annotation, kind, body.get(kind) or []) for kind in SHAPE_KINDS}
+        attributes = self._annotation_attributes(annotation["version_id"], body.get("attributes"))
+        annotation["_shapes"] = new
+        if "attributes" in body:
+            annotation["attributes"] = attributes
         if "duration" in body:
             annotation["duration"] = _duration(body["duration"])
         return self.loaded(annotation)
 
     def update_annotation(self, annotation_id: str, body: Json) -> dict[str, Any]:
-        """``PATCH /api/annotation/{id}``: the status (and duration)."""
+        """``PATCH /api/annotation/{id}``: the status, duration and (replaced) attributes."""
         annotation = self.annotation(annotation_id)
-        body = require_dict(body, allowed=("status", "duration", "worker_id"))
-        if "status" in body:
-            annotation["status"] = require_choice(body["status"], "status", ANNOTATION_STATUSES)
-        if "duration" in body:
-            annotation["duration"] = _duration(body["duration"])
+        body = require_dict(body, allowed=("status", "duration", "worker_id", "attributes"))
+        status = require_choice(body.get("status", annotation["status"]), "status", ANNOTATION_STATUSES)
+        duration = _duration(body.get("duration", annotation["duration"]))
+        if "attributes" in body:
+            annotation["attributes"] = self._annotation_attributes(annotation["version_id"], body["attributes"])
+        annotation["status"], annotation["duration"] = status, duration
         return public_annotation(annotation)
 
     # -- bulk import -------------------------------------------------------------------------
@@ -127,7 +156,9 @@ class AnnotationState:
     def bulk_import(self, version_id: str, body: Json) -> dict[str, int]:
         """``POST V/bulk-annotations``: one annotation per item, checked in full
         before anything is written; answers ``{annotation id: shapes created}``
-        (the SDK adds these counts up)."""
+        (the SDK adds these counts up). An item's ``attributes`` (null: none)
+        become the annotation's; ``CONCATENATE`` merges them into the newest
+        annotation's."""
         self.version(version_id)
         body = require_dict(body, allowed=("import_type", "status", "annotations"), required=("annotations",))
         import_type = require_choice(body.get("import_type", "REPLACE"), "import_type", IMPORT_TYPES)
@@ -148,10 +179,10 @@ class AnnotationState:
             seen.add(asset_id)
             probe = {"version_id": version_id, "asset_id": asset_id}
             shapes = {kind: self._checked(probe, kind, item.get(kind) or []) for kind in IMPORT_KINDS}
-            plans.append((asset_id, shapes))
+            plans.append((asset_id, shapes, self._annotation_attributes(version_id, item.get("attributes"))))
         out: dict[str, int] = {}
         synced = {a["asset_id"] for a in self.assignments.values()}
-        for asset_id, shapes in plans:
+        for asset_id, shapes, attributes in plans:
             if asset_id in synced:  # "annotations of assets already in a campaign won't be imported"
                 continue
             existing = self.latest(asset_id)
@@ -165,9 +196,9 @@ class AnnotationState:
                 existing = self.annotations[self.create_annotation(asset_id, {}, status=status)["id"]]
             else:
                 existing["status"] = status
+            existing["attributes"].update(attributes)
             for kind, added in shapes.items():
-                if kind in SHAPE_KINDS:
-                    existing["_shapes"][kind].extend(added)
+                existing["_shapes"][kind].extend(added)
             out[existing["id"]] = sum(len(added) for added in shapes.values())
         return out
 
@@ -237,6 +268,26 @@ class AnnotationState:
         items = [self._loaded_shape(annotation, s, True) for s in annotation["_shapes"].get(kind, [])]
         return {"items": items, "count": len(items)}
 
+    def mask(self, mask_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The annotation holding a mask, and the mask (404 otherwise)."""
+        for annotation in self.annotations.values():
+            for shape in annotation["_shapes"]["masks"]:
+                if shape["id"] == mask_id:
+                    return annotation, shape
+        raise not_found("mask", mask_id)
+
+    def read_mask(self, mask_id: str) -> dict[str, Any]:
+        """``GET /api/mask/{id}``: the mask with its label object."""
+        annotation, shape = self.mask(mask_id)
+        return self._loaded_shape(annotation, shape, True)
+
+    def delete_mask(self, mask_id: str) -> None:
+        """``DELETE /api/mask/{id}`` (refused on an asset synced in a campaign, as shape writes)."""
+        annotation, shape = self.mask(mask_id)
+        if any(a["asset_id"] == annotation["asset_id"] for a in self.assignments.values()):
+            raise bad_request("shapes can be deleted only on assets not synced in a campaign")
+        annotation["_shapes"]["masks"].remove(shape)
+
     def delete_annotation(self, annotation_id: str) -> None:
         """``DELETE /api/annotation/{id}``."""
         self.annotation(annotation_id)
@@ -271,7 +322,9 @@ PAGE_LOAD_CAP = 1000
 
 def public_annotation(annotation: Mapping[str, Any]) -> dict[str, Any]:
     """An annotation as answered, without shapes."""
-    return {k: annotation[k] for k in ("id", "asset_id", "duration", "status")}
+    out = {k: annotation[k] for k in ("id", "asset_id", "duration", "status")}
+    out["attributes"] = dict(annotation["attributes"])
+    return out
 
 
 def _duration(value: object) -> float:
