@@ -13,7 +13,7 @@ process of its own, no call budget, no faults): ours (``import``,
 the parent counts what the datalake still holds, then clears the emulator.
 
     ./run bench picsellia [--n 1000] [--rounds 3] [--sizes 250,500] [--skip-baseline] [--no-write]
-                          [--processing-reads 0] [--profile] [--config KEY=VALUE] [--no-warmup]
+                          [--processing-reads 1] [--profile] [--config KEY=VALUE] [--no-warmup]
 """
 
 from __future__ import annotations
@@ -171,6 +171,17 @@ def merge_phases(out: dict, phases: tuple[str, ...], name: str) -> None:
         out.setdefault("server", {})[name] = merged
 
 
+def processing(reads: int | None) -> str:
+    """How the emulator processes a new data, in words."""
+    if not reads:
+        return "every data processed when created (`--processing-reads 0`: neither side reads it again)"
+    return (
+        "a new data is PENDING until it has been read %d time%s (`GET /api/data/{id}`; `--processing-reads %d`): both "
+        "sides read back each data the creation answered as not processed, as the SDK does"
+        % (reads, "" if reads == 1 else "s", reads)
+    )
+
+
 def refused(out: dict, phase: str, status: int = 404) -> collections.Counter:
     """``{endpoint: requests}`` of a round's phase answered ``status`` (client side)."""
     return collections.Counter(key for _, _, got, key in (out.get("timeline") or {}).get(phase) or [] if got == status)
@@ -194,8 +205,9 @@ class PicselliaBench(Bench):
         add(
             "--processing-reads",
             type=int,
-            default=0,
-            help="reads of a new data before the emulator says it is processed (default 0: DONE when created)",
+            default=1,
+            help="reads of a new data before the emulator says it is processed (default 1, the emulator's; 0: DONE "
+            "when created)",
         )
         add("--annotator-threads", type=int, default=4, help="threads of the simulated annotator (default 4)")
 
@@ -339,12 +351,11 @@ class PicselliaBench(Bench):
             self.title,
             "bench_picsellia",
             "requests %s; the Picsellia emulator of this package (`%s`) on 127.0.0.1 in a process of its own, no call "
-            "budget, no faults, every data processed when created (`--processing-reads %s`: neither side polls); "
-            "official Picsellia SDK %s in its own venv (`.cache/picsellia-sdk-venv`, tqdm off)"
+            "budget, no faults, %s; official Picsellia SDK %s in its own venv (`.cache/picsellia-sdk-venv`, tqdm off)"
             % (
                 versions.get("requests"),
                 server.get("command", "?"),
-                server.get("processing_reads", "?"),
+                processing(server.get("processing_reads")),
                 versions.get("picsellia (SDK venv)", "not run"),
             ),
             ", local files: both sides upload them to the datalake through presigned storage POSTs",
@@ -596,13 +607,13 @@ class PicselliaBench(Bench):
 
     def _gaps(self, doc: Doc, v: View) -> None:
         """What the emulator refused during cleanup, and what was left."""
-        lines = []
+        refusals, left_lines = [], []
         for side in ("ours", "sdk"):
             rs = v[side]
             for r in rs.ok[:1]:
                 refused_404 = refused(r, "cleanup")
                 if refused_404:
-                    lines.append(
+                    refusals.append(
                         "%s cleanup (round %s): %s answered 404"
                         % (
                             WHOSE[side],
@@ -612,16 +623,22 @@ class PicselliaBench(Bench):
                     )
                 for e in r.get("cleanup_errors") or []:
                     error = _UUID.sub("{id}", re.sub(r"\s+", " ", e["error"]))[:240]
-                    lines.append("%s `%s` raised `%s`" % (WHOSE[side], e["call"], error))
+                    refusals.append("%s `%s` raised `%s`" % (WHOSE[side], e["call"], error))
             left = [r.get("datalake_left") for r in rs.ok if r.get("datalake_left") is not None]
             if left:
-                lines.append(
-                    "after each round of %s (N=%d) the datalake still held %s data (per round, counted before "
-                    "clearing)" % (WHO[side], v.n, ", ".join(str(x) for x in left))
-                )
-        if lines:
-            doc.add("### Cleanup against the emulator", "")
-            doc.para("From the first round's request timeline and the SDK's exceptions: %s." % "; ".join(lines))
+                left_lines.append("%s: %s" % (WHO[side], ", ".join(str(x) for x in left)))
+        if not (refusals or left_lines):
+            return
+        doc.add("### Cleanup against the emulator", "")
+        doc.para(
+            "Refused in the first round's cleanup (request timeline, the SDK's exceptions): %s." % "; ".join(refusals)
+            if refusals
+            else "No cleanup request of the first round was refused (no 404, no SDK exception).",
+            "Data left in the datalake after each round at N=%d (counted by the parent before clearing the emulator), "
+            "%s." % (v.n, "; ".join(left_lines))
+            if left_lines
+            else "",
+        )
 
 
 def changed_endpoints(a: dict | None, n0: int, b: dict | None, n1: int) -> str:
