@@ -17,7 +17,14 @@ from harness.stats import Rounds, median
 from harness.workload import CLASSES, LABEL_SCHEMA, MOVE, ROOT, TOLERANCE, check_summary, same_boxes
 
 MB = 1024 * 1024
-WITHIN = "within %s" % ("%.0e" % TOLERANCE).replace("e-0", "e-")  # "within 2e-4"
+
+
+def within(tolerance: float = TOLERANCE) -> str:
+    """``"within 2e-4"``: how close a box must be to count as the same."""
+    return "within %s" % ("%.0e" % tolerance).replace("e-0", "e-")
+
+
+WITHIN = within()
 RESULTS_MD = os.path.join(ROOT, "bench", "RESULTS.md")
 
 
@@ -421,11 +428,17 @@ def endpoints(doc: Doc, view: View, sides: dict[str, str], phases: Mapping[str, 
 
 
 def sanity(
-    doc: Doc, view: View, sides: dict[str, str], line: Callable[[str, str, dict], str], extra: list[str]
+    doc: Doc,
+    view: View,
+    sides: dict[str, str],
+    line: Callable[[str, str, dict], str],
+    extra: list[str],
+    tolerance: float = TOLERANCE,
 ) -> None:
     """Labels before and after, one line per round of each side (``line(side,
     label, round)``), whether every round of every side brought back the
-    same boxes, and the bench's ``extra`` lines."""
+    same boxes (each coordinate within ``tolerance``), and the bench's
+    ``extra`` lines."""
     report = view.report
     after = [
         "%s **%s**" % (label, per_round(view[side].field("labels_after_load")))
@@ -450,14 +463,14 @@ def sanity(
                 k
                 for s in summaries[1:]
                 for k in set(s) | set(summaries[0])
-                if not same_boxes(s.get(k, []), summaries[0].get(k, []))
+                if not same_boxes(s.get(k, []), summaries[0].get(k, []), tolerance)
             },
             key=int,
         )
         doc.add(
             "- per image (class, box %s), all rounds of all sides: %s"
             % (
-                WITHIN,
+                within(tolerance),
                 "identical for all %d images" % len(summaries[0])
                 if not differ
                 else "%d images differ (e.g. %s)" % (len(differ), ", ".join(differ[:5])),
@@ -466,10 +479,10 @@ def sanity(
     doc.add(*("- " + e for e in extra if e), "")
 
 
-def round_line(label: str, r: dict, n: int, noun: str, verb: str, note: str = "") -> str:
-    """The sanity line of one round: uploaded, annotated, boxes as expected,
-    label ids kept."""
-    good, bad = check_summary(r.get("summary") or {}, list(range(n)))
+def round_line(label: str, r: dict, n: int, noun: str, verb: str, note: str = "", tolerance: float = TOLERANCE) -> str:
+    """The sanity line of one round: uploaded, annotated, boxes as expected
+    (each coordinate within ``tolerance``), label ids kept."""
+    good, bad = check_summary(r.get("summary") or {}, list(range(n)), tolerance)
     annotator = r.get("annotator") or {}
     ids = (
         "; label ids: %d kept, %d new (expected: all kept, none new)" % (r["ids_kept"], r.get("ids_new", 0))
@@ -488,7 +501,7 @@ def round_line(label: str, r: dict, n: int, noun: str, verb: str, note: str = ""
             verb,
             annotator.get("seconds", 0),
             note,
-            WITHIN,
+            within(tolerance),
             good,
             n,
             " (differ: %s)" % ", ".join(str(b) for b in bad[:10]) if bad else "",

@@ -159,17 +159,33 @@ def labels_summary(dataset: Any) -> dict[str, list]:
 
 def same_boxes(got: list, want: list, tolerance: float = TOLERANCE) -> bool:
     """Two lists of ``(label, box)`` hold the same labels and boxes (each
-    coordinate within ``tolerance``), in any order."""
-    got, want = sorted((label, list(box)) for label, box in got), sorted((label, list(box)) for label, box in want)
-    return len(got) == len(want) and all(
-        gl == wl and all(abs(a - b) <= tolerance for a, b in zip(gb, wb)) for (gl, gb), (wl, wb) in zip(got, want)
-    )
+    coordinate within ``tolerance``), in any order: each box is paired with
+    a box of the other list that matches it (not by sorting, which pairs
+    wrongly when two boxes of a class differ by less than ``tolerance`` in
+    their first coordinate)."""
+    if len(got) != len(want):
+        return False
+    left = [(label, list(box)) for label, box in want]
+    for label, box in got:
+        match = next(
+            (
+                k
+                for k, (wl, wb) in enumerate(left)
+                if wl == label and all(abs(a - b) <= tolerance for a, b in zip(box, wb))
+            ),
+            None,
+        )
+        if match is None:
+            return False
+        left.pop(match)
+    return True
 
 
-def check_summary(summary: dict, indices: list[int]) -> tuple[int, list[int]]:
+def check_summary(summary: dict, indices: list[int], tolerance: float = TOLERANCE) -> tuple[int, list[int]]:
     """``(images whose boxes are the expected edits, [the other indices])``
-    of a :func:`labels_summary`-style dict."""
-    bad = [i for i in indices if not same_boxes(summary.get(str(i), []), expected_boxes(i))]
+    of a :func:`labels_summary`-style dict (each coordinate within
+    ``tolerance``)."""
+    bad = [i for i in indices if not same_boxes(summary.get(str(i), []), expected_boxes(i), tolerance)]
     return len(indices) - len(bad), bad
 
 
