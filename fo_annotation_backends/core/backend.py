@@ -6,6 +6,8 @@ class, so each service keeps its own ``XBackendConfig``/``XBackend``/
 
 - :class:`ApiKeyConfigMixin`: an ``api_key`` that lives in memory only (a
   ``_``-prefixed attribute, which FiftyOne does not store) and is redacted;
+  :class:`ServiceCredentialsMixin` adds the ``endpoint`` and the credentials
+  lookup that the service's registry entry describes;
 - :class:`ImageBackendMixin`: the image label types, attribute types and
   capabilities, a cached API client, run ownership and resuming
   (:class:`~.runs.RunOwnershipMixin`), an ``upload_annotations`` that applies
@@ -17,11 +19,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Optional, TypeVar
 
 import fiftyone.core.fields as fof
 import fiftyone.core.media as fom
 
+from .. import registry
 from .errors import AnnotationBackendError
 from .runs import RunOwnershipMixin
 from .secrets import get_logger, register_secret
@@ -29,9 +32,12 @@ from .secrets import get_logger, register_secret
 if TYPE_CHECKING:
     from fiftyone.core.collections import SampleCollection
     from fiftyone.core.odm.dataset import KeypointSkeleton
-    from fiftyone.utils.annotations import AnnotationResults
+    from fiftyone.utils.annotations import AnnotationBackendConfig as _ConfigBase, AnnotationResults
 
     from .schema import Fields
+else:
+    # mixed into an AnnotationBackendConfig; to type checkers it is one
+    _ConfigBase = object
 
 logger = get_logger(__name__)
 
@@ -76,6 +82,30 @@ class ApiKeyConfigMixin:
     def api_key(self, value: str | None) -> None:
         register_secret(value)
         self._api_key = value
+
+
+class ServiceCredentialsMixin(ApiKeyConfigMixin, _ConfigBase):
+    """The ``endpoint`` and ``load_credentials`` of a config whose service is
+    in the registry (:attr:`service_name`): the ``url`` given, else the
+    entry's url variables, else its default url; the ``api_key`` from the
+    annotation config, else the entry's key variables."""
+
+    #: the service's registry name
+    service_name: ClassVar[str]
+    url: str | None
+
+    @property
+    def endpoint(self) -> str:
+        """The URL in use."""
+        service = registry.get(self.service_name)
+        return self.url or first_env(service.extra_url_envs) or str(service.default_url or "")
+
+    def load_credentials(self, url: str | None = None, api_key: str | None = None) -> None:
+        """Fills ``url``/``api_key`` from the annotation config, then from
+        the environment."""
+        self._load_parameters(url=url, api_key=api_key)
+        if self.api_key is None:
+            self.api_key = first_env(registry.get(self.service_name).extra_key_envs)
 
 
 class ImageBackendMixin(RunOwnershipMixin, Generic[ClientT]):

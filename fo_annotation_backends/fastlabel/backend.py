@@ -30,8 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import fiftyone.utils.annotations as foua
 
-from .. import registry
-from ..core.backend import Annotations, ApiKeyConfigMixin, IdMap, ImageBackendMixin, first_env
+from ..core.backend import Annotations, IdMap, ImageBackendMixin, ServiceCredentialsMixin
 from ..core.errors import ParameterError
 from ..core.params import check_positive, reject_unknown_parameters
 from ..core.runs import RunStatus
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 
 logger = get_logger(__name__)
 
-SERVICE = registry.get("fastlabel")
 APP_URL = "https://app.fastlabel.ai"
 PRIORITIES = {"none": 0, "low": 10, "medium": 20, "high": 30}
 DEFAULT_LOAD_STATUSES = ("completed", "reviewed", "approved")
@@ -65,7 +63,7 @@ TASK_STATUSES = (
 )
 
 
-class FastLabelBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
+class FastLabelBackendConfig(ServiceCredentialsMixin, foua.AnnotationBackendConfig):
     """Configuration of the FastLabel backend. Every option is checked when
     the config is built, before anything is created.
 
@@ -101,6 +99,8 @@ class FastLabelBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         run_id (None): the run's id, set when the run is registered (it marks
             the run's project slug and task names)
     """
+
+    service_name = "fastlabel"
 
     def __init__(
         self,
@@ -153,18 +153,6 @@ class FastLabelBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
                 % (DEFAULT_URL, self.url)
             )
         self.api_key = api_key
-
-    @property
-    def endpoint(self) -> str:
-        """The API base URL in use."""
-        return self.url or first_env(SERVICE.extra_url_envs) or DEFAULT_URL
-
-    def load_credentials(self, url: str | None = None, api_key: str | None = None) -> None:
-        """Fills ``url``/``api_key`` from the annotation config, then from
-        the environment."""
-        self._load_parameters(url=url, api_key=api_key)
-        if self.api_key is None:
-            self.api_key = first_env(SERVICE.extra_key_envs)
 
     def __repr__(self) -> str:
         return "%s(url=%r, project=%r)" % (type(self).__name__, self.endpoint, self.project)

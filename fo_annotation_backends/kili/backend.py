@@ -31,14 +31,13 @@ from typing import TYPE_CHECKING, Any, cast
 
 import fiftyone.utils.annotations as foua
 
-from .. import registry
-from ..core.backend import Annotations, ApiKeyConfigMixin, IdMap, ImageBackendMixin, first_env
+from ..core.backend import Annotations, IdMap, ImageBackendMixin, ServiceCredentialsMixin
 from ..core.errors import ParameterError, ProjectDeletedError
 from ..core.params import check_choice, check_positive, reject_unknown_parameters
 from ..core.runs import RunStatus, remove_run_items, status_dict
 from ..core.schema import IMAGE_TYPES, Fields, LabelSchema
 from ..core.secrets import get_logger
-from .client import DEFAULT_URL, HUMAN_LABEL_TYPES, KiliClient, check_endpoint, project_url
+from .client import HUMAN_LABEL_TYPES, KiliClient, check_endpoint, project_url
 from .convert import KiliInterface
 
 if TYPE_CHECKING:
@@ -46,7 +45,6 @@ if TYPE_CHECKING:
 
 logger = get_logger(__name__)
 
-SERVICE = registry.get("kili")
 KILI_MAX_ASSETS_PER_PROJECT = 25000  # stated by Kili's documentation
 LABEL_SELECTIONS = ("latest", "latest_review", "annotator")
 #: asset statuses of Kili's (V1) workflow, for ``status_in``
@@ -55,7 +53,7 @@ MARK_FILTERS = ("consensus_mark_gte", "consensus_mark_lte", "honeypot_mark_gte",
 SUPPORTED_TYPES = IMAGE_TYPES
 
 
-class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
+class KiliBackendConfig(ServiceCredentialsMixin, foua.AnnotationBackendConfig):
     """Configuration of the Kili backend.
 
     Every option is checked when the config is built, before anything is
@@ -98,6 +96,8 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         run_id (None): the run's id, set when the run is registered (it
             marks what the run creates on the server)
     """
+
+    service_name = "kili"
 
     def __init__(
         self,
@@ -185,18 +185,6 @@ class KiliBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
                     "`%s` (%r) is above `%s` (%r): no asset would be loaded"
                     % (low, getattr(self, low), high, getattr(self, high))
                 )
-
-    @property
-    def endpoint(self) -> str:
-        """The GraphQL endpoint in use."""
-        return self.url or first_env(SERVICE.extra_url_envs) or DEFAULT_URL
-
-    def load_credentials(self, url: str | None = None, api_key: str | None = None) -> None:
-        """Fills ``url``/``api_key`` from the annotation config, then from
-        ``FIFTYONE_KILI_URL``/``FIFTYONE_KILI_API_KEY``."""
-        self._load_parameters(url=url, api_key=api_key)
-        if self.api_key is None:
-            self.api_key = first_env(SERVICE.extra_key_envs)
 
     def asset_filters(self) -> dict[str, Any]:
         """The ``AssetWhere`` keys of the configured asset filters."""

@@ -29,8 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import fiftyone.utils.annotations as foua
 
-from .. import registry
-from ..core.backend import Annotations, ApiKeyConfigMixin, IdMap, ImageBackendMixin, first_env
+from ..core.backend import Annotations, IdMap, ImageBackendMixin, ServiceCredentialsMixin
 from ..core.errors import ParameterError
 from ..core.params import check_choice, check_positive, reject_unknown_parameters
 from ..core.runs import RunStatus
@@ -46,13 +45,12 @@ if TYPE_CHECKING:
 
 logger = get_logger(__name__)
 
-SERVICE = registry.get("picsellia")
 #: which annotation of an asset counts
 LABEL_SELECTIONS = ("accepted", "latest")
 STEP_TYPES = ("ANNOTATION", "REVIEW")
 
 
-class PicselliaBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
+class PicselliaBackendConfig(ServiceCredentialsMixin, foua.AnnotationBackendConfig):
     """Configuration of the Picsellia backend. Every option is checked when
     the config is built, before anything is created.
 
@@ -88,6 +86,8 @@ class PicselliaBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         run_id (None): the run's id, set when the run is registered (it marks
             the run's data and version)
     """
+
+    service_name = "picsellia"
 
     def __init__(
         self,
@@ -141,18 +141,6 @@ class PicselliaBackendConfig(ApiKeyConfigMixin, foua.AnnotationBackendConfig):
         if self.url is not None and not self.url.startswith(("http://", "https://")):
             raise ParameterError("`url` must be Picsellia's host, an http(s) URL like %s, not %r" % (DEFAULT_URL, url))
         self.api_key = api_key
-
-    @property
-    def endpoint(self) -> str:
-        """The host in use."""
-        return self.url or first_env(SERVICE.extra_url_envs) or DEFAULT_URL
-
-    def load_credentials(self, url: str | None = None, api_key: str | None = None) -> None:
-        """Fills ``url``/``api_key`` from the annotation config, then from
-        the environment."""
-        self._load_parameters(url=url, api_key=api_key)
-        if self.api_key is None:
-            self.api_key = first_env(SERVICE.extra_key_envs)
 
     def __repr__(self) -> str:
         return "%s(url=%r, organization=%r)" % (type(self).__name__, self.endpoint, self.organization)

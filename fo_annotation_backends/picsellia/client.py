@@ -22,6 +22,7 @@ from typing import Any
 import fiftyone.utils.annotations as foua
 import requests
 
+from .. import registry
 from ..core.errors import AuthenticationError, ParameterError, ServiceError
 from ..core.http import RETRY_STATUSES, HttpSession, RetryPolicy
 from ..core.resend import send_until_applied
@@ -29,7 +30,7 @@ from ..core.secrets import get_logger, register_secret
 
 logger = get_logger(__name__)
 
-DEFAULT_URL = "https://app.picsellia.com"
+DEFAULT_URL: str = registry.get("picsellia").default_url or ""
 #: the most items a list page or an id lookup holds
 MAX_PAGE_SIZE = 1000
 #: the most data ids one "add data to a version" job takes
