@@ -82,3 +82,16 @@ def check_choice(config: object, name: str, choices: Iterable[object]) -> None:
     # by type too: 1 == True, but `local_files=1` is not a choice
     if not any(value == choice and type(value) is type(choice) for choice in choices):
         raise ParameterError("`%s` must be one of %s, not %r" % (name, ", ".join(repr(c) for c in choices), value))
+
+
+def optional_string(name: str, value: object) -> str | None:
+    """``value`` when it is ``None`` or a non-empty string.
+
+    Raises:
+        ParameterError: naming the parameter ``name``
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ParameterError("`%s` must be a non-empty string, not %r" % (name, value))
+    return value

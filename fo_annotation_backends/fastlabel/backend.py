@@ -32,7 +32,7 @@ import fiftyone.utils.annotations as foua
 
 from ..core.backend import Annotations, IdMap, ImageBackendMixin, ServiceCredentialsMixin
 from ..core.errors import ParameterError
-from ..core.params import check_positive, reject_unknown_parameters
+from ..core.params import check_positive, optional_string, reject_unknown_parameters
 from ..core.runs import RunStatus
 from ..core.schema import Fields, LabelSchema
 from ..core.secrets import get_logger
@@ -127,12 +127,12 @@ class FastLabelBackendConfig(ServiceCredentialsMixin, foua.AnnotationBackendConf
         reject_unknown_parameters(type(self), name, kwargs)
         super().__init__(name, label_schema, media_field=media_field)
         self.run_id = run_id
-        self.url = _optional_string("url", url)
-        self.project = _optional_string("project", project)
-        self.project_name = _optional_string("project_name", project_name)
+        self.url = optional_string("url", url)
+        self.project = optional_string("project", project)
+        self.project_name = optional_string("project_name", project_name)
         self.priority = _priority(priority)
         self.tags = _strings("tags", tags)
-        self.assignee = _optional_string("assignee", assignee)
+        self.assignee = optional_string("assignee", assignee)
         self.load_statuses = _load_statuses(load_statuses)
         if not isinstance(convert_to_png, bool):
             raise ParameterError("`convert_to_png` must be True or False, not %r" % (convert_to_png,))
@@ -169,14 +169,6 @@ def _priority(value: object) -> int | None:
             if value == priority:
                 return priority
     raise ParameterError("`priority` must be one of 0, 10, 20, 30 or none/low/medium/high, not %r" % (value,))
-
-
-def _optional_string(name: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ParameterError("`%s` must be a non-empty string, not %r" % (name, value))
-    return value
 
 
 def _strings(name: str, value: object) -> list[str]:

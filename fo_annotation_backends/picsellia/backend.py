@@ -31,7 +31,7 @@ import fiftyone.utils.annotations as foua
 
 from ..core.backend import Annotations, IdMap, ImageBackendMixin, ServiceCredentialsMixin
 from ..core.errors import ParameterError
-from ..core.params import check_choice, check_positive, reject_unknown_parameters
+from ..core.params import check_choice, check_positive, optional_string, reject_unknown_parameters
 from ..core.runs import RunStatus
 from ..core.schema import Fields
 from ..core.secrets import get_logger
@@ -113,11 +113,11 @@ class PicselliaBackendConfig(ServiceCredentialsMixin, foua.AnnotationBackendConf
         reject_unknown_parameters(type(self), name, kwargs)
         super().__init__(name, label_schema, media_field=media_field)
         self.run_id = run_id
-        self.url = _optional_string("url", url)
-        self.organization = _optional_string("organization", organization)
-        self.dataset_name = _optional_string("dataset_name", dataset_name)
-        self.version_name = _optional_string("version_name", version_name)
-        self.dataset_version_id = _optional_string("dataset_version_id", dataset_version_id)
+        self.url = optional_string("url", url)
+        self.organization = optional_string("organization", organization)
+        self.dataset_name = optional_string("dataset_name", dataset_name)
+        self.version_name = optional_string("version_name", version_name)
+        self.dataset_version_id = optional_string("dataset_version_id", dataset_version_id)
         if self.dataset_version_id and (self.dataset_name or self.version_name):
             raise ParameterError(
                 "Pass either `dataset_version_id` (an existing version) or `dataset_name`/`version_name` "
@@ -129,7 +129,7 @@ class PicselliaBackendConfig(ServiceCredentialsMixin, foua.AnnotationBackendConf
             raise ParameterError("`campaign` must be True or False, not %r" % (campaign,))
         self.campaign_steps = _campaign_steps(campaign_steps)
         self.campaign = campaign or bool(self.campaign_steps)
-        self.campaign_instructions = _optional_string("campaign_instructions", campaign_instructions)
+        self.campaign_instructions = optional_string("campaign_instructions", campaign_instructions)
         self.upload_workers = upload_workers
         self.timeout = timeout
         self.max_retries = max_retries
@@ -144,14 +144,6 @@ class PicselliaBackendConfig(ServiceCredentialsMixin, foua.AnnotationBackendConf
 
     def __repr__(self) -> str:
         return "%s(url=%r, organization=%r)" % (type(self).__name__, self.endpoint, self.organization)
-
-
-def _optional_string(name: str, value: object) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ParameterError("`%s` must be a non-empty string, not %r" % (name, value))
-    return value
 
 
 def _campaign_steps(value: object) -> list[dict[str, Any]]:
