@@ -3,8 +3,8 @@
 It works through the same REST API as the service: it opens an asset's
 newest annotation (creating one when the asset has none), replaces its
 shapes (masks too, as COCO RLE counts strings) and, when given, its
-image-level attributes with ``save``, and sets its status (ACCEPTED or
-REFUSED).
+image-level attributes with ``save`` (or edits and deletes one shape, as
+the SDK's shape classes do), and sets its status (ACCEPTED or REFUSED).
 """
 
 from __future__ import annotations
@@ -80,6 +80,18 @@ class PicselliaAnnotator:
             body[kind] = [_as_written(shape, labels) for shape in items]
         self._call("POST", "/api/annotation/%s/save" % annotation["id"], json=body)
         return self.set_status(annotation["id"], status)
+
+    def edit_shape(self, kind: str, shape_id: str, **changes: Any) -> dict[str, Any]:
+        """Edits one shape in place, as the SDK's ``Rectangle.update`` (``kind``:
+        ``"rectangle"``, ``"polygon"``, ``"line"``, ``"point"`` or
+        ``"classification"``): the fields given (geometry, ``label_id``,
+        ``text``, ``attributes``) change, the others stay. Returns the shape."""
+        edited: dict[str, Any] = self._call("PATCH", "/api/%s/%s" % (kind, shape_id), json=changes)
+        return edited
+
+    def delete_shape(self, kind: str, shape_id: str) -> None:
+        """Deletes one shape (``kind`` as :meth:`edit_shape`, or ``"mask"``)."""
+        self._call("DELETE", "/api/%s/%s" % (kind, shape_id))
 
     def refuse(self, version_id: str, asset_id: str) -> dict[str, Any]:
         """Refuses the asset's newest annotation, keeping its shapes."""

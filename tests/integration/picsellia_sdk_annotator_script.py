@@ -5,8 +5,8 @@ virtualenv (the SDK is not a dependency of the package)::
 
     <sdk venv>/bin/python picsellia_sdk_annotator_script.py URL API_KEY CONFIG_JSON
 
-``CONFIG_JSON``: ``{"dataset", "version": names, "add": filename, "redraw":
-filename}``.
+``CONFIG_JSON``: ``{"version_id", "dataset", "version": names, "add",
+"redraw", "edit": filenames}``.
 Prints one JSON line: what the SDK saw and did.
 """
 
@@ -22,8 +22,9 @@ def run(url: str, api_key: str, config: dict) -> dict:
     from picsellia.types.enums import AnnotationStatus
 
     client = Client(api_token=api_key, host=url)
-    # by names, as a person finds it (get_dataset_version_by_id's route is not emulated)
-    version = client.get_dataset(config["dataset"]).get_version(config["version"])
+    version = client.get_dataset_version_by_id(config["version_id"])
+    by_names = client.get_dataset(config["dataset"]).get_version(config["version"])  # as a person finds it
+    assert by_names.id == version.id, (by_names.id, version.id)
     assets = {asset.filename: asset for asset in version.list_assets()}
     labels = {label.name: label for label in version.list_labels()}
     out: dict = {
@@ -50,6 +51,17 @@ def run(url: str, api_key: str, config: dict) -> dict:
     annotation.overwrite(rectangles=[(8, 6, 32, 24, labels["cat"])])
     annotation.update(status="ACCEPTED")
     out["redrawn"] = sorted([r.text, r.label.name, r.w] for r in annotation.list_rectangles())
+
+    # one box moved and relabelled in place (its text, our label id, given again), the other deleted
+    asset = assets[config["edit"]]
+    annotation = asset.get_annotation()
+    cat, dog = sorted(annotation.list_rectangles(), key=lambda r: r.label.name)
+    cat.update(x=24, y=12, w=32, h=18, label=labels["dog"], text=cat.text)
+    out["edited"] = [cat.text, cat.label.name, cat.x, cat.y, cat.w, cat.h]
+    out["deleted"] = dog.text
+    dog.delete()
+    out["left"] = sorted([r.text, r.label.name, r.x, r.y, r.w, r.h] for r in annotation.list_rectangles())
+    annotation.update(status=AnnotationStatus.ACCEPTED)
     out["accepted"] = len(version.list_annotations(status=AnnotationStatus.ACCEPTED))
     return out
 

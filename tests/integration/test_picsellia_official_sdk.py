@@ -2,7 +2,9 @@
 environment ``.cache/picsellia-sdk-venv``, made by ``./run setup``) against
 our Picsellia emulator: the SDK's lifecycle (``picsellia_sdk_script.py``),
 and the SDK as the annotator of a run our backend made
-(``picsellia_sdk_annotator_script.py``), whose work our load merges.
+(``picsellia_sdk_annotator_script.py``: a box added, boxes redrawn, a box
+edited in place with ``Rectangle.update`` and one deleted), whose work our
+load merges by label id.
 
 The SDK runs in a subprocess; the tests check what it printed and what the
 emulator saw.
@@ -68,21 +70,23 @@ def test_the_official_sdk_annotates_a_run_and_our_load_merges_it_by_label_id(
     add_images(
         dataset,
         str(tmp_path),
-        3,
+        4,
         width=80,
         height=60,
         ground_truth=lambda i: dets(("cat", [0.1, 0.1, 0.2, 0.2]), ("dog", [0.5, 0.5, 0.25, 0.25])),
     )
     before = {s.id: {d.id: (d.label, d.bounding_box) for d in s.ground_truth.detections} for s in dataset}
     results = dataset.annotate("sdk", backend=picsellia_backend, label_schema=SCHEMA)
-    add, redraw, untouched = list(dataset)
+    add, redraw, edit, untouched = list(dataset)
     filenames = {d["id"]: d["filename"] for d in picsellia_emulator.state.datas.values()}
     version = picsellia_emulator.state.versions[results.version_id]
     config = {
+        "version_id": results.version_id,
         "dataset": version["origin_name"],
         "version": version["version"],
         "add": filenames[results.data_ids[add.id]],
         "redraw": filenames[results.data_ids[redraw.id]],
+        "edit": filenames[results.data_ids[edit.id]],
     }
     (line,) = run_sdk(
         tmp_path,
@@ -97,12 +101,16 @@ def test_the_official_sdk_annotates_a_run_and_our_load_merges_it_by_label_id(
     assert seen["filenames"] == sorted(filenames.values()) and seen["sizes"] == [[80, 60]]
     cat_id, dog_id = [d.id for d in add.ground_truth.detections]
     assert seen["sent"] == sorted([[cat_id, "cat", 8, 6, 16, 12], [dog_id, "dog", 40, 30, 20, 15]])
-    assert seen["redrawn"] == [[None, "cat", 32]] and seen["accepted"] == 2
+    assert seen["redrawn"] == [[None, "cat", 32]] and seen["accepted"] == 3
+    edit_cat, edit_dog = [d.id for d in edit.ground_truth.detections]
+    assert seen["edited"] == [edit_cat, "dog", 24, 12, 32, 18] and seen["deleted"] == edit_dog
+    assert seen["left"] == [seen["edited"]]
 
     dataset.load_annotations("sdk")
     add.reload()
     redraw.reload()
     untouched.reload()
+    edit.reload()
     boxes = {d.id: d for d in add.ground_truth.detections}
     assert set(before[add.id]) < set(boxes)  # the pre-annotations kept by id, exactly
     for label_id, (label, box) in before[add.id].items():
@@ -116,3 +124,7 @@ def test_the_official_sdk_annotates_a_run_and_our_load_merges_it_by_label_id(
     assert results.new_label_ids[seen["added_id"]] == new_id
     assert set(results.new_label_ids.values()) == {new_id, redrawn.id}
     assert {d.id: (d.label, d.bounding_box) for d in untouched.ground_truth.detections} == before[untouched.id]
+    # an SDK edit is an edit of the same FiftyOne label, an SDK delete a deletion
+    (edited,) = edit.ground_truth.detections
+    assert edited.id == edit_cat and edited.label == "dog"
+    assert edited.bounding_box == pytest.approx([0.3, 0.2, 0.4, 0.3])

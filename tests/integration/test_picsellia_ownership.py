@@ -15,7 +15,7 @@ import fiftyone as fo
 import pytest
 from dataset_helpers import add_images, dets
 
-from fo_annotation_backends.core.errors import AnnotationBackendError, ProjectDeletedError
+from fo_annotation_backends.core.errors import AnnotationBackendError, ParameterError, ProjectDeletedError
 from fo_annotation_backends.picsellia import PicselliaBackend, PicselliaBackendConfig, UploadInterruptedError
 from fo_annotation_backends.picsellia.upload import version_description
 
@@ -92,12 +92,14 @@ def test_cleanup_in_a_reused_version_removes_only_the_runs_assets(
     state = picsellia_emulator.state
     assert first.version_id in state.versions  # not created by the second run
     assert _assets(picsellia_emulator, first.version_id) == set(first.asset_ids.values())
-    assert first_data <= set(state.datas)  # the first run's data untouched
+    assert set(state.datas) == first_data  # the second run's data deleted, the first run's untouched
+    assert first.dataset_id in state.datasets
     assert _annotations_per_asset(picsellia_emulator, first.version_id) == [1, 1]
 
     first.cleanup()
     assert first.version_id not in state.versions
     assert not any(a["version_id"] == first.version_id for a in state.annotations.values())
+    assert not state.datas and not state.assets and not state.datasets  # its data and the dataset it created
     first.cleanup()  # a version already gone: a no-op
     with pytest.raises(ProjectDeletedError, match="no longer exists"):
         picsellia_dataset.load_annotations("a")
@@ -117,25 +119,46 @@ def test_cleanup_leaves_other_versions_of_the_dataset_alone(
     first.cleanup()
     assert first.version_id not in state.versions
     assert _assets(picsellia_emulator, second.version_id) == second_assets
-    assert set(second.data_ids.values()) <= set(state.datas)
+    assert set(state.datas) == set(second.data_ids.values())  # the first run's data deleted
+    assert list(state.datasets) == [first.dataset_id]  # created by the first run, but it holds another version
+
+    second.cleanup()
+    assert not state.versions and not state.datas
+    assert list(state.datasets) == [first.dataset_id]  # not the second run's to delete
 
 
 # --------------------------------------------------------------------------
 # the failure policy
 
 
+#: where an upload fails before any asset exists: the labels (no data yet), the third data create, the
+#: add-data call (every data made)
+EARLY_FAILURES = {
+    "labels": {"server_error": 1.0, "fault_operations": ["XGET V/bulk-labels"]},
+    "third data": {"fail_after": 2, "fault_operations": ["POST datalake/{id}/datas"]},
+    "add data": {"server_error": 1.0, "fault_operations": ["POST V/assets"]},
+}
+
+
+@pytest.mark.parametrize("failure", sorted(EARLY_FAILURES))
 def test_a_failure_before_any_asset_rolls_back_the_new_version_and_frees_the_key(
-    picsellia_dataset, picsellia_backend, picsellia_emulator, tmp_path
+    failure, picsellia_dataset, picsellia_backend, picsellia_emulator, tmp_path
 ):
     add_images(picsellia_dataset, str(tmp_path), 3, ground_truth=_boxes)
-    picsellia_emulator.set_faults(server_error=1.0, fault_operations=["POST V/assets"])
-    with pytest.raises(AnnotationBackendError, match="503"):
-        picsellia_dataset.annotate("k", backend=picsellia_backend, label_schema=SCHEMA, max_retries=0)
+    picsellia_emulator.set_faults(**EARLY_FAILURES[failure])
+    with pytest.raises(AnnotationBackendError):
+        picsellia_dataset.annotate("k", backend=picsellia_backend, label_schema=SCHEMA, max_retries=0, upload_workers=1)
+    picsellia_emulator.set_faults(fail_after=None)
     picsellia_emulator.reset_faults()
     state = picsellia_emulator.state
-    assert _ops(picsellia_emulator)["POST dataset/{id}/versions"] == 1
-    assert _ops(picsellia_emulator)["DELETE V"] == 1
+    ops = _ops(picsellia_emulator)
+    assert ops["POST dataset/{id}/versions"] == 1 and ops["DELETE V"] == 1 and ops["DELETE dataset/{id}"] == 1
+    made_data = failure != "labels"
+    assert bool(ops.get("POST datalake/{id}/datas")) == made_data
+    assert ops.get("DELETE datalake/{id}/datas", 0) == made_data
+    # the version, the dataset and every data this call created are gone
     assert not state.versions and not state.assets and not state.annotations
+    assert not state.datasets and not state.datas
     assert "k" not in picsellia_dataset.list_annotation_runs()
 
     picsellia_emulator.reset_stats()
@@ -152,6 +175,7 @@ def test_a_failure_before_any_asset_in_a_reused_version_leaves_the_version_as_it
     first = picsellia_dataset.annotate("a", backend=picsellia_backend, label_schema=SCHEMA)
     assets_before = _assets(picsellia_emulator, first.version_id)
     labels_before = dict(picsellia_emulator.state.versions[first.version_id]["_labels"])
+    picsellia_emulator.reset_stats()
     picsellia_emulator.set_faults(server_error=1.0, fault_operations=["POST V/assets"])
     with pytest.raises(AnnotationBackendError, match="503"):
         other_dataset.annotate(
@@ -198,6 +222,71 @@ def test_a_failure_after_assets_exist_is_resumed_by_the_same_call_without_duplic
     assert _annotations_per_asset(picsellia_emulator, version_id) == [1] * 6
     picsellia_dataset.load_annotations("resume")  # nobody worked: nothing changes
     assert _state(picsellia_dataset) == before
+
+
+def test_a_reused_version_whose_attribute_definitions_clash_is_refused_before_anything_is_created(
+    picsellia_dataset, other_dataset, picsellia_backend, picsellia_annotator, picsellia_emulator, tmp_path
+):
+    (tmp_path / "b").mkdir()
+    add_images(picsellia_dataset, str(tmp_path), 1, ground_truth=_boxes)
+    add_images(other_dataset, str(tmp_path / "b"), 1, ground_truth=_boxes)
+    first = picsellia_dataset.annotate("a", backend=picsellia_backend, label_schema=SCHEMA)
+    # someone defined "color" as a number on the version
+    picsellia_annotator.set_attributes(first.version_id, {"color": {"required": False, "input_type": "INTEGER"}})
+    before = picsellia_annotator.attributes(first.version_id)
+    state = picsellia_emulator.state
+    counts = (len(state.datasets), len(state.versions), len(state.datas), len(state.assets))
+    picsellia_emulator.reset_stats()
+    schema = {
+        "ground_truth": dict(
+            SCHEMA["ground_truth"], attributes={"color": {"type": "select", "values": ["red", "blue"]}}
+        )
+    }
+    with pytest.raises(ParameterError, match="already defines attribute 'color'.*nothing was uploaded"):
+        other_dataset.annotate("b", backend=picsellia_backend, label_schema=schema, dataset_version_id=first.version_id)
+    assert not [op for op in _ops(picsellia_emulator) if not op.startswith(("GET", "XGET"))]
+    assert (len(state.datasets), len(state.versions), len(state.datas), len(state.assets)) == counts
+    assert picsellia_annotator.attributes(first.version_id) == before
+    assert "b" not in other_dataset.list_annotation_runs()
+
+
+def test_a_failed_upload_into_a_reused_version_restores_its_attribute_definitions(
+    picsellia_dataset, other_dataset, picsellia_backend, picsellia_annotator, picsellia_emulator, tmp_path
+):
+    (tmp_path / "b").mkdir()
+    add_images(picsellia_dataset, str(tmp_path), 1, ground_truth=_boxes)
+    add_images(other_dataset, str(tmp_path / "b"), 2, ground_truth=_boxes)
+    first = picsellia_dataset.annotate("a", backend=picsellia_backend, label_schema=SCHEMA)
+    picsellia_annotator.set_attributes(first.version_id, {"size": {"required": False, "input_type": "INTEGER"}})
+    before = picsellia_annotator.attributes(first.version_id)
+    state = picsellia_emulator.state
+    first_data = set(state.datas)
+    schema = {
+        "ground_truth": dict(
+            SCHEMA["ground_truth"], attributes={"color": {"type": "select", "values": ["red", "blue"]}}
+        )
+    }
+    picsellia_emulator.reset_stats()
+    picsellia_emulator.set_faults(server_error=1.0, fault_operations=["POST V/assets"])
+    with pytest.raises(AnnotationBackendError, match="503"):
+        other_dataset.annotate(
+            "b", backend=picsellia_backend, label_schema=schema, dataset_version_id=first.version_id, max_retries=0
+        )
+    picsellia_emulator.reset_faults()
+    assert _ops(picsellia_emulator)["POST V/attributes"] == 2  # "color" added, then the definitions restored
+    assert picsellia_annotator.attributes(first.version_id) == before
+    assert set(state.datas) == first_data  # the failed run's data deleted
+    assert first.version_id in state.versions and "b" not in other_dataset.list_annotation_runs()
+
+    # with no definitions before, none after
+    picsellia_annotator.set_attributes(first.version_id, None)
+    picsellia_emulator.set_faults(server_error=1.0, fault_operations=["POST V/assets"])
+    with pytest.raises(AnnotationBackendError, match="503"):
+        other_dataset.annotate(
+            "c", backend=picsellia_backend, label_schema=schema, dataset_version_id=first.version_id, max_retries=0
+        )
+    picsellia_emulator.reset_faults()
+    assert picsellia_annotator.attributes(first.version_id) is None
 
 
 @pytest.mark.parametrize("record", ["kept", "lost"])

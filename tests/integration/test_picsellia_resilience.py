@@ -89,16 +89,17 @@ def test_every_create_whose_answer_is_lost_is_found_instead_of_sent_again(
 
 def test_a_429_is_retried_after_its_retry_after(picsellia_dataset, picsellia_backend, picsellia_emulator, tmp_path):
     add_images(picsellia_dataset, str(tmp_path), 3, ground_truth=_boxes)
-    # the first bulk import answered 429: the backend waits Retry-After, then sends it again
+    # the first bulk import answered 429: the backend waits Retry-After, then sends it again (HTTP's
+    # Retry-After is whole seconds: a fraction is not honoured, and the backoff's jitter may be shorter)
     picsellia_emulator.set_faults(
-        rate_limit=1.0, retry_after=0.6, fault_operations=["POST V/bulk-annotations"], max_faults=1
+        rate_limit=1.0, retry_after=1.0, fault_operations=["POST V/bulk-annotations"], max_faults=1
     )
     started = time.monotonic()
     results = picsellia_dataset.annotate("limited", backend=picsellia_backend, label_schema=SCHEMA, max_retries=3)
     ended = time.monotonic()
     stats = picsellia_emulator.stats()
     assert stats["statuses"]["429"] == 1 and stats["operations"]["POST V/bulk-annotations"] == 2
-    assert ended - started >= 0.6  # the Retry-After was waited for
+    assert ended - started >= 1.0  # the Retry-After was waited for
     _check_nothing_twice(picsellia_emulator, results, 3)
 
 

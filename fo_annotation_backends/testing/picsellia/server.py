@@ -31,6 +31,7 @@ Endpoints (relative to ``/api/``; ``V`` = ``dataset/version/{id}``)::
     GET    data/{id}                           PENDING -> COMPUTING -> DONE, one step per read
     POST   organization/{org}/datasets         {name, description} -> {id, name}
     GET    organization/{org}/datasets/find?name= | ?id=
+    GET    organization/{org}/datasetversions/find?id=   a version by id (the SDK's get_dataset_version_by_id)
     POST   dataset/{ds}/versions               {version, description, type}
     GET    dataset/{ds}/versions/find?version=
     GET | PATCH {type?} | DELETE  V
@@ -43,13 +44,15 @@ Endpoints (relative to ``/api/``; ``V`` = ``dataset/version/{id}``)::
     POST   annotation/{id}/save {duration?, attributes?, <kind>?}; PATCH annotation/{id} {status?, attributes?}
     GET | DELETE annotation/{id}
     GET    annotation/{id}/rectangles|polygons|lines|points|classifications|keypoints|masks  {items, count}
+    GET | PATCH | DELETE rectangle|polygon|line|point|classification/{id}   one shape (PATCH: x, y, w, h |
+                                        polygon | line | point, label_id, text, attributes; the rest is kept)
     GET | DELETE mask/{id}
     POST   V/bulk-annotations {import_type, status?, annotations} -> {annotation id: number of shapes}
     GET    V/annotations?limit&offset&status; GET V/annotations/ids?status=&asset_ids=
     XGET   V/annotations [ids]; DELETE V/annotations {asset_ids, annotation_ids?}
 
 Shapes: the shape endpoints (``bulk-<kind>`` answers ``{kind: [shapes]}``,
-``mask/{id}``) give the label as an object ``{"id", "name", "group_id"}``; a
+``<kind>/{id}``) give the label as an object ``{"id", "name", "group_id"}``; a
 load (``XGET V/annotations``) gives the label's name. Every shape carries
 ``text`` (null) and ``attributes`` ({}); an annotation carries its
 ``attributes`` ({}). A mask is ``{"mask": <COCO compressed RLE counts>,
@@ -81,8 +84,11 @@ anything is written; ``REPLACE`` deletes the asset's annotations and makes
 one, ``KEEP`` leaves an annotated asset alone, ``CONCATENATE`` appends to the
 newest annotation (merging its attributes); ``save`` keeps the annotation's
 attributes unless it gives some; MULTI versions take masks (the SDK names
-no version type for shape writes); ``DELETE mask/{id}`` is refused on an
-asset synced in a campaign, as shape writes are; an attribute configuration
+no version type for shape writes); a one-shape ``PATCH`` is checked as a
+new shape (bounds, integer rectangles, the version's labels and attributes)
+and, with ``DELETE <kind>/{id}``, refused on an asset synced in a campaign,
+as shape writes are (keypoints have no one-shape routes: the SDK has no
+keypoint class); an attribute configuration
 does not re-check the values already written.
 
 Campaigns (``C`` = ``campaigns/annotation/{id}``): ``POST V/campaigns`` (one
@@ -120,8 +126,8 @@ from ..emulator_base import (
     match_route,
 )
 from .formats import Json, PicselliaError, bad_request, not_found, paginate, query_value
-from .state import STORAGE_PREFIX, PicselliaState
-from .state_annotations import public_annotation
+from .state import STORAGE_PREFIX, PicselliaState, public
+from .state_annotations import SHAPE_OF_NAME, public_annotation
 from .storage import parse_multipart
 
 if TYPE_CHECKING:
@@ -151,6 +157,7 @@ ROUTES = (
     ("DELETE", "data/{id}", "_delete_data"),
     ("POST", "organization/{id}/datasets", "_create_dataset"),
     ("GET", "organization/{id}/datasets/find", "_find_dataset"),
+    ("GET", "organization/{id}/datasetversions/find", "_find_version_by_id"),
     ("GET", "dataset/{id}", "_dataset"),
     ("DELETE", "dataset/{id}", "_delete_dataset"),
     ("GET", "dataset/{id}/versions", "_list_versions"),
@@ -193,8 +200,9 @@ ROUTES = (
     ("GET", "annotation/{id}/classifications", "_shapes_of"),
     ("GET", "annotation/{id}/keypoints", "_shapes_of"),
     ("GET", "annotation/{id}/masks", "_shapes_of"),
-    ("GET", "mask/{id}", "_mask"),
-    ("DELETE", "mask/{id}", "_delete_mask"),
+    *(("GET", name + "/{id}", "_shape") for name in SHAPE_OF_NAME),
+    *(("PATCH", name + "/{id}", "_update_shape") for name in SHAPE_OF_NAME if name != "mask"),
+    *(("DELETE", name + "/{id}", "_delete_shape") for name in SHAPE_OF_NAME),
     ("POST", V + "/bulk-annotations", "_bulk_import"),
     ("GET", V + "/annotations", "_list_annotations"),
     ("GET", V + "/annotations/ids", "_annotation_ids"),
@@ -226,6 +234,11 @@ SHAPE_OF_ROUTE = {
     "bulk-" + kind: kind
     for kind in ("rectangles", "polygons", "lines", "points", "classifications", "keypoints", "masks")
 }
+
+
+def _shape_kind(request: Request) -> str:
+    """The shape kind of a one-shape path ``/api/<name>/{id}``."""
+    return SHAPE_OF_NAME[request.path[len(API_PREFIX) :].split("/", 1)[0]]
 
 
 def _match(method: str, path: str) -> tuple[str, str, list[str]] | None:
@@ -469,6 +482,13 @@ class PicselliaEmulator(EmulatorServer):
             raise bad_request("give name or id")
         return dict(self.state.dataset(dataset_id=ident, name=name))
 
+    def _find_version_by_id(self, request: Request, body: Json, org_id: str) -> dict[str, Any]:
+        self._org(org_id)
+        ident = query_value(request.query, "id")
+        if not ident:
+            raise bad_request("give id")
+        return public(self.state.version(ident))
+
     def _create_version(self, request: Request, body: Json, dataset_id: str) -> dict[str, Any]:
         return self.state.create_version(dataset_id, body)
 
@@ -564,11 +584,14 @@ class PicselliaEmulator(EmulatorServer):
     def _shapes_of(self, request: Request, body: Json, annotation_id: str) -> dict[str, Any]:
         return self.state.shapes_of(annotation_id, request.path.rstrip("/").rsplit("/", 1)[1])
 
-    def _mask(self, request: Request, body: Json, mask_id: str) -> dict[str, Any]:
-        return self.state.read_mask(mask_id)
+    def _shape(self, request: Request, body: Json, shape_id: str) -> dict[str, Any]:
+        return self.state.read_shape(_shape_kind(request), shape_id)
 
-    def _delete_mask(self, request: Request, body: Json, mask_id: str) -> Deleted:
-        self.state.delete_mask(mask_id)
+    def _update_shape(self, request: Request, body: Json, shape_id: str) -> dict[str, Any]:
+        return self.state.update_shape(_shape_kind(request), shape_id, body)
+
+    def _delete_shape(self, request: Request, body: Json, shape_id: str) -> Deleted:
+        self.state.delete_shape(_shape_kind(request), shape_id)
         return DELETED
 
     def _save(self, request: Request, body: Json, annotation_id: str) -> dict[str, Any]:

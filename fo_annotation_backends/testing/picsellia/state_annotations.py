@@ -10,6 +10,7 @@ from typing import Any
 from .attributes import check_config, check_values
 from .formats import (
     ANNOTATION_STATUSES,
+    GEOMETRY_KEYS,
     IMPORT_TYPES,
     SHAPE_KINDS,
     Json,
@@ -26,6 +27,15 @@ from .formats import (
 
 #: the shape kinds a bulk import item may carry
 IMPORT_KINDS = ("rectangles", "polygons", "classifications", "keypoints", "masks")
+#: the shape kind of each one-shape route ``/api/<name>/{id}`` (the SDK's shape classes; keypoints have none)
+SHAPE_OF_NAME = {
+    "rectangle": "rectangles",
+    "polygon": "polygons",
+    "line": "lines",
+    "point": "points",
+    "classification": "classifications",
+    "mask": "masks",
+}
 
 
 class AnnotationState:
@@ -113,13 +123,18 @@ class AnnotationState:
         config = self.version(version_id)["_attributes"]
         return {"attributes": {k: dict(v) for k, v in config.items()} if config is not None else None}
 
+    def _refuse_synced(self, annotation: Mapping[str, Any], verb: str) -> None:
+        """400 on an annotation of an asset synced in a campaign (shape writes
+        "can be called on assets that are not synced in a campaign")."""
+        if any(a["asset_id"] == annotation["asset_id"] for a in self.assignments.values()):
+            raise bad_request("shapes can be %s only on assets not synced in a campaign" % verb)
+
     def add_shapes(self, annotation_id: str, kind: str, body: Json) -> dict[str, list[dict[str, Any]]]:
         """``POST /api/annotation/{id}/bulk-<kind>``: appends shapes; answers
         ``{kind: [created shapes]}``."""
         annotation = self.annotation(annotation_id)
         body = require_dict(body, allowed=(kind,), required=(kind,))
-        if any(a["asset_id"] == annotation["asset_id"] for a in self.assignments.values()):
-            raise bad_request("shapes can be added only on assets not synced in a campaign")
+        self._refuse_synced(annotation, "added")
         shapes = self._checked(annotation, kind, body[kind])
         annotation["_shapes"][kind].extend(shapes)
         return {kind: [self._loaded_shape(annotation, s, True) for s in shapes]}
@@ -268,25 +283,45 @@ class AnnotationState:
         items = [self._loaded_shape(annotation, s, True) for s in annotation["_shapes"].get(kind, [])]
         return {"items": items, "count": len(items)}
 
-    def mask(self, mask_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The annotation holding a mask, and the mask (404 otherwise)."""
+    def shape(self, kind: str, shape_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The annotation holding a shape of a kind, and the shape (404 otherwise)."""
         for annotation in self.annotations.values():
-            for shape in annotation["_shapes"]["masks"]:
-                if shape["id"] == mask_id:
+            for shape in annotation["_shapes"][kind]:
+                if shape["id"] == shape_id:
                     return annotation, shape
-        raise not_found("mask", mask_id)
+        raise not_found(kind[:-1], shape_id)
 
-    def read_mask(self, mask_id: str) -> dict[str, Any]:
-        """``GET /api/mask/{id}``: the mask with its label object."""
-        annotation, shape = self.mask(mask_id)
+    def read_shape(self, kind: str, shape_id: str) -> dict[str, Any]:
+        """``GET /api/<kind>/{id}``: the shape with its label object."""
+        annotation, shape = self.shape(kind, shape_id)
         return self._loaded_shape(annotation, shape, True)
 
-    def delete_mask(self, mask_id: str) -> None:
-        """``DELETE /api/mask/{id}`` (refused on an asset synced in a campaign, as shape writes)."""
-        annotation, shape = self.mask(mask_id)
-        if any(a["asset_id"] == annotation["asset_id"] for a in self.assignments.values()):
-            raise bad_request("shapes can be deleted only on assets not synced in a campaign")
-        annotation["_shapes"]["masks"].remove(shape)
+    def update_shape(self, kind: str, shape_id: str, body: Json) -> dict[str, Any]:
+        """``PATCH /api/<kind>/{id}`` (the SDK's ``Rectangle.update``...): the
+        fields given replace the shape's (geometry, ``label_id``, ``text``,
+        ``attributes``), the others are kept; the result is checked as a new
+        shape (image bounds, integer rectangles, the version's labels and
+        attributes), and refused on an asset synced in a campaign."""
+        annotation, shape = self.shape(kind, shape_id)
+        geometry = (
+            ("x", "y", "w", "h") if kind == "rectangles" else ((GEOMETRY_KEYS[kind],) if kind in GEOMETRY_KEYS else ())
+        )
+        editable = geometry + ("label_id", "text", "attributes")
+        body = require_dict(body, allowed=editable)
+        self._refuse_synced(annotation, "edited")
+        merged = {k: v for k, v in shape.items() if k in editable}
+        merged.update(body)
+        (checked,) = self._checked(annotation, kind, [merged])
+        checked["id"] = shape_id
+        shape.clear()
+        shape.update(checked)
+        return self._loaded_shape(annotation, shape, True)
+
+    def delete_shape(self, kind: str, shape_id: str) -> None:
+        """``DELETE /api/<kind>/{id}`` (refused on an asset synced in a campaign, as shape writes)."""
+        annotation, shape = self.shape(kind, shape_id)
+        self._refuse_synced(annotation, "deleted")
+        annotation["_shapes"][kind].remove(shape)
 
     def delete_annotation(self, annotation_id: str) -> None:
         """``DELETE /api/annotation/{id}``."""
