@@ -318,6 +318,23 @@ def _set_geometry(
         region.mask = decode_rle(str(shape.get("mask") or ""), height, width)
 
 
+def unchanged_instances(
+    annotation: Mapping[str, Any], current: Mapping[str, fol.Label], width: int, height: int
+) -> set[str]:
+    """The ids of the uploaded instances whose mask came back exactly as it
+    was sent (their own box and mask are kept: a mask rebuilt from its
+    pixels would lose the box's margins and sub-pixel position)."""
+    out = set()
+    for shape in annotation.get("masks") or []:
+        label_id, _ = split_part_id(shape.get("text") or "")
+        old = current.get(label_id) if label_id else None
+        if isinstance(old, fol.Detection) and old.bounding_box is not None:
+            sent = geometry.instance_to_full_mask(old.bounding_box, old.get_mask(), width, height)
+            if shape.get("mask") == encode_rle(sent):
+                out.add(str(label_id))
+    return out
+
+
 def label_name(shape: Mapping[str, Any]) -> str | None:
     """The label name of a loaded shape (Picsellia gives the label object,
     or its name)."""

@@ -18,7 +18,7 @@ from ..core.media import sample_image_sizes
 from ..core.runs import RunStatus, remove_run_items, status_dict
 from ..core.schema import FieldSpec, normalize_label_schema
 from ..core.secrets import get_logger
-from .convert import foreign_regions, scalar_value, shapes_to_regions
+from .convert import foreign_regions, scalar_value, shapes_to_regions, unchanged_instances
 from .upload import SUPPORTED_TYPES
 
 if TYPE_CHECKING:
@@ -134,7 +134,12 @@ def download(backend: PicselliaBackend, results: PicselliaAnnotationResults) -> 
             return regions.classifications_to_labels(spec, choices, uploaded, known, on_new=on_new)
         if spec.type == "segmentation":
             return regions.segmentation_to_labels(spec, found, uploaded, known, (width, height), on_new=on_new)
-        return regions.regions_to_labels(spec, found, uploaded, known, (width, height), on_new=on_new)
+        labels = regions.regions_to_labels(spec, found, uploaded, known, (width, height), on_new=on_new)
+        if spec.type == "instances":
+            for label_id in unchanged_instances(annotation, uploaded, width, height) & set(labels):
+                labels[label_id].bounding_box = list(uploaded[label_id].bounding_box)
+                labels[label_id].mask = uploaded[label_id].get_mask()
+        return labels
 
     out = build_annotations(results.samples, fields, results.id_map, sample_ids, annotated, convert)
     for field, by_type in foreign.items():

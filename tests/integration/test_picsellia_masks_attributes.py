@@ -107,6 +107,35 @@ def test_instance_masks_are_edited_added_and_deleted_to_the_pixel(
         assert np.array_equal(after[label_id].mask, mask)
 
 
+def test_an_instance_accepted_as_sent_keeps_its_own_box_and_mask(
+    picsellia_dataset, picsellia_backend, picsellia_annotator, tmp_path
+):
+    # a box off the pixel grid, with empty margins in its mask: rebuilt from its pixels it would move and shrink
+    mask = np.zeros((9, 16), bool)
+    mask[2:7, 3:12] = True
+    box = [0.1234, 0.1171, 0.2, 0.15]
+    add_images(
+        picsellia_dataset,
+        str(tmp_path),
+        1,
+        width=WIDTH,
+        height=HEIGHT,
+        inst=lambda i: fol.Detections(detections=[fol.Detection(label="cat", bounding_box=box, mask=mask)]),
+    )
+    results = picsellia_dataset.annotate(
+        "exact", backend=picsellia_backend, label_schema={"inst": {"type": "instances", "classes": ["cat"]}}
+    )
+    sample = picsellia_dataset.first()
+    opened = picsellia_annotator.open(results.version_id, results.asset_ids[sample.id])
+    picsellia_annotator.set_status(opened["id"], "ACCEPTED")
+    (before,) = sample.inst.detections
+    picsellia_dataset.load_annotations("exact")
+    sample.reload()
+    (after,) = sample.inst.detections
+    assert after.id == before.id and after.bounding_box == box
+    assert np.array_equal(after.mask, mask)
+
+
 # --------------------------------------------------------------------------
 # semantic segmentation
 
