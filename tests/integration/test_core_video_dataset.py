@@ -187,9 +187,20 @@ def snapshot(dataset):
         labels = {}
         for number, frame in sample.frames.items():
             for det in (frame["gt"] or fol.Detections()).detections:
-                labels[(number, det.id)] = (det.index, det.label, list(det.bounding_box), det.get_field("keyframe") if det.has_field("keyframe") else None)
+                labels[(number, det.id)] = (
+                    det.index,
+                    det.label,
+                    list(det.bounding_box),
+                    det.get_field("keyframe") if det.has_field("keyframe") else None,
+                )
         out[sample.id] = labels
     return out
+
+
+def annotate(dataset, backend):
+    dataset.annotate(
+        "run", backend=backend, label_field="frames.gt", label_type="detections", classes=["car", "person"]
+    )
 
 
 def close(a, b):
@@ -209,7 +220,7 @@ def test_video_metadata_from_pyav_is_what_fiftyone_stores(dataset, tmp_path):
 def test_untouched_round_trip_keeps_every_frame_label_exactly(dataset, backend, tmp_path):
     add_videos(dataset, tmp_path)
     before = snapshot(dataset)
-    dataset.annotate("run", backend=backend, label_field="frames.gt", label_type="detections", classes=["car", "person"])
+    annotate(dataset, backend)
     dataset.load_annotations("run")
     assert snapshot(dataset) == before
 
@@ -217,7 +228,7 @@ def test_untouched_round_trip_keeps_every_frame_label_exactly(dataset, backend, 
 def test_keyframes_only_round_trip_interpolates_between_keyframes_with_ids_kept(dataset, backend, tmp_path):
     add_videos(dataset, tmp_path, keyframe_every=5)
     before = snapshot(dataset)
-    dataset.annotate("run", backend=backend, label_field="frames.gt", label_type="detections", classes=["car", "person"])
+    annotate(dataset, backend)
     sent = SERVICE["run"][dataset.first().id]["frames.gt"]
     assert len(sent[0]["sequence"]) < FRAMES  # keyframes only
     dataset.load_annotations("run")
@@ -238,7 +249,7 @@ def test_edited_tracks_merge_with_ids_indexes_frames_and_boxes(dataset, backend,
     add_videos(dataset, tmp_path, count=1)
     before = snapshot(dataset)
     sample_id = dataset.first().id
-    dataset.annotate("run", backend=backend, label_field="frames.gt", label_type="detections", classes=["car", "person"])
+    annotate(dataset, backend)
     tracks = {t["index"]: t for t in SERVICE["run"][sample_id]["frames.gt"]}
     # track 1: moved on frame 10 (every frame is a keyframe: the rest stays)
     tracks[1]["sequence"][9]["box"] = [0.5, 0.5, 0.1, 0.1]
@@ -289,7 +300,7 @@ def test_a_track_whose_class_changes_is_split_on_the_service_and_one_track_again
                 det.label = "person"
     sample.save()
     before = snapshot(dataset)
-    dataset.annotate("run", backend=backend, label_field="frames.gt", label_type="detections", classes=["car", "person"])
+    annotate(dataset, backend)
     sent = [t for t in SERVICE["run"][sample.id]["frames.gt"] if t["index"] == 1]
     assert sorted(t["label"] for t in sent) == ["car", "person"]
     car = next(t for t in sent if t["label"] == "car")
