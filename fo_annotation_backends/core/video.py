@@ -27,9 +27,11 @@ anything is uploaded, listing every sample at fault:
   start time where the service would shift frames (``allow_start_offset``).
 
 Frame numbering (:class:`FrameNumbering`): FiftyOne numbers frames from 1.
-Label Studio from 1 too (``time = frame / fps``, :func:`label_studio_time`),
-Kili keys its ``jsonResponse`` from ``"0"``, FastLabel its points from
-``"1"``. Every conversion is checked against the decoded frame count: a
+Label Studio from 1 too (``time = frame / fps``, :func:`frame_time`), Kili
+keys its ``jsonResponse`` from ``"0"`` (:data:`ZERO_BASED`), FastLabel its
+points from ``"1"`` (:data:`ONE_BASED`); each backend names its own
+numbering (``FrameNumbering("Kili", 0)``) so that messages name it, as only
+the services' subpackages name services. Every conversion is checked against the decoded frame count: a
 number outside the video raises :class:`FrameRangeError` instead of moving a
 label by a frame, and :func:`check_frame_count` refuses a service whose own
 count of the video's frames differs from the decoded one.
@@ -136,10 +138,12 @@ class FrameNumbering:
         return str(self.to_service(frame_number, frame_count))
 
 
+#: FiftyOne's own numbering
 FIFTYONE = FrameNumbering("FiftyOne", 1)
-LABEL_STUDIO = FrameNumbering("Label Studio", 1)
-KILI = FrameNumbering("Kili", 0)
-FASTLABEL = FrameNumbering("FastLabel", 1)
+#: the two numberings services use; a backend names its own for its
+#: messages (core names no service): ``FrameNumbering("<service>", 0)``
+ONE_BASED = FrameNumbering("the service", 1)
+ZERO_BASED = FrameNumbering("the service", 0)
 
 
 def _check_range(frame_number: int, frame_count: int, what: str) -> None:
@@ -152,22 +156,23 @@ def _check_range(frame_number: int, frame_count: int, what: str) -> None:
         )
 
 
-def label_studio_time(frame_number: int, frame_rate: float) -> float:
-    """The ``time`` (seconds) Label Studio gives frame ``frame_number``
-    (1-based): ``frame / fps``, as in its docs and SDK (frame 1 at
-    ``1 / fps``)."""
+def frame_time(frame_number: int, frame_rate: float) -> float:
+    """The ``time`` (seconds) of 1-based frame ``frame_number`` where a
+    service times frames as ``frame / fps`` (Label Studio's docs and SDK:
+    frame 1 at ``1 / fps``)."""
     if not frame_rate or frame_rate <= 0:
-        raise VideoError("A frame rate is needed to time Label Studio frames (got %r)" % frame_rate)
+        raise VideoError("A frame rate is needed to time video frames (got %r)" % frame_rate)
     return frame_number / float(frame_rate)
 
 
-def label_studio_frame(time: float, frame_rate: float, frame_count: int) -> int:
-    """The FiftyOne frame number of a Label Studio ``time`` (the nearest
-    frame, ``round(time x fps)``), checked against ``frame_count``."""
+def frame_at_time(time: float, frame_rate: float, frame_count: int) -> int:
+    """The FiftyOne frame number of a service's ``time`` (the inverse of
+    :func:`frame_time`: the nearest frame, ``round(time x fps)``), checked
+    against ``frame_count``."""
     if not frame_rate or frame_rate <= 0:
-        raise VideoError("A frame rate is needed to read Label Studio times (got %r)" % frame_rate)
+        raise VideoError("A frame rate is needed to read frame times (got %r)" % frame_rate)
     frame_number = int(math.floor(float(time) * float(frame_rate) + 0.5))
-    _check_range(frame_number, frame_count, "Label Studio time %ss" % time)
+    _check_range(frame_number, frame_count, "time %ss" % time)
     return frame_number
 
 

@@ -20,12 +20,12 @@ from registration import temporary_dataset
 from fo_annotation_backends.core.regions import NewLabelIds, Region
 from fo_annotation_backends.core.schema import normalize_label_schema
 from fo_annotation_backends.core.video import (
-    LABEL_STUDIO,
+    FrameNumbering,
     VideoError,
     check_frame_count,
     check_video_samples,
-    label_studio_frame,
-    label_studio_time,
+    frame_at_time,
+    frame_time,
     load_frames,
     only_keyframes,
 )
@@ -43,6 +43,7 @@ from fo_annotation_backends.testing.videos import (
 )
 
 FRAMES = 40
+LABEL_STUDIO = FrameNumbering("Label Studio", 1)
 BOXES = [
     MovingBox(2, 4, 10, 8, dx=1, dy=0, label="car"),
     MovingBox(50, 30, 8, 8, dx=-1, dy=0, first=5, last=30, label="person", color=(64, 255, 64)),
@@ -93,7 +94,7 @@ class VideoTestBackend(foua.AnnotationBackend):
                     sequence = [
                         {
                             "frame": LABEL_STUDIO.to_service(f.frame_number, sample_frames.frame_count),
-                            "time": label_studio_time(f.frame_number, sample_frames.frame_rate),
+                            "time": frame_time(f.frame_number, sample_frames.frame_rate),
                             "box": list(f.label.bounding_box),
                             "enabled": not f.segment_end,
                         }
@@ -124,7 +125,7 @@ class VideoTestBackend(foua.AnnotationBackend):
                 check_frame_count("test", track["framesCount"], context.frame_count)
                 for key in track["sequence"]:
                     frame_number = LABEL_STUDIO.from_service(key["frame"], context.frame_count)
-                    assert label_studio_frame(key["time"], context.frame_rate, context.frame_count) == frame_number
+                    assert frame_at_time(key["time"], context.frame_rate, context.frame_count) == frame_number
                     regions.append(
                         Region(
                             label=track["label"],

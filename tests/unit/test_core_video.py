@@ -15,19 +15,19 @@ from fo_annotation_backends.core.idmap import is_object_id
 from fo_annotation_backends.core.regions import NewLabelIds, Region
 from fo_annotation_backends.core.schema import normalize_label_schema
 from fo_annotation_backends.core.video import (
-    FASTLABEL,
     FIFTYONE,
-    KILI,
-    LABEL_STUDIO,
+    ONE_BASED,
+    ZERO_BASED,
+    FrameNumbering,
     FrameRangeError,
     VideoError,
     VideoItem,
     check_frame_count,
     check_video_items,
     check_video_schema,
+    frame_at_time,
+    frame_time,
     keyframe_flags_kept,
-    label_studio_frame,
-    label_studio_time,
     only_keyframes,
 )
 from fo_annotation_backends.core.video_download import (
@@ -48,6 +48,10 @@ from fo_annotation_backends.testing.videos import (
 )
 
 FRAMES = 30
+#: how the backends will name their numberings (core names no service)
+LABEL_STUDIO = FrameNumbering("Label Studio", 1)
+KILI = FrameNumbering("Kili", 0)
+FASTLABEL = FrameNumbering("FastLabel", 1)
 
 
 def det(label="car", box=(0.1, 0.1, 0.2, 0.2), index=None, keyframe=None):
@@ -115,13 +119,17 @@ def test_every_frame_maps_to_the_service_and_back_without_drift(numbering, first
 
 
 def test_kili_keys_start_at_zero_and_fastlabel_keys_at_one():
+    assert (ZERO_BASED.base, ONE_BASED.base) == (0, 1)
+    assert ZERO_BASED.key(1, FRAMES) == KILI.key(1, FRAMES) and ONE_BASED.key(1, FRAMES) == FASTLABEL.key(1, FRAMES)
     assert KILI.key(1, FRAMES) == "0" and KILI.from_service("29", FRAMES) == 30
     assert FASTLABEL.key(1, FRAMES) == "1" and FASTLABEL.from_service("30", FRAMES) == 30
 
 
 @pytest.mark.parametrize("numbering, number", [(KILI, 30), (KILI, -1), (FASTLABEL, 0), (LABEL_STUDIO, 31)])
 def test_a_service_frame_outside_the_decoded_frames_is_refused(numbering, number):
-    with pytest.raises(FrameRangeError, match="outside the video's 30 frames"):
+    with pytest.raises(
+        FrameRangeError, match="%s frame %d is outside the video's 30 frames" % (numbering.service, number)
+    ):
         numbering.from_service(number, FRAMES)
 
 
@@ -140,16 +148,16 @@ def test_to_service_refuses_frames_outside_the_video_and_unknown_counts():
         KILI.to_service(1, 0)
 
 
-def test_label_studio_time_is_frame_over_fps_and_reads_back_to_the_same_frame():
-    assert label_studio_time(1, 25) == 0.04 and label_studio_time(25, 25) == 1.0
-    assert label_studio_time(18, 25) == pytest.approx(0.72)
+def test_frame_time_is_frame_over_fps_and_reads_back_to_the_same_frame():
+    assert frame_time(1, 25) == 0.04 and frame_time(25, 25) == 1.0
+    assert frame_time(18, 25) == pytest.approx(0.72)
     for fps in (25, 29.97, 30000 / 1001, 60):
         for frame_number in range(1, 301):
-            assert label_studio_frame(label_studio_time(frame_number, fps), fps, 300) == frame_number
+            assert frame_at_time(frame_time(frame_number, fps), fps, 300) == frame_number
     with pytest.raises(FrameRangeError):
-        label_studio_frame(0.0, 25, 30)  # time 0 is frame 0: not a frame
+        frame_at_time(0.0, 25, 30)  # time 0 is frame 0: not a frame
     with pytest.raises(VideoError, match="frame rate"):
-        label_studio_time(1, 0)
+        frame_time(1, 0)
 
 
 def test_a_service_frame_count_other_than_the_decoded_one_is_refused():
