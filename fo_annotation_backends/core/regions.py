@@ -68,7 +68,15 @@ class Region:
         filled: whether the service drew a filled shape (``None``: as closed)
         attributes: the typed attribute values the service holds for the
             region (only those set)
-        frame_number: the video frame of the region (``None`` for images)
+        frame_number: the video frame of the region (``None`` for images),
+            1-based as in FiftyOne
+        index: the FiftyOne track index of a video region, when the backend
+            knows it (``None``: a new track, or unknown)
+        keyframe: whether the service marks the region a keyframe of its
+            track (``None``: not said; a region the service sent counts as
+            drawn, see :mod:`~.video_download`)
+        segment_end: whether the track is hidden after this frame until its
+            next region (Label Studio's ``enabled: false``)
     """
 
     label: typing.Optional[str] = None
@@ -85,6 +93,9 @@ class Region:
     filled: typing.Optional[bool] = None
     attributes: typing.Dict[str, typing.Any] = dataclasses.field(default_factory=dict)
     frame_number: typing.Optional[int] = None
+    index: typing.Optional[int] = None
+    keyframe: typing.Optional[bool] = None
+    segment_end: bool = False
 
 
 #: the parts of one label: ``(part index, region)``, in part order
