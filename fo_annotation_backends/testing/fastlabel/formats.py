@@ -246,10 +246,10 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def paginate(items: list[_T], query: Query, default_limit: int) -> list[_T]:
+def paginate(items: list[_T], query: Query, default_limit: int, max_limit: int = MAX_LIMIT) -> list[_T]:
     """The page of ``items`` the ``offset`` and ``limit`` parameters ask for."""
     offset = int_param(query, "offset", 0, 0)
-    limit = int_param(query, "limit", default_limit, 1, MAX_LIMIT)
+    limit = int_param(query, "limit", default_limit, 1, max_limit)
     return items[offset : offset + limit]
 
 

@@ -43,7 +43,7 @@ from .formats import (
     required_string,
     str_param,
 )
-from .state_tasks import IMAGE_CLASSIFICATION, TasksState
+from .state_tasks import CLASSIFICATION_KINDS, TasksState
 
 TAGS_MATCH = ("all", "any")
 USER_ROLES = ("member", "owner")
@@ -403,6 +403,6 @@ class FastLabelState(TasksState):
         for task in self.tasks.values():
             if task["_project_id"] == cls["_project_id"]:
                 task["_annotations"] = [a for a in task["_annotations"] if a["class_id"] != class_id]
-                if cls["value"] == CLASSIFICATION_VALUE and task["_kind"] == IMAGE_CLASSIFICATION:
+                if cls["value"] == CLASSIFICATION_VALUE and task["_kind"] in CLASSIFICATION_KINDS:
                     task["_attributes"] = []
         del self.classes[class_id]

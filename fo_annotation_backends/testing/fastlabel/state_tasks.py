@@ -43,19 +43,45 @@ from .formats import (
     require_dict,
     str_param,
 )
+from .formats_video import (
+    VIDEO_CLASSIFICATION_PROJECT_TYPES,
+    VIDEO_PROJECT_TYPES,
+    VIDEO_TASKS_LIMIT,
+    check_track_points,
+    public_track_points,
+)
 
 if TYPE_CHECKING:
     from ..emulator_base import Clock
 
 #: task kinds: the endpoint family a task belongs to
-TaskKind = Literal["image", "image_classification"]
+TaskKind = Literal["image", "image_classification", "video", "video_classification"]
 IMAGE: Final = "image"
 IMAGE_CLASSIFICATION: Final = "image_classification"
+VIDEO: Final = "video"
+VIDEO_CLASSIFICATION: Final = "video_classification"
+#: the kinds whose tasks carry annotations (the others: task-level attributes)
+ANNOTATED_KINDS = (IMAGE, VIDEO)
+CLASSIFICATION_KINDS = (IMAGE_CLASSIFICATION, VIDEO_CLASSIFICATION)
 KIND_PROJECT_TYPES: dict[TaskKind, tuple[str, ...]] = {
     IMAGE: IMAGE_PROJECT_TYPES,
     IMAGE_CLASSIFICATION: IMAGE_CLASSIFICATION_PROJECT_TYPES,
+    VIDEO: VIDEO_PROJECT_TYPES,
+    VIDEO_CLASSIFICATION: VIDEO_CLASSIFICATION_PROJECT_TYPES,
 }
-KIND_PATHS: dict[TaskKind, str] = {IMAGE: "tasks/image", IMAGE_CLASSIFICATION: "tasks/image/classification"}
+KIND_PATHS: dict[TaskKind, str] = {
+    IMAGE: "tasks/image",
+    IMAGE_CLASSIFICATION: "tasks/image/classification",
+    VIDEO: "tasks/video",
+    VIDEO_CLASSIFICATION: "tasks/video/classification",
+}
+#: the default and largest page of each kind's task list
+KIND_LIMITS: dict[TaskKind, tuple[int, int]] = {
+    IMAGE: (100, MAX_LIMIT),
+    IMAGE_CLASSIFICATION: (100, MAX_LIMIT),
+    VIDEO: (VIDEO_TASKS_LIMIT, VIDEO_TASKS_LIMIT),
+    VIDEO_CLASSIFICATION: (100, MAX_LIMIT),
+}
 
 STORAGE_PREFIX = "/storage/"
 SIGNATURE_PARAM = "X-Goog-Signature"
@@ -67,14 +93,21 @@ UNSUPPORTED_TASK_FIELDS = tuple("workflow%dUser" % i for i in range(1, 7)) + ("r
 TASK_COMMON_FIELDS = ("status", "externalStatus", "customTaskStatus", "priority", "tags", "metadatas") + USER_FIELDS
 IMAGE_TASK_CREATE_FIELDS = ("project", "name", "file", "annotations", "isDeleteExif") + TASK_COMMON_FIELDS
 CLASSIFICATION_TASK_CREATE_FIELDS = ("project", "name", "file", "attributes", "isDeleteExif") + TASK_COMMON_FIELDS
+KIND_CREATE_FIELDS: dict[TaskKind, tuple[str, ...]] = {
+    IMAGE: IMAGE_TASK_CREATE_FIELDS,
+    IMAGE_CLASSIFICATION: CLASSIFICATION_TASK_CREATE_FIELDS,
+    VIDEO: ("project", "name", "file", "annotations") + TASK_COMMON_FIELDS,
+    VIDEO_CLASSIFICATION: ("project", "name", "file", "attributes") + TASK_COMMON_FIELDS,
+}
+VIDEO_ANNOTATION_FIELDS = ("id", "type", "value", "title", "color", "points", "attributes", "content")
 ANNOTATION_FIELDS = (
     "id", "type", "value", "title", "color", "points", "rotation", "keypoints", "attributes", "confidenceScore", "content",
 )  # fmt: skip
 
 
 class TasksState:
-    """Image and image classification tasks: create, list, count, update,
-    tag, delete; their answers and their signed image URLs."""
+    """Image, video and their classification tasks: create, list, count,
+    update, tag, delete; their answers and their signed media URLs."""
 
     if TYPE_CHECKING:  # what FastLabelState provides
         clock: Clock
@@ -110,11 +143,12 @@ class TasksState:
             raise FastLabelError("project %r is a %s project%s" % (project["slug"], project["type"], hint))
         return project
 
-    def create_task(self, kind: TaskKind, body: Json, image: tuple[bytes, int, int, str]) -> str:
-        """A new task from a checked body and ``image = (bytes, width,
-        height, content_type)``; returns its id."""
+    def create_task(self, kind: TaskKind, body: Json, media: Mapping[str, Any]) -> str:
+        """A new task from a checked body and its decoded ``media``: the
+        task fields ``width``, ``height`` (videos: ``fps``, ``frameCount``,
+        ``duration``) and ``_content``, ``_content_type``; returns its id."""
         require_dict(body)
-        allowed = IMAGE_TASK_CREATE_FIELDS if kind == IMAGE else CLASSIFICATION_TASK_CREATE_FIELDS
+        allowed = KIND_CREATE_FIELDS[kind]
         project = self._task_project(body.get("project"), kind)
         self._refuse_unsupported(body)
         check_keys(body, allowed, "task")
@@ -125,19 +159,17 @@ class TasksState:
         annotations, attributes = [], []
         if kind == IMAGE:
             annotations = self._check_annotations(project, body.get("annotations"), {})
+        elif kind == VIDEO:
+            annotations = self._check_video_annotations(project, media, body.get("annotations"), {})
         else:
             attributes = self._check_classification(project, body.get("attributes"))
-        data, width, height, content_type = image
         now = self.clock.now()
         task: Record = {
             "id": new_id(),
             "_project_id": project["id"],
             "_kind": kind,
             "name": name,
-            "width": width,
-            "height": height,
-            "_content": data,
-            "_content_type": content_type,
+            **media,
             "status": "registered",
             "externalStatus": "registered",
             "priority": 0,
@@ -269,6 +301,50 @@ class TasksState:
                 annotation["id"] = new_id()
         return out
 
+    def _check_video_annotations(
+        self, project: Record, media: Mapping[str, Any], annotations: object, existing_ids: Container[object]
+    ) -> list[dict[str, Any]]:
+        """Checked tracks of a video task (``media``: the task's ``width``,
+        ``height``, ``frameCount``); ids as :meth:`_check_annotations`."""
+        if annotations is None:
+            return []
+        if not isinstance(annotations, list):
+            raise FastLabelError("annotations must be a list")
+        out, used = [], set()
+        for index, item in enumerate(annotations):
+            what = "annotations[%d]" % index
+            require_dict(item, what)
+            check_keys(item, VIDEO_ANNOTATION_FIELDS, what)
+            value = item.get("value")
+            cls = self.class_by_value(project["id"], value) if isinstance(value, str) else None
+            if cls is None:
+                raise FastLabelError(
+                    "%s: no annotation class with the value %r in project %r" % (what, value, project["slug"])
+                )
+            if item.get("type") != cls["type"]:
+                raise FastLabelError(
+                    "%s: the class %r is a %s annotation, not %r" % (what, value, cls["type"], item.get("type"))
+                )
+            keyframes = check_track_points(
+                cls["type"], item.get("points"), media["frameCount"], media["width"], media["height"], what
+            )
+            attributes = check_attribute_values(item.get("attributes"), cls["_attributes"], what)
+            # the SDK sends the task name (create) or "" (update) as content: accepted, not kept
+            if item.get("content") is not None and not isinstance(item["content"], str):
+                raise FastLabelError("%s: content must be a string" % what)
+            annotation_id = item.get("id")
+            if annotation_id in existing_ids:
+                if annotation_id in used:
+                    raise FastLabelError("%s: the annotation id %s appears twice" % (what, annotation_id))
+                used.add(annotation_id)
+            else:
+                annotation_id = None
+            out.append({"id": annotation_id, "class_id": cls["id"], "keyframes": keyframes, "attributes": attributes})
+        for annotation in out:
+            if annotation["id"] is None:
+                annotation["id"] = new_id()
+        return out
+
     def _check_classification(self, project: Record, attributes: object) -> list[tuple[str, Json]]:
         if not attributes:
             return []
@@ -280,24 +356,28 @@ class TasksState:
         return check_attribute_values(attributes, cls["_attributes"], "task")
 
     def update_task(self, task_id: str, body: Json, kind: TaskKind | None = None) -> dict[str, Any]:
-        """``PUT tasks/image/{id}`` (``kind`` IMAGE), ``PUT
-        tasks/image/classification/{id}`` or ``PUT tasks/{id}`` (``kind``
+        """``PUT tasks/image/{id}`` (``kind`` IMAGE), ``PUT tasks/video/{id}``
+        (VIDEO), ``PUT tasks/image/classification/{id}``, ``PUT
+        tasks/video/classification/{id}`` or ``PUT tasks/{id}`` (``kind``
         None: the common fields only)."""
         task = self.task(task_id, kind)
         project = self.project(task["_project_id"])
         require_dict(body)
         self._refuse_unsupported(body)
         allowed: tuple[str, ...] = TASK_COMMON_FIELDS
-        if kind == IMAGE:
+        if kind in ANNOTATED_KINDS:
             allowed += ("annotations",)
-        elif kind == IMAGE_CLASSIFICATION:
+        elif kind in CLASSIFICATION_KINDS:
             allowed += ("attributes",)
         check_keys(body, allowed, "task")
         fields = self._task_fields(project, body)
         if kind == IMAGE and body.get("annotations") is not None:
             existing = {a["id"] for a in task["_annotations"]}
             fields["_annotations"] = self._check_annotations(project, body["annotations"], existing)
-        if kind == IMAGE_CLASSIFICATION and body.get("attributes") is not None:
+        if kind == VIDEO and body.get("annotations") is not None:
+            existing = {a["id"] for a in task["_annotations"]}
+            fields["_annotations"] = self._check_video_annotations(project, task, body["annotations"], existing)
+        if kind in CLASSIFICATION_KINDS and body.get("attributes") is not None:
             fields["_attributes"] = self._check_classification(project, body["attributes"])
         self._apply_task_fields(task, fields)
         task["updatedAt"] = self.clock.now()
@@ -343,7 +423,8 @@ class TasksState:
     def list_tasks(self, kind: TaskKind, query: Query) -> list[dict[str, Any]]:
         project = self._task_project(str_param(query, "project"), kind)
         tasks = self._filtered_tasks(project, query, kind)
-        return [self.public_task(t) for t in paginate(tasks, query, 100)]
+        default_limit, max_limit = KIND_LIMITS[kind]
+        return [self.public_task(t) for t in paginate(tasks, query, default_limit, max_limit)]
 
     def count_tasks(self, query: Query) -> int:
         project = self.project_by_slug(str_param(query, "project"))
@@ -402,22 +483,24 @@ class TasksState:
         out["metadatas"] = [dict(m) for m in task["metadatas"]]
         if task["_kind"] == IMAGE:
             out["annotations"] = [self.public_annotation(a) for a in task["_annotations"]]
+        elif task["_kind"] == VIDEO:
+            out["annotations"] = [self.public_video_annotation(a) for a in task["_annotations"]]
         else:
             cls = self.class_by_value(task["_project_id"], CLASSIFICATION_VALUE)
             out["attributes"] = self._public_attributes(task["_attributes"], cls["_attributes"] if cls else [])
         # a stable key order, close to the service's
-        order: tuple[str, ...] = (
-            "id",
-            "name",
-            "width",
-            "height",
+        order: tuple[str, ...] = ("id", "name", "width", "height")
+        if task["_kind"] in (VIDEO, VIDEO_CLASSIFICATION):
+            order += ("fps", "frameCount", "duration")
+        order += (
             "url",
             "status",
             "externalStatus",
             "priority",
             "tags",
         ) + USER_FIELDS
-        order += ("annotations" if task["_kind"] == IMAGE else "attributes", "metadatas", "createdAt", "updatedAt")
+        annotated = task["_kind"] in ANNOTATED_KINDS
+        order += ("annotations" if annotated else "attributes", "metadatas", "createdAt", "updatedAt")
         return {k: out[k] for k in order}
 
     @staticmethod
@@ -455,6 +538,20 @@ class TasksState:
             "rotation": annotation["rotation"],
             "keypoints": keypoints,
             "confidenceScore": annotation["confidenceScore"],
+        }
+
+    def public_video_annotation(self, annotation: Mapping[str, Any]) -> dict[str, Any]:
+        """A video task's track as FastLabel answers it (interpolated frames
+        listed as ``autogenerated``)."""
+        cls = self.classes[annotation["class_id"]]
+        return {
+            "id": annotation["id"],
+            "type": cls["type"],
+            "title": cls["title"],
+            "value": cls["value"],
+            "color": cls["color"],
+            "attributes": self._public_attributes(annotation["attributes"], cls["_attributes"]),
+            "points": public_track_points(annotation["keyframes"]),
         }
 
     # -- images --------------------------------------------------------------------------
