@@ -6,6 +6,10 @@ common task endpoints on video tasks."""
 
 import base64
 import io
+import os
+import signal
+import subprocess
+import sys
 
 import pytest
 import requests
@@ -345,3 +349,28 @@ def test_video_classification_tasks(emulator, videos, classification_project):
     refused(call(emulator, "GET", "tasks/video/" + task_id), contains=path)
     assert call(emulator, "DELETE", "tasks/%s/task-annotations" % task_id).status_code == 204
     assert ok(call(emulator, "GET", "%s/%s" % (path, task_id)))["attributes"] == []
+
+
+def test_cli_max_video_bytes(videos):
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    command = [sys.executable, "-m", "fo_annotation_backends.testing.fastlabel", "--port", "0", "--api-key", "cli-key"]
+    refusal = subprocess.run(command + ["--max-video-bytes", "0"], capture_output=True, text=True, cwd=root, timeout=60)
+    assert refusal.returncode == 2 and "max_video_bytes" in refusal.stderr
+    process = subprocess.Popen(
+        command + ["--max-video-bytes", "100"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root
+    )
+    try:
+        url = process.stdout.readline().strip()
+        headers = {"Authorization": "Bearer cli-key"}
+        project = {"type": "video_bbox", "name": "V", "slug": "vid"}
+        assert requests.post(url + "projects", json=project, headers=headers, timeout=10).status_code == 200
+        body = {"project": "vid", "name": "clip.mp4", "file": b64(videos["h264"])}
+        refused(requests.post(url + "tasks/video", json=body, headers=headers, timeout=10), contains="under 250 MB")
+        process.send_signal(signal.SIGTERM)  # to the process we started only
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        process.stdout.close()
+        process.stderr.close()

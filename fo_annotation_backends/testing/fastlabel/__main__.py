@@ -27,6 +27,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--max-file-bytes", type=int, default=20 * 1024 * 1024, help="largest task image, in bytes (default 20 MiB)"
     )
     parser.add_argument(
+        "--max-video-bytes",
+        type=int,
+        default=250 * 1024 * 1024,
+        help="largest task video, in bytes (default 250 MiB)",
+    )
+    parser.add_argument(
         "--tags-match",
         choices=("all", "any"),
         default="all",
@@ -51,6 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         emulator = FastLabelEmulator(
             enforce_limit=not args.count_only,
             max_file_bytes=args.max_file_bytes,
+            max_video_bytes=args.max_video_bytes,
             tags_match=args.tags_match,
             delete_status=args.delete_status,
             annotation_order=args.annotation_order,
