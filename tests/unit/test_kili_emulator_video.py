@@ -125,7 +125,11 @@ def test_notification_reads_are_configurable(mp4):
         project_id = create_project(emu, "V", input_type="VIDEO", interface=VIDEO_INTERFACE)
         with open(mp4, "rb") as f:
             notification = import_videos(emu, project_id, {"a1": (f.read(), "video/mp4")})
+        # ids of an import still pending are taken
+        variables = append_async(emu, project_id, ["https://example.com/v.mp4"], ["a1"], ["other"])
+        assert reason(gql_error(emu, APPEND_ASYNC, variables)) == "assetIdAlreadyExists"
         assert [status(emu, notification) for _ in range(4)] == ["PENDING", "PENDING", "SUCCESS", "SUCCESS"]
+        assert reason(gql_error(emu, APPEND_ASYNC, variables)) == "assetIdAlreadyExists"
     with KiliEmulator(api_key="k", resolve_remote_media=False, notification_reads=0) as emu:
         project_id = create_project(emu, "V", input_type="VIDEO", interface=VIDEO_INTERFACE)
         with open(mp4, "rb") as f:
@@ -288,3 +292,11 @@ def test_frame_keyed_label_refusals(emulator, video_asset):
         assert _refusal(emulator, video_asset, response), name
     # the refusals created nothing
     assert gql(emulator, "query { data: countLabels(where: {}) }")["data"] == 0
+
+
+def test_cli_takes_notification_reads(capsys):
+    from fo_annotation_backends.testing.kili.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--port", "0", "--notification-reads", "-1"])
+    assert "notification_reads must be >= 0" in capsys.readouterr().err

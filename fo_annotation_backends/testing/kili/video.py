@@ -144,7 +144,10 @@ class VideoState:
             )
         arrays = {k: v for k, v in data.items() if k not in ("uploadType",)}
         project, prepared = self.prepare_assets(arrays, where)
+        pending = {a["id"] for n in self.notifications.values() if n["status"] == "PENDING" for a in n["_assets"]}
         for asset in prepared:
+            if asset["id"] in pending:
+                raise KiliError("an asset with id %s is already being imported" % asset["id"], "assetIdAlreadyExists")
             if not asset["content"]:
                 raise KiliError("asset %s: a native video needs a content" % asset["id"], "emptyContent")
             parameters = json.loads(asset["jsonMetadata"]).get("processingParameters") or {}
