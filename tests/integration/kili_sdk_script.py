@@ -5,8 +5,9 @@ Run by ``test_kili_official_sdk.py`` with the SDK's own virtual environment
 
     python kili_sdk_script.py CONFIG.json
 
-The config gives ``url``, ``api_key``, ``work_dir``, ``local_images`` (paths)
-and ``http_images`` (URLs). The script prints one JSON object (what each step
+The config gives ``url``, ``api_key``, ``work_dir``, ``local_images`` (paths),
+``http_images`` (URLs), and optionally ``local_video`` (an mp4) and
+``broken_video`` (an .mp4 that does not decode) for the native video steps. The script prints one JSON object (what each step
 returned) on its last stdout line; any failure is an exception (exit code 1).
 """
 
@@ -66,6 +67,89 @@ def box(mid, xmin, ymin, xmax, ymax, category="CAR", color="RED"):
     if category == "CAR":
         annotation["children"] = {"COLOR_JOB": {"categories": [{"name": color}]}}
     return annotation
+
+
+VIDEO_INTERFACE = {
+    "jobs": {
+        "TRACK_JOB": {
+            "mlTask": "OBJECT_DETECTION",
+            "tools": ["rectangle"],
+            "instruction": "Tracks",
+            "required": 0,
+            "isChild": False,
+            "content": {"input": "radio", "categories": {"CAR": {"name": "car"}, "PERSON": {"name": "person"}}},
+        },
+        "SCENE_JOB": {
+            "mlTask": "CLASSIFICATION",
+            "instruction": "Scene",
+            "required": 0,
+            "isChild": False,
+            "content": {"input": "radio", "categories": {"DAY": {"name": "day"}, "NIGHT": {"name": "night"}}},
+        },
+    }
+}
+
+
+def video_response(frames):
+    """A frame-keyed jsonResponse: track "t1" on frames 0-2 (keyframes 0 and 2), a scene class on every frame."""
+    response = {}
+    for i in range(frames):
+        frame = {"SCENE_JOB": {"categories": [{"name": "DAY"}], "isKeyFrame": i == 0}}
+        if i <= 2:
+            annotation = box("t1", 0.1 + 0.05 * i, 0.2, 0.4 + 0.05 * i, 0.6)
+            annotation.update(isKeyFrame=i != 1, children={})
+            frame["TRACK_JOB"] = {"annotations": [annotation]}
+        response[str(i)] = frame
+    response["0"]["ANNOTATION_JOB_COUNTER"] = {"TRACK_JOB": {"CAR": 1}}
+    response["0"]["ANNOTATION_NAMES_JOB"] = {"t1": "car 1"}
+    return response
+
+
+def video_round_trip(kili, config):
+    """A VIDEO project: a local mp4 imported as native video (asynchronously:
+    the SDK waits on its notification), read back, labelled per frame."""
+    out = {}
+    project_id = kili.create_project(
+        input_type="VIDEO", json_interface=VIDEO_INTERFACE, title="SDK video", description="native video"
+    )["id"]
+    out["project_id"] = project_id
+    out["append"] = kili.append_many_to_dataset(
+        project_id=project_id,
+        content_array=[config["local_video"]],
+        external_id_array=["video-0"],
+        json_metadata_array=[{"source": "local"}],
+    )
+    assets = kili.assets(
+        project_id=project_id,
+        fields=["id", "externalId", "content", "jsonMetadata", "resolution.width", "resolution.height"],
+    )
+    out["assets"] = assets
+    frames = assets[0]["jsonMetadata"]["processingParameters"]["numberOfFrames"]
+    out["appended_labels"] = kili.append_labels(
+        asset_id_array=[assets[0]["id"]],
+        json_response_array=[video_response(frames)],
+        label_type="DEFAULT",
+        project_id=project_id,
+    )
+    out["labels"] = kili.labels(project_id=project_id, fields=["id", "assetId", "labelType", "jsonResponse"])
+    parsed = kili.labels(project_id=project_id, output_format="parsed_label")
+    track = parsed[0].jobs["TRACK_JOB"]
+    out["parsed"] = {
+        "frames": len(track.frames) if hasattr(track, "frames") else None,
+        "scene_frame_0": parsed[0].jobs["SCENE_JOB"].frames[0].category.name,
+        "track_frame_2_mid": track.frames[2].annotations[0].mid,
+    }
+    # a file the SDK takes (an .mp4) but that does not decode: the notification fails
+    try:
+        kili.append_many_to_dataset(
+            project_id=project_id, content_array=[config["broken_video"]], external_id_array=["broken-0"]
+        )
+        out["broken"] = "accepted"
+    except Exception as e:  # the SDK's BatchImportError
+        out["broken"] = "%s: %s" % (type(e).__name__, str(e)[:120])
+    out["count_assets"] = kili.count_assets(project_id=project_id)
+    out["deleted_project"] = kili.delete_project(project_id)
+    return out
 
 
 def main(config_path):
@@ -198,6 +282,9 @@ def main(config_path):
 
     out["deleted_project"] = kili.delete_project(project_id)
     out["projects_after_delete"] = kili.count_projects(project_id=project_id)
+
+    if config.get("local_video"):
+        out["video"] = video_round_trip(kili, config)
 
     # without the start-up check, a wrong key fails the first call at once:
     # the 401 body has "errors", so the SDK does not retry it for 120 s

@@ -1,6 +1,8 @@
 """The official Kili SDK (its own virtual environment, ``.cache/kili-sdk-venv``,
 made by ``./run setup``) against our Kili emulator: start-up checks included,
-local uploads through signed URLs, hosted URLs, labels, filters, deletions.
+local uploads through signed URLs, hosted URLs, labels, filters, deletions,
+and a VIDEO project (a native video imported asynchronously, frame-keyed labels
+read back and parsed by the SDK).
 
 The SDK runs in a subprocess (``kili_sdk_script.py``); this test checks what
 it printed and what the emulator saw.
@@ -18,6 +20,7 @@ import pytest
 from PIL import Image
 
 from fo_annotation_backends.testing.kili import KiliEmulator
+from fo_annotation_backends.testing.videos import make_video
 
 pytestmark = pytest.mark.integration
 
@@ -26,6 +29,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SCRIPT = os.path.join(HERE, "kili_sdk_script.py")
 LOCAL_SIZES = [(64, 48), (32, 40)]
 HOSTED_SIZES = [(100, 80), (20, 10), (30, 30)]
+VIDEO_FRAMES = 12
 
 
 def sdk_python():
@@ -70,7 +74,10 @@ def run_script(python, emulator, tmp_path, paths, urls):
         "work_dir": str(tmp_path),
         "local_images": paths,
         "http_images": urls,
+        "local_video": make_video(str(tmp_path / "clip.mp4"), frames=VIDEO_FRAMES, fps=25),
+        "broken_video": str(tmp_path / "broken.mp4"),
     }
+    (tmp_path / "broken.mp4").write_bytes(b"an mp4 by name only")
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
     # the SDK keeps a schema cache and a config under HOME: keep them in tmp
@@ -87,7 +94,8 @@ def test_official_sdk_round_trip(tmp_path, media):
     paths, urls = media
     # some of the SDK's countAssets calls get a 429: it must wait and retry
     faults = {"rate_limit": 0.5, "retry_after": 0.05, "fault_operations": ["countAssets"]}
-    with KiliEmulator(api_key="sdk-test-key", faults=faults, seed=0) as emulator:
+    # two reads of an import's notification: the SDK polls once more (after 1 s)
+    with KiliEmulator(api_key="sdk-test-key", faults=faults, seed=0, notification_reads=2) as emulator:
         result = run_script(python, emulator, tmp_path, paths, urls)
         assert result.returncode == 0, "the SDK script failed:\n%s\n%s" % (result.stdout[-3000:], result.stderr[-6000:])
         out = json.loads(result.stdout.strip().splitlines()[-1])
@@ -154,14 +162,41 @@ def test_official_sdk_round_trip(tmp_path, media):
     assert out["deleted_project"] == project_id and out["projects_after_delete"] == 0
     assert projects_left == []
 
+    check_video(out["video"], base_url)
+
     # the emulator saw the SDK's full start-up handshake and the uploads
     operations = stats["operations"]
     for name in ("viewer", "version", "__schema", "apiKeys", "organizations", "createUploadBucketSignedUrls"):
         assert operations.get(name), (name, operations)
-    assert operations["storage_put"] == 2 and operations["appendManyAssets"] == 2
-    assert operations["deleteAssets"] == 1 and operations["deleteProjectAsynchronously"] == 1
+    assert operations["storage_put"] == 4 and operations["appendManyAssets"] == 2
+    assert operations["appendManyAssetsAsynchronously"] == 2 and operations["notifications"] == 4
+    assert operations["deleteAssets"] == 1 and operations["deleteProjectAsynchronously"] == 2
     assert stats["faults"]["rate_limit"] >= 1 and stats["statuses"]["429"] == stats["faults"]["rate_limit"]
     assert stats["statuses"]["401"] == 2
+
+
+def check_video(video, base_url):
+    """What the SDK saw of the VIDEO project."""
+    project_id = video["project_id"]
+    assert video["append"] == {"id": project_id, "asset_ids": []}  # an asynchronous import names no assets
+    (asset,) = video["assets"]
+    assert asset["externalId"] == "video-0" and asset["resolution"] == {"width": 64, "height": 48}
+    prefix = "%s/storage/projects/%s/assets/%s/content?X-Goog-Signature=" % (base_url, project_id, asset["id"])
+    assert asset["content"].startswith(prefix)
+    parameters = asset["jsonMetadata"]["processingParameters"]
+    assert asset["jsonMetadata"]["source"] == "local"
+    assert parameters["numberOfFrames"] == VIDEO_FRAMES and parameters["framesPlayedPerSecond"] == 25
+    assert parameters["shouldUseNativeVideo"] is True and parameters["codec"] == "h264"
+    (label,) = video["labels"]
+    assert label["assetId"] == asset["id"] and label["id"] == video["appended_labels"][0]["id"]
+    response = label["jsonResponse"]
+    assert list(response) == [str(i) for i in range(VIDEO_FRAMES)]
+    track = [frame["TRACK_JOB"]["annotations"][0] for frame in (response["0"], response["1"], response["2"])]
+    assert [a["mid"] for a in track] == ["t1"] * 3 and [a["isKeyFrame"] for a in track] == [True, False, True]
+    assert response["0"]["ANNOTATION_NAMES_JOB"] == {"t1": "car 1"}
+    assert video["parsed"] == {"frames": VIDEO_FRAMES, "scene_frame_0": "DAY", "track_frame_2_mid": "t1"}
+    assert video["broken"].startswith("BatchImportError")  # the notification failed
+    assert video["count_assets"] == 1 and video["deleted_project"] == project_id
 
 
 def test_cli_serves_the_sdk(tmp_path):

@@ -29,6 +29,7 @@ from graphql import (
     build_schema,
 )
 
+from . import resolvers_video
 from .rules import KiliError, Record, image_resolution, paginate
 
 if TYPE_CHECKING:
@@ -336,6 +337,8 @@ QUERY_RESOLVERS: dict[str, Resolver] = {
     "countLabels": count_labels,
     "filterExistingAssets": filter_existing_assets,
     "createUploadBucketSignedUrls": create_upload_bucket_signed_urls,
+    "notifications": resolvers_video.notifications,
+    "countNotifications": resolvers_video.count_notifications,
 }
 
 MUTATION_RESOLVERS: dict[str, Resolver] = {
@@ -345,6 +348,7 @@ MUTATION_RESOLVERS: dict[str, Resolver] = {
     "deleteProjectAsynchronously": delete_project_asynchronously,
     "deleteProject": delete_project,
     "appendManyAssets": append_many_assets,
+    "appendManyAssetsAsynchronously": resolvers_video.append_many_assets_asynchronously,
     "updatePropertiesInAssets": update_properties_in_assets,
     "deleteAssets": delete_assets,
     "deleteManyFromDataset": delete_many_from_dataset,

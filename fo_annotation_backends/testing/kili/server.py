@@ -25,9 +25,11 @@ Operations (``schema.graphql``; every root field may be aliased):
 - queries: ``viewer``/``me``, ``apiKeys``, ``users``, ``organizations``,
   ``projects``, ``assets``, ``labels`` (``where``, ``first``, ``skip``;
   creation order) and their ``count*``, ``countAssetAnnotations``,
-  ``filterExistingAssets``, ``createUploadBucketSignedUrls``, introspection
+  ``filterExistingAssets``, ``createUploadBucketSignedUrls``,
+  ``notifications``/``countNotifications``, introspection
 - mutations: ``createUser``, ``createProject``, ``updatePropertiesInProject``,
   ``deleteProjectAsynchronously``, ``deleteProject``, ``appendManyAssets``,
+  ``appendManyAssetsAsynchronously`` (native videos, see ``video.py``),
   ``updatePropertiesInAssets``, ``deleteAssets``, ``deleteManyFromDataset``,
   ``addAssetsToReview``, ``sendAssetsBackToQueue``, ``setAssetsPriority``,
   ``appendManyLabels``, ``deleteLabels``
@@ -127,7 +129,9 @@ class KiliEmulator(EmulatorServer):
         port (0): the port (0: a free one)
         admin_email ("emulator-admin@kili.local"): the email of the key's user
         resolve_remote_media (True): fetch http(s) image content (2 s at
-            most) to fill ``resolution``
+            most) to fill ``resolution``, and hosted videos to decode them
+        notification_reads (1): reads of an import's notification before
+            it ends (0: asynchronous imports end at once)
     """
 
     client_path = GRAPHQL_PATH
@@ -145,6 +149,7 @@ class KiliEmulator(EmulatorServer):
         port: int = 0,
         admin_email: str = DEFAULT_ADMIN_EMAIL,
         resolve_remote_media: bool = True,
+        notification_reads: int = 1,
     ) -> None:
         super().__init__(
             api_key=api_key,
@@ -161,7 +166,10 @@ class KiliEmulator(EmulatorServer):
         self.max_page_size = int(max_page_size)
         self.resolve_remote_media = resolve_remote_media
         self.schema = _kili_schema()
+        if int(notification_reads) < 0:
+            raise ValueError("notification_reads must be >= 0")
         self.state = KiliState()
+        self.state.notification_reads = int(notification_reads)
         self.admin = self.state.add_user(admin_email, "Emulator", "Admin", api_key=self.api_key, role="ADMIN")
         #: query text -> (parsed document, validation errors once validated)
         self._documents: dict[str, tuple[DocumentNode, list[dict[str, Any]] | None]] = {}

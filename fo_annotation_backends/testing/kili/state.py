@@ -48,6 +48,7 @@ from .rules import (
     unsupported,
 )
 from .state_labels import LabelsState
+from .video import VideoState
 
 #: what ``asset_action`` does: ``addAssetsToReview``, ``sendAssetsBackToQueue``, ``setAssetsPriority``
 AssetAction = Literal["review", "back_to_queue", "priority"]
@@ -55,7 +56,7 @@ AssetAction = Literal["review", "back_to_queue", "priority"]
 Outcome = dict[str, list[dict[str, Any]]]
 
 
-class KiliState(LabelsState):
+class KiliState(LabelsState, VideoState):
     """Users, API keys, projects, assets, labels and stored files.
 
     Args:
@@ -81,6 +82,7 @@ class KiliState(LabelsState):
         self.labels: dict[str, Record] = {}
         #: bucket path -> (bytes, content type)
         self.storage: dict[str, tuple[bytes, str]] = {}
+        self.notifications: dict[str, Record] = {}
 
     @contextlib.contextmanager
     def unlocked(self) -> Iterator[None]:
@@ -101,6 +103,7 @@ class KiliState(LabelsState):
         self.assets.clear()
         self.labels.clear()
         self.storage.clear()
+        self.notifications.clear()
 
     # -- users and keys --------------------------------------------------------
 

@@ -25,6 +25,7 @@ from .rules import (
     status_after,
     unsupported,
 )
+from .video_labels import check_video_response
 
 if TYPE_CHECKING:
     from ..emulator_base import Clock
@@ -74,6 +75,8 @@ class LabelsState:
             project = self.projects[asset["_project_id"]]
             response = parse_json(item["jsonResponse"], "jsonResponse of label %d" % index, "invalidJsonResponse")
             check_response_jobs(project, response or {}, index)
+            if project["inputType"] == "VIDEO":
+                check_video_response(project, asset, response or {}, index)
             model_name = item.get("modelName")
             if label_type in MODEL_TYPES and not model_name:
                 raise KiliError("%s labels need a modelName" % label_type, "missingModelName")
