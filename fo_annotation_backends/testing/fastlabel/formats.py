@@ -263,28 +263,44 @@ def public_fields(record: Mapping[str, Any], **overrides: Any) -> dict[str, Any]
 # -- images --------------------------------------------------------------------------
 
 
-def decode_image(name: object, data: object, max_bytes: int) -> tuple[bytes, int, int, str]:
-    """Checks a task's name and base64 ``file``; returns ``(bytes, width,
-    height, content_type)``."""
+def decode_base64_file(
+    name: object, data: object, max_bytes: int, media: str, extensions: tuple[str, ...], limit: str
+) -> bytes:
+    """Checks a task's ``name`` (ending in one of ``extensions``) and base64
+    ``file`` (at most ``max_bytes``); returns the decoded bytes. ``media``
+    ("image", "video") and ``limit`` ("20 MB") word the errors as FastLabel
+    does."""
     if not isinstance(name, str) or not name.strip():
-        raise FastLabelError("name is required (a non-empty string, the image's file name)")
-    if not name.lower().endswith(IMAGE_EXTENSIONS):
-        raise FastLabelError("name %r: supported extensions are png, jpg, jpeg" % name)
+        raise FastLabelError("name is required (a non-empty string, the %s's file name)" % media)
+    if not name.lower().endswith(extensions):
+        raise FastLabelError(
+            "name %r: supported extensions are %s" % (name, ", ".join(e.lstrip(".") for e in extensions))
+        )
     if not isinstance(data, str) or not data:
-        raise FastLabelError("file is required: the image as a standard base64 string")
+        raise FastLabelError("file is required: the %s as a standard base64 string" % media)
     if data.startswith("data:"):
         raise FastLabelError("file must be plain base64, without a data: URL prefix")
     # the base64 text tells the size: refuse before decoding a huge body
     if len(data) // 4 * 3 - 2 > max_bytes:
-        raise FastLabelError("the image is larger than %d bytes (supported image size is under 20 MB)" % max_bytes)
+        raise FastLabelError(
+            "the %s is larger than %d bytes (supported %s size is under %s)" % (media, max_bytes, media, limit)
+        )
     try:
         raw = base64.b64decode(data, validate=True)
     except (binascii.Error, ValueError):
         raise FastLabelError("file is not valid standard base64") from None
     if len(raw) > max_bytes:
         raise FastLabelError(
-            "the image is %d bytes, more than %d (supported image size is under 20 MB)" % (len(raw), max_bytes)
+            "the %s is %d bytes, more than %d (supported %s size is under %s)"
+            % (media, len(raw), max_bytes, media, limit)
         )
+    return raw
+
+
+def decode_image(name: object, data: object, max_bytes: int) -> tuple[bytes, int, int, str]:
+    """Checks a task's name and base64 ``file``; returns ``(bytes, width,
+    height, content_type)``."""
+    raw = decode_base64_file(name, data, max_bytes, "image", IMAGE_EXTENSIONS, "20 MB")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)

@@ -15,14 +15,12 @@ the emulator's state.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import os
 import tempfile
 from typing import Any
 
-from .formats import FastLabelError, is_number
+from .formats import FastLabelError, decode_base64_file, is_number
 
 #: the largest video FastLabel accepts (its SDK refuses bigger files)
 DEFAULT_MAX_VIDEO_BYTES = 250 * 1024 * 1024
@@ -57,24 +55,7 @@ class VideoFile:
 def decode_video(name: object, data: object, max_bytes: int) -> VideoFile:
     """Checks a video task's name and base64 ``file`` (an H.264 MP4 of at
     most ``max_bytes``) and decodes it."""
-    if not isinstance(name, str) or not name.strip():
-        raise FastLabelError("name is required (a non-empty string, the video's file name)")
-    if not name.lower().endswith(VIDEO_EXTENSIONS):
-        raise FastLabelError("name %r: supported extensions are mp4" % name)
-    if not isinstance(data, str) or not data:
-        raise FastLabelError("file is required: the video as a standard base64 string")
-    if data.startswith("data:"):
-        raise FastLabelError("file must be plain base64, without a data: URL prefix")
-    if len(data) // 4 * 3 - 2 > max_bytes:
-        raise FastLabelError("the video is larger than %d bytes (supported video size is under 250 MB)" % max_bytes)
-    try:
-        raw = base64.b64decode(data, validate=True)
-    except (binascii.Error, ValueError):
-        raise FastLabelError("file is not valid standard base64") from None
-    if len(raw) > max_bytes:
-        raise FastLabelError(
-            "the video is %d bytes, more than %d (supported video size is under 250 MB)" % (len(raw), max_bytes)
-        )
+    raw = decode_base64_file(name, data, max_bytes, "video", VIDEO_EXTENSIONS, "250 MB")
     # an MP4 (ISO base media file) starts with its ftyp box
     if raw[4:8] != b"ftyp":
         raise FastLabelError("file is not an MP4 video (supported extensions are mp4)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Callable, Container, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import quote
 
@@ -238,25 +238,8 @@ class TasksState:
     ) -> list[dict[str, Any]]:
         """Checked annotations of a task; an item whose ``id`` is in
         ``existing_ids`` keeps it, the others get new ids."""
-        if annotations is None:
-            return []
-        if not isinstance(annotations, list):
-            raise FastLabelError("annotations must be a list")
-        out, used = [], set()
-        for index, item in enumerate(annotations):
-            what = "annotations[%d]" % index
-            require_dict(item, what)
-            check_keys(item, ANNOTATION_FIELDS, what)
-            value = item.get("value")
-            cls = self.class_by_value(project["id"], value) if isinstance(value, str) else None
-            if cls is None:
-                raise FastLabelError(
-                    "%s: no annotation class with the value %r in project %r" % (what, value, project["slug"])
-                )
-            if item.get("type") != cls["type"]:
-                raise FastLabelError(
-                    "%s: the class %r is a %s annotation, not %r" % (what, value, cls["type"], item.get("type"))
-                )
+
+        def check(cls: Record, item: dict[str, Any], what: str) -> dict[str, Any]:
             points = check_points(cls["type"], item.get("points"), cls["_max_area_count"], what)
             rotation = item.get("rotation")
             if rotation is None:
@@ -276,36 +259,43 @@ class TasksState:
                 score = -1
             if not is_number(score) or not (0 <= score <= 1 or score == -1):
                 raise FastLabelError("%s: confidenceScore is a number between 0 and 1 (-1: none)" % what)
-            if item.get("content") is not None and not isinstance(item["content"], str):
-                raise FastLabelError("%s: content must be a string" % what)
-            annotation_id = item.get("id")
-            if annotation_id in existing_ids:
-                if annotation_id in used:
-                    raise FastLabelError("%s: the annotation id %s appears twice" % (what, annotation_id))
-                used.add(annotation_id)
-            else:
-                annotation_id = None
-            out.append(
-                {
-                    "id": annotation_id,
-                    "class_id": cls["id"],
-                    "points": points,
-                    "rotation": rotation,
-                    "keypoints": keypoints,
-                    "attributes": attributes,
-                    "confidenceScore": score,
-                }
-            )
-        for annotation in out:
-            if annotation["id"] is None:
-                annotation["id"] = new_id()
-        return out
+            return {
+                "points": points,
+                "rotation": rotation,
+                "keypoints": keypoints,
+                "attributes": attributes,
+                "confidenceScore": score,
+            }
+
+        return self._checked_items(project, annotations, existing_ids, ANNOTATION_FIELDS, check)
 
     def _check_video_annotations(
         self, project: Record, media: Mapping[str, Any], annotations: object, existing_ids: Container[object]
     ) -> list[dict[str, Any]]:
         """Checked tracks of a video task (``media``: the task's ``width``,
         ``height``, ``frameCount``); ids as :meth:`_check_annotations`."""
+
+        def check(cls: Record, item: dict[str, Any], what: str) -> dict[str, Any]:
+            keyframes = check_track_points(
+                cls["type"], item.get("points"), media["frameCount"], media["width"], media["height"], what
+            )
+            attributes = check_attribute_values(item.get("attributes"), cls["_attributes"], what)
+            return {"keyframes": keyframes, "attributes": attributes}
+
+        return self._checked_items(project, annotations, existing_ids, VIDEO_ANNOTATION_FIELDS, check)
+
+    def _checked_items(
+        self,
+        project: Record,
+        annotations: object,
+        existing_ids: Container[object],
+        fields: Iterable[str],
+        check: Callable[[Record, dict[str, Any], str], dict[str, Any]],
+    ) -> list[dict[str, Any]]:
+        """The annotation list of a task, each item's class looked up and its
+        type checked, then ``check(cls, item, what)`` for what its kind holds;
+        an item whose ``id`` is in ``existing_ids`` keeps it (once), the others
+        get new ids."""
         if annotations is None:
             return []
         if not isinstance(annotations, list):
@@ -314,7 +304,7 @@ class TasksState:
         for index, item in enumerate(annotations):
             what = "annotations[%d]" % index
             require_dict(item, what)
-            check_keys(item, VIDEO_ANNOTATION_FIELDS, what)
+            check_keys(item, fields, what)
             value = item.get("value")
             cls = self.class_by_value(project["id"], value) if isinstance(value, str) else None
             if cls is None:
@@ -325,10 +315,7 @@ class TasksState:
                 raise FastLabelError(
                     "%s: the class %r is a %s annotation, not %r" % (what, value, cls["type"], item.get("type"))
                 )
-            keyframes = check_track_points(
-                cls["type"], item.get("points"), media["frameCount"], media["width"], media["height"], what
-            )
-            attributes = check_attribute_values(item.get("attributes"), cls["_attributes"], what)
+            checked = check(cls, item, what)
             # the SDK sends the task name (create) or "" (update) as content: accepted, not kept
             if item.get("content") is not None and not isinstance(item["content"], str):
                 raise FastLabelError("%s: content must be a string" % what)
@@ -339,7 +326,7 @@ class TasksState:
                 used.add(annotation_id)
             else:
                 annotation_id = None
-            out.append({"id": annotation_id, "class_id": cls["id"], "keyframes": keyframes, "attributes": attributes})
+            out.append({"id": annotation_id, "class_id": cls["id"], **checked})
         for annotation in out:
             if annotation["id"] is None:
                 annotation["id"] = new_id()
